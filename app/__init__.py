@@ -1,0 +1,46 @@
+"""The application factory."""
+import os
+
+from flask import Flask
+from flask_appbuilder import AppBuilder, IndexView
+
+from config import BASE_DIR, Config
+
+from .extensions import db, migrate
+
+
+class GuichetIndexView(IndexView):
+    index_template = "guichet/index.html"
+
+
+def create_app(overrides=None):
+    """Build one app: settings, database, FAB (security, views, APIs), commands."""
+    app = Flask(__name__, instance_path=os.path.join(BASE_DIR, "instance"))
+    app.config.from_object(Config)
+    app.config.update(overrides or {})
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "guichet.db")
+    # Schema and permissions are owned by `flask db upgrade` and `flask sync-roles`,
+    # not by whichever web worker starts first.
+    app.config["FAB_CREATE_DB"] = False
+    app.config.setdefault("FAB_UPDATE_PERMS", False)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
+
+    from .platform import audit
+
+    audit.install()
+
+    with app.app_context():
+        appbuilder = AppBuilder(indexview=GuichetIndexView, update_perms=False)
+        appbuilder.init_app(app, db.session)
+        from .views import platform
+
+        platform.register(appbuilder)
+
+    from . import cli
+
+    cli.register(app)
+    return app

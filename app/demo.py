@@ -1,0 +1,78 @@
+"""Demo data for `flask demo-data`: realistic French organisations and one account per role.
+
+Safe to run twice: every record is looked up by its natural key first.
+Desk issues add their records here, after the platform's.
+"""
+from flask import current_app
+
+from .extensions import db
+from .models import Membership, Organisation, OrganisationKind
+
+DEMO_PASSWORD = "demo1234"
+
+ORGANISATIONS = [
+    ("Rectorat de l'académie de Lyon", OrganisationKind.member, "Lyon"),
+    ("Université Grenoble Alpes", OrganisationKind.member, "Saint-Martin-d'Hères"),
+    ("Les Nuits de Fourvière", OrganisationKind.client, "Lyon"),
+    ("Salon Made in Rhône", OrganisationKind.client, "Villeurbanne"),
+    ("Atelier Numérique SAS", OrganisationKind.vendor, "Annecy"),
+    ("Visiocom Services", OrganisationKind.vendor, "Clermont-Ferrand"),
+    ("Lycée Victor Hugo", OrganisationKind.establishment, "Besançon"),
+    ("Collège Jean Moulin", OrganisationKind.establishment, "Bron"),
+    ("Bureau des élèves de Centrale Lyon", OrganisationKind.association, "Écully"),
+    ("Association sportive de l'INSA", OrganisationKind.association, "Villeurbanne"),
+    ("Fibre Rhône Télécom", OrganisationKind.operator, "Vénissieux"),
+    ("Alpes Connect", OrganisationKind.operator, "Chambéry"),
+]
+
+# login, role, first name, last name, organisation
+ACCOUNTS = [
+    ("admin", "Admin", "Claire", "Fontaine", "Rectorat de l'académie de Lyon"),
+    ("vnoc", "VNOC", "Julien", "Mercier", "Rectorat de l'académie de Lyon"),
+    ("creator", "Creator", "Sophie", "Lambert", "Rectorat de l'académie de Lyon"),
+    ("lead", "ProjectLead", "Thomas", "Girard", "Atelier Numérique SAS"),
+    ("agent", "SupportAgent", "Inès", "Benali", "Atelier Numérique SAS"),
+    ("eventadmin", "EventAdmin", "Hugo", "Perrin", "Bureau des élèves de Centrale Lyon"),
+    ("referent", "EntReferent", "Nathalie", "Roux", "Lycée Victor Hugo"),
+    ("opadmin", "OperatorAdmin", "Karim", "Haddad", "Fibre Rhône Télécom"),
+    ("user", "User", "Léa", "Moreau", "Lycée Victor Hugo"),
+]
+
+
+def organisation(name):
+    return db.session.query(Organisation).filter_by(name=name).one()
+
+
+def ensure_account(login, role_name, first_name, last_name, organisation_names):
+    """Create the account if missing, and its memberships; return the user."""
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=login)
+    if user is None:
+        user = sm.add_user(login, first_name, last_name, f"{login}@guichet.example",
+                           [sm.find_role(role_name)], password=DEMO_PASSWORD)
+    for name in organisation_names:
+        org = organisation(name)
+        if not db.session.query(Membership).filter_by(user_id=user.id, organisation_id=org.id).first():
+            db.session.add(Membership(user_id=user.id, organisation_id=org.id))
+    db.session.commit()
+    return user
+
+
+def load():
+    """Load the platform's demo data; yield lines worth printing."""
+    for name, kind, city in ORGANISATIONS:
+        if not db.session.query(Organisation).filter_by(name=name).first():
+            db.session.add(Organisation(name=name, kind=kind, city=city,
+                                        email=f"contact@{_domain(name)}.example"))
+    db.session.commit()
+    for login, role, first, last, org in ACCOUNTS:
+        ensure_account(login, role, first, last, [org])
+    yield f"{len(ORGANISATIONS)} organisations, {len(ACCOUNTS)} accounts (password: {DEMO_PASSWORD})"
+
+
+def _domain(name):
+    import re
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")

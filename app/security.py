@@ -1,0 +1,318 @@
+"""Who may do what (roles) and who may see which rows (row scope).
+
+Two layers, both declared here and nowhere else:
+
+* **Roles** are FAB permission sets, built by code from `ROLE_GRANTS`
+  (`GuichetSecurityManager.sync_roles`).
+* **Row scope** is one rule per model (`scope(Model, rule)`). `ScopedInterface`
+  applies it to every query FAB makes through a datamodel: lists, show, edit,
+  delete, actions, related views, drop-downs, the REST API and exports. A model
+  without a declared rule fails closed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from flask import g, has_request_context
+from flask_appbuilder.exceptions import DatabaseException
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import gettext
+from flask_login import current_user
+from sqlalchemy import false, func, select, text
+from sqlalchemy.orm import joinedload
+
+from .extensions import db
+from .models import Membership, Organisation
+
+# ---------------------------------------------------------------------------
+# Roles
+# ---------------------------------------------------------------------------
+
+ADMIN = "Admin"
+ROLE_NAMES = [
+    ADMIN,
+    "VNOC",
+    "Creator",
+    "ProjectLead",
+    "SupportAgent",
+    "EventAdmin",
+    "EntReferent",
+    "OperatorAdmin",
+    "User",
+]
+
+READ = ("can_list", "can_show")
+API_READ = ("can_get", "can_info")
+EXPORT = ("can_export",)
+
+# What every signed-in person may do: their own profile, password, language.
+SELF_SERVICE = [
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
+    ("userinfoedit", "UserDBModelView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+]
+
+
+def grants(view: str, permissions) -> list[tuple[str, str]]:
+    return [(permission, view) for permission in permissions]
+
+
+# Every role sees the organisations it belongs to and their members (row scope
+# narrows the rows); Admin holds every permission through FAB.
+_MEMBER_READ = (
+    grants("OrganisationView", READ + EXPORT)
+    + grants("MembershipView", READ + EXPORT)
+    + grants("OrganisationApi", API_READ)
+    + grants("MembershipApi", API_READ)
+    + grants("Organisations", ("menu_access",))
+    + grants("Memberships", ("menu_access",))
+    + grants("Administration", ("menu_access",))
+)
+
+ROLE_GRANTS: dict[str, list[tuple[str, str]]] = {
+    name: SELF_SERVICE + _MEMBER_READ for name in ROLE_NAMES if name != ADMIN
+}
+
+
+# ---------------------------------------------------------------------------
+# Row scope
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person a query runs for, as the scope rules need them."""
+
+    user_id: Optional[int]
+    roles: frozenset
+    organisation_ids: frozenset
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+
+ScopeRule = Callable[[Viewer], object]
+_SCOPES: dict[type, ScopeRule] = {}
+
+
+def scope(model: type, rule: ScopeRule) -> None:
+    """Declare which rows of `model` a viewer may see.
+
+    `rule(viewer)` returns a SQL criterion, or None when the viewer sees every
+    row. Admin always sees every row.
+    """
+    _SCOPES[model] = rule
+
+
+def scoped_models() -> list[type]:
+    return list(_SCOPES)
+
+
+def by_organisation(column, sees_all: tuple[str, ...] = ()) -> ScopeRule:
+    """Rows whose organisation is one of the viewer's; `sees_all` roles see all."""
+
+    def rule(viewer: Viewer):
+        if viewer.roles.intersection(sees_all):
+            return None
+        if not viewer.organisation_ids:
+            return false()
+        return column.in_(viewer.organisation_ids)
+
+    return rule
+
+
+def _colleagues(viewer: Viewer):
+    """A person sees themself and the members of their organisations."""
+    mine = User.id == viewer.user_id if viewer.user_id else false()
+    if not viewer.organisation_ids:
+        return mine
+    shared = select(Membership.user_id).where(
+        Membership.organisation_id.in_(viewer.organisation_ids)
+    )
+    return mine | User.id.in_(shared)
+
+
+scope(Organisation, by_organisation(Organisation.id))
+scope(Membership, by_organisation(Membership.organisation_id))
+scope(User, _colleagues)
+
+
+def viewer_for(user) -> Viewer:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Viewer(None, frozenset(), frozenset())
+    org_ids = db.session.scalars(
+        select(Membership.organisation_id).where(Membership.user_id == user.id)
+    ).all()
+    return Viewer(user.id, frozenset(r.name for r in user.roles), frozenset(org_ids))
+
+
+def current_viewer() -> Optional[Viewer]:
+    """The signed-in viewer, or None outside a request (commands, jobs: no scope)."""
+    if not has_request_context():
+        return None
+    if "viewer" not in g:
+        g.viewer = viewer_for(current_user)
+    return g.viewer
+
+
+def scope_criterion(model: type, viewer: Optional[Viewer] = None):
+    """The criterion restricting `model` for the viewer, or None for every row."""
+    viewer = viewer if viewer is not None else current_viewer()
+    if viewer is None or viewer.is_admin:
+        return None
+    rule = _SCOPES.get(model)
+    if rule is None:
+        raise LookupError(f"No row scope declared for {model.__name__} in app/security.py")
+    return rule(viewer)
+
+
+def apply_scope(query, model: type, viewer: Optional[Viewer] = None):
+    criterion = scope_criterion(model, viewer)
+    return query if criterion is None else query.filter(criterion)
+
+
+class OutOfScopeError(DatabaseException):
+    """A write would put a row outside what its author may see."""
+
+
+class ApproximateCount(int):
+    """A grid count that was capped or estimated; prints as such, computes as an int."""
+
+    def __new__(cls, value, estimated: bool):
+        obj = super().__new__(cls, value)
+        obj.estimated = estimated
+        return obj
+
+    def __str__(self):
+        number = f"{int(self):,}".replace(",", "\u202f")
+        if self.estimated:
+            return gettext("about %(number)s", number=number)
+        return gettext("more than %(number)s", number=number)
+
+
+class ScopedInterface(SQLAInterface):
+    """FAB's SQLAlchemy interface with the row scope applied to every query.
+
+    It also keeps grids fast on large tables: counts are exact only up to
+    `GRID_EXACT_COUNT_LIMIT`, deep pages select keys first (an index-only
+    scan) and the many-to-one relations a grid shows are loaded in one query.
+    """
+
+    eager_relations: tuple[str, ...] = ()
+
+    def _scoped(self, query):
+        return apply_scope(query, self.obj)
+
+    def _get_base_query(self, query, filters=None, order_column="", order_direction=""):
+        return super()._get_base_query(self._scoped(query), filters, order_column, order_direction)
+
+    def _apply_inner_all(self, query, filters=None, order_column="", order_direction="",
+                         page=None, page_size=None, select_columns=None, aliases_mapping=None):
+        return super()._apply_inner_all(
+            self._scoped(query), filters, order_column, order_direction,
+            page, page_size, select_columns, aliases_mapping,
+        )
+
+    def get_related_obj(self, col_name, value):
+        model = self.get_related_model(col_name)
+        query = apply_scope(self.session.query(model), model)
+        pk = getattr(model, self._get_pk_name(model))
+        return query.filter(pk == value).one_or_none()
+
+    # -- counting and paging ------------------------------------------------
+
+    def bounded_count(self, filters=None) -> int:
+        from flask import current_app
+
+        limit = current_app.config["GRID_EXACT_COUNT_LIMIT"]
+        query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+        capped = query.with_entities(self.obj.__mapper__.primary_key[0]).order_by(None).limit(limit + 1)
+        count = self.session.query(func.count()).select_from(capped.subquery()).scalar()
+        if count <= limit:
+            return count
+        unfiltered = not (filters and filters.filters) and scope_criterion(self.obj) is None
+        if unfiltered and self.session.get_bind().dialect.name == "postgresql":
+            estimate = self.session.execute(
+                text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:name)"),
+                {"name": self.obj.__tablename__},
+            ).scalar()
+            return ApproximateCount(max(int(estimate or 0), count), estimated=True)
+        return ApproximateCount(limit, estimated=False)
+
+    def query(self, filters=None, order_column="", order_direction="", page=None,
+              page_size=None, select_columns=None, outer_default_load=False):
+        count = self.bounded_count(filters)
+        if select_columns:
+            _, rows = super().query(filters, order_column, order_direction, page,
+                                    page_size, select_columns, outer_default_load)
+            return count, rows
+        base = self.session.query(self.obj)
+        if page and page_size and page * page_size > 1000:
+            keys_query = self.apply_all(base, filters, order_column, order_direction, page, page_size)
+            pk = self.obj.__mapper__.primary_key[0]
+            keys = [row[0] for row in keys_query.with_entities(pk)]
+            rows = {getattr(r, pk.key): r for r in self._with_eager(self.session.query(self.obj)).filter(pk.in_(keys))}
+            return count, [rows[k] for k in keys if k in rows]
+        rows = self._with_eager(
+            self.apply_all(base, filters, order_column, order_direction, page, page_size)
+        ).all()
+        return count, rows
+
+    def _with_eager(self, query):
+        for name in self.eager_relations:
+            query = query.options(joinedload(getattr(self.obj, name)))
+        return query
+
+    # -- writes stay inside the author's scope ------------------------------
+
+    def _check_in_scope(self, item):
+        criterion = scope_criterion(self.obj)
+        if criterion is None:
+            return
+        self.session.flush()
+        pk = self.obj.__mapper__.primary_key[0]
+        visible = self.session.query(pk).filter(pk == getattr(item, pk.key), criterion).first()
+        if visible is None:
+            self.session.rollback()
+            message = gettext("This record would be outside your organisations.")
+            raise OutOfScopeError(message) from PermissionError(message)
+
+    def add(self, item, commit=True):
+        self.session.add(item)
+        self._check_in_scope(item)
+        super().add(item, commit)
+
+    def edit(self, item, commit=True):
+        self._check_in_scope(item)
+        super().edit(item, commit)
+
+
+class GuichetSecurityManager(SecurityManager):
+    """FAB's security manager, plus Guichet's roles built from `ROLE_GRANTS`."""
+
+    def sync_roles(self) -> None:
+        """Create every role, every view's permissions, and give each role exactly
+        the permissions of ROLE_GRANTS (Admin gets every permission from FAB)."""
+        for name in ROLE_NAMES + [self.auth_role_public]:
+            self.find_role(name) or self.add_role(name)
+        self.appbuilder.add_permissions(update_perms=True)
+        for name in ROLE_NAMES:
+            role = self.find_role(name)
+            if name == ADMIN:
+                continue
+            wanted = set()
+            for permission, view in ROLE_GRANTS.get(name, []):
+                pv = self.find_permission_view_menu(permission, view)
+                if pv is None:
+                    raise LookupError(f"Unknown permission {permission} on {view} for role {name}")
+                wanted.add(pv)
+            role.permissions = list(wanted)
+        self.session.commit()

@@ -1,0 +1,1 @@
+"""Views: the scoped grid/API base, one module per desk, accounts and platform views."""

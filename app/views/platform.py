@@ -1,0 +1,81 @@
+"""Organisations and memberships: the tenants every desk's rows belong to."""
+from flask_appbuilder.security.sqla.models import User  # noqa: F401  (relation target)
+from flask_babel import lazy_gettext as _l
+
+from ..models import Membership, Organisation
+from ..security import ScopedInterface
+from .base import GuichetModelRestApi, GuichetModelView
+
+MEMBERSHIP_LABELS = {
+    "user": _l("User"),
+    "organisation": _l("Organisation"),
+    "created_on": _l("Created on"),
+}
+ORGANISATION_LABELS = {
+    "name": _l("Name"),
+    "kind": _l("Kind"),
+    "city": _l("City"),
+    "email": _l("Email"),
+    "active": _l("Active"),
+    "created_on": _l("Created on"),
+    "changed_on": _l("Changed on"),
+}
+
+
+class MembershipView(GuichetModelView):
+    datamodel = ScopedInterface(Membership)
+    route_base = "/memberships"
+    list_title = _l("Memberships")
+    show_title = _l("Membership")
+    add_title = _l("Add a membership")
+    edit_title = _l("Edit a membership")
+    list_columns = ["user", "organisation", "created_on"]
+    show_columns = ["user", "organisation", "created_on", "changed_on"]
+    add_columns = edit_columns = ["user", "organisation"]
+    search_columns = ["user", "organisation"]
+    label_columns = MEMBERSHIP_LABELS
+    base_order = ("id", "asc")
+
+
+class OrganisationView(GuichetModelView):
+    datamodel = ScopedInterface(Organisation)
+    route_base = "/organisations"
+    list_title = _l("Organisations")
+    show_title = _l("Organisation")
+    add_title = _l("Add an organisation")
+    edit_title = _l("Edit an organisation")
+    list_columns = ["name", "kind", "city", "active"]
+    show_columns = ["name", "kind", "city", "email", "active", "created_on", "changed_on"]
+    add_columns = edit_columns = ["name", "kind", "city", "email", "active"]
+    search_columns = ["name", "kind", "city", "active"]
+    label_columns = ORGANISATION_LABELS
+    related_views = [MembershipView]
+    base_order = ("name", "asc")
+
+
+class OrganisationApi(GuichetModelRestApi):
+    datamodel = ScopedInterface(Organisation)
+    resource_name = "organisation"
+    list_columns = ["id", "name", "kind", "city", "active"]
+    show_columns = ["id", "name", "kind", "city", "email", "active"]
+    add_columns = edit_columns = ["name", "kind", "city", "email", "active"]
+    search_columns = ["name", "kind", "city", "active"]
+
+
+class MembershipApi(GuichetModelRestApi):
+    datamodel = ScopedInterface(Membership)
+    resource_name = "membership"
+    list_columns = ["id", "user.username", "organisation.name"]
+    show_columns = ["id", "user.username", "organisation.name"]
+    add_columns = edit_columns = ["user", "organisation"]
+    search_columns = ["organisation"]
+
+
+def register(appbuilder):
+    appbuilder.add_view(OrganisationView, "Organisations", icon="fa-building",
+                        label=_l("Organisations"), category="Administration",
+                        category_label=_l("Administration"), category_icon="fa-cogs")
+    appbuilder.add_view(MembershipView, "Memberships", icon="fa-users",
+                        label=_l("Memberships"), category="Administration")
+    appbuilder.add_api(OrganisationApi)
+    appbuilder.add_api(MembershipApi)
