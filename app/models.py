@@ -7,6 +7,7 @@ import enum
 from datetime import datetime
 
 from flask_appbuilder import Model
+from flask_babel import lazy_gettext
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import (
     Boolean,
@@ -67,19 +68,16 @@ class OrganisationKind(enum.Enum):
     operator = "operator"
 
     def __str__(self):
-        from flask_babel import gettext
-
-        return gettext(ORGANISATION_KIND_LABELS[self])
+        return str(ORGANISATION_KIND_LABELS[self])
 
 
-# Marked for extraction; translated when displayed.
 ORGANISATION_KIND_LABELS = {
-    OrganisationKind.member: "Member organisation",
-    OrganisationKind.client: "Client company",
-    OrganisationKind.vendor: "Vendor",
-    OrganisationKind.establishment: "Establishment",
-    OrganisationKind.association: "Association",
-    OrganisationKind.operator: "Operator",
+    OrganisationKind.member: lazy_gettext("Member organisation"),
+    OrganisationKind.client: lazy_gettext("Client company"),
+    OrganisationKind.vendor: lazy_gettext("Vendor"),
+    OrganisationKind.establishment: lazy_gettext("Establishment"),
+    OrganisationKind.association: lazy_gettext("Association"),
+    OrganisationKind.operator: lazy_gettext("Operator"),
 }
 
 

@@ -49,6 +49,14 @@ def app():
     yield application
 
 
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """pytest-flask pushes one request context around each test, which makes every
+    test-client request share one `g` (and so one signed-in user). Each request
+    gets its own context here, as in production."""
+    yield
+
+
 @pytest.fixture()
 def session(app):
     with app.app_context():
