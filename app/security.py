@@ -148,9 +148,12 @@ scope(User, _colleagues)
 def viewer_for(user) -> Viewer:
     if user is None or not getattr(user, "is_authenticated", False):
         return Viewer(None, frozenset(), frozenset())
-    org_ids = db.session.scalars(
-        select(Membership.organisation_id).where(Membership.user_id == user.id)
-    ).all()
+    # No autoflush: a membership being written in this request must not widen
+    # the scope that decides whether the write is allowed.
+    with db.session.no_autoflush:
+        org_ids = db.session.scalars(
+            select(Membership.organisation_id).where(Membership.user_id == user.id)
+        ).all()
     return Viewer(user.id, frozenset(r.name for r in user.roles), frozenset(org_ids))
 
 
@@ -273,8 +276,7 @@ class ScopedInterface(SQLAInterface):
 
     # -- writes stay inside the author's scope ------------------------------
 
-    def _check_in_scope(self, item):
-        criterion = scope_criterion(self.obj)
+    def _check_in_scope(self, item, criterion):
         if criterion is None:
             return
         self.session.flush()
@@ -286,12 +288,13 @@ class ScopedInterface(SQLAInterface):
             raise OutOfScopeError(message) from PermissionError(message)
 
     def add(self, item, commit=True):
+        criterion = scope_criterion(self.obj)
         self.session.add(item)
-        self._check_in_scope(item)
+        self._check_in_scope(item, criterion)
         super().add(item, commit)
 
     def edit(self, item, commit=True):
-        self._check_in_scope(item)
+        self._check_in_scope(item, scope_criterion(self.obj))
         super().edit(item, commit)
 
 

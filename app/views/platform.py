@@ -1,8 +1,11 @@
 """Organisations and memberships: the tenants every desk's rows belong to."""
-from flask_appbuilder.security.sqla.models import User  # noqa: F401  (relation target)
-from flask_babel import lazy_gettext as _l
+from flask import flash, redirect
+from flask_appbuilder.actions import action
+from flask_babel import lazy_gettext as _l, ngettext
 
+from ..extensions import db
 from ..models import Membership, Organisation
+from ..rules import platform as rules
 from ..security import ScopedInterface
 from .base import GuichetModelRestApi, GuichetModelView
 
@@ -51,6 +54,20 @@ class OrganisationView(GuichetModelView):
     label_columns = ORGANISATION_LABELS
     related_views = [MembershipView]
     base_order = ("name", "asc")
+
+    @action("set_inactive", _l("Deactivate"), _l("Deactivate the selected organisations?"), "fa-ban")
+    def set_inactive(self, items):
+        changed = rules.set_active(items if isinstance(items, list) else [items], False)
+        db.session.commit()
+        flash(ngettext("%(num)d organisation deactivated.", "%(num)d organisations deactivated.", changed), "success")
+        return redirect(self.get_redirect())
+
+    @action("set_active", _l("Activate"), _l("Activate the selected organisations?"), "fa-check")
+    def set_active(self, items):
+        changed = rules.set_active(items if isinstance(items, list) else [items], True)
+        db.session.commit()
+        flash(ngettext("%(num)d organisation activated.", "%(num)d organisations activated.", changed), "success")
+        return redirect(self.get_redirect())
 
 
 class OrganisationApi(GuichetModelRestApi):

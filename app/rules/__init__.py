@@ -1,0 +1,1 @@
+"""Desk rules: plain functions over models, tested without HTTP."""
