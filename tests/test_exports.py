@@ -1,0 +1,74 @@
+"""Grid exports hold exactly what the grid shows: filters, sort, columns, row scope."""
+import csv
+import io
+from datetime import date
+
+from openpyxl import load_workbook
+
+from app.platform.exports import csv_chunks, file_name
+
+
+def _csv(response):
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff"), "a BOM lets Excel read the UTF-8 export"
+    return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+
+
+def test_csv_follows_the_grid_filter_sort_and_columns(login_as):
+    client = login_as("admin")
+    # FAB filter 0 on an enum/string column is "equal to"; sort by city, descending.
+    query = "_flt_0_kind=establishment&_oc_OrganisationView=city&_od_OrganisationView=desc"
+    listed = client.get(f"/organisations/list/?{query}").get_data(as_text=True)
+    response = client.get(f"/organisations/export/csv?{query}")
+    assert response.status_code == 200
+    rows = _csv(response)
+    assert rows[0] == ["Nom", "Type", "Ville", "Active"] or len(rows[0]) == 4
+    assert [r[0] for r in rows[1:]] == ["Collège Jean Moulin", "Lycée Victor Hugo"]  # Bron < Besançon desc
+    assert [r[2] for r in rows[1:]] == ["Bron", "Besançon"]
+    for name in ("Collège Jean Moulin", "Lycée Victor Hugo"):
+        assert name in listed
+
+
+def test_export_link_on_the_grid_carries_its_filters(login_as):
+    client = login_as("admin")
+    html = client.get("/organisations/list/?_flt_0_kind=operator").get_data(as_text=True)
+    assert "/organisations/export/csv?_flt_0_kind=operator" in html
+    assert "/organisations/export/xlsx?_flt_0_kind=operator" in html
+
+
+def test_csv_is_limited_to_the_row_scope(login_as):
+    rows = _csv(login_as("creator").get("/organisations/export/csv"))
+    assert [r[0] for r in rows[1:]] == ["Rectorat de l'académie de Lyon"]
+
+
+def test_xlsx_matches_the_csv(login_as):
+    client = login_as("admin")
+    query = "_flt_0_kind=member&_oc_OrganisationView=name&_od_OrganisationView=asc"
+    csv_rows = _csv(client.get(f"/organisations/export/csv?{query}"))
+    response = client.get(f"/organisations/export/xlsx?{query}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = load_workbook(io.BytesIO(response.data), read_only=True).active
+    xlsx_rows = [[("" if v is None else str(v)) for v in row] for row in sheet.iter_rows(values_only=True)]
+    assert len(xlsx_rows) == len(csv_rows) == 3
+    assert [r[0] for r in xlsx_rows] == [r[0] for r in csv_rows]
+    assert xlsx_rows[0] == csv_rows[0]
+
+
+def test_file_names_carry_the_grid_name_and_date(login_as):
+    response = login_as("admin").get("/organisations/export/csv")
+    today = date.today().isoformat()
+    assert response.headers["Content-Disposition"] == f'attachment; filename="organisations-{today}.csv"'
+    assert file_name("Réservations à valider", "xlsx", date(2026, 11, 23)) == "reservations-a-valider-2026-11-23.xlsx"
+
+
+def test_csv_is_streamed_in_chunks():
+    rows = ((i, f"ligne {i}") for i in range(2500))
+    chunks = list(csv_chunks(["n", "texte"], rows))
+    assert len(chunks) == 3
+    assert "".join(chunks).count("\r\n") == 2501
+
+
+def test_export_needs_the_export_permission(app, login_as):
+    assert login_as("creator").get("/organisations/export/pdf").status_code == 404
+    assert app.test_client().get("/organisations/export/csv").status_code == 302
