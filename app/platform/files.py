@@ -1,0 +1,109 @@
+"""Attachments: stored under the instance folder, outside the web root, and served
+only to people who may see the row they belong to.
+
+The type is read from the content (magic numbers), never from the name, and must
+be in FILE_ALLOWED_TYPES; the size is capped by FILE_MAX_BYTES.
+"""
+import hashlib
+import os
+import uuid
+
+import filetype
+from flask import current_app
+from flask_babel import gettext
+
+from ..extensions import db
+from ..models import StoredFile, utcnow
+from ..security import apply_scope, scoped_models
+
+TEXT_TYPE = "text/plain"
+
+
+class FileRefused(Exception):
+    """An upload that is refused; the message names the field and the reason."""
+
+
+def storage_root() -> str:
+    return current_app.config.get("FILES_ROOT") or os.path.join(current_app.instance_path, "files")
+
+
+def detect_type(head: bytes) -> str:
+    """The MIME type read from the first bytes; text only if it is clean UTF-8."""
+    kind = filetype.guess(head)
+    if kind is not None:
+        return kind.mime
+    if b"\x00" in head:
+        return "application/octet-stream"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # not just a character cut at the end
+            return "application/octet-stream"
+    return TEXT_TYPE
+
+
+def save_upload(upload, owner, uploaded_by=None, field_label=None) -> StoredFile:
+    """Store a werkzeug FileStorage for `owner` (a business row) or raise FileRefused."""
+    label = field_label or gettext("Attachment")
+    max_bytes = current_app.config["FILE_MAX_BYTES"]
+    head = upload.stream.read(8192)
+    content_type = detect_type(head)
+    if content_type not in current_app.config["FILE_ALLOWED_TYPES"]:
+        raise FileRefused(gettext("%(field)s: files of this type are not accepted (%(type)s).",
+                                  field=label, type=content_type))
+    relative = os.path.join(utcnow().strftime("%Y/%m"), uuid.uuid4().hex)
+    path = os.path.join(storage_root(), relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(path, "wb") as out:
+            chunk = head
+            while chunk:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FileRefused(gettext("%(field)s: the file is larger than %(size)s MB.",
+                                              field=label, size=max_bytes // (1024 * 1024)))
+                digest.update(chunk)
+                out.write(chunk)
+                chunk = upload.stream.read(1024 * 1024)
+    except FileRefused:
+        os.unlink(path)
+        raise
+    stored = StoredFile(owner_type=owner.__tablename__, owner_id=owner.id,
+                        original_name=os.path.basename(upload.filename or "fichier")[:255],
+                        content_type=content_type, size=size, sha256=digest.hexdigest(),
+                        storage_path=relative, uploaded_by_id=getattr(uploaded_by, "id", None))
+    db.session.add(stored)
+    db.session.flush()
+    return stored
+
+
+def owner_model(owner_type: str):
+    """The model a file belongs to: only models with a declared row scope own files."""
+    for model in scoped_models():
+        if model.__tablename__ == owner_type:
+            return model
+    return None
+
+
+def readable_file(file_id):
+    """The StoredFile if the current user may see the row it belongs to, else None."""
+    stored = db.session.get(StoredFile, file_id)
+    if stored is None:
+        return None
+    model = owner_model(stored.owner_type)
+    if model is None:
+        return None
+    pk = model.__mapper__.primary_key[0]
+    visible = apply_scope(db.session.query(pk), model).filter(pk == stored.owner_id).first()
+    return stored if visible is not None else None
+
+
+def absolute_path(stored: StoredFile) -> str:
+    return os.path.join(storage_root(), stored.storage_path)
+
+
+def files_of(owner) -> list:
+    return (db.session.query(StoredFile)
+            .filter_by(owner_type=owner.__tablename__, owner_id=owner.id)
+            .order_by(StoredFile.id).all())

@@ -1,0 +1,153 @@
+"""One small workflow engine for every desk.
+
+A desk declares its states and transitions once::
+
+    BOOKING = Workflow(Booking, states={...}, transitions=[
+        Transition("validate", _l("Validate"), sources=("pending",), target="validated",
+                   roles=("VNOC",), notify=booking_mail("validated")),
+    ])
+
+`fire()` checks the source state, who may fire, the comment and the guards
+before touching anything, so a refused transition changes nothing; a legal one
+sets the state, writes a `WorkflowEvent` (when, who, from, to, comment,
+attachment) and hands the notification to `app.platform.notifications`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from flask_babel import gettext
+
+from ..extensions import db
+from ..models import WorkflowEvent, utcnow
+
+ADMIN = "Admin"
+
+
+class TransitionRefused(Exception):
+    """A transition that may not be fired; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: object
+    sources: tuple
+    target: str
+    roles: tuple = ()
+    # who else may fire it, e.g. the declarant of a ticket: allowed(user, item) -> bool
+    allowed: Optional[Callable] = None
+    # guard(item, user, comment) -> a refusal message, or None
+    guards: tuple = ()
+    comment_required: bool = False
+    # notify(item, event) -> (recipients, template, context) or None
+    notify: Optional[Callable] = None
+    icon: str = "fa-arrow-right"
+    confirmation: object = None
+
+
+@dataclass
+class Workflow:
+    model: type
+    states: dict
+    transitions: list
+    state_attribute: str = "state"
+    final_states: tuple = ()
+    _by_name: dict = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._by_name = {t.name: t for t in self.transitions}
+        for transition in self.transitions:
+            unknown = {transition.target, *transition.sources} - set(self.states)
+            if unknown:
+                raise ValueError(f"{transition.name}: unknown states {unknown}")
+
+    @property
+    def object_type(self) -> str:
+        return self.model.__tablename__
+
+    def state_of(self, item) -> str:
+        return getattr(item, self.state_attribute)
+
+    def state_label(self, state) -> str:
+        return str(self.states.get(state, state))
+
+    def transition(self, name) -> Transition:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise TransitionRefused(gettext("Unknown action “%(name)s”.", name=name)) from None
+
+    def is_final(self, item) -> bool:
+        return self.state_of(item) in self.final_states
+
+    def refusal(self, item, name, user, comment="") -> Optional[str]:
+        """Why `user` may not fire `name` on `item` now, or None if they may."""
+        transition = self.transition(name)
+        state = self.state_of(item)
+        if state not in transition.sources:
+            return gettext("“%(action)s” is not possible from the state “%(state)s”.",
+                           action=transition.label, state=self.state_label(state))
+        roles = {role.name for role in getattr(user, "roles", [])}
+        may = ADMIN in roles or roles.intersection(transition.roles) or (
+            transition.allowed is not None and transition.allowed(user, item))
+        if not may:
+            return gettext("You may not “%(action)s” this record.", action=transition.label)
+        if transition.comment_required and not (comment or "").strip():
+            return gettext("Comment: a comment is required to “%(action)s”.", action=transition.label)
+        for guard in transition.guards:
+            message = guard(item, user, comment)
+            if message:
+                return str(message)
+        return None
+
+    def available(self, item, user) -> list:
+        """The transitions `user` could fire on `item` now (a comment may still be asked)."""
+        return [t for t in self.transitions
+                if self.refusal(item, t.name, user, comment="-") is None]
+
+    def fire(self, item, name, user, comment="", attachment=None) -> WorkflowEvent:
+        """Fire a transition or raise TransitionRefused, leaving everything as it was."""
+        message = self.refusal(item, name, user, comment)
+        if message:
+            raise TransitionRefused(message)
+        transition = self._by_name[name]
+        event = WorkflowEvent(
+            object_type=self.object_type, object_id=item.id, transition=name,
+            from_state=self.state_of(item), to_state=transition.target,
+            comment=(comment or "").strip() or None, actor_id=getattr(user, "id", None),
+            attachment_id=getattr(attachment, "id", None), happened_on=utcnow(),
+        )
+        setattr(item, self.state_attribute, transition.target)
+        db.session.add(event)
+        db.session.flush()
+        if transition.notify is not None:
+            message = transition.notify(item, event)
+            if message:
+                from . import notifications
+
+                recipients, template, context = message
+                notifications.notify(recipients, template, context)
+        return event
+
+    def fire_many(self, items, name, user, comment=""):
+        """Fire on each item on its own: (fired items, [(item, refusal message)]).
+
+        Each success is committed by itself, so one refusal never undoes another row.
+        """
+        fired, refused = [], []
+        for item in items:
+            try:
+                self.fire(item, name, user, comment)
+                db.session.commit()
+                fired.append(item)
+            except TransitionRefused as refusal:
+                db.session.rollback()
+                refused.append((item, str(refusal)))
+        return fired, refused
+
+    def history(self, item) -> list:
+        return (db.session.query(WorkflowEvent)
+                .filter_by(object_type=self.object_type, object_id=item.id)
+                .order_by(WorkflowEvent.happened_on, WorkflowEvent.id).all())
