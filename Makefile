@@ -23,7 +23,7 @@ translations: install
 
 # Refresh the catalogues after changing user-facing strings (then translate fr).
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --project=Guichet --copyright-holder=Guichet -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 migrate: install

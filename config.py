@@ -34,6 +34,22 @@ class Config:
     AUTH_RATE_LIMIT = env("AUTH_RATE_LIMIT", "10 per 5 minute")
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", env("REDIS_URL", "memory://"))
 
+    # Accounts (app/platform/accounts.py). The password policy applies to every way
+    # of setting a password: set/reset links, FAB's password forms, the user API,
+    # `flask fab create-admin`. FAB calls FAB_PASSWORD_COMPLEXITY_VALIDATOR, which
+    # defaults to Guichet's policy (app.platform.accounts.check_password_policy).
+    PASSWORD_MIN_LENGTH = env("PASSWORD_MIN_LENGTH", 8, int)
+    PASSWORD_REQUIRE_LOWERCASE = env("PASSWORD_REQUIRE_LOWERCASE", True, bool)
+    PASSWORD_REQUIRE_UPPERCASE = env("PASSWORD_REQUIRE_UPPERCASE", False, bool)
+    PASSWORD_REQUIRE_DIGIT = env("PASSWORD_REQUIRE_DIGIT", True, bool)
+    PASSWORD_REQUIRE_SYMBOL = env("PASSWORD_REQUIRE_SYMBOL", False, bool)
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    # Set-password and reset links: lifetime in seconds (single use).
+    PASSWORD_TOKEN_MAX_AGE = env("PASSWORD_TOKEN_MAX_AGE", 3600, int)
+    # "Forgot password" answers after at least this many seconds, known address or
+    # not, so that the response time does not tell whether an account exists.
+    PASSWORD_RESET_MIN_RESPONSE_TIME = env("PASSWORD_RESET_MIN_RESPONSE_TIME", 0.4, float)
+
     BABEL_DEFAULT_LOCALE = env("BABEL_DEFAULT_LOCALE", "fr")
     BABEL_TRANSLATION_DIRECTORIES = os.path.join(BASE_DIR, "translations")
     LANGUAGES = {
@@ -45,3 +61,50 @@ class Config:
     GRID_EXACT_COUNT_LIMIT = env("GRID_EXACT_COUNT_LIMIT", 10000, int)
     # Rows fetched per round trip when streaming an export.
     EXPORT_BATCH_SIZE = env("EXPORT_BATCH_SIZE", 5000, int)
+
+    # Attachments: stored under FILES_ROOT (default: <instance>/files).
+    FILES_ROOT = env("FILES_ROOT")
+    FILE_MAX_BYTES = env("FILE_MAX_BYTES", 10 * 1024 * 1024, int)
+    FILE_ALLOWED_TYPES = tuple(env("FILE_ALLOWED_TYPES", ",".join([
+        "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp",
+        "text/plain", "application/zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    ])).split(","))
+    MAX_CONTENT_LENGTH = env("MAX_CONTENT_LENGTH", 64 * 1024 * 1024, int)
+
+    # Jobs (app/platform/jobs.py): with REDIS_URL, RQ queues and `flask worker`;
+    # without it, jobs run in the web process right after the transaction commits.
+    # A failing job is retried after each of these delays (seconds), then given up.
+    JOB_RETRY_INTERVALS = [int(s) for s in env("JOB_RETRY_INTERVALS", "10,60,300,900,3600").split(",")]
+    JOB_TIMEOUT = env("JOB_TIMEOUT", 600, int)
+    # Prefix of the RQ queue names, for several instances (or test runs) on one Redis.
+    JOB_QUEUE_PREFIX = env("JOB_QUEUE_PREFIX", "")
+
+    # Mail (app/platform/notifications.py). Without MAIL_SERVER mails are kept in
+    # the outbox (queued) and sent once it is set (`flask send-outbox`, or resend).
+    MAIL_SERVER = env("MAIL_SERVER")
+    MAIL_PORT = env("MAIL_PORT", 25, int)
+    MAIL_USE_TLS = env("MAIL_USE_TLS", False, bool)
+    MAIL_USE_SSL = env("MAIL_USE_SSL", False, bool)
+    MAIL_USERNAME = env("MAIL_USERNAME")
+    MAIL_PASSWORD = env("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "Guichet <noreply@guichet.example>")
+    MAIL_SUPPRESS_SEND = env("MAIL_SUPPRESS_SEND", False, bool)
+    MAIL_TIMEOUT = env("MAIL_TIMEOUT", 10, int)
+    # Queued mails untouched for this long (seconds) are queued again by the
+    # periodic sweep (a job lost with Redis, say); default: after every retry.
+    OUTBOX_STALE_AFTER = env("OUTBOX_STALE_AFTER", 0, int)
+    # The address users reach the app at, for links in mails (default: the request's).
+    PUBLIC_URL = env("PUBLIC_URL")
+    # Naive datetimes in .ics attachments are in this time zone.
+    TIMEZONE = env("TIMEZONE", "Europe/Paris")
+
+    # Roles whose holders may hand on their roles inside their own organisation.
+    DELEGATING_ROLES = tuple(env("DELEGATING_ROLES", "OperatorAdmin").split(","))
+    # Roles anyone who may delegate can give inside their organisation, without holding them.
+    BASELINE_ROLES = tuple(env("BASELINE_ROLES", "User").split(","))

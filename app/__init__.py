@@ -6,15 +6,18 @@ from flask_appbuilder import AppBuilder, IndexView
 
 from config import BASE_DIR, Config
 
-from .extensions import db, migrate
+from .extensions import csrf, db, migrate
 
 
 class GuichetIndexView(IndexView):
     index_template = "guichet/index.html"
 
 
-def create_app(overrides=None):
-    """Build one app: settings, database, FAB (security, views, APIs), commands."""
+def create_app(overrides=None, register_more=None):
+    """Build one app: settings, database, FAB (security, views, APIs), commands.
+
+    `register_more(appbuilder)` adds views after Guichet's (tests use it).
+    """
     app = Flask(__name__, instance_path=os.path.join(BASE_DIR, "instance"))
     app.config.from_object(Config)
     app.config.update(overrides or {})
@@ -27,18 +30,24 @@ def create_app(overrides=None):
     app.config.setdefault("FAB_UPDATE_PERMS", False)
 
     db.init_app(app)
+    csrf.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
 
-    from .platform import audit
+    from .platform import audit, jobs, notifications as notification_service
 
     audit.install()
+    jobs.init_app(app)  # jobs after commit: RQ on REDIS_URL, else in-process
+    notification_service.init_app(app)  # Flask-Mail, `flask send-outbox`
 
     with app.app_context():
         appbuilder = AppBuilder(indexview=GuichetIndexView, update_perms=False)
         appbuilder.init_app(app, db.session)
-        from .views import platform
+        from .views import accounts, delegation, files, notifications, platform
 
-        platform.register(appbuilder)
+        for module in (platform, delegation, files, accounts, notifications):
+            module.register(appbuilder)
+        if register_more is not None:
+            register_more(appbuilder)
 
     from . import cli
 

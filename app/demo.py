@@ -6,7 +6,8 @@ Desk issues add their records here, after the platform's.
 from flask import current_app
 
 from .extensions import db
-from .models import Membership, Organisation, OrganisationKind
+from .models import Membership, Organisation, OrganisationKind, RoleGrant
+from .platform import delegation
 
 DEMO_PASSWORD = "demo1234"
 
@@ -68,6 +69,60 @@ def load():
     for login, role, first, last, org in ACCOUNTS:
         ensure_account(login, role, first, last, [org])
     yield f"{len(ORGANISATIONS)} organisations, {len(ACCOUNTS)} accounts (password: {DEMO_PASSWORD})"
+    load_grants()
+    load_notifications()
+
+
+def load_grants():
+    """The roles the administrator handed to two organisations' local admins, as logged."""
+    sm = current_app.appbuilder.sm
+    admin = sm.find_user(username="admin")
+    for login, role_name, organisation_name in [("opadmin", "OperatorAdmin", "Fibre Rhône Télécom"),
+                                                ("referent", "EntReferent", "Lycée Victor Hugo")]:
+        grantee, role, org = sm.find_user(username=login), sm.find_role(role_name), organisation(organisation_name)
+        if not db.session.query(RoleGrant).filter_by(grantee_id=grantee.id, role_id=role.id,
+                                                     organisation_id=org.id).first():
+            delegation.grant_role(admin, RoleGrant(grantee=grantee, role=role, organisation=org))
+    db.session.commit()
+
+
+
+# Feed entries (login, title, link, read) and outbox mails (login or address,
+# subject, state, attempts, last error) of two people, so that each sees only theirs.
+DEMO_NOTIFICATIONS = [
+    ("creator", "Bienvenue sur Guichet : votre compte est prêt.", "/users/userinfo/", True),
+    ("creator", "Nouvelle adhésion : Sophie Lambert rejoint le Rectorat de l'académie de Lyon.",
+     "/memberships/list/", False),
+    ("user", "Bienvenue sur Guichet : votre compte est prêt.", "/users/userinfo/", False),
+]
+DEMO_MAILS = [
+    ("creator", "[Guichet] Bienvenue sur Guichet", "sent", 1, None),
+    ("user", "[Guichet] Bienvenue sur Guichet", "queued", 0, None),
+    ("vnoc@rectorat-lyon.example", "[Guichet] Message de test", "failed", 6,
+     "SMTPRecipientsRefused: {'vnoc@rectorat-lyon.example': (550, b'5.1.1 Mailbox unavailable')}"),
+]
+
+
+def load_notifications():
+    """A few feed entries and outbox mails (written directly: nothing is sent)."""
+    from .models import MailState, Notification, OutboxMail, utcnow
+
+    sm = current_app.appbuilder.sm
+    for login, title, link, read in DEMO_NOTIFICATIONS:
+        user = sm.find_user(username=login)
+        if not db.session.query(Notification).filter_by(user_id=user.id, title=title).first():
+            db.session.add(Notification(user_id=user.id, template="notification", title=title, link=link,
+                                        read_on=utcnow() if read else None))
+    for who, subject, state, attempts, error in DEMO_MAILS:
+        user = sm.find_user(username=who) if "@" not in who else None
+        address = user.email if user else who
+        if not db.session.query(OutboxMail).filter_by(recipient=address, subject=subject).first():
+            body = f"Bonjour,\n\n{subject}\n\n-- \nCe message a été envoyé automatiquement par Guichet."
+            db.session.add(OutboxMail(
+                recipient=address, user_id=user.id if user else None, locale="fr", template="notification",
+                subject=subject, body=body, state=MailState(state), attempts=attempts, last_error=error,
+                sent_on=utcnow() if state == "sent" else None))
+    db.session.commit()
 
 
 def _domain(name):

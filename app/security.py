@@ -11,21 +11,25 @@ Two layers, both declared here and nowhere else:
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from flask import g, has_request_context
-from flask_appbuilder.exceptions import DatabaseException
+from flask import current_app, g, has_request_context
+from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityValidationError
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import false, func, select, text
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
-from .models import Membership, Organisation
+from .models import DelegationLog, Membership, Organisation, RoleGrant
+from .views import security_views
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------
 # Roles
@@ -57,6 +61,11 @@ SELF_SERVICE = [
     ("can_this_form_post", "ResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"),
     ("can_this_form_post", "UserInfoEditView"),
+    # Their own notification feed (row scope: their notifications only).
+    ("can_list", "NotificationView"),
+    ("can_show", "NotificationView"),
+    ("can_export", "NotificationView"),
+    ("mark_read", "NotificationView"),
 ]
 
 
@@ -74,11 +83,25 @@ _MEMBER_READ = (
     + grants("Organisations", ("menu_access",))
     + grants("Memberships", ("menu_access",))
     + grants("Administration", ("menu_access",))
+    + grants("FileView", ("can_download",))
 )
 
 ROLE_GRANTS: dict[str, list[tuple[str, str]]] = {
     name: SELF_SERVICE + _MEMBER_READ for name in ROLE_NAMES if name != ADMIN
 }
+
+# Those who may delegate (config DELEGATING_ROLES) see and use the delegation screens.
+_DELEGATE = (
+    grants("RoleGrantView", READ + EXPORT + ("can_add", "revoke"))
+    + grants("DelegationLogView", READ + EXPORT)
+    + grants("Delegations", ("menu_access",))
+    + grants("DelegationLog", ("menu_access",))
+)
+ROLE_GRANTS["OperatorAdmin"] = ROLE_GRANTS["OperatorAdmin"] + _DELEGATE
+
+# Delegating users create accounts in their own organisations (app/views/accounts.py).
+_CREATE_ACCOUNTS = grants("Accounts", ("can_create",)) + grants("CreateAccount", ("menu_access",))
+ROLE_GRANTS["OperatorAdmin"] = ROLE_GRANTS["OperatorAdmin"] + _CREATE_ACCOUNTS
 
 
 # ---------------------------------------------------------------------------
@@ -143,6 +166,23 @@ def _colleagues(viewer: Viewer):
 scope(Organisation, by_organisation(Organisation.id))
 scope(Membership, by_organisation(Membership.organisation_id))
 scope(User, _colleagues)
+
+# Notifications: each person sees their own feed; the outbox is Admin's alone.
+from .models import Notification, OutboxMail  # noqa: E402
+
+scope(Notification, lambda viewer: Notification.user_id == viewer.user_id if viewer.user_id else false())
+scope(OutboxMail, lambda viewer: false())
+
+def _grantable_roles(viewer: Viewer):
+    """The roles one may hand on: those one holds, and the baseline roles (drop-downs follow)."""
+    if not viewer.roles:
+        return false()
+    return Role.name.in_(viewer.roles | set(current_app.config["BASELINE_ROLES"]))
+
+
+scope(Role, _grantable_roles)
+scope(RoleGrant, by_organisation(RoleGrant.organisation_id))
+scope(DelegationLog, by_organisation(DelegationLog.organisation_id))
 
 
 def viewer_for(user) -> Viewer:
@@ -250,15 +290,25 @@ class ScopedInterface(SQLAInterface):
             return ApproximateCount(max(int(estimate or 0), count), estimated=True)
         return ApproximateCount(limit, estimated=False)
 
+    def query_count(self, query, filters=None, select_columns=None) -> int:
+        """FAB's count for `query()` with select_columns (the REST API): bounded too."""
+        return self.bounded_count(filters)
+
     def query(self, filters=None, order_column="", order_direction="", page=None,
               page_size=None, select_columns=None, outer_default_load=False):
-        count = self.bounded_count(filters)
         if select_columns:
-            _, rows = super().query(filters, order_column, order_direction, page,
-                                    page_size, select_columns, outer_default_load)
-            return count, rows
+            return super().query(filters, order_column, order_direction, page,
+                                 page_size, select_columns, outer_default_load)
         base = self.session.query(self.obj)
-        if page and page_size and page * page_size > 1000:
+        if not page_size:
+            # Unpaged (drop-downs, validators, charts): every row is read, so
+            # the count is the number of rows, without a second query.
+            rows = self._with_eager(
+                self.apply_all(base, filters, order_column, order_direction)
+            ).all()
+            return len(rows), rows
+        count = self.bounded_count(filters)
+        if page and page * page_size > 1000:
             keys_query = self.apply_all(base, filters, order_column, order_direction, page, page_size)
             pk = self.obj.__mapper__.primary_key[0]
             keys = [row[0] for row in keys_query.with_entities(pk)]
@@ -300,6 +350,114 @@ class ScopedInterface(SQLAInterface):
 
 class GuichetSecurityManager(SecurityManager):
     """FAB's security manager, plus Guichet's roles built from `ROLE_GRANTS`."""
+
+    # FAB's security screens in French (same class names, so same permissions).
+    userdbmodelview = security_views.UserDBModelView
+    rolemodelview = security_views.RoleModelView
+    groupmodelview = security_views.UserGroupModelView
+    userstatschartview = security_views.UserStatsChartView
+
+    # -- permission checks: one query per request, not one per check --------
+    #
+    # FAB asks the database once per `has_access` (a list page makes 15-20 of
+    # them: the view, its buttons, every menu entry). The answers are the
+    # same, read from the roles' (permission, view) pairs loaded once per
+    # request; outside a request, or after a role's permissions change, FAB's
+    # own query is used.
+
+    def _role_permission_pairs(self, role_ids):
+        if not has_request_context():
+            return None
+        from flask import request
+
+        current = request._get_current_object()
+        cache = g.get("_guichet_permissions")
+        if cache is None or cache[0] is not current:
+            cache = g._guichet_permissions = (current, {})
+        key = frozenset(role_ids)
+        pairs = cache[1].get(key)
+        if pairs is None:
+            from flask_appbuilder.security.sqla.models import assoc_permissionview_role as link
+
+            permission, view, pv = self.permission_model, self.viewmenu_model, self.permissionview_model
+            rows = self.session.execute(
+                select(permission.name, view.name)
+                .select_from(pv)
+                .join(link, pv.id == link.c.permission_view_id)
+                .join(permission, permission.id == pv.permission_id)
+                .join(view, view.id == pv.view_menu_id)
+                .where(link.c.role_id.in_(list(key)))
+            )
+            pairs = cache[1][key] = frozenset(tuple(row) for row in rows)
+        return pairs
+
+    def _forget_permissions(self):
+        if has_request_context():
+            g.pop("_guichet_permissions", None)
+
+    def exist_permission_on_roles(self, view_name, permission_name, role_ids) -> bool:
+        pairs = self._role_permission_pairs(role_ids)
+        if pairs is None:
+            return super().exist_permission_on_roles(view_name, permission_name, role_ids)
+        return (permission_name, view_name) in pairs
+
+    def add_permission_role(self, role, perm_view):
+        super().add_permission_role(role, perm_view)
+        self._forget_permissions()
+
+    def del_permission_role(self, role, perm_view):
+        super().del_permission_role(role, perm_view)
+        self._forget_permissions()
+
+    # -- accounts ------------------------------------------------------------
+
+    def register_views(self):
+        """FAB's security views, with Guichet's account screens in place of some
+        (app/views/accounts.py: no typed password at creation, logins that never
+        change, the "forgot password" link), and the login rate limit on the API
+        login too (FAB limits only the form)."""
+        # Imported here: the account views use the platform services, which
+        # may use this module.
+        from .views import accounts
+
+        for name, view in accounts.SECURITY_VIEWS.items():
+            setattr(self, name, view)
+        super().register_views()
+        if self.is_auth_limited:
+            views = current_app.view_functions
+            endpoint = f"{self.security_api.__name__}.login"
+            views[endpoint] = self.limiter.limit(self.auth_rate_limit, methods=["POST"])(views[endpoint])
+
+    def _password_refusal(self, password):
+        """The policy's message for `password`, or None (FAB's complexity hook)."""
+        validator = current_app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR")
+        if not current_app.config.get("FAB_PASSWORD_COMPLEXITY_ENABLED") or validator is None:
+            return None
+        try:
+            validator(password)
+        except PasswordComplexityValidationError as error:
+            return str(error)
+        return None
+
+    def add_user(self, username, first_name, last_name, email, role=None, password="",
+                 hashed_password="", *args, **kwargs):
+        """FAB's add_user (`flask fab create-admin`, `create-user`), refusing a
+        password the policy refuses (False, as FAB answers on error)."""
+        if password and not hashed_password:
+            refusal = self._password_refusal(password)
+            if refusal:
+                log.error("No user %s created: %s", username, refusal)
+                return False
+        return super().add_user(username, first_name, last_name, email, role, password,
+                                hashed_password, *args, **kwargs)
+
+    def reset_password(self, userid, password):
+        """FAB's reset_password, refusing a password the policy refuses (its
+        forms check first and show the message on the field)."""
+        refusal = self._password_refusal(password)
+        if refusal:
+            raise PasswordComplexityValidationError(refusal)
+        super().reset_password(userid, password)
 
     def sync_roles(self) -> None:
         """Create every role, every view's permissions, and give each role exactly

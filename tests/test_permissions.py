@@ -22,6 +22,10 @@ can_this_form_get       ResetMyPasswordView    Y   Y   Y   Y   Y   Y   Y   Y   Y
 can_this_form_post      ResetMyPasswordView    Y   Y   Y   Y   Y   Y   Y   Y   Y
 can_this_form_get       UserInfoEditView       Y   Y   Y   Y   Y   Y   Y   Y   Y
 can_this_form_post      UserInfoEditView       Y   Y   Y   Y   Y   Y   Y   Y   Y
+can_list                NotificationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
+can_show                NotificationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
+can_export              NotificationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
+mark_read               NotificationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
 can_list                OrganisationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
 can_show                OrganisationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
 can_export              OrganisationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
@@ -44,9 +48,22 @@ can_info                MembershipApi          Y   Y   Y   Y   Y   Y   Y   Y   Y
 can_post                MembershipApi          Y   .   .   .   .   .   .   .   .
 can_put                 MembershipApi          Y   .   .   .   .   .   .   .   .
 can_delete              MembershipApi          Y   .   .   .   .   .   .   .   .
+can_download            FileView               Y   Y   Y   Y   Y   Y   Y   Y   Y
+can_list                RoleGrantView          Y   .   .   .   .   .   .   Y   .
+can_show                RoleGrantView          Y   .   .   .   .   .   .   Y   .
+can_export              RoleGrantView          Y   .   .   .   .   .   .   Y   .
+can_add                 RoleGrantView          Y   .   .   .   .   .   .   Y   .
+revoke                  RoleGrantView          Y   .   .   .   .   .   .   Y   .
+can_list                DelegationLogView      Y   .   .   .   .   .   .   Y   .
+can_show                DelegationLogView      Y   .   .   .   .   .   .   Y   .
+can_export              DelegationLogView      Y   .   .   .   .   .   .   Y   .
+menu_access             Delegations            Y   .   .   .   .   .   .   Y   .
+menu_access             DelegationLog          Y   .   .   .   .   .   .   Y   .
 menu_access             Organisations          Y   Y   Y   Y   Y   Y   Y   Y   Y
 menu_access             Memberships            Y   Y   Y   Y   Y   Y   Y   Y   Y
 menu_access             Administration         Y   Y   Y   Y   Y   Y   Y   Y   Y
+can_create              Accounts               Y   .   .   .   .   .   .   Y   .
+menu_access             CreateAccount          Y   .   .   .   .   .   .   Y   .
 """
 
 

@@ -43,7 +43,7 @@ def check_grant(grantor, grantee, role, organisation):
     if ADMIN not in grantor_roles:
         if not may_delegate(grantor):
             raise DelegationRefused(gettext("You may not delegate rights."))
-        if role.name not in grantor_roles:
+        if role.name not in grantor_roles and role.name not in current_app.config["BASELINE_ROLES"]:
             raise DelegationRefused(gettext("Role: you can only grant a role you hold yourself."))
         if organisation.id not in _organisation_ids(grantor):
             raise DelegationRefused(gettext("Organisation: you can only grant rights inside your own organisation."))

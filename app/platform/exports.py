@@ -12,6 +12,8 @@ import os
 import re
 import tempfile
 from datetime import date, datetime
+from itertools import islice
+from operator import attrgetter, methodcaller
 
 from flask import Response, current_app, stream_with_context
 from flask_babel import gettext
@@ -55,7 +57,15 @@ def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
     query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
     joined, expressions = _sql_columns(datamodel, query, names)
     if expressions is not None:
-        yield from joined.with_entities(*expressions).execution_options(yield_per=batch)
+        # Executed as plain SQL on the session's connection (same transaction):
+        # rows come without the ORM's per-row work, about twice as fast.
+        statement = joined.with_entities(*expressions).statement
+        connection = datamodel.session.connection()
+        result = connection.execution_options(stream_results=True, max_row_buffer=batch).execute(statement)
+        try:
+            yield from result
+        finally:
+            result.close()
         return
     for item in query.execution_options(yield_per=batch):
         values = []
@@ -84,6 +94,8 @@ class _Formatter:
         if value is False:
             return self.no
         if isinstance(value, datetime):
+            if value.tzinfo is None and value.year >= 1000:  # same text, much faster
+                return value.isoformat(" ", "minutes")
             return value.strftime("%Y-%m-%d %H:%M")
         if isinstance(value, (enum.Enum, date)) or not isinstance(value, (int, float)):
             label = self.labels.get(value)
@@ -109,38 +121,197 @@ def _ascii(text):
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
+# Values the csv module writes exactly as `_Formatter.text` would (None as "").
+_CSV_PLAIN = frozenset((str, int, float, type(None)))
+_TZINFO, _YEAR = attrgetter("tzinfo"), attrgetter("year")
+_TO_MINUTE = methodcaller("isoformat", " ", "minutes")
+
+
+def _text_rows(batch, text):
+    """The rows of `batch` with each value as `text` writes it, converted column by
+    column with C-level map() where possible (a few times faster than per value)."""
+    columns = list(zip(*batch))
+    for index, column in enumerate(columns):
+        kinds = set(map(type, column))
+        if kinds <= _CSV_PLAIN:
+            continue  # the csv module writes these as `text` would
+        if kinds == {datetime} and set(map(_TZINFO, column)) == {None} and min(map(_YEAR, column)) >= 1000:
+            columns[index] = list(map(_TO_MINUTE, column))  # = text(value) for these
+            continue
+        by_id = dict(zip(map(id, column), column))
+        if len(by_id) * 4 <= len(column):  # few distinct objects: enums, booleans
+            labels = {key: text(value) for key, value in by_id.items()}
+            columns[index] = list(map(labels.__getitem__, map(id, column)))
+        else:
+            columns[index] = [text(value) for value in column]
+    return zip(*columns)
+
+
 def csv_chunks(headers, rows, delimiter=";"):
     """CSV text in chunks of about a thousand rows, with a BOM so Excel reads UTF-8."""
-    fmt = _Formatter()
-    text = fmt.text
+    text = _Formatter().text
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(headers)
-    for count, row in enumerate(rows, 1):
-        writer.writerow([text(v) for v in row])
-        if count % 1000 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    rows = iter(rows)
+    while batch := list(islice(rows, 1000)):
+        writer.writerows(_text_rows(batch, text))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if rest := buffer.getvalue():
+        yield rest
 
 
 def write_xlsx(path, sheet_name, headers, rows):
-    """Write an XLSX file row by row (XlsxWriter's constant-memory mode)."""
+    """Write an XLSX file, streaming the rows through a temporary file (constant memory).
+
+    XlsxWriter writes the workbook package (workbook, styles, header row in bold);
+    the data rows go into its sheet through `_XlsxRows`, which writes the cells
+    XlsxWriter would write (inline strings, numbers, dates as serial numbers in
+    "yyyy-mm-dd hh:mm") about 4x faster: XlsxWriter's own cell API, even in
+    constant-memory mode, spends ~8 us a cell (15,000-20,000 rows/s for a 7-column
+    grid on our 2-core machine, before any database work).
+    """
+    import zipfile
+
     import xlsxwriter
 
-    workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "default_date_format": "yyyy-mm-dd hh:mm",
-                                          "strings_to_numbers": False, "strings_to_formulas": False,
-                                          "strings_to_urls": False, "tmpdir": os.path.dirname(path)})
+    template = io.BytesIO()
+    workbook = xlsxwriter.Workbook(template, {"in_memory": True, "default_date_format": XLSX_DATE_FORMAT})
     sheet = workbook.add_worksheet(sheet_name[:31] or "Export")
-    bold = workbook.add_format({"bold": True})
-    sheet.write_row(0, 0, headers, bold)
-    cell = _Formatter().cell
-    write_row = sheet.write_row
-    for index, row in enumerate(rows, 1):
-        write_row(index, 0, [cell(v) for v in row])
+    sheet.write_row(0, 0, headers, workbook.add_format({"bold": True}))
+    sheet.write_datetime(1, 0, datetime(2000, 1, 1))  # registers the date style; row 2 is replaced
     workbook.close()
+
+    with zipfile.ZipFile(template) as package:
+        members = [(info, package.read(info)) for info in package.infolist()]
+    sheet_member = next(info for info, _ in members if info.filename.startswith("xl/worksheets/"))
+    xml = dict((info.filename, data) for info, data in members)[sheet_member.filename].decode()
+    date_style = re.search(r'<c r="A2" s="(\d+)"', xml).group(1)
+    head = xml[:xml.index('<row r="2"')]
+    tail = xml[xml.index("</sheetData>"):]
+
+    writer = _XlsxRows(len(headers), date_style)
+    spool = tempfile.TemporaryFile(dir=os.path.dirname(path) or None)
+    try:
+        count = writer.write(spool, rows)
+        last = f"{writer.letters[-1] if headers else 'A'}{count + 1}"
+        head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head).encode()
+        tail = tail.encode()
+        size = spool.tell()
+        spool.seek(0)
+        total = len(head) + size + len(tail)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=XLSX_COMPRESSION) as out:
+            for info, data in members:
+                if info is not sheet_member:
+                    out.writestr(info, data)
+                    continue
+                # zip64 only when the sheet needs it, as XlsxWriter does.
+                with out.open(info.filename, "w", force_zip64=total * 1.05 > zipfile.ZIP64_LIMIT) as member:
+                    member.write(head)
+                    while chunk := spool.read(1 << 20):
+                        member.write(chunk)
+                    member.write(tail)
+    finally:
+        spool.close()
+
+
+XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
+XLSX_COMPRESSION = 1  # zlib level of the sheet: level 6 costs ~3 us a row for a ~30% smaller file
+XLSX_MAX_STRING = 32767
+# Strings that need more than an XML text node: markup characters, control
+# characters and their escapes, leading/trailing spaces (see _XlsxRows.string).
+_XLSX_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+_XLSX_EPOCH = datetime(1899, 12, 31)
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+class _XlsxRows:
+    """The <row> elements of a sheet, as XlsxWriter's constant-memory mode writes them."""
+
+    def __init__(self, width, date_style):
+        from xlsxwriter.utility import xl_col_to_name
+
+        self.letters = [xl_col_to_name(col) for col in range(max(width, 1))]
+        self.date_style = date_style
+        self.formatter = _Formatter()
+
+    def write(self, handle, rows, batch=1000):
+        """Write every row (from sheet row 2 on) to the binary `handle`; return the count."""
+        count = 0
+        cells = self.cells
+        rows = iter(rows)
+        while chunk := list(islice(rows, batch)):
+            parts = []
+            for row in chunk:
+                count += 1
+                number = str(count + 1)
+                parts.append(f'<row r="{number}">{cells(row, number)}</row>')
+            handle.write("".join(parts).encode())
+        return count
+
+    def cells(self, row, number):
+        out = []
+        letters, string = self.letters, self.string
+        for col, value in enumerate(row):
+            kind = type(value)
+            if kind is str:
+                if value:  # XlsxWriter writes nothing for an empty, unformatted cell
+                    out.append(f'<c r="{letters[col]}{number}" t="inlineStr">{string(value)}</c>')
+            elif value is None:
+                continue
+            elif (kind is int or kind is float) and -_FLOAT_MAX <= value <= _FLOAT_MAX:
+                out.append(f'<c r="{letters[col]}{number}"><v>{value:.16G}</v></c>')
+            elif kind is datetime or kind is date:
+                out.append(f'<c r="{letters[col]}{number}" s="{self.date_style}"><v>{_excel_date(value):.16G}</v></c>')
+            else:
+                out.append(self.other(value, f"{letters[col]}{number}"))
+        return "".join(out)
+
+    def other(self, value, ref):
+        """Any other value, as `_Formatter.cell` turns it into a cell (bool and enums as text)."""
+        value = self.formatter.cell(value)
+        if value is None or value == "":
+            return ""
+        if isinstance(value, (datetime, date)):
+            if not isinstance(value, datetime):
+                value = datetime(value.year, value.month, value.day)
+            return f'<c r="{ref}" s="{self.date_style}"><v>{_excel_date(value):.16G}</v></c>'
+        if isinstance(value, (int, float)) and -_FLOAT_MAX <= value <= _FLOAT_MAX:
+            return f'<c r="{ref}"><v>{value:.16G}</v></c>'
+        return f'<c r="{ref}" t="inlineStr">{self.string(str(value))}</c>'  # also NaN, infinities
+
+    @staticmethod
+    def string(value):
+        """An inline string: <is><t>...</t></is>, escaped as XlsxWriter escapes it."""
+        if len(value) <= XLSX_MAX_STRING // 2 and not _XLSX_SPECIAL.search(value):
+            return f"<is><t>{value}</t></is>"
+        from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate
+        from xlsxwriter.xmlwriter import XMLwriter
+
+        if len(value) > XLSX_MAX_STRING // 2 and _utf16_len(value) > XLSX_MAX_STRING:
+            value = _utf16_truncate(value, XLSX_MAX_STRING)
+        value = XMLwriter._escape_control_characters(value)
+        space = ' xml:space="preserve"' if _preserve_whitespace(value) else ""
+        value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f"<is><t{space}>{value}</t></is>"
+
+
+def _excel_date(value):
+    """Excel's serial number of a date or naive datetime (1900 date system)."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    elif value.tzinfo is not None:
+        raise TypeError("Excel doesn't support timezones in datetimes")
+    delta = value - _XLSX_EPOCH
+    serial = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+    if value.year == 1900 and value.month == 1 and value.day == 1:
+        serial -= 1  # as XlsxWriter: Excel's time-only values sit on 1899-12-31
+    if serial > 59:
+        serial += 1  # Excel counts 1900-02-29
+    return serial
 
 
 def _stream_file(path, chunk_size=256 * 1024):

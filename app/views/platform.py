@@ -13,6 +13,7 @@ MEMBERSHIP_LABELS = {
     "user": _l("User"),
     "organisation": _l("Organisation"),
     "created_on": _l("Created on"),
+    "changed_on": _l("Changed on"),
 }
 ORGANISATION_LABELS = {
     "name": _l("Name"),
@@ -73,6 +74,11 @@ class OrganisationView(GuichetModelView):
 class OrganisationApi(GuichetModelRestApi):
     datamodel = ScopedInterface(Organisation)
     resource_name = "organisation"
+    list_title = _l("Organisations")
+    show_title = _l("Organisation")
+    add_title = _l("Add an organisation")
+    edit_title = _l("Edit an organisation")
+    label_columns = {"id": _l("ID"), **ORGANISATION_LABELS}
     list_columns = ["id", "name", "kind", "city", "active"]
     show_columns = ["id", "name", "kind", "city", "email", "active"]
     add_columns = edit_columns = ["name", "kind", "city", "email", "active"]
@@ -82,6 +88,16 @@ class OrganisationApi(GuichetModelRestApi):
 class MembershipApi(GuichetModelRestApi):
     datamodel = ScopedInterface(Membership)
     resource_name = "membership"
+    list_title = _l("Memberships")
+    show_title = _l("Membership")
+    add_title = _l("Add a membership")
+    edit_title = _l("Edit a membership")
+    label_columns = {
+        "id": _l("ID"),
+        "user.username": _l("Username"),
+        "organisation.name": _l("Organisation"),
+        **MEMBERSHIP_LABELS,
+    }
     list_columns = ["id", "user.username", "organisation.name"]
     show_columns = ["id", "user.username", "organisation.name"]
     add_columns = edit_columns = ["user", "organisation"]

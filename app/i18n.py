@@ -1,0 +1,235 @@
+"""French for what Flask-AppBuilder leaves in English.
+
+Two things live here:
+
+* `FAB_MESSAGES`: FAB's own strings that its French catalogue leaves untranslated or
+  gets wrong. Our catalogue is loaded after FAB's and flask-babel merges them, so a
+  msgid listed here and translated in `translations/fr` wins over FAB's. They are
+  listed in code only so that `make extract-messages` keeps them in our catalogues.
+* How grids show values: FAB prints Python values as they are (`True`, `None`,
+  `[Admin]`, `2026-01-05 09:30:00.123456`, an enum's raw value). `display_formatters`
+  and `LabelledEnumField` show them in the reader's language instead.
+"""
+import enum
+from datetime import date, datetime
+
+from flask_appbuilder.fields import EnumField
+from flask_babel import format_date, format_datetime, gettext
+from markupsafe import Markup
+from wtforms.fields.core import UnboundField
+from wtforms.validators import ValidationError
+
+
+def N_(message):
+    """Mark a msgid for extraction without translating it here (FAB translates it)."""
+    return message
+
+
+FAB_MESSAGES = (
+    # Layout, lists and forms (templates/appbuilder/general/*)
+    N_("User confirmation needed"),
+    N_("Add"),
+    N_("Edit"),
+    N_("Show"),
+    N_("Delete"),
+    N_("Add a new record"),
+    N_("Edit record"),
+    N_("Show record"),
+    N_("Delete record"),
+    N_("Are you sure you want to delete this item?"),
+    N_("Record Count"),
+    N_("Detail"),
+    N_("Save"),
+    N_("Back"),
+    N_("Add Filter"),
+    N_("Order by"),
+    N_("Select Value"),
+    N_("Logout"),
+    N_("Sign In"),
+    N_("Sign In with "),
+    N_("Enter your login and password below"),
+    N_("Invalid login. Please try again."),
+    # Flashed messages and validation
+    N_("Added Row"),
+    N_("Changed Row"),
+    N_("Deleted Row"),
+    N_("Associated data exists, please delete them first"),
+    N_("Integrity error, probably unique constraint"),
+    N_("Database Error"),
+    N_("Not a valid choice"),
+    N_("Not a valid date value"),
+    N_("Already exists."),
+    N_("Must have at least two capital letters, one special character, two digits, "
+       "three lower case letters and a minimal length of 10."),
+    # Search filters
+    N_("Contains (insensitive)"),
+    N_("Not Contains"),
+    N_("Start with"),
+    N_("Ends with"),
+    N_("Not Ends with"),
+    N_("Equal to"),
+    N_("Not Equal to"),
+    N_("Smaller than"),
+    N_("In"),
+    N_("Not In"),
+    N_("Group by fields"),
+    # Security: menu, users, roles, groups, permissions
+    N_("List Users"),
+    N_("List Roles"),
+    N_("List Groups"),
+    N_("User's Statistics"),
+    N_("User Statistics"),
+    N_("User Registrations"),
+    N_("List of Registration Requests"),
+    N_("Views/Menus"),
+    N_("Permission on Views/Menus"),
+    N_("Edit User"),
+    N_("Edit User Information"),
+    N_("User information changed"),
+    N_("Your user information"),
+    N_("User info"),
+    N_("Full Name"),
+    N_("Is Active?"),
+    N_("Groups"),
+    N_("Last login"),
+    N_("Login count"),
+    N_("Failed login count"),
+    N_("User Name"),
+    N_("Write the user first name or names"),
+    N_("Write the user last name"),
+    N_("Username valid for authentication on DB or LDAP, unused for OID auth"),
+    N_("The user's email, this will also be used for OID auth"),
+    N_("The user's password for authentication"),
+    N_("It's not a good policy to remove a user, just make it inactive"),
+    N_("The user role on the application, this will associate with a list of permissions"),
+    N_("The user group on the application, this will associate with a list of roles "
+       "associated with the group"),
+    N_("Please rewrite the user's password to confirm"),
+    N_("Please use a good password policy, this application does not check this for you"),
+    N_("Confirm Password"),
+    N_("Please rewrite the password to confirm"),
+    N_("Passwords must match"),
+    N_("Reset my password"),
+    N_("Reset Password Form"),
+    N_("Password Changed"),
+    N_("Either select a role or a group"),
+    N_("Add Role"),
+    N_("Edit Role"),
+    N_("Copy Role"),
+    N_("Copy the selected roles?"),
+    N_("User(s) exists in the role, cannot delete"),
+    N_("Show Group"),
+    N_("Add Group"),
+    N_("Edit Group"),
+    N_("User(s) exists in the group, cannot delete"),
+    N_("List Base Permissions"),
+    N_("Show Base Permission"),
+    N_("Add Base Permission"),
+    N_("Edit Base Permission"),
+    N_("List View Menus"),
+    N_("Show View Menu"),
+    N_("Add View Menu"),
+    N_("Edit View Menu"),
+    N_("List Permissions on Views/Menus"),
+    N_("Show Permission on Views/Menus"),
+    N_("Add Permission on Views/Menus"),
+    N_("Edit Permission on Views/Menus"),
+    N_("View/Menu"),
+)
+
+
+# ---------------------------------------------------------------------------
+# Values in grids and forms
+# ---------------------------------------------------------------------------
+
+
+def _labelled(enum_class):
+    """True when the enum defines its own (translated) label through __str__."""
+    return enum_class is not None and enum_class.__str__ is not enum.Enum.__str__
+
+
+def display_value(value, enum_class=None):
+    """A value as a reader expects it, in the current language."""
+    if value is None:
+        return ""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, enum.Enum):
+        return str(value) if _labelled(type(value)) else value.value
+    if isinstance(value, str) and _labelled(enum_class):
+        try:
+            return str(enum_class(value))
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return format_datetime(value, "short")
+    if isinstance(value, date):
+        return format_date(value, "short")
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(str(display_value(item)) for item in value)
+    return value
+
+
+def display_formatters(view):
+    """Formatters for every column of a ModelView, for its list and show pages
+    (FAB hands an enum column's raw value to the template, hence `enum_class`)."""
+    datamodel = view.datamodel
+    columns = set(view.list_columns) | set(view.show_columns) | set(datamodel.get_columns_list())
+    formatters = {}
+    for name in columns:
+        enum_class = None
+        if datamodel.is_enum(name):
+            enum_class = datamodel.list_columns[name].type.enum_class
+        formatters[name] = (lambda value, enum_class=enum_class: display_value(value, enum_class))
+    return formatters
+
+
+class LabelledEnumField(EnumField):
+    """FAB's EnumField offers an enum's raw values ("vendor"); this one offers the
+    enum's own labels (`str(member)`), translated each time a form is built."""
+
+    def __init__(self, enum_class, enums, **kwargs):
+        super().__init__(enum_class, enums, **kwargs)
+        if _labelled(enum_class):
+            self.choices = [(name, str(enum_class.__members__[name])) for name in enums]
+        coerce = self.coerce
+
+        def coerce_or_refuse(value):
+            # FAB's coerce raises KeyError (a 500) on an unknown value; WTForms
+            # turns a ValueError into a validation error on the field.
+            try:
+                return coerce(value)
+            except KeyError:
+                raise ValueError(value) from None
+
+        self.coerce = coerce_or_refuse
+
+    def pre_validate(self, form):
+        # FAB raises a bare ValueError here, which WTForms 3 does not catch (a 500).
+        if self.process_errors:  # the value could not be read: already said
+            return
+        if not any(self.data == self.coerce(value) for value, _ in self.choices):
+            raise ValidationError(self.gettext("Not a valid choice"))
+
+
+def use_labelled_enums(*forms):
+    """Make the enum fields of FAB-generated form classes offer labels."""
+    for form in forms:
+        if form is None:
+            continue
+        for name in dir(form):
+            field = getattr(form, name, None)
+            if isinstance(field, UnboundField) and field.field_class is EnumField:
+                field.field_class = LabelledEnumField
+
+
+def localise(view):
+    """Show a ModelView's values in the reader's language. A formatter of the view's
+    own comes first; what it returns is then shown the same way (None as nothing)."""
+    formatters = display_formatters(view)
+    for name, own in (view.formatters_columns or {}).items():
+        formatters[name] = (lambda value, own=own: display_value(own(value)))
+    view.formatters_columns = formatters
+    use_labelled_enums(view.add_form, view.edit_form, view.search_form)

@@ -1,0 +1,279 @@
+"""Background jobs: `enqueue(func, *args, **kwargs)` runs `func` once the current
+transaction has committed, never inside it.
+
+* With `REDIS_URL`, the job goes to an RQ queue; `flask worker` runs it (on this
+  machine or any other sharing the database and Redis). A job that raises is
+  retried after each delay of `JOB_RETRY_INTERVALS` (rq.Retry), then left failed.
+* Without it (the embedded default) the job runs in this process right after the
+  commit, in an app context of its own (its own session and transaction), once.
+
+Either way a job runs in an app context, as the user who enqueued it
+(`audit.acting_as`), so the rows it writes name their author. If the caller's
+transaction rolls back, its jobs are dropped with it. `func` must be a module-level
+function (RQ imports it by name) and its arguments picklable: pass ids, not rows.
+
+Periodic jobs are declared in `app/platform/schedule.py` (RQ's cron; `flask cron`).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from redis import Redis
+from rq import Queue, Retry, SimpleWorker, get_current_job
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from . import audit
+
+log = logging.getLogger(__name__)
+
+MAIL_QUEUE = "mail"
+DEFAULT_QUEUE = "default"
+QUEUES = (MAIL_QUEUE, DEFAULT_QUEUE)  # a worker serves them in this order
+
+_PENDING = "guichet_pending_jobs"
+_WROTE = "guichet_wrote"
+
+
+@dataclass
+class PendingJob:
+    func: object
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    queue: str = DEFAULT_QUEUE
+    retry: bool = True
+    timeout: int | None = None
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    user_id: int | None = None
+
+    @property
+    def name(self):
+        return f"{self.func.__module__}.{self.func.__qualname__}"
+
+
+def enqueue(func, *args, **kwargs) -> str:
+    """Run `func(*args, **kwargs)` after the current transaction commits; return the job id."""
+    return enqueue_job(func, args, kwargs)
+
+
+def enqueue_job(func, args=(), kwargs=None, *, queue=DEFAULT_QUEUE, retry=True, timeout=None) -> str:
+    """`enqueue` with options: the RQ queue, whether to retry with backoff, a timeout (s)."""
+    job = PendingJob(func, tuple(args), dict(kwargs or {}), queue, retry, timeout,
+                     user_id=audit.author_id())
+    session = db.session()
+    if _has_writes(session):
+        session.info.setdefault(_PENDING, []).append(job)
+    else:
+        _dispatch([job])
+    return job.job_id
+
+
+def uses_redis(app=None) -> bool:
+    return bool((app or current_app).config.get("REDIS_URL"))
+
+
+# ---------------------------------------------------------------------------
+# After commit
+# ---------------------------------------------------------------------------
+
+
+def _has_writes(session) -> bool:
+    """Whether the session's transaction has written, or is about to write, anything."""
+    if not session.in_transaction():
+        return False
+    return bool(session.new or session.dirty or session.deleted or session.info.get(_WROTE))
+
+
+def _after_flush(session, flush_context):
+    session.info[_WROTE] = True
+
+
+def _after_orm_execute(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+def _after_commit(session):
+    jobs = session.info.pop(_PENDING, None)
+    if jobs:
+        _dispatch(jobs)
+
+
+def _after_transaction_end(session, transaction):
+    if transaction.parent is None:  # the outermost transaction: committed or rolled back
+        session.info.pop(_PENDING, None)
+        session.info.pop(_WROTE, None)
+
+
+def install():
+    """Listen to every session's commits (once per process)."""
+    for name, listener in (("after_flush", _after_flush), ("after_commit", _after_commit),
+                           ("after_transaction_end", _after_transaction_end),
+                           ("do_orm_execute", _after_orm_execute)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+
+
+def _dispatch(jobs):
+    if uses_redis():
+        try:
+            _push(jobs)
+        except Exception:  # the commit is done: report, never undo it
+            log.exception("could not enqueue %d job(s) on Redis", len(jobs))
+        return
+    app = current_app._get_current_object()
+    for job in jobs:
+        run_in_process(app, job)
+
+
+def run_in_process(app, job):
+    """Run a job now in a fresh app context (its own session), once; errors are logged."""
+    with app.app_context(), audit.acting_as(job.user_id):
+        try:
+            job.func(*job.args, **job.kwargs)
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s (%s) failed", job.job_id, job.name)
+
+
+# ---------------------------------------------------------------------------
+# Redis and RQ
+# ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _redis(url):
+    return Redis.from_url(url)
+
+
+def redis_connection(app=None):
+    url = (app or current_app).config.get("REDIS_URL")
+    if not url:
+        raise RuntimeError("REDIS_URL is not set: jobs run in-process")
+    return _redis(url)
+
+
+def queue_name(name, app=None) -> str:
+    """A queue's name on Redis: JOB_QUEUE_PREFIX lets several instances share one Redis."""
+    return (app or current_app).config.get("JOB_QUEUE_PREFIX", "") + name
+
+
+def get_queue(name=DEFAULT_QUEUE, connection=None):
+    """The RQ queue `name` ("mail" or "default") of this instance."""
+    return Queue(queue_name(name), connection=connection or redis_connection())
+
+
+def retry_policy(app=None):
+    intervals = list((app or current_app).config["JOB_RETRY_INTERVALS"])
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def _push(jobs):
+    """Enqueue on RQ, in one round trip."""
+    connection = redis_connection()
+    timeout = current_app.config["JOB_TIMEOUT"]
+    by_queue = {}
+    for job in jobs:
+        by_queue.setdefault(job.queue, []).append(job)
+    with connection.pipeline() as pipeline:
+        for name, queued in by_queue.items():
+            queue = get_queue(name, connection)
+            queue.enqueue_many([
+                Queue.prepare_data(
+                    job.func, job.args, job.kwargs, job_id=job.job_id,
+                    timeout=job.timeout or timeout,
+                    retry=retry_policy() if job.retry else None,
+                    meta={"acting_user_id": job.user_id},
+                    description=job.name,
+                )
+                for job in queued
+            ], pipeline=pipeline)
+        pipeline.execute()
+
+
+def last_attempt() -> bool:
+    """Inside a job: whether a failure now would be final (no retry left)."""
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+class GuichetWorker(SimpleWorker):
+    """An RQ worker running each job in an app context, as the user who enqueued it.
+
+    Jobs run in the worker's own process, one after the other (no fork per job):
+    they are short, and the app, its connection pools and templates are built once
+    per process. `flask worker` hands it its app; `rq worker -w
+    app.platform.jobs.GuichetWorker` works too and builds the app with create_app().
+    """
+
+    app = None
+
+    def perform_job(self, job, queue, execution):
+        app = self.app or worker_app()
+        with app.app_context(), audit.acting_as((job.meta or {}).get("acting_user_id")):
+            return super().perform_job(job, queue, execution)
+
+
+_app = None
+
+
+def worker_app():
+    """The app of a worker process, built once."""
+    global _app
+    if _app is None:
+        from .. import create_app
+
+        _app = create_app()
+    return _app
+
+
+# ---------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Also move due retries back to their queue (one per queue is elected).")
+@click.argument("queues", nargs=-1)
+@with_appcontext
+def worker_command(burst, scheduler, queues):
+    """Run an RQ worker on REDIS_URL (queues: mail, default)."""
+    app = current_app._get_current_object()
+    if not uses_redis(app):
+        raise click.UsageError("REDIS_URL is not set: jobs run in the web process, no worker is needed.")
+    connection = redis_connection(app)
+    worker = GuichetWorker([get_queue(name, connection) for name in (queues or QUEUES)],
+                          connection=connection)
+    worker.app = app
+    worker.work(burst=burst, with_scheduler=scheduler, logging_level="INFO")
+
+
+@click.command("cron")
+@with_appcontext
+def cron_command():
+    """Run RQ's cron scheduler with the periodic jobs of app/platform/schedule.py (run one)."""
+    from rq.cron import CronScheduler
+
+    app = current_app._get_current_object()
+    if not uses_redis(app):
+        raise click.UsageError("REDIS_URL is not set: periodic jobs need Redis and a worker.")
+    scheduler = CronScheduler(connection=redis_connection(app), logging_level="INFO")
+    scheduler.load_config_from_file("app.platform.schedule")
+    for job in scheduler.get_jobs():
+        job.queue_name = queue_name(job.queue_name, app)
+    scheduler.start()
+
+
+def init_app(app):
+    install()
+    app.cli.add_command(worker_command)
+    app.cli.add_command(cron_command)

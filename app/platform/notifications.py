@@ -1,0 +1,439 @@
+"""Notifications for every desk: a feed entry per person and mails through the outbox.
+
+    notify([booking.creator, organiser_mail, "vnoc@example.org"], "booking_created",
+           {"booking": booking}, link=f"/bookings/show/{booking.id}",
+           attachments=[ics_attachment(...)])
+
+Call it inside your transaction: it adds one `Notification` per user (their feed) and
+one `OutboxMail` per address, rendered from `app/templates/mail/<template>.subject.txt`
+and `<template>.txt` (and `<template>.html` if present) in each recipient's language,
+and enqueues one sending job per mail for after the commit. If the transaction rolls
+back, nothing is kept or sent. Context values may be lazy strings (`lazy_gettext`):
+they are translated in each recipient's language.
+
+The sending job (`send_mail`) locks its outbox row, never sends a row twice, records
+attempts and the last error, raises so that RQ retries it with backoff, and marks the
+mail failed after the last retry. Admins resend from the outbox grid.
+"""
+from __future__ import annotations
+
+import smtplib
+import uuid
+from collections import namedtuple
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+import click
+import flask_mail
+from flask import current_app, has_request_context, request
+from flask.cli import with_appcontext
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import force_locale
+from icalendar import Calendar, Event, vCalAddress
+from jinja2 import TemplateNotFound
+from sqlalchemy import func, select, update
+
+from ..extensions import db
+from ..models import (
+    MailState,
+    Notification,
+    OutboxAttachment,
+    OutboxMail,
+    UserPreference,
+    utcnow,
+)
+from . import jobs
+
+Notified = namedtuple("Notified", "notifications mails")
+
+
+# ---------------------------------------------------------------------------
+# Each person's language
+# ---------------------------------------------------------------------------
+
+
+def default_locale() -> str:
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def locales_for(user_ids) -> dict:
+    """{user id: the language of their mails}, for every id (default locale if none saved)."""
+    user_ids = {uid for uid in user_ids if uid is not None}
+    languages = current_app.config["LANGUAGES"]
+    saved = {}
+    if user_ids:
+        saved = dict(db.session.execute(
+            select(UserPreference.user_id, UserPreference.locale)
+            .where(UserPreference.user_id.in_(user_ids))
+        ).all())
+    fallback = default_locale()
+    return {uid: saved.get(uid) if saved.get(uid) in languages else fallback for uid in user_ids}
+
+
+def user_locale(user_id) -> str:
+    return locales_for([user_id]).get(user_id, default_locale())
+
+
+def set_user_locale(user_id, locale) -> None:
+    """Remember a person's language (the caller commits)."""
+    if locale not in current_app.config["LANGUAGES"]:
+        raise ValueError(f"unknown locale {locale!r}")
+    preference = db.session.get(UserPreference, user_id)
+    if preference is None:
+        db.session.add(UserPreference(user_id=user_id, locale=locale))
+    elif preference.locale != locale:
+        preference.locale = locale
+
+
+def saved_locale(user_id):
+    """The language a person chose, or None."""
+    preference = db.session.get(UserPreference, user_id)
+    return preference.locale if preference else None
+
+
+# ---------------------------------------------------------------------------
+# notify()
+# ---------------------------------------------------------------------------
+
+
+def notify(recipients, template, context=None, *, link=None, attachments=(), feed=True, mail=True):
+    """Notify people: a feed entry for each user, a mail for each user and address.
+
+    `recipients`: FAB users and plain addresses (a desk mailbox, an organiser), in any
+    mix; duplicates and empty values are dropped, an address of a listed user is that
+    user. `link`: a path or URL of the object concerned. `attachments`: tuples
+    (filename, content type, bytes), e.g. `ics_attachment(...)`. Returns the
+    notifications and outbox mails added to the session.
+    """
+    users, addresses = _split(recipients)
+    lowered = {address.lower(): address for address in addresses}
+    if lowered:
+        # An address that is a user's is that user's, in their language.
+        matches = db.session.scalars(select(User).where(func.lower(User.email).in_(list(lowered)))).all()
+        for user in matches:
+            lowered.pop(user.email.lower(), None)
+            users.setdefault(user.id, user)
+    locales = locales_for(users)
+    fallback = default_locale()
+    absolute_link = absolute_url(link) if link else None
+    base_context = dict(context or {})
+    attachments = [_attachment(item) for item in attachments]
+
+    recipients_by_locale = {}
+    for user in users.values():
+        recipients_by_locale.setdefault(locales[user.id], []).append((user, user.email))
+    if mail:
+        for address in lowered.values():
+            recipients_by_locale.setdefault(fallback, []).append((None, address))
+
+    notifications, mails = [], []
+    for locale, people in recipients_by_locale.items():
+        with force_locale(locale):
+            for user, address in people:
+                ctx = {**base_context, "recipient": user, "link": absolute_link,
+                       "app_name": current_app.config.get("APP_NAME", "Guichet")}
+                subject = " ".join(_render(f"mail/{template}.subject.txt", ctx).split())[:255]
+                if feed and user is not None:
+                    notifications.append(Notification(
+                        user_id=user.id, template=template, title=subject, link=link))
+                if mail and address:
+                    html = _render(f"mail/{template}.html", ctx, optional=True)
+                    mails.append(OutboxMail(
+                        recipient=address, user_id=user.id if user else None, locale=locale,
+                        template=template, subject=subject, body=_render(f"mail/{template}.txt", ctx),
+                        html=html, state=MailState.queued, attempts=0,
+                        attachments=[OutboxAttachment(filename=n, content_type=t, data=d)
+                                     for n, t, d in attachments],
+                    ))
+    db.session.add_all(notifications + mails)
+    if mails:
+        db.session.flush()
+        for item in mails:
+            jobs.enqueue_job(send_mail, (item.id,), queue=jobs.MAIL_QUEUE)
+    return Notified(notifications, mails)
+
+
+def _split(recipients):
+    users, addresses = {}, []
+    if recipients is None or isinstance(recipients, (str, User)):
+        recipients = [recipients]
+    for item in recipients:
+        if not item:
+            continue
+        if isinstance(item, str):
+            address = item.strip()
+            if address and address.lower() not in {a.lower() for a in addresses}:
+                addresses.append(address)
+        elif getattr(item, "id", None) is not None and hasattr(item, "email"):
+            users.setdefault(item.id, item)
+        else:
+            raise TypeError(f"not a user or an address: {item!r}")
+    return users, addresses
+
+
+def _attachment(item):
+    filename, content_type, data = item
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return str(filename), str(content_type), bytes(data)
+
+
+_optional_missing = set()
+
+
+def _render(name, context, optional=False):
+    if optional and name in _optional_missing:
+        return None
+    try:
+        template = current_app.jinja_env.get_template(name)
+    except TemplateNotFound:
+        if optional:
+            _optional_missing.add(name)
+            return None
+        raise
+    return template.render(**context)
+
+
+def absolute_url(link) -> str:
+    """A link as a mail needs it: absolute, on PUBLIC_URL (or the current request's host)."""
+    base = current_app.config.get("PUBLIC_URL")
+    if not base and has_request_context():
+        base = request.host_url
+    return urljoin((base or "http://127.0.0.1:8080").rstrip("/") + "/", link)
+
+
+# ---------------------------------------------------------------------------
+# The feed
+# ---------------------------------------------------------------------------
+
+
+def unread_count(user_id) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_on.is_(None))
+    ) or 0
+
+
+def mark_read(notifications) -> int:
+    """Mark notifications read (the caller commits); returns how many were unread."""
+    changed = 0
+    for item in notifications:
+        if item.read_on is None:
+            item.read_on = utcnow()
+            changed += 1
+    return changed
+
+
+def mark_all_read(user_id) -> int:
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_on.is_(None))
+        .values(read_on=utcnow())
+    )
+    return result.rowcount or 0
+
+
+# ---------------------------------------------------------------------------
+# Sending
+# ---------------------------------------------------------------------------
+
+
+class _Connection(flask_mail.Connection):
+    """Flask-Mail's SMTP connection with a timeout (a hung server must not hold a
+    worker) and a quiet close after a failed send."""
+
+    def configure_host(self):
+        state = self.mail
+        factory = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+        host = factory(state.server, state.port, timeout=current_app.config.get("MAIL_TIMEOUT", 10))
+        host.set_debuglevel(int(state.debug))
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
+
+    def __exit__(self, exc_type, exc_value, tb):
+        if self.host is not None:
+            try:
+                self.host.quit()
+            except Exception:
+                self.host.close()
+
+
+def mail_configured() -> bool:
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
+def deliver(mail):
+    """Hand one outbox mail to the SMTP server (raises if it does not take it)."""
+    config = current_app.config
+    state = flask_mail.Mail().init_mail(config, current_app.debug, False)
+    message = flask_mail.Message(
+        subject=mail.subject, recipients=[mail.recipient], body=mail.body, html=mail.html,
+        sender=config.get("MAIL_DEFAULT_SENDER"),
+        extra_headers={"Auto-Submitted": "auto-generated", "X-Guichet-Outbox": str(mail.id)},
+    )
+    for attachment in mail.attachments:
+        message.attach(attachment.filename, attachment.content_type, attachment.data)
+    with _Connection(state) as connection:
+        connection.send(message)
+
+
+def send_mail(mail_id):
+    """The job: send outbox mail `mail_id` once.
+
+    The row is locked while sending (FOR UPDATE SKIP LOCKED on PostgreSQL: a second
+    worker on the same mail skips it); a mail already sent or failed is left alone.
+    Without MAIL_SERVER the mail stays queued in the outbox.
+    """
+    mail = db.session.execute(
+        select(OutboxMail).where(OutboxMail.id == mail_id).with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    if mail is None or mail.state is not MailState.queued or not mail_configured():
+        db.session.rollback()
+        return "skipped" if mail is None or mail.state is not MailState.queued else "kept"
+    mail.attempts += 1
+    try:
+        deliver(mail)
+    except Exception as error:
+        mail.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if jobs.last_attempt():
+            mail.state = MailState.failed
+        db.session.commit()
+        raise
+    mail.state = MailState.sent
+    mail.sent_on = utcnow()
+    db.session.commit()
+    return "sent"
+
+
+def resend(mails) -> int:
+    """Send outbox mails again (the caller commits).
+
+    A queued or failed mail is queued again (its attempts go on counting); a sent
+    mail is copied into a new queued mail, so the outbox keeps both.
+    """
+    count = 0
+    for mail in mails:
+        if mail.state is MailState.sent:
+            mail = OutboxMail(
+                recipient=mail.recipient, user_id=mail.user_id, locale=mail.locale,
+                template=mail.template, subject=mail.subject, body=mail.body, html=mail.html,
+                state=MailState.queued, attempts=0,
+                attachments=[OutboxAttachment(filename=a.filename, content_type=a.content_type, data=a.data)
+                             for a in mail.attachments],
+            )
+            db.session.add(mail)
+        else:
+            mail.state = MailState.queued
+            mail.changed_on = utcnow()
+        db.session.flush()
+        jobs.enqueue_job(send_mail, (mail.id,), queue=jobs.MAIL_QUEUE)
+        count += 1
+    return count
+
+
+def stale_after() -> timedelta:
+    seconds = current_app.config.get("OUTBOX_STALE_AFTER") or (
+        sum(current_app.config["JOB_RETRY_INTERVALS"]) + 600)
+    return timedelta(seconds=seconds)
+
+
+def requeue_stale_mails(limit=1000) -> int:
+    """Periodic job: queue again the queued mails nobody touched for a while (their job
+    was lost: Redis flushed, enqueued while Redis was down...). Never sends twice:
+    `send_mail` skips a mail already sent."""
+    if not mail_configured():
+        return 0
+    before = utcnow() - stale_after()
+    stale = db.session.scalars(
+        select(OutboxMail)
+        .where(OutboxMail.state == MailState.queued, OutboxMail.changed_on < before)
+        .order_by(OutboxMail.id).limit(limit)
+    ).all()
+    count = resend(stale)
+    db.session.commit()
+    return count
+
+
+# ---------------------------------------------------------------------------
+# .ics attachments
+# ---------------------------------------------------------------------------
+
+
+def _utc(moment):
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Europe/Paris")))
+    return moment.astimezone(timezone.utc)
+
+
+def ics_attachment(summary, start, end, *, uid=None, description=None, location=None, url=None,
+                   organizer=None, attendees=(), sequence=0, cancelled=False,
+                   filename="invitation.ics"):
+    """An iCalendar (.ics) attachment tuple for `notify(..., attachments=[...])`.
+
+    `uid` identifies the event across mails: give the same one (e.g.
+    "booking-00123@guichet") with a higher `sequence` for a change, and
+    `cancelled=True` to cancel it. Naive datetimes are in TIMEZONE.
+    """
+    calendar = Calendar()
+    calendar.add("prodid", "-//Guichet//Guichet//FR")
+    calendar.add("version", "2.0")
+    calendar.add("method", "CANCEL" if cancelled else "REQUEST")
+    event = Event()
+    event.add("uid", uid or f"{uuid.uuid4()}@guichet")
+    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstart", _utc(start))
+    event.add("dtend", _utc(end))
+    event.add("summary", str(summary))
+    event.add("sequence", int(sequence))
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if description:
+        event.add("description", str(description))
+    if location:
+        event.add("location", str(location))
+    if url:
+        event.add("url", absolute_url(url))
+    if organizer:
+        event.add("organizer", _address(organizer))
+    for attendee in attendees:
+        event.add("attendee", _address(attendee), encode=0)
+    calendar.add_component(event)
+    content_type = f"text/calendar; charset=utf-8; method={'CANCEL' if cancelled else 'REQUEST'}"
+    return filename, content_type, calendar.to_ical()
+
+
+def _address(person):
+    if isinstance(person, str):
+        return vCalAddress(f"mailto:{person}")
+    address = vCalAddress(f"mailto:{person.email}")
+    name = person.get_full_name() if hasattr(person, "get_full_name") else None
+    if name:
+        address.params["cn"] = name
+    return address
+
+
+# ---------------------------------------------------------------------------
+# Commands and set-up
+# ---------------------------------------------------------------------------
+
+
+@click.command("send-outbox")
+@with_appcontext
+def send_outbox_command():
+    """Send every queued mail of the outbox (e.g. once MAIL_SERVER is set)."""
+    if not mail_configured():
+        raise click.UsageError("MAIL_SERVER is not set: mails stay in the outbox.")
+    queued = db.session.scalars(
+        select(OutboxMail).where(OutboxMail.state == MailState.queued).order_by(OutboxMail.id)
+    ).all()
+    count = resend(queued)
+    db.session.commit()
+    click.echo(f"{count} queued mail(s) sent or handed to the workers.")
+
+
+def init_app(app):
+    flask_mail.Mail(app)
+    app.cli.add_command(send_outbox_command)

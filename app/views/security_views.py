@@ -1,0 +1,50 @@
+"""FAB's security screens, in French: labels FAB leaves to its English defaults, and
+values shown in the reader's language (`app.i18n.localise`).
+
+Each class keeps FAB's class name, so its endpoint and permission names (those of
+`ROLE_GRANTS`) are FAB's own. `GuichetSecurityManager` plugs them in.
+"""
+from flask_appbuilder.security.views import (
+    RoleModelView as FabRoleModelView,
+    UserDBModelView as FabUserDBModelView,
+    UserGroupModelView as FabUserGroupModelView,
+    UserModelView,
+    UserStatsChartView as FabUserStatsChartView,
+)
+from flask_babel import lazy_gettext as _l
+
+from ..i18n import localise
+
+
+class UserDBModelView(FabUserDBModelView):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        localise(self)
+
+
+class RoleModelView(FabRoleModelView):
+    # Searchable columns FAB leaves unlabelled.
+    label_columns = {**FabRoleModelView.label_columns, "user": _l("Users"), "groups": _l("Groups")}
+
+
+class UserGroupModelView(FabUserGroupModelView):
+    label_columns = {
+        "name": _l("Name"),
+        "label": _l("Label"),
+        "description": _l("Description"),
+        "users": _l("Users"),
+        "roles": _l("Roles"),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        localise(self)
+
+
+class UserStatsChartView(FabUserStatsChartView):
+    # The search form offers the user list's columns: give them its labels.
+    label_columns = {**UserModelView.label_columns, **FabUserStatsChartView.label_columns}
+    definitions = [
+        {"label": _l("Login count"), "group": "username", "series": ["login_count"]},
+        {"label": _l("Failed login count"), "group": "username", "series": ["fail_login_count"]},
+    ]

@@ -1,0 +1,496 @@
+"""Accounts: creation with a set-password mail, set and reset links (1 hour, single
+use), the password policy on every way of setting a password, "forgot password"
+without enumeration, login rate limits (form and API), logins that never change,
+and delegated creation without escalation.
+"""
+import re
+import time
+import uuid
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import pytest
+
+from app import create_app
+from app.extensions import db
+from app.models import Membership, Organisation, OutboxMail, PasswordToken, PasswordTokenPurpose, RoleGrant, utcnow
+from app.platform import accounts
+
+GOOD_PASSWORD = "nouveau2026"
+LINK = re.compile(r"https?://\S+/password/set/([A-Za-z0-9_\-]+)")
+
+
+def unique(prefix="compte"):
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def sm(app):
+    return app.appbuilder.sm
+
+
+def find_user(app, username):
+    with app.app_context():
+        user = sm(app).find_user(username=username)
+        if user is not None:
+            db.session.expunge(user)
+        return user
+
+
+def mails_to(app, address, template=None):
+    with app.app_context():
+        query = db.session.query(OutboxMail).filter(OutboxMail.recipient == address)
+        if template:
+            query = query.filter(OutboxMail.template == template)
+        mails = query.order_by(OutboxMail.id).all()
+        for mail in mails:
+            db.session.expunge(mail)
+        return mails
+
+
+def link_path(mail):
+    match = LINK.search(mail.body)
+    assert match, f"no link in the mail:\n{mail.body}"
+    return urlparse(match.group(0)).path
+
+
+def role_id(app, name):
+    with app.app_context():
+        return sm(app).find_role(name).id
+
+
+def org_id(app, name):
+    with app.app_context():
+        return db.session.query(Organisation).filter_by(name=name).one().id
+
+
+def make_user(app, password="ancien2026", role="User", organisation="Lycée Victor Hugo"):
+    """A user with a known password, in `organisation`; returns (username, email, id)."""
+    username = unique("membre")
+    email = f"{username}@guichet.example"
+    with app.app_context():
+        user = sm(app).add_user(username, "Alice", "Martin", email, [sm(app).find_role(role)], password=password)
+        db.session.add(Membership(user_id=user.id, organisation_id=org_id(app, organisation)))
+        db.session.commit()
+        return username, email, user.id
+
+
+def password_hash(app, user_id):
+    with app.app_context():
+        return db.session.get(sm(app).user_model, user_id).password
+
+
+def signs_in(app, username, password):
+    client = app.test_client()
+    response = client.post("/login/", data={"username": username, "password": password})
+    return response.status_code == 302 and "/login" not in response.headers["Location"]
+
+
+def page(response):
+    return response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------------------
+# Creation: the set-password mail and its link
+# ---------------------------------------------------------------------------
+
+
+def test_admin_creates_an_account_and_the_mailed_link_sets_a_password_that_signs_in(app, login_as):
+    admin = login_as("admin")
+    username = unique()
+    email = f"{username}@guichet.example"
+    response = admin.post("/users/add", data={
+        "first_name": "Camille", "last_name": "Durand", "username": username, "active": "y",
+        "email": email, "roles": [str(role_id(app, "User"))],
+    })
+    assert response.status_code == 302, page(response)
+    user = find_user(app, username)
+    assert user is not None and user.active
+    assert not signs_in(app, username, ""), "a new account has no usable password"
+
+    [mail] = mails_to(app, email, "account_created")
+    assert mail.subject and username in mail.body
+    path = link_path(mail)
+    token = path.rsplit("/", 1)[1]
+    with app.app_context():  # only the token's hash is stored
+        assert not db.session.query(PasswordToken).filter_by(token_hash=token).count()
+        stored = db.session.query(PasswordToken).filter_by(user_id=user.id).one()
+        assert stored.purpose is PasswordTokenPurpose.set
+        assert stored.expires_at - stored.created_on == timedelta(hours=1)
+
+    client = app.test_client()
+    form = client.get(path)
+    assert form.status_code == 200 and username in page(form)
+    done = client.post(path, data={"password": GOOD_PASSWORD, "conf_password": GOOD_PASSWORD})
+    assert done.status_code == 302 and "/login/" in done.headers["Location"]
+    assert signs_in(app, username, GOOD_PASSWORD)
+
+
+@pytest.mark.parametrize("username", ["ADMIN", "abc", "avec espace"])
+def test_fab_user_form_refuses_a_taken_or_malformed_login(app, login_as, username):
+    email = f"{unique()}@guichet.example"
+    response = login_as("admin").post("/users/add", data={
+        "first_name": "Camille", "last_name": "Durand", "username": username, "active": "y",
+        "email": email, "roles": [str(role_id(app, "User"))],
+    })
+    assert response.status_code == 200 and "Identifiant :" in page(response)
+    assert mails_to(app, email) == []
+    with app.app_context():
+        assert not db.session.query(sm(app).user_model).filter_by(email=email).count()
+
+
+def test_account_created_through_the_user_api_without_password_gets_the_mail(app, login_as):
+    admin = login_as("admin")
+    username = unique()
+    email = f"{username}@guichet.example"
+    response = admin.post("/api/v1/security/users/", json={
+        "first_name": "Jules", "last_name": "Petit", "username": username, "email": email,
+        "roles": [role_id(app, "User")],
+    })
+    assert response.status_code == 201, response.get_json()
+    [mail] = mails_to(app, email, "account_created")
+    assert app.test_client().get(link_path(mail)).status_code == 200
+
+
+def test_a_used_link_is_refused_and_changes_nothing(app, login_as):
+    username, email, user_id = make_user(app)
+    with app.app_context():
+        user = db.session.get(sm(app).user_model, user_id)
+        accounts.send_password_link(user, PasswordTokenPurpose.reset)
+        db.session.commit()
+    path = link_path(mails_to(app, email, "password_reset")[-1])
+    client = app.test_client()
+    assert client.post(path, data={"password": GOOD_PASSWORD, "conf_password": GOOD_PASSWORD}).status_code == 302
+    before = password_hash(app, user_id)
+
+    again = client.get(path)
+    assert again.status_code == 410 and "déjà servi" in page(again)
+    reuse = client.post(path, data={"password": "autre2026x", "conf_password": "autre2026x"})
+    assert reuse.status_code == 410 and "déjà servi" in page(reuse)
+    assert password_hash(app, user_id) == before
+    assert signs_in(app, username, GOOD_PASSWORD) and not signs_in(app, username, "autre2026x")
+
+
+def test_a_link_expires_after_one_hour(app):
+    username, email, user_id = make_user(app)
+    issued = utcnow()
+    with app.app_context():
+        user = db.session.get(sm(app).user_model, user_id)
+        raw = accounts.issue_token(user, PasswordTokenPurpose.reset, now=issued)
+        db.session.commit()
+        assert accounts.find_token(raw, now=issued + timedelta(minutes=59, seconds=59))
+        with pytest.raises(accounts.TokenExpired):
+            accounts.find_token(raw, now=issued + timedelta(hours=1))
+        with pytest.raises(accounts.TokenExpired):
+            accounts.set_password_with_token(raw, GOOD_PASSWORD, now=issued + timedelta(hours=1))
+        db.session.rollback()
+        # The same link as its owner meets it, two hours later.
+        old = accounts.issue_token(user, PasswordTokenPurpose.reset, now=issued - timedelta(hours=2))
+        db.session.commit()
+    before = password_hash(app, user_id)
+    client = app.test_client()
+    expired = client.get(f"/password/set/{old}")
+    assert expired.status_code == 410 and "expiré" in page(expired)
+    posted = client.post(f"/password/set/{old}", data={"password": GOOD_PASSWORD, "conf_password": GOOD_PASSWORD})
+    assert posted.status_code == 410 and password_hash(app, user_id) == before
+    unknown = client.get("/password/set/not-a-token")
+    assert unknown.status_code == 404 and "n'est pas valide" in page(unknown).replace("&#39;", "'")
+
+
+# ---------------------------------------------------------------------------
+# Password policy
+# ---------------------------------------------------------------------------
+
+WEAK = [
+    ("abc1", "au moins 8 caractères"),         # too short
+    ("ABCDEFGH1", "une minuscule"),            # no lowercase letter
+    ("abcdefghij", "un chiffre"),              # no digit
+]
+
+
+@pytest.mark.parametrize("password, missing", WEAK)
+def test_policy_refuses_naming_the_field_and_the_requirement(app, password, missing):
+    with app.test_request_context():
+        problems = accounts.password_problems(password)
+        assert problems == [missing]
+        with pytest.raises(Exception) as refused:
+            accounts.check_password_policy(password)
+        assert str(refused.value).startswith("Mot de passe") and missing in str(refused.value)
+        assert accounts.password_problems(GOOD_PASSWORD) == []
+
+
+def test_policy_is_configurable(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PASSWORD_MIN_LENGTH", 12)
+    monkeypatch.setitem(app.config, "PASSWORD_REQUIRE_UPPERCASE", True)
+    monkeypatch.setitem(app.config, "PASSWORD_REQUIRE_DIGIT", False)
+    with app.test_request_context():
+        assert accounts.password_problems("abcdefghijk") == ["au moins 12 caractères", "une majuscule"]
+        assert accounts.password_problems("abcdefghijkL") == []
+
+
+@pytest.mark.parametrize("password, missing", WEAK)
+def test_policy_on_the_link_form_changes_nothing(app, password, missing):
+    username, email, user_id = make_user(app)
+    with app.test_request_context():
+        user = db.session.get(sm(app).user_model, user_id)
+        raw = accounts.issue_token(user, PasswordTokenPurpose.reset)
+        db.session.commit()
+    before = password_hash(app, user_id)
+    response = app.test_client().post(f"/password/set/{raw}", data={"password": password, "conf_password": password})
+    assert response.status_code == 200
+    assert "Mot de passe" in page(response) and missing in page(response)
+    assert password_hash(app, user_id) == before
+    with app.app_context():
+        assert db.session.query(PasswordToken).filter_by(user_id=user_id).one().used_at is None
+
+
+@pytest.mark.parametrize("password, missing", WEAK)
+def test_policy_on_fab_password_forms_and_user_api(app, login_as, password, missing):
+    username, email, user_id = make_user(app)
+    before = password_hash(app, user_id)
+    data = {"password": password, "conf_password": password}
+
+    admin_reset = login_as("admin").post(f"/resetpassword/form?pk={user_id}", data=data)
+    assert admin_reset.status_code == 200 and missing in page(admin_reset)
+
+    own = login_as(username, "ancien2026").post("/resetmypassword/form", data=data)
+    assert own.status_code == 200 and missing in page(own)
+
+    api = login_as("admin").put(f"/api/v1/security/users/{user_id}", json={"password": password})
+    assert api.status_code == 400
+    assert missing in " ".join(api.get_json()["message"]["password"])
+
+    created = login_as("admin").post("/api/v1/security/users/", json={
+        "first_name": "A", "last_name": "B", "username": unique(), "email": f"{unique()}@guichet.example",
+        "roles": [role_id(app, "User")], "password": password,
+    })
+    assert created.status_code == 400 and "password" in created.get_json()["message"]
+    assert password_hash(app, user_id) == before
+
+
+def test_policy_on_add_user_and_reset_password(app):
+    """`flask fab create-admin` / `create-user` call add_user."""
+    with app.app_context():
+        username = unique()
+        assert sm(app).add_user(username, "A", "B", f"{username}@guichet.example",
+                                sm(app).find_role("Admin"), password="court1") is False
+        assert sm(app).find_user(username=username) is None
+        user = sm(app).find_user(username="user")
+        with pytest.raises(Exception, match="chiffre"):
+            sm(app).reset_password(user.id, "sanschiffre")
+
+
+def test_fab_password_forms_accept_a_good_password(app, login_as):
+    username, email, user_id = make_user(app)
+    response = login_as(username, "ancien2026").post(
+        "/resetmypassword/form", data={"password": GOOD_PASSWORD, "conf_password": GOOD_PASSWORD})
+    assert response.status_code == 302
+    assert signs_in(app, username, GOOD_PASSWORD)
+
+
+# ---------------------------------------------------------------------------
+# Forgot password
+# ---------------------------------------------------------------------------
+
+
+def test_login_page_links_to_forgot_password(app):
+    login_page = page(app.test_client().get("/login/"))
+    assert "/password/forgot/" in login_page and "Mot de passe oublié" in login_page
+
+
+def test_forgot_password_answers_the_same_and_mails_only_a_known_address(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PASSWORD_RESET_MIN_RESPONSE_TIME", 0.3)
+    username, email, user_id = make_user(app)
+    unknown = f"{unique('personne')}@guichet.example"
+
+    answers = []
+    for address in (email.upper(), unknown):
+        client = app.test_client()
+        started = time.monotonic()
+        response = client.post("/password/forgot/", data={"email": address})
+        elapsed = time.monotonic() - started
+        followed = client.get(response.headers["Location"])
+        flashed = re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', page(followed), re.S)
+        answers.append((response.status_code, response.headers["Location"], [" ".join(f.split()) for f in flashed]))
+        assert 0.3 <= elapsed < 2.0, elapsed
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 302 and any("Si un compte" in text for text in answers[0][2])
+
+    assert mails_to(app, unknown) == []
+    [mail] = mails_to(app, email, "password_reset")
+    path = link_path(mail)
+    client = app.test_client()
+    assert client.post(path, data={"password": GOOD_PASSWORD, "conf_password": GOOD_PASSWORD}).status_code == 302
+    assert signs_in(app, username, GOOD_PASSWORD)
+
+
+def test_forgot_password_sends_nothing_to_an_inactive_account(app, login_as):
+    username, email, user_id = make_user(app)
+    with app.app_context():
+        db.session.get(sm(app).user_model, user_id).active = False
+        db.session.commit()
+    response = app.test_client().post("/password/forgot/", data={"email": email})
+    assert response.status_code == 302
+    assert mails_to(app, email) == []
+
+
+# ---------------------------------------------------------------------------
+# A login never changes
+# ---------------------------------------------------------------------------
+
+
+def test_login_cannot_be_changed_in_forms_or_api(app, login_as):
+    username, email, user_id = make_user(app)
+    admin = login_as("admin")
+
+    edit_page = page(admin.get(f"/users/edit/{user_id}"))
+    assert 'name="username"' not in edit_page
+    edited = admin.post(f"/users/edit/{user_id}", data={
+        "first_name": "Alicia", "last_name": "Martin", "active": "y", "email": email,
+        "roles": [str(role_id(app, "User"))], "username": "pirate1",
+    })
+    assert edited.status_code == 302
+    user = find_user(app, username)
+    assert user is not None and user.first_name == "Alicia"
+
+    api = admin.put(f"/api/v1/security/users/{user_id}", json={"username": "pirate2"})
+    assert api.status_code == 400 and "username" in api.get_json()["message"]
+    same = admin.put(f"/api/v1/security/users/{user_id}", json={"username": username, "last_name": "Moreau"})
+    assert same.status_code == 200
+
+    own = login_as(username, "ancien2026").post("/userinfoeditview/form", data={
+        "first_name": "Ali", "last_name": "Moreau", "username": "pirate3"})
+    assert own.status_code == 302
+    user = find_user(app, username)
+    assert (user.username, user.first_name) == (username, "Ali")
+    for name in ("pirate1", "pirate2", "pirate3"):
+        assert find_user(app, name) is None
+
+    with app.app_context():  # and no code path either
+        row = db.session.get(sm(app).user_model, user_id)
+        row.username = "pirate4"
+        with pytest.raises(accounts.LoginChangeError):
+            db.session.flush()
+        db.session.rollback()
+    assert find_user(app, username) is not None
+
+
+# ---------------------------------------------------------------------------
+# Delegated creation
+# ---------------------------------------------------------------------------
+
+
+def account_form(app, **overrides):
+    username = unique("op")
+    data = {
+        "username": username, "first_name": "Nora", "last_name": "Blanc",
+        "email": f"{username}@fibre-rhone.example",
+        "organisation": str(org_id(app, "Fibre Rhône Télécom")),
+        "roles": [str(role_id(app, "OperatorAdmin"))],
+    }
+    data.update(overrides)
+    return data
+
+
+def test_operator_admin_creates_an_account_in_their_organisation(app, login_as):
+    client = login_as("opadmin")
+    form = client.get("/accounts/form")
+    assert form.status_code == 200
+    assert "Alpes Connect" not in page(form)  # only their own organisations are offered
+    data = account_form(app)
+    response = client.post("/accounts/form", data=data)
+    assert response.status_code == 302, page(response)
+    with app.app_context():
+        user = sm(app).find_user(username=data["username"])
+        assert [role.name for role in user.roles] == ["OperatorAdmin"]
+        assert db.session.query(Membership).filter_by(
+            user_id=user.id, organisation_id=org_id(app, "Fibre Rhône Télécom")).count() == 1
+        grant = db.session.query(RoleGrant).filter_by(grantee_id=user.id).one()
+        assert grant.granted_by.username == "opadmin"
+    [mail] = mails_to(app, data["email"], "account_created")
+    assert app.test_client().get(link_path(mail)).status_code == 200
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("organisation", "Alpes Connect", "Organisation : vous ne pouvez créer des comptes que dans vos propres organisations"),
+    ("roles", "VNOC", "Rôles : vous ne pouvez donner que des rôles"),
+    ("roles", "Admin", "Rôles : vous ne pouvez donner que des rôles"),
+])
+def test_delegating_user_cannot_create_outside_their_organisation_or_rights(app, login_as, field, value, message):
+    client = login_as("opadmin")
+    value = str(org_id(app, value)) if field == "organisation" else [str(role_id(app, value))]
+    data = account_form(app, **{field: value})
+    response = client.post("/accounts/form", data=data)
+    assert response.status_code == 200 and message in page(response).replace("&#39;", "'")
+    assert find_user(app, data["username"]) is None
+    assert mails_to(app, data["email"]) == []
+
+
+def test_create_account_rule_refuses_escalation(app):
+    with app.test_request_context():
+        opadmin = sm(app).find_user(username="opadmin")
+        base = dict(username=unique(), first_name="A", last_name="B", email=f"{unique()}@guichet.example",
+                    organisation_id=org_id(app, "Fibre Rhône Télécom"), role_ids=[role_id(app, "OperatorAdmin")])
+        with pytest.raises(accounts.AccountRefused) as refused:
+            accounts.create_account(opadmin, **{**base, "organisation_id": org_id(app, "Alpes Connect")})
+        assert refused.value.field == "organisation"
+        with pytest.raises(accounts.AccountRefused) as refused:
+            accounts.create_account(opadmin, **{**base, "role_ids": [role_id(app, "Admin")]})
+        assert refused.value.field == "roles"
+        with pytest.raises(accounts.AccountRefused) as refused:
+            accounts.create_account(opadmin, **{**base, "username": "opadmin"})
+        assert refused.value.field == "username"
+        creator = sm(app).find_user(username="creator")
+        with pytest.raises(accounts.AccountRefused):
+            accounts.create_account(creator, **{**base, "organisation_id": org_id(app, "Rectorat de l'académie de Lyon"),
+                                                "role_ids": [role_id(app, "Creator")]})
+        db.session.rollback()
+        assert sm(app).find_user(username=base["username"]) is None
+
+
+def test_a_user_without_the_right_cannot_open_the_account_form(app, login_as):
+    assert login_as("creator").get("/accounts/form").status_code in (302, 403)
+    data = account_form(app)
+    assert login_as("creator").post("/accounts/form", data=data).status_code in (302, 403)
+    assert find_user(app, data["username"]) is None
+
+
+# ---------------------------------------------------------------------------
+# Login rate limits
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def limited_app(app):
+    """A second app on the same database, with rate limiting on (memory storage)."""
+    return create_app({
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "localhost",
+        "RATELIMIT_ENABLED": True,
+        "AUTH_RATE_LIMITED": True,
+        "AUTH_RATE_LIMIT": "10 per 5 minute",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    })
+
+
+def test_form_login_is_rate_limited(limited_app):
+    client = limited_app.test_client()
+    statuses = [client.post("/login/", data={"username": "personne", "password": "faux1234"}).status_code
+                for _ in range(11)]
+    assert 429 not in statuses[:10] and statuses[10] == 429
+
+
+def test_api_login_is_rate_limited(limited_app):
+    client = limited_app.test_client()
+    payload = {"username": "personne", "password": "faux1234", "provider": "db"}
+    statuses = [client.post("/api/v1/security/login", json=payload).status_code for _ in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+
+
+def test_forgot_password_is_rate_limited(limited_app, monkeypatch):
+    monkeypatch.setitem(limited_app.config, "PASSWORD_RESET_MIN_RESPONSE_TIME", 0)
+    client = limited_app.test_client()
+    statuses = [client.post("/password/forgot/", data={"email": "personne@guichet.example"}).status_code
+                for _ in range(11)]
+    assert statuses[:10] == [302] * 10 and statuses[10] == 429
