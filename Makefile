@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 export FLASK_APP := run.py
 
-.PHONY: run test install translations extract-messages migrate demo-data serve bench clean
+.PHONY: run test browser install translations extract-messages migrate demo-data serve bench clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,11 @@ serve:
 
 run: translations demo-data serve
 
-test: translations
+# Browser tests drive Debian's chromium (no browser download by Playwright).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: translations browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install

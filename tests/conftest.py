@@ -79,3 +79,66 @@ def login_as(app):
         return login(app.test_client(), username, password)
 
     return make
+
+
+# -- browser tests: Playwright driving Debian's chromium against a live server --
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def live_url(app):
+    """The app served by a real HTTP server in a child process (pytest-flask's LiveServer).
+
+    The parent's pooled connections are dropped first so that no database socket is
+    shared across the fork.
+    """
+    import socket
+
+    from pytest_flask.live_server import LiveServer
+
+    with app.app_context():
+        db.engine.dispose()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = LiveServer(app, "127.0.0.1", port, wait=10, clean_stop=True)
+    server.start()
+    yield server.url()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def browser_login(chromium, live_url):
+    """browser_login('creator') -> a Playwright page signed in as that demo account."""
+    contexts = []
+
+    def make(username, password=DEMO_PASSWORD):
+        context = chromium.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.goto(f"{live_url}/login/")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_load_state()
+        assert "/login" not in page.url, f"{username} could not sign in"
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
