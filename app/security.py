@@ -27,7 +27,6 @@ from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .models import DelegationLog, Membership, Organisation, RoleGrant
-from .views import security_views
 
 log = logging.getLogger(__name__)
 
@@ -351,11 +350,17 @@ class ScopedInterface(SQLAInterface):
 class GuichetSecurityManager(SecurityManager):
     """FAB's security manager, plus Guichet's roles built from `ROLE_GRANTS`."""
 
-    # FAB's security screens in French (same class names, so same permissions).
-    userdbmodelview = security_views.UserDBModelView
-    rolemodelview = security_views.RoleModelView
-    groupmodelview = security_views.UserGroupModelView
-    userstatschartview = security_views.UserStatsChartView
+    def __init__(self, appbuilder):
+        """FAB's security screens, replaced before FAB wires them: French labels
+        (app/views/security_views.py) and Guichet's account rules
+        (app/views/accounts.py: no typed password at creation, logins that never
+        change, the "forgot password" link). Same class names, same permissions.
+        Imported here because those views build on this module."""
+        from .views import accounts, security_views
+
+        for name, view in {**security_views.SECURITY_VIEWS, **accounts.SECURITY_VIEWS}.items():
+            setattr(self, name, view)
+        super().__init__(appbuilder)
 
     # -- permission checks: one query per request, not one per check --------
     #
@@ -412,16 +417,8 @@ class GuichetSecurityManager(SecurityManager):
     # -- accounts ------------------------------------------------------------
 
     def register_views(self):
-        """FAB's security views, with Guichet's account screens in place of some
-        (app/views/accounts.py: no typed password at creation, logins that never
-        change, the "forgot password" link), and the login rate limit on the API
-        login too (FAB limits only the form)."""
-        # Imported here: the account views use the platform services, which
-        # may use this module.
-        from .views import accounts
-
-        for name, view in accounts.SECURITY_VIEWS.items():
-            setattr(self, name, view)
+        """FAB's security views, and the login rate limit on the API login too
+        (FAB limits only the form)."""
         super().register_views()
         if self.is_auth_limited:
             views = current_app.view_functions

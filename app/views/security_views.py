@@ -48,3 +48,12 @@ class UserStatsChartView(FabUserStatsChartView):
         {"label": _l("Login count"), "group": "username", "series": ["login_count"]},
         {"label": _l("Failed login count"), "group": "username", "series": ["fail_login_count"]},
     ]
+
+
+# The security manager's attributes these views replace (app/security.py).
+SECURITY_VIEWS = {
+    "userdbmodelview": UserDBModelView,
+    "rolemodelview": RoleModelView,
+    "groupmodelview": UserGroupModelView,
+    "userstatschartview": UserStatsChartView,
+}
