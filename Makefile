@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 export FLASK_APP := run.py
 
-.PHONY: run test browser install translations extract-messages migrate demo-data serve bench clean
+.PHONY: run test browser vendor install translations extract-messages migrate demo-data serve bench clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,20 @@ translations: install
 
 # Refresh the catalogues after changing user-facing strings (then translate fr).
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --project=Guichet --copyright-holder=Guichet -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --project=Guichet --copyright-holder=Guichet -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+
+# JavaScript libraries from the npm registry (package-lock.json), served from app/static/vendor/.
+VENDOR := app/static/vendor
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR)/fullcalendar
+	cp node_modules/fullcalendar/index.global.min.js $(VENDOR)/fullcalendar/fullcalendar.min.js
+	cp node_modules/@fullcalendar/core/locales/fr.global.min.js $(VENDOR)/fullcalendar/fr.min.js
+	cp node_modules/fullcalendar/LICENSE.md $(VENDOR)/fullcalendar/LICENSE.md
+	touch $@
+
+vendor: $(VENDOR)/.installed
 
 migrate: install
 	$(BIN)/flask db upgrade
@@ -35,21 +47,31 @@ demo-data: migrate
 serve:
 	@echo ""
 	@echo "Guichet is served at http://$(HOST):$(PORT)/"
-	@echo "Demo logins (password demo1234): admin vnoc creator lead agent eventadmin referent opadmin user"
+	@echo "Demo logins (password demo1234): admin vnoc creator creator2 lead agent eventadmin referent opadmin user"
 	@echo ""
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - run:app
+	@# With REDIS_URL, jobs go to RQ: an RQ worker and the cron scheduler run beside gunicorn.
+	@if [ -n "$$REDIS_URL" ]; then \
+	  echo "REDIS_URL is set: starting an RQ worker (flask worker) and the scheduler (flask cron)"; \
+	  $(BIN)/flask worker & worker=$$!; \
+	  $(BIN)/flask cron & cron=$$!; \
+	  trap 'kill $$worker $$cron 2>/dev/null; wait $$worker $$cron 2>/dev/null' EXIT; \
+	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - run:app; \
+	else \
+	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - run:app; \
+	fi
 
-run: translations demo-data serve
+run: translations vendor demo-data serve
 
 # Browser tests drive Debian's chromium (no browser download by Playwright).
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-test: translations browser
+test: translations vendor browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/grid.py --rows $${ROWS:-1000000}
+	$(BIN)/python bench/mail.py
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

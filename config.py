@@ -76,6 +76,9 @@ class Config:
         "application/vnd.oasis.opendocument.presentation",
     ])).split(","))
     MAX_CONTENT_LENGTH = env("MAX_CONTENT_LENGTH", 64 * 1024 * 1024, int)
+    # Each person's storage quota for the files they upload (0: no quota). Rows whose
+    # model sets `exempt_from_file_quota` (help requests) accept files beyond it.
+    FILE_USER_QUOTA_BYTES = env("FILE_USER_QUOTA_BYTES", 100 * 1024 * 1024, int)
 
     # Jobs (app/platform/jobs.py): with REDIS_URL, RQ queues and `flask worker`;
     # without it, jobs run in the web process right after the transaction commits.
@@ -96,6 +99,8 @@ class Config:
     MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "Guichet <noreply@guichet.example>")
     MAIL_SUPPRESS_SEND = env("MAIL_SUPPRESS_SEND", False, bool)
     MAIL_TIMEOUT = env("MAIL_TIMEOUT", 10, int)
+    # Mails per sending job (one SMTP connection each).
+    MAIL_BATCH_SIZE = env("MAIL_BATCH_SIZE", 50, int)
     # Queued mails untouched for this long (seconds) are queued again by the
     # periodic sweep (a job lost with Redis, say); default: after every retry.
     OUTBOX_STALE_AFTER = env("OUTBOX_STALE_AFTER", 0, int)
@@ -103,6 +108,24 @@ class Config:
     PUBLIC_URL = env("PUBLIC_URL")
     # Naive datetimes in .ics attachments are in this time zone.
     TIMEZONE = env("TIMEZONE", "Europe/Paris")
+
+    # Desk A, visio booking (app/rules/booking.py). A Creator books at least
+    # BOOKING_NOTICE_HOURS ahead, inside the service hours on working days
+    # (0 = Monday); the VNOC may override both. Each session holds its rooms
+    # BOOKING_BUFFER_MINUTES before and after (reconfiguration).
+    BOOKING_NOTICE_HOURS = env("BOOKING_NOTICE_HOURS", 24, int)
+    BOOKING_SERVICE_START = env("BOOKING_SERVICE_START", "08:30")
+    BOOKING_SERVICE_END = env("BOOKING_SERVICE_END", "18:00")
+    BOOKING_WORKING_DAYS = tuple(int(d) for d in env("BOOKING_WORKING_DAYS", "0,1,2,3,4").split(","))
+    BOOKING_BUFFER_MINUTES = env("BOOKING_BUFFER_MINUTES", 15, int)
+    # The VNOC validates a request within this many minutes; it calls the
+    # participants it connects this many minutes before the start.
+    BOOKING_VALIDATION_MINUTES = env("BOOKING_VALIDATION_MINUTES", 60, int)
+    BOOKING_CALL_AHEAD_MINUTES = env("BOOKING_CALL_AHEAD_MINUTES", 15, int)
+    # At most this many occurrences for one recurring booking.
+    BOOKING_MAX_OCCURRENCES = env("BOOKING_MAX_OCCURRENCES", 200, int)
+    # The VNOC's mailbox: every booking mail goes to it too.
+    VNOC_MAILBOX = env("VNOC_MAILBOX", "vnoc@guichet.example")
 
     # Roles whose holders may hand on their roles inside their own organisation.
     DELEGATING_ROLES = tuple(env("DELEGATING_ROLES", "OperatorAdmin").split(","))

@@ -42,9 +42,11 @@ def create_app(overrides=None, register_more=None):
     with app.app_context():
         appbuilder = AppBuilder(indexview=GuichetIndexView, update_perms=False)
         appbuilder.init_app(app, db.session)
-        from .views import accounts, delegation, files, notifications, platform
+        from .views import accounts, delegation, ent, files, notifications, platform
+        from .views import tickets
+        from .views import booking
 
-        for module in (platform, delegation, files, accounts, notifications):
+        for module in (platform, delegation, files, accounts, notifications, tickets, ent, booking):
             module.register(appbuilder)
         if register_more is not None:
             register_more(appbuilder)

@@ -102,6 +102,66 @@ ROLE_GRANTS["OperatorAdmin"] = ROLE_GRANTS["OperatorAdmin"] + _DELEGATE
 _CREATE_ACCOUNTS = grants("Accounts", ("can_create",)) + grants("CreateAccount", ("menu_access",))
 ROLE_GRANTS["OperatorAdmin"] = ROLE_GRANTS["OperatorAdmin"] + _CREATE_ACCOUNTS
 
+# Desk B (tickets): vendor staff work tickets in the back office; clients and vendor
+# staff use the extranet pages (what each may do there is decided by app/rules/tickets.py).
+TICKET_VENDOR_TRANSITIONS = ("assign", "start", "wait_rd", "ask_client", "lead_followup", "process")
+_TICKETS_EXTRANET = (
+    grants("Extranet", ("can_read", "can_write"))
+    + grants("TicketApi", API_READ)
+    + grants("MyProjects", ("menu_access",))
+    + grants("MyTickets", ("menu_access",))
+    + grants("Ticketing", ("menu_access",))
+)
+_TICKETS_BACK_OFFICE = (
+    grants("ProjectView", READ + EXPORT)
+    + grants("TicketView", READ + EXPORT + ("can_edit",) + TICKET_VENDOR_TRANSITIONS)
+    + grants("Projects", ("menu_access",))
+    + grants("Tickets", ("menu_access",))
+)
+ROLE_GRANTS["Creator"] = ROLE_GRANTS["Creator"] + _TICKETS_EXTRANET
+for _role in ("ProjectLead", "SupportAgent"):
+    ROLE_GRANTS[_role] = ROLE_GRANTS[_role] + _TICKETS_EXTRANET + _TICKETS_BACK_OFFICE
+
+# Desk C (ENT help and support): users file and follow their requests, referents
+# work their establishments' requests, the support desk answers escalated ones.
+_HELP_REQUESTS = (
+    grants("HelpRequestView", READ + EXPORT + ("can_home", "can_requester"))
+    + grants("HelpRequestApi", API_READ)
+    + grants("HelpDesk", ("menu_access",))
+    + grants("HelpRequests", ("menu_access",))
+)
+_HELP_FILE = grants("HelpRequestView", ("can_new", "can_comment")) + grants("NewHelpRequest", ("menu_access",))
+ROLE_GRANTS["User"] = ROLE_GRANTS["User"] + _HELP_REQUESTS + _HELP_FILE + grants(
+    "HelpRequestView", ("close", "reopen"))
+ROLE_GRANTS["EntReferent"] = (
+    ROLE_GRANTS["EntReferent"] + _HELP_REQUESTS + _HELP_FILE
+    + grants("HelpRequestView", ("open", "resolve", "close", "reopen", "escalate"))
+    + grants("EntApplicationView", READ + EXPORT) + grants("EntApplications", ("menu_access",))
+    + grants("EntEstablishmentView", READ + EXPORT) + grants("EntEstablishments", ("menu_access",))
+)
+ROLE_GRANTS["SupportAgent"] = ROLE_GRANTS["SupportAgent"] + _HELP_REQUESTS + grants(
+    "HelpRequestView", ("can_answer", "resolve"))
+
+# Desk A (visio booking): a member organisation's Creator books its rooms and keeps its
+# equipment; the VNOC sees every booking, validates or refuses it, connects participants.
+_BOOKING = (
+    grants("BookingView", READ + EXPORT + ("cancel", "can_report"))
+    + grants("BookingWizard", ("can_book", "can_equipment"))
+    + grants("EquipmentView", READ + EXPORT + ("can_add", "can_edit", "can_delete"))
+    + grants("RoomView", READ + EXPORT + ("can_calendar", "can_calendar_events"))
+    + grants("BookingApi", API_READ) + grants("EquipmentApi", API_READ) + grants("RoomApi", API_READ)
+    + grants("Visio", ("menu_access",)) + grants("BookSession", ("menu_access",))
+    + grants("Bookings", ("menu_access",)) + grants("Equipment", ("menu_access",))
+    + grants("Rooms", ("menu_access",)) + grants("UsageReport", ("menu_access",))
+)
+_VNOC = (
+    grants("BookingView", ("validate", "refuse", "can_queue", "can_connections", "can_connection"))
+    + grants("RoomView", ("can_add", "can_edit"))
+    + grants("VnocQueue", ("menu_access",)) + grants("TodayConnections", ("menu_access",))
+)
+ROLE_GRANTS["Creator"] = ROLE_GRANTS["Creator"] + _BOOKING
+ROLE_GRANTS["VNOC"] = ROLE_GRANTS["VNOC"] + _BOOKING + _VNOC
+
 
 # ---------------------------------------------------------------------------
 # Row scope
@@ -183,6 +243,86 @@ scope(Role, _grantable_roles)
 scope(RoleGrant, by_organisation(RoleGrant.organisation_id))
 scope(DelegationLog, by_organisation(DelegationLog.organisation_id))
 
+
+# Desk B (tickets): vendor staff see their vendor's projects; a client's people see
+# their company's projects, unless the project's visibility list names someone:
+# then only the listed people and the two project leads see it.
+from sqlalchemy import and_, exists, or_  # noqa: E402
+
+from .models import Project, ProjectViewer, Ticket  # noqa: E402
+
+
+def visible_projects(viewer: Viewer):
+    if not viewer.organisation_ids:
+        return false()
+    orgs = list(viewer.organisation_ids)
+    listed = ProjectViewer.project_id == Project.id
+    client_side = and_(Project.organisation_id.in_(orgs), or_(
+        ~exists().where(listed),
+        exists().where(listed, ProjectViewer.user_id == viewer.user_id),
+        Project.client_lead_id == viewer.user_id,
+        Project.vendor_lead_id == viewer.user_id,
+    ))
+    return or_(Project.vendor_id.in_(orgs), client_side)
+
+
+scope(Project, visible_projects)
+scope(ProjectViewer, lambda viewer: ProjectViewer.project_id.in_(
+    select(Project.id).where(visible_projects(viewer))))
+scope(Ticket, lambda viewer: Ticket.project_id.in_(select(Project.id).where(visible_projects(viewer))))
+
+
+# Desk C (ENT help and support): a requester sees their own requests, a referent
+# every request of their establishments, the support desk the requests escalated to it.
+from .models import EntApplication, EntEstablishment, HelpRequest, OrganisationKind  # noqa: E402
+
+
+def visible_help_requests(viewer: Viewer):
+    criteria = [HelpRequest.requester_id == viewer.user_id] if viewer.user_id else []
+    orgs = list(viewer.organisation_ids)
+    if orgs and "EntReferent" in viewer.roles:
+        criteria.append(HelpRequest.organisation_id.in_(orgs))
+    if orgs and "SupportAgent" in viewer.roles:
+        criteria.append(and_(HelpRequest.escalated_on.isnot(None), HelpRequest.support_desk_id.in_(orgs)))
+    return or_(*criteria) if criteria else false()
+
+
+def _ent_catalogue(viewer: Viewer):
+    """The application catalogue: for referents, the support desk and establishments' members."""
+    if viewer.roles.intersection(("EntReferent", "SupportAgent")):
+        return None
+    if not viewer.organisation_ids:
+        return false()
+    return exists().where(Organisation.id.in_(list(viewer.organisation_ids)),
+                          Organisation.kind == OrganisationKind.establishment)
+
+
+scope(HelpRequest, visible_help_requests)
+scope(EntApplication, _ent_catalogue)
+scope(EntEstablishment, lambda viewer: or_(
+    EntEstablishment.organisation_id.in_(list(viewer.organisation_ids)),
+    EntEstablishment.support_desk_id.in_(list(viewer.organisation_ids))) if viewer.organisation_ids else false())
+
+
+# Desk A (visio booking): rows of the viewer's organisations; the VNOC sees them all.
+from .models import Booking, BookingOccurrence, BookingParticipant, Equipment, Room  # noqa: E402
+
+_by_booking_organisation = by_organisation(Booking.organisation_id, sees_all=("VNOC",))
+
+
+def _of_visible_bookings(column):
+    def rule(viewer: Viewer):
+        criterion = _by_booking_organisation(viewer)
+        return None if criterion is None else column.in_(select(Booking.id).where(criterion))
+
+    return rule
+
+
+scope(Room, by_organisation(Room.organisation_id, sees_all=("VNOC",)))
+scope(Equipment, by_organisation(Equipment.organisation_id, sees_all=("VNOC",)))
+scope(Booking, _by_booking_organisation)
+scope(BookingParticipant, _of_visible_bookings(BookingParticipant.booking_id))
+scope(BookingOccurrence, _of_visible_bookings(BookingOccurrence.booking_id))
 
 def viewer_for(user) -> Viewer:
     if user is None or not getattr(user, "is_authenticated", False):

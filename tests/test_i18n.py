@@ -229,6 +229,8 @@ def test_compiled_catalogues_are_current(locale):
         if not message.id or message.fuzzy or not all(strings):
             continue
         key = message.id if isinstance(message.id, str) else (message.id[0], 0)
+        if message.context:  # pgettext: gettext keys such messages "context\x04id"
+            key = f"{message.context}\x04{key}" if isinstance(key, str) else (f"{message.context}\x04{key[0]}", 0)
         expected = message.string if isinstance(message.string, str) else message.string[0]
         assert compiled.get(key) == expected, f"{mo_path} is stale: run `make translations`"
 

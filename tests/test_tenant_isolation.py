@@ -177,7 +177,11 @@ def test_apis_hide_other_organisations(app, probe):
         key = targets[0]
         with app.app_context():
             before, count_before = _snapshot(model, key), db.session.query(model).count()
-        for method, kwargs in [("GET", {}), ("PUT", {"json": {}}), ("DELETE", {})]:
+        offered = set(view.base_permissions)
+        for permission, method, kwargs in [("can_get", "GET", {}), ("can_put", "PUT", {"json": {}}),
+                                           ("can_delete", "DELETE", {})]:
+            if permission not in offered:  # a read-only API: no write route to try
+                continue
             status = client.open(f"{view.route_base}/{key}", method=method, **kwargs).status_code
             assert status == 404, f"{name}: {method} {view.route_base}/{key} answered {status}"
         with app.app_context():

@@ -20,10 +20,10 @@ from app.views.base import WorkflowModelView
 
 from .conftest import login
 
-TestBase = declarative_base()
+GadgetBase = declarative_base()
 
 
-class Gadget(TestBase):
+class Gadget(GadgetBase):
     __tablename__ = "test_gadget"
     id = Column(Integer, primary_key=True)
     name = Column(String(50), nullable=False)
@@ -73,7 +73,7 @@ def gadget_app(app):
     """A second app on the same database, with the gadget grid; Creator and VNOC
     get its permissions for the module, and lose them afterwards."""
     with app.app_context():
-        TestBase.metadata.create_all(db.engine)
+        GadgetBase.metadata.create_all(db.engine)
     second = create_app(dict(app.config), register_more=lambda ab: ab.add_view(GadgetView, "Gadgets"))
     with second.app_context():
         cli.sync_roles()
@@ -85,7 +85,7 @@ def gadget_app(app):
     yield second
     with app.app_context():
         cli.sync_roles()
-        TestBase.metadata.drop_all(db.engine)
+        GadgetBase.metadata.drop_all(db.engine)
 
 
 def user(app, login_name):

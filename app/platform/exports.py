@@ -67,7 +67,8 @@ def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
         finally:
             result.close()
         return
-    for item in query.execution_options(yield_per=batch):
+    # 2.0-style execution: the legacy Query's uniquing refuses yield_per.
+    for item in datamodel.session.execute(query.statement.execution_options(yield_per=batch)).scalars():
         values = []
         for name in names:
             value = item
@@ -87,7 +88,7 @@ class _Formatter:
     def text(self, value):
         if value is None:
             return ""
-        if isinstance(value, str):
+        if isinstance(value, str) and not isinstance(value, enum.Enum):  # a str-valued enum: its label
             return value
         if value is True:
             return self.yes
@@ -105,7 +106,8 @@ class _Formatter:
         return value
 
     def cell(self, value):
-        if value is None or isinstance(value, (str, int, float, datetime, date)) and not isinstance(value, bool):
+        if value is None or isinstance(value, (str, int, float, datetime, date)) and not isinstance(
+                value, (bool, enum.Enum)):
             return value
         return self.text(value)
 

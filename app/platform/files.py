@@ -11,6 +11,7 @@ import uuid
 import filetype
 from flask import current_app
 from flask_babel import gettext
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import StoredFile, utcnow
@@ -42,10 +43,25 @@ def detect_type(head: bytes) -> str:
     return TEXT_TYPE
 
 
+def used_bytes(user_id) -> int:
+    """What a person's uploads take, counted against FILE_USER_QUOTA_BYTES."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(StoredFile.size), 0)).where(StoredFile.uploaded_by_id == user_id)
+    )
+
+
 def save_upload(upload, owner, uploaded_by=None, field_label=None) -> StoredFile:
-    """Store a werkzeug FileStorage for `owner` (a business row) or raise FileRefused."""
+    """Store a werkzeug FileStorage for `owner` (a business row) or raise FileRefused.
+
+    The uploader's quota (FILE_USER_QUOTA_BYTES) applies unless the owner's model
+    sets `exempt_from_file_quota`.
+    """
     label = field_label or gettext("Attachment")
     max_bytes = current_app.config["FILE_MAX_BYTES"]
+    quota = current_app.config.get("FILE_USER_QUOTA_BYTES") or 0
+    quota_left = None
+    if quota and uploaded_by is not None and not getattr(owner, "exempt_from_file_quota", False):
+        quota_left = quota - used_bytes(uploaded_by.id)
     head = upload.stream.read(8192)
     content_type = detect_type(head)
     if content_type not in current_app.config["FILE_ALLOWED_TYPES"]:
@@ -63,6 +79,9 @@ def save_upload(upload, owner, uploaded_by=None, field_label=None) -> StoredFile
                 if size > max_bytes:
                     raise FileRefused(gettext("%(field)s: the file is larger than %(size)s MB.",
                                               field=label, size=max_bytes // (1024 * 1024)))
+                if quota_left is not None and size > quota_left:
+                    raise FileRefused(gettext("%(field)s: your storage quota (%(size)s MB) is full.",
+                                              field=label, size=quota // (1024 * 1024)))
                 digest.update(chunk)
                 out.write(chunk)
                 chunk = upload.stream.read(1024 * 1024)

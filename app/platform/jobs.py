@@ -95,8 +95,12 @@ def _after_flush(session, flush_context):
     session.info[_WROTE] = True
 
 
+_DML = ("INSERT", "UPDATE", "DELETE", "MERGE", "WITH")
+
+
 def _after_orm_execute(state):
-    if state.is_insert or state.is_update or state.is_delete:
+    if state.is_insert or state.is_update or state.is_delete or (
+            not state.is_select and str(state.statement).lstrip()[:6].upper().startswith(_DML)):
         state.session.info[_WROTE] = True
 
 

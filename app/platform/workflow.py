@@ -41,7 +41,7 @@ class Transition:
     # guard(item, user, comment) -> a refusal message, or None
     guards: tuple = ()
     comment_required: bool = False
-    # notify(item, event) -> (recipients, template, context) or None
+    # notify(item, event) -> (recipients, template, context[, link]) or None
     notify: Optional[Callable] = None
     icon: str = "fa-arrow-right"
     confirmation: object = None
@@ -127,8 +127,8 @@ class Workflow:
             if message:
                 from . import notifications
 
-                recipients, template, context = message
-                notifications.notify(recipients, template, context)
+                recipients, template, context, *link = message
+                notifications.notify(recipients, template, context, link=link[0] if link else None)
         return event
 
     def fire_many(self, items, name, user, comment=""):

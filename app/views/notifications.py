@@ -7,6 +7,7 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
+from flask_appbuilder.models.sqla.filters import FilterEqualFunction
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext, lazy_gettext as _l, ngettext, refresh
 from flask_login import current_user, user_logged_in
@@ -60,6 +61,8 @@ class NotificationView(_NoForms, GuichetModelView):
         "read_on": _l("Read on"),
     }
     base_order = ("id", "desc")
+    # One's own, Admin included (the row scope lets Admin see every row).
+    base_filters = [["user_id", FilterEqualFunction, lambda: current_user.id]]
     base_permissions = ["can_list", "can_show", "can_export", "mark_read"]
 
     @expose("/show/<pk>", methods=["GET"])
@@ -95,7 +98,7 @@ class NotificationView(_NoForms, GuichetModelView):
                        "%(num)d notifications marked as read.", changed), "success")
         return redirect(url_for(f"{self.endpoint}.list"))
 
-    @action("mark_read", _l("Mark as read"), None, "fa-check")
+    @action("mark_read", _l("Mark as read"), None, "fa-check", single=False)
     def mark_read(self, items):
         items = items if isinstance(items, list) else [items]
         changed = notifications.mark_read(items)

@@ -1,0 +1,361 @@
+"""Desk C — ENT help and support: the decisions on help requests.
+
+A workspace user files a request to the referents of one of their establishments;
+referents answer (comments), change its status, or transmit it to the support desk
+of the establishment; the desk's answers come back on the request. Every step is
+an event of the request (a `WorkflowEvent`), and notifies the people concerned in
+their feed (and by mail).
+"""
+from __future__ import annotations
+
+from flask_appbuilder.security.sqla.models import Role, User
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import (
+    HELP_REQUEST_STATUS_LABELS,
+    EntApplication,
+    EntEstablishment,
+    EntProfile,
+    EntUserProfile,
+    HelpRequest,
+    HelpRequestStatus,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    SupportState,
+    WorkflowEvent,
+    utcnow,
+)
+from ..platform import files, notifications
+from ..platform.workflow import Transition, Workflow
+
+REFERENT = "EntReferent"
+SUPPORT_AGENT = "SupportAgent"
+OBJECT_TYPE = HelpRequest.__tablename__
+SUBJECT_MAX = 200
+
+# Events that are not status changes (the status stays as it was).
+CREATED, COMMENT, SUPPORT_ANSWER = "create", "comment", "support_answer"
+EVENT_LABELS = {
+    CREATED: _l("Request filed"),
+    COMMENT: _l("Comment"),
+    SUPPORT_ANSWER: _l("Support answer"),
+    "open": _l("Opened"),
+    "resolve": _l("Resolved"),
+    "close": _l("Closed"),
+    "reopen": _l("Reopened"),
+    "escalate": _l("Transmitted to support"),
+}
+
+
+class RequestRefused(Exception):
+    """A request, comment or answer that is refused; the message names the field."""
+
+
+# ---------------------------------------------------------------------------
+# Who is who
+# ---------------------------------------------------------------------------
+
+
+def _has_role(user, name) -> bool:
+    return any(role.name == name for role in getattr(user, "roles", []))
+
+
+def _is_member(user, organisation_id) -> bool:
+    if user is None or organisation_id is None:
+        return False
+    return db.session.query(Membership.id).filter_by(
+        user_id=user.id, organisation_id=organisation_id).first() is not None
+
+
+def is_referent_of(user, item) -> bool:
+    return _has_role(user, REFERENT) and _is_member(user, item.organisation_id)
+
+
+def is_desk_agent_of(user, item) -> bool:
+    return (item.escalated and _has_role(user, SUPPORT_AGENT)
+            and _is_member(user, item.support_desk_id))
+
+
+def is_requester(user, item) -> bool:
+    return user is not None and user.id == item.requester_id
+
+
+def _people(role_name, organisation_id) -> list:
+    """Active users holding a role and belonging to an organisation."""
+    if organisation_id is None:
+        return []
+    return db.session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id == organisation_id, User.active.is_(True),
+               User.roles.any(Role.name == role_name))
+        .order_by(User.id)
+    ).all()
+
+
+def referents_of(organisation_id) -> list:
+    return _people(REFERENT, organisation_id)
+
+
+def desk_agents_of(organisation_id) -> list:
+    return _people(SUPPORT_AGENT, organisation_id)
+
+
+def establishments_of(user) -> list:
+    """The establishments a person belongs to, by name."""
+    return db.session.scalars(
+        select(Organisation).join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.user_id == user.id, Organisation.kind == OrganisationKind.establishment,
+               Organisation.active.is_(True))
+        .order_by(Organisation.name)
+    ).all()
+
+
+def profile_of(user):
+    row = db.session.get(EntUserProfile, user.id)
+    return row.profile if row else None
+
+
+def active_applications() -> list:
+    return db.session.scalars(
+        select(EntApplication).where(EntApplication.active.is_(True)).order_by(EntApplication.name)
+    ).all()
+
+
+def _link(item) -> str:
+    return f"/helprequests/show/{item.id}"
+
+
+# ---------------------------------------------------------------------------
+# Filing a request
+# ---------------------------------------------------------------------------
+
+
+def create_request(user, *, application_id, subject, description, organisation_id=None,
+                   profile=None, uploads=()) -> HelpRequest:
+    """File a request (the caller commits) or raise RequestRefused / FileRefused.
+
+    The establishment is asked only of people who belong to several; the profile
+    only of people whose profile is not known yet.
+    """
+    establishments = establishments_of(user)
+    if not establishments:
+        raise RequestRefused(gettext("Establishment: you belong to no establishment."))
+    if len(establishments) == 1 and not organisation_id:
+        organisation_id = establishments[0].id
+    if not organisation_id:
+        raise RequestRefused(gettext("Establishment: choose the establishment concerned."))
+    if int(organisation_id) not in {org.id for org in establishments}:
+        raise RequestRefused(gettext("Establishment: you do not belong to this establishment."))
+    application = db.session.get(EntApplication, int(application_id)) if application_id else None
+    if application is None or not application.active:
+        raise RequestRefused(gettext("Application: choose the application concerned."))
+    subject, description = (subject or "").strip(), (description or "").strip()
+    if not subject:
+        raise RequestRefused(gettext("Subject: a subject is required."))
+    if len(subject) > SUBJECT_MAX:
+        raise RequestRefused(gettext("Subject: at most %(num)d characters.", num=SUBJECT_MAX))
+    if not description:
+        raise RequestRefused(gettext("Description: describe your question or problem."))
+    known = profile_of(user)
+    if known is None:
+        try:
+            known = EntProfile(profile)
+        except ValueError:
+            raise RequestRefused(gettext("Profile: choose your profile.")) from None
+        db.session.add(EntUserProfile(user_id=user.id, profile=known))
+    item = HelpRequest(organisation_id=int(organisation_id), application=application, subject=subject,
+                       description=description, status=HelpRequestStatus.new, requester_id=user.id,
+                       requester_profile=known)
+    db.session.add(item)
+    db.session.flush()
+    event = _event(item, CREATED, user, None)
+    for upload in uploads:
+        if upload and upload.filename:
+            stored = files.save_upload(upload, item, user, gettext("Attachment"))
+            if event.attachment_id is None:
+                event.attachment_id = stored.id
+    notifications.notify(referents_of(item.organisation_id), "ent_request_created",
+                         {"request": item, "requester": user}, link=_link(item))
+    return item
+
+
+def _event(item, kind, user, comment, attachment=None) -> WorkflowEvent:
+    """An event that keeps the status (creation, comment, support answer)."""
+    state = HelpRequestStatus(item.status).value
+    event = WorkflowEvent(object_type=OBJECT_TYPE, object_id=item.id, transition=kind,
+                          from_state=state, to_state=state, comment=comment,
+                          actor_id=getattr(user, "id", None),
+                          attachment_id=getattr(attachment, "id", None), happened_on=utcnow())
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+# ---------------------------------------------------------------------------
+# Status changes and escalation (the workflow)
+# ---------------------------------------------------------------------------
+
+
+def _notify_change(item, event):
+    """A referent's or the desk's change → the requester; the requester's → the referents."""
+    actor = db.session.get(User, event.actor_id) if event.actor_id else None
+    if actor is not None and actor.id == item.requester_id:
+        recipients = referents_of(item.organisation_id)
+    else:
+        recipients = [item.requester]
+    context = {"request": item, "actor": actor, "action": EVENT_LABELS[event.transition],
+               "status": HELP_REQUEST_STATUS_LABELS[HelpRequestStatus(event.to_state)],
+               "comment": event.comment}
+    return recipients, "ent_request_changed", context, _link(item)
+
+
+def _notify_escalation(item, event):
+    """The requester learns it went to support; the desk's agents get the request."""
+    actor = db.session.get(User, event.actor_id) if event.actor_id else None
+    desk = support_desk_for(item)
+    recipients = [item.requester, *desk_agents_of(desk.id)]
+    return (recipients, "ent_request_escalated",
+            {"request": item, "actor": actor, "comment": event.comment, "desk": desk,
+             "reference": support_reference_for(item)}, _link(item))
+
+
+def _not_escalated(item, user, comment):
+    if item.escalated:
+        return gettext("Support: this request was already transmitted (reference %(ref)s).",
+                       ref=item.support_reference)
+    return None
+
+
+def _has_support_desk(item, user, comment):
+    if support_desk_for(item) is None:
+        return gettext("Support: %(establishment)s has no support desk to transmit to.",
+                       establishment=item.organisation)
+    return None
+
+
+def support_desk_for(item):
+    settings = db.session.scalar(
+        select(EntEstablishment).where(EntEstablishment.organisation_id == item.organisation_id))
+    return settings.support_desk if settings is not None else None
+
+
+def _referent(user, item):
+    return is_referent_of(user, item)
+
+
+def _referent_or_desk(user, item):
+    return is_referent_of(user, item) or is_desk_agent_of(user, item)
+
+
+def _referent_or_requester(user, item):
+    return is_referent_of(user, item) or is_requester(user, item)
+
+
+def support_reference_for(item) -> str:
+    return f"SUP-{item.id:06d}"
+
+
+class RequestWorkflow(Workflow):
+    """The engine, plus what escalation does besides the status: the support-side
+    record (desk, reference, state), written with the event."""
+
+    def fire(self, item, name, user, comment="", attachment=None):
+        event = super().fire(item, name, user, comment, attachment)
+        if name == "escalate":
+            item.escalated_on = event.happened_on
+            item.support_desk_id = support_desk_for(item).id
+            item.support_reference = support_reference_for(item)
+            item.support_state = SupportState.transmitted
+            db.session.flush()
+        return event
+
+
+S = HelpRequestStatus
+REQUEST_WORKFLOW = RequestWorkflow(
+    HelpRequest,
+    states={status.value: label for status, label in HELP_REQUEST_STATUS_LABELS.items()},
+    state_attribute="status",
+    transitions=[
+        Transition("open", _l("Open"), (S.new.value,), S.open.value,
+                   allowed=_referent, notify=_notify_change, icon="fa-folder-open"),
+        Transition("resolve", _l("Mark resolved"), (S.new.value, S.open.value), S.resolved.value,
+                   allowed=_referent_or_desk, notify=_notify_change, icon="fa-check"),
+        Transition("close", _l("Close"), (S.new.value, S.open.value, S.resolved.value), S.closed.value,
+                   allowed=_referent_or_requester, notify=_notify_change, icon="fa-lock"),
+        Transition("reopen", _l("Reopen"), (S.resolved.value, S.closed.value), S.open.value,
+                   allowed=_referent_or_requester, notify=_notify_change, icon="fa-undo"),
+        Transition("escalate", _l("Transmit to support"), (S.new.value, S.open.value), S.open.value,
+                   allowed=_referent, guards=(_not_escalated, _has_support_desk),
+                   notify=_notify_escalation, icon="fa-share",
+                   confirmation=_l("Transmit the selected requests to the support desk?")),
+    ],
+)
+
+
+def escalate(item, user, comment="") -> WorkflowEvent:
+    """Transmit to support (from New or Open), or raise TransitionRefused."""
+    return REQUEST_WORKFLOW.fire(item, "escalate", user, comment)
+
+
+# ---------------------------------------------------------------------------
+# Comments and support answers
+# ---------------------------------------------------------------------------
+
+
+def _text(comment, field):
+    text = (comment or "").strip()
+    if not text:
+        raise RequestRefused(gettext("%(field)s: a text is required.", field=field))
+    return text
+
+
+def may_comment(user, item) -> bool:
+    return is_requester(user, item) or is_referent_of(user, item) or _has_role(user, "Admin")
+
+
+def may_answer(user, item) -> bool:
+    return is_desk_agent_of(user, item) or (_has_role(user, "Admin") and item.escalated)
+
+
+def add_comment(item, user, comment, upload=None) -> WorkflowEvent:
+    """A comment of the requester (→ the referents) or of a referent (→ the requester)."""
+    if not may_comment(user, item):
+        raise RequestRefused(gettext("Comment: you may not comment on this request."))
+    if HelpRequestStatus(item.status) is HelpRequestStatus.closed:
+        raise RequestRefused(gettext("Comment: the request is closed; reopen it first."))
+    text = _text(comment, gettext("Comment"))
+    attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
+    event = _event(item, COMMENT, user, text, attachment)
+    if is_requester(user, item):
+        recipients = referents_of(item.organisation_id)
+    else:
+        recipients = [item.requester]
+    notifications.notify(recipients, "ent_request_comment",
+                         {"request": item, "actor": user, "comment": text}, link=_link(item))
+    return event
+
+
+def support_answer(item, user, comment, upload=None) -> WorkflowEvent:
+    """The support desk's answer on an escalated request → the requester and the referents."""
+    if not item.escalated:
+        raise RequestRefused(gettext("Answer: this request was not transmitted to support."))
+    if not may_answer(user, item):
+        raise RequestRefused(gettext("Answer: only the support desk of this request may answer."))
+    text = _text(comment, gettext("Answer"))
+    attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
+    event = _event(item, SUPPORT_ANSWER, user, text, attachment)
+    item.support_state = SupportState.answered
+    notifications.notify([item.requester, *referents_of(item.organisation_id)], "ent_support_answer",
+                         {"request": item, "actor": user, "comment": text}, link=_link(item))
+    return event
+
+
+def events_of(item) -> list:
+    return REQUEST_WORKFLOW.history(item)
+
+
+def event_label(event) -> str:
+    return str(EVENT_LABELS.get(event.transition, event.transition))

@@ -1,0 +1,511 @@
+"""Desk B: client-project tickets — who may do what, the 9-state workflow, the mails,
+and the lists the client screens show. Plain functions over models, no HTTP.
+"""
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Optional
+
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import case, func, or_, select
+
+from ..extensions import db
+from ..models import (
+    DelegationAction,
+    DelegationLog,
+    Membership,
+    Project,
+    ProjectPhase,
+    ProjectViewer,
+    TICKET_STATE_LABELS,
+    StoredFile,
+    Ticket,
+    TicketComment,
+    TicketPriority,
+    TicketState,
+    WorkflowEvent,
+    utcnow,
+)
+from ..platform import files, notifications
+from ..platform.workflow import Transition, TransitionRefused, Workflow
+from ..security import apply_scope
+
+REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
+REFERENCE_LENGTH = 7
+REFERENCE_ATTEMPTS = 20
+MAX_ATTACHMENTS = 5
+VENDOR_ROLES = {"ProjectLead", "SupportAgent"}
+ADMIN = "Admin"
+CONTEXT_REQUIRED = (TicketPriority.high, TicketPriority.blocking)
+TITLE_MAX = 200
+
+
+class TicketRefused(Exception):
+    """A ticket, comment or list change that is refused; the message names the field."""
+
+
+# ---------------------------------------------------------------------------
+# Who is who on a ticket
+# ---------------------------------------------------------------------------
+
+
+def _roles(user) -> set:
+    return {role.name for role in getattr(user, "roles", [])}
+
+
+def organisation_ids(user) -> set:
+    return set(db.session.scalars(select(Membership.organisation_id).where(Membership.user_id == user.id)))
+
+
+def is_vendor_staff(user, project) -> bool:
+    """A ProjectLead or SupportAgent of the vendor running the project."""
+    return bool(_roles(user) & VENDOR_ROLES) and project.vendor_id in organisation_ids(user)
+
+
+def is_client_party(user, ticket) -> bool:
+    """The ticket's declarant or the project's client lead."""
+    return user.id in (ticket.declarant_id, ticket.project.client_lead_id)
+
+
+def is_admin(user) -> bool:
+    return ADMIN in _roles(user)
+
+
+def _vendor(user, ticket) -> bool:
+    return is_vendor_staff(user, ticket.project)
+
+
+# ---------------------------------------------------------------------------
+# Mails
+# ---------------------------------------------------------------------------
+
+
+def ticket_link(ticket) -> str:
+    return f"/extranet/ticket/{ticket.reference}"
+
+
+def phase_contact(project):
+    """The setup contact while the project is set up, the support mailbox once in operation."""
+    return project.setup_contact if project.phase is ProjectPhase.setup else project.support_mailbox
+
+
+def creation_recipients(ticket) -> list:
+    project = ticket.project
+    people = [ticket.declarant, project.vendor_lead]
+    if project.client_lead_id and project.client_lead_id != ticket.declarant_id:
+        people.append(project.client_lead)
+    return people + [ticket.follower, phase_contact(project)]
+
+
+def client_recipients(ticket) -> list:
+    return [ticket.declarant, ticket.project.client_lead, ticket.follower]
+
+
+def vendor_recipients(ticket) -> list:
+    return [ticket.project.vendor_lead, ticket.assignee or phase_contact(ticket.project)]
+
+
+def _context(ticket, event=None) -> dict:
+    return {"ticket": ticket, "project": ticket.project, "state": ticket.state,
+            "comment": event.comment if event is not None else None,
+            "actor": event.actor if event is not None else None,
+            "ticket_url": notifications.absolute_url(ticket_link(ticket))}
+
+
+def _mail(template, recipients):
+    def notify(ticket, event):
+        return recipients(ticket), template, _context(ticket, event), ticket_link(ticket)
+
+    return notify
+
+
+def _on_assign(ticket, event):
+    """Taking a ticket: whoever assigns it becomes its assignee unless one was chosen."""
+    if ticket.assignee_id is None:
+        ticket.assignee_id = event.actor_id
+        db.session.flush()
+        db.session.refresh(ticket, ["assignee"])
+    return (client_recipients(ticket) + [ticket.assignee], "ticket_assigned", _context(ticket, event),
+            ticket_link(ticket))
+
+
+def _on_close(ticket, event):
+    ticket.closed_on = event.happened_on
+    return (client_recipients(ticket) + vendor_recipients(ticket), "ticket_closed",
+            _context(ticket, event), ticket_link(ticket))
+
+
+# ---------------------------------------------------------------------------
+# The workflow
+# ---------------------------------------------------------------------------
+
+S = TicketState
+OPEN_STATES = tuple(s.value for s in TicketState if s is not S.closed)
+STATE_LABELS = {state.value: label for state, label in TICKET_STATE_LABELS.items()}
+
+
+def _states(*states):
+    return tuple(s.value for s in states)
+
+
+TICKET_FLOW = Workflow(
+    Ticket,
+    states=STATE_LABELS,
+    state_attribute="state_code",
+    final_states=(S.closed.value,),
+    transitions=[
+        Transition("assign", _l("Assign"), _states(S.new, S.returned), S.assigned.value,
+                   allowed=_vendor, notify=_on_assign, icon="fa-user"),
+        Transition("start", _l("Start processing"),
+                   _states(S.assigned, S.waiting_rd, S.waiting_client, S.lead_followup, S.returned),
+                   S.in_progress.value, allowed=_vendor, icon="fa-play"),
+        Transition("wait_rd", _l("Wait for R&D"),
+                   _states(S.assigned, S.in_progress, S.lead_followup, S.returned),
+                   S.waiting_rd.value, allowed=_vendor, icon="fa-flask"),
+        Transition("ask_client", _l("Ask the client for information"),
+                   _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.lead_followup, S.returned),
+                   S.waiting_client.value, allowed=_vendor, comment_required=True,
+                   notify=_mail("ticket_waiting_client", client_recipients), icon="fa-question"),
+        Transition("lead_followup", _l("Hand to the project lead"),
+                   _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.waiting_client, S.returned),
+                   S.lead_followup.value, allowed=_vendor, icon="fa-handshake-o"),
+        Transition("process", _l("Mark as processed"),
+                   _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.lead_followup, S.returned),
+                   S.processed.value, allowed=_vendor,
+                   notify=_mail("ticket_processed", client_recipients), icon="fa-check"),
+        Transition("send_back", _l("Return the ticket"), _states(S.processed, S.waiting_client),
+                   S.returned.value, allowed=is_client_party, comment_required=True,
+                   notify=_mail("ticket_returned", vendor_recipients), icon="fa-reply"),
+        Transition("close", _l("Close the ticket"), OPEN_STATES, S.closed.value,
+                   allowed=is_client_party, notify=_on_close, icon="fa-lock"),
+    ],
+)
+
+
+def closed_refusal(ticket) -> Optional[str]:
+    if ticket.state is TicketState.closed:
+        return gettext("This ticket is closed and can no longer be changed: "
+                       "to tell us something new, please open a new ticket.")
+    return None
+
+
+def fire(ticket, name, user, comment="", upload=None):
+    """Fire a transition with its comment and optional attachment, or raise
+    TransitionRefused / TicketRefused leaving everything as it was."""
+    refusal = closed_refusal(ticket) or TICKET_FLOW.refusal(ticket, name, user, comment)
+    if refusal:
+        raise TransitionRefused(refusal)
+    attachment = _save(upload, ticket, user) if upload is not None and upload.filename else None
+    return TICKET_FLOW.fire(ticket, name, user, comment, attachment)
+
+
+def available(ticket, user) -> list:
+    return [] if ticket.state is TicketState.closed else TICKET_FLOW.available(ticket, user)
+
+
+# ---------------------------------------------------------------------------
+# Creating a ticket, comments, attachments
+# ---------------------------------------------------------------------------
+
+
+def new_reference(generate=None) -> str:
+    """7 random upper-case letters and digits, unused so far (drawn again on a collision)."""
+    generate = generate or (lambda: "".join(secrets.choice(REFERENCE_ALPHABET)
+                                            for _ in range(REFERENCE_LENGTH)))
+    for _ in range(REFERENCE_ATTEMPTS):
+        reference = generate()
+        if not db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.reference == reference)):
+            return reference
+    raise RuntimeError("no free ticket reference after %d attempts" % REFERENCE_ATTEMPTS)
+
+
+def may_create(user, project) -> bool:
+    return is_admin(user) or is_vendor_staff(user, project) or project.organisation_id in organisation_ids(user)
+
+
+def priority_refusal(priority, context) -> Optional[str]:
+    if priority in CONTEXT_REQUIRED and not (context or "").strip():
+        return gettext("Priority context: required for the priority “%(priority)s”.", priority=priority)
+    return None
+
+
+@dataclass
+class TicketDraft:
+    title: str = ""
+    description: str = ""
+    page_url: str = ""
+    priority: str = ""
+    priority_context: str = ""
+    follower_id: Optional[int] = None
+
+
+def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=None) -> Ticket:
+    """A new ticket (state New) with its attachments, and the creation mail; or raise
+    TicketRefused (nothing is kept) naming the field."""
+    if not may_create(declarant, project):
+        raise TicketRefused(gettext("Project: you may not create a ticket on this project."))
+    title = (draft.title or "").strip()
+    if not title:
+        raise TicketRefused(gettext("Subject: this field is required."))
+    if "\n" in title or len(title) > TITLE_MAX:
+        raise TicketRefused(gettext("Subject: one line of at most %(max)d characters.", max=TITLE_MAX))
+    try:
+        priority = TicketPriority(draft.priority)
+    except ValueError:
+        raise TicketRefused(gettext("Priority: choose a priority.")) from None
+    refusal = priority_refusal(priority, draft.priority_context)
+    if refusal:
+        raise TicketRefused(refusal)
+    follower = None
+    if draft.follower_id:
+        follower = next((u for u in company_people(project) if u.id == draft.follower_id), None)
+        if follower is None:
+            raise TicketRefused(gettext("Follower: choose a person of the client company."))
+    uploads = [u for u in uploads if u is not None and u.filename]
+    if len(uploads) > MAX_ATTACHMENTS:
+        raise TicketRefused(gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
+    ticket = Ticket(
+        reference=reference or new_reference(), project=project, organisation_id=project.organisation_id,
+        title=title, description=(draft.description or "").strip() or None,
+        page_url=(draft.page_url or "").strip()[:500] or None, priority=priority,
+        priority_context=(draft.priority_context or "").strip() or None,
+        state=TicketState.new, declarant=declarant, follower=follower,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    for upload in uploads:
+        _save(upload, ticket, declarant)
+    notifications.notify(creation_recipients(ticket), "ticket_created", _context(ticket),
+                         link=ticket_link(ticket))
+    return ticket
+
+
+def _save(upload, owner, user):
+    try:
+        return files.save_upload(upload, owner, user)
+    except files.FileRefused as refusal:
+        raise TicketRefused(str(refusal)) from None
+
+
+def attachments(ticket) -> list:
+    """The ticket's own files (not those of its comments and transitions)."""
+    of_messages = select(WorkflowEvent.attachment_id).where(
+        WorkflowEvent.object_type == Ticket.__tablename__, WorkflowEvent.object_id == ticket.id,
+        WorkflowEvent.attachment_id.is_not(None))
+    of_comments = select(TicketComment.attachment_id).where(
+        TicketComment.ticket_id == ticket.id, TicketComment.attachment_id.is_not(None))
+    return (db.session.query(StoredFile)
+            .filter(StoredFile.owner_type == Ticket.__tablename__, StoredFile.owner_id == ticket.id,
+                    StoredFile.id.not_in(of_messages), StoredFile.id.not_in(of_comments))
+            .order_by(StoredFile.id).all())
+
+
+def add_attachments(ticket, user, uploads) -> list:
+    """Add files to a ticket (up to MAX_ATTACHMENTS in all)."""
+    refusal = closed_refusal(ticket)
+    if refusal:
+        raise TicketRefused(refusal)
+    if not (is_admin(user) or is_vendor_staff(user, ticket.project) or is_client_party(user, ticket)):
+        raise TicketRefused(gettext("Attachments: you may not add files to this ticket."))
+    uploads = [u for u in uploads if u is not None and u.filename]
+    if len(attachments(ticket)) + len(uploads) > MAX_ATTACHMENTS:
+        raise TicketRefused(gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
+    return [_save(upload, ticket, user) for upload in uploads]
+
+
+def may_comment(user, ticket) -> bool:
+    return ticket.state is not TicketState.closed and (
+        is_admin(user) or is_vendor_staff(user, ticket.project) or is_client_party(user, ticket))
+
+
+def add_comment(ticket, user, text, upload=None) -> TicketComment:
+    refusal = closed_refusal(ticket)
+    if refusal:
+        raise TicketRefused(refusal)
+    if not may_comment(user, ticket):
+        raise TicketRefused(gettext("Comment: you may not comment on this ticket."))
+    if not (text or "").strip():
+        raise TicketRefused(gettext("Comment: this field is required."))
+    attachment = _save(upload, ticket, user) if upload is not None and upload.filename else None
+    comment = TicketComment(ticket=ticket, state=ticket.state, author_id=user.id, text=text.strip(),
+                            attachment=attachment, created_on=utcnow())
+    db.session.add(comment)
+    db.session.flush()
+    return comment
+
+
+@dataclass
+class HistoryEntry:
+    when: datetime
+    state: TicketState
+    author: object
+    text: Optional[str]
+    attachment: object
+
+
+def history(ticket) -> list:
+    """Comments and transitions, newest first; each with the state it left the ticket in."""
+    entries = [HistoryEntry(c.created_on, c.state, c.author, c.text, c.attachment)
+               for c in db.session.query(TicketComment).filter_by(ticket_id=ticket.id)]
+    entries += [HistoryEntry(e.happened_on, TicketState(e.to_state), e.actor, e.comment, e.attachment)
+                for e in TICKET_FLOW.history(ticket)]
+    return sorted(entries, key=lambda entry: entry.when, reverse=True)
+
+
+def check_edit(ticket) -> None:
+    """A back-office edit: nothing changes on a closed ticket; High/Blocking keep a context."""
+    refusal = closed_refusal(ticket) or priority_refusal(ticket.priority, ticket.priority_context)
+    if refusal:
+        raise TicketRefused(refusal)
+
+
+# ---------------------------------------------------------------------------
+# What the client screens list
+# ---------------------------------------------------------------------------
+
+TO_COMPLETE = (TicketState.waiting_client,)
+TO_CLOSE = (TicketState.processed,)
+IN_PROGRESS = tuple(s for s in TicketState if s not in TO_COMPLETE + TO_CLOSE + (TicketState.closed,))
+
+
+def visible_projects():
+    return apply_scope(db.session.query(Project), Project).order_by(Project.name)
+
+
+def visible_tickets():
+    return apply_scope(db.session.query(Ticket), Ticket)
+
+
+def project_counts(project_ids) -> dict:
+    """{project id: (to complete, to close, in progress)} in one query."""
+    if not project_ids:
+        return {}
+    rows = db.session.execute(
+        select(Ticket.project_id,
+               func.count(case((Ticket.state.in_(TO_COMPLETE), 1))),
+               func.count(case((Ticket.state.in_(TO_CLOSE), 1))),
+               func.count(case((Ticket.state.in_(IN_PROGRESS), 1))))
+        .where(Ticket.project_id.in_(list(project_ids)))
+        .group_by(Ticket.project_id)).all()
+    counts = {pid: (0, 0, 0) for pid in project_ids}
+    counts.update({row[0]: tuple(row[1:]) for row in rows})
+    return counts
+
+
+def project_sections(project, today: Optional[date] = None) -> dict:
+    """The open tickets of the project page, section by section (each ticket in one)."""
+    today = today or utcnow().date()
+    start = datetime.combine(today, time.min)
+    tickets = (visible_tickets().filter(Ticket.project_id == project.id, Ticket.state != TicketState.closed)
+               .order_by(Ticket.created_on.desc(), Ticket.id.desc()).all())
+    sections = {"today": [], "to_complete": [], "to_close": [], "in_progress": []}
+    for ticket in tickets:
+        if ticket.state is TicketState.new and ticket.created_on >= start:
+            sections["today"].append(ticket)
+        elif ticket.state in TO_COMPLETE:
+            sections["to_complete"].append(ticket)
+        elif ticket.state in TO_CLOSE:
+            sections["to_close"].append(ticket)
+        else:
+            sections["in_progress"].append(ticket)
+    return sections
+
+
+def last_comments(tickets) -> dict:
+    """{ticket id: (when, text)} of the latest message of each ticket."""
+    ids = [t.id for t in tickets]
+    if not ids:
+        return {}
+    latest = {}
+    rows = db.session.execute(select(TicketComment.ticket_id, TicketComment.created_on, TicketComment.text)
+                              .where(TicketComment.ticket_id.in_(ids)))
+    rows = list(rows) + list(db.session.execute(
+        select(WorkflowEvent.object_id, WorkflowEvent.happened_on, WorkflowEvent.comment)
+        .where(WorkflowEvent.object_type == Ticket.__tablename__, WorkflowEvent.object_id.in_(ids),
+               WorkflowEvent.comment.is_not(None))))
+    for ticket_id, when, text in rows:
+        if ticket_id not in latest or when > latest[ticket_id][0]:
+            latest[ticket_id] = (when, text)
+    return latest
+
+
+def keyword_criteria(keywords: str) -> list:
+    """Each word must be in the title or the description, or be the reference
+    (ILIKE: served by trigram indexes on PostgreSQL, LIKE on SQLite)."""
+    criteria = []
+    for word in (keywords or "").split()[:8]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        criteria.append(or_(Ticket.title.ilike(pattern, escape="\\"),
+                            Ticket.description.ilike(pattern, escape="\\"),
+                            Ticket.reference == word.upper()[:REFERENCE_LENGTH]))
+    return criteria
+
+
+def closed_tickets(project_id, keywords="", page=0, page_size=10):
+    """(count, tickets) of a project's closed tickets matching the keywords, latest closed first."""
+    query = visible_tickets().filter(Ticket.project_id == project_id, Ticket.state == TicketState.closed,
+                                     *keyword_criteria(keywords))
+    count = query.order_by(None).count()
+    rows = (query.order_by(Ticket.closed_on.desc(), Ticket.id.desc())
+            .offset(page * page_size).limit(page_size).all())
+    return count, rows
+
+
+def my_tickets(user):
+    """Tickets the person declared or follows, across projects, open ones first."""
+    return (visible_tickets()
+            .filter(or_(Ticket.declarant_id == user.id, Ticket.follower_id == user.id))
+            .order_by((Ticket.state == TicketState.closed), Ticket.created_on.desc()).all())
+
+
+# ---------------------------------------------------------------------------
+# The visibility list (the client project lead's)
+# ---------------------------------------------------------------------------
+
+VISIBILITY_RIGHT = "project_visibility"
+
+
+def may_manage_visibility(user, project) -> bool:
+    return is_admin(user) or user.id == project.client_lead_id
+
+
+def company_people(project) -> list:
+    """The people of the project's client company (candidates for the list and followers)."""
+    from flask_appbuilder.security.sqla.models import User
+
+    return (db.session.query(User).join(Membership, Membership.user_id == User.id)
+            .filter(Membership.organisation_id == project.organisation_id, User.active.is_(True))
+            .order_by(User.last_name, User.first_name).all())
+
+
+def _log_visibility(actor, action, project, user):
+    db.session.add(DelegationLog(actor_id=actor.id, action=action, right=VISIBILITY_RIGHT,
+                                 grantee_id=user.id, organisation_id=project.organisation_id,
+                                 object_type=Project.__tablename__, object_id=project.id))
+
+
+def add_viewer(project, actor, user) -> ProjectViewer:
+    if not may_manage_visibility(actor, project):
+        raise TicketRefused(gettext("Visibility: only the client project lead manages this list."))
+    if user is None or user.id not in {p.id for p in company_people(project)}:
+        raise TicketRefused(gettext("Person: choose a person of the client company."))
+    if any(v.user_id == user.id for v in project.viewers):
+        raise TicketRefused(gettext("Person: already on the list."))
+    viewer = ProjectViewer(project=project, user=user)
+    db.session.add(viewer)
+    _log_visibility(actor, DelegationAction.grant, project, user)
+    db.session.flush()
+    return viewer
+
+
+def remove_viewer(project, actor, viewer) -> None:
+    if not may_manage_visibility(actor, project):
+        raise TicketRefused(gettext("Visibility: only the client project lead manages this list."))
+    if viewer is None or viewer.project_id != project.id:
+        raise TicketRefused(gettext("Person: not on the list."))
+    _log_visibility(actor, DelegationAction.revoke, project, viewer.user)
+    db.session.delete(viewer)
+    db.session.flush()

@@ -1,0 +1,504 @@
+"""Desk A screens: rooms and their calendars, equipment, the booking wizard, the
+bookings grid, the VNOC queue, today's connections and the usage report.
+
+Every query goes through the row scope (ScopedInterface or apply_scope): a Creator
+reaches their organisation's rows only, the VNOC every row; others answer 404.
+"""
+import json
+import os
+import tempfile
+from datetime import date, datetime, time, timedelta
+
+from flask import Response, abort, flash, g, jsonify, redirect, request, stream_with_context, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import (
+    EQUIPMENT_KIND_LABELS,
+    RECURRENCE_LABELS,
+    Booking,
+    BookingOccurrence,
+    Equipment,
+    EquipmentKind,
+    Recurrence,
+    Room,
+    utcnow,
+)
+from ..platform import exports
+from ..platform.workflow import TransitionRefused
+from ..rules import booking as rules
+from ..security import ScopedInterface, apply_scope
+from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+
+ROOM_LABELS = {
+    "name": _l("Name"),
+    "kind": _l("Kind"),
+    "organisation": _l("Organisation"),
+    "capacity": _l("Capacity"),
+    "active": _l("Open to booking"),
+    "created_on": _l("Created on"),
+    "changed_on": _l("Changed on"),
+}
+EQUIPMENT_LABELS = {
+    "name": _l("Name"),
+    "kind": _l("Type"),
+    "contact_name": _l("Contact"),
+    "email": _l("Email"),
+    "phone": _l("Phone"),
+    "ip_address": _l("IP address"),
+    "bridge_id": _l("Bridge identifier"),
+    "organisation": _l("Organisation"),
+    "created_on": _l("Created on"),
+    "changed_on": _l("Changed on"),
+}
+BOOKING_LABELS = {
+    "reference": _l("Reference"),
+    "kind": _l("Kind"),
+    "organisation": _l("Organisation"),
+    "creator": _l("Requested by"),
+    "session_name": _l("Session name"),
+    "organiser_name": _l("Organiser"),
+    "organiser_email": _l("Organiser's email"),
+    "organiser_phone": _l("Organiser's phone"),
+    "start_at": _l("Start"),
+    "end_at": _l("End"),
+    "rooms": _l("Rooms"),
+    "recurrence": _l("Recurrence"),
+    "recurrence_until": _l("Until"),
+    "recurrence_count": _l("Number of sessions"),
+    "state": _l("State"),
+    "requested_on": _l("Requested on"),
+    "connection_id": _l("Connection identifier"),
+    "connection_url": _l("Connection address"),
+    "notes": _l("Notes"),
+    "created_on": _l("Created on"),
+    "changed_on": _l("Changed on"),
+}
+
+
+def _state_label(value):
+    return rules.BOOKING_STATES.get(value, value)
+
+
+# ---------------------------------------------------------------------------
+# Rooms and their calendars
+# ---------------------------------------------------------------------------
+
+
+class RoomView(GuichetModelView):
+    datamodel = ScopedInterface(Room)
+    route_base = "/rooms"
+    list_title = _l("Rooms and bridges")
+    show_title = _l("Room")
+    add_title = _l("Add a room")
+    edit_title = _l("Edit a room")
+    list_columns = ["name", "kind", "organisation", "capacity", "active"]
+    show_columns = ["name", "kind", "organisation", "capacity", "active", "created_on", "changed_on"]
+    add_columns = edit_columns = ["name", "kind", "organisation", "capacity", "active"]
+    search_columns = ["name", "kind", "organisation", "active"]
+    label_columns = ROOM_LABELS
+    base_order = ("name", "asc")
+    base_permissions = ["can_list", "can_show", "can_export", "can_add", "can_edit", "can_delete",
+                        "can_calendar", "can_calendar_events"]
+    show_template = "booking/room_show.html"
+
+    @expose("/calendar/<int:pk>")
+    @has_access
+    def calendar(self, pk):
+        room = _scoped_or_404(Room, pk)
+        return self.render_template("booking/calendar.html", room=room, title=str(room))
+
+    @expose("/calendar/<int:pk>/events")
+    @has_access
+    def calendar_events(self, pk):
+        """The room's sessions between `start` and `end` (FullCalendar's feed)."""
+        room = _scoped_or_404(Room, pk)
+        start, end = _iso(request.args.get("start")), _iso(request.args.get("end"))
+        query = apply_scope(
+            select(BookingOccurrence, Booking).join(Booking, Booking.id == BookingOccurrence.booking_id)
+            .where(BookingOccurrence.room_id == room.id, BookingOccurrence.active.is_(True)), Booking)
+        if start:
+            query = query.where(BookingOccurrence.end_at > start)
+        if end:
+            query = query.where(BookingOccurrence.start_at < end)
+        events = [{
+            "id": occurrence.id,
+            "title": f"{booking.reference} {booking.session_name}",
+            "start": occurrence.start_at.isoformat(),
+            "end": occurrence.end_at.isoformat(),
+            "url": url_for("BookingView.show", pk=booking.id),
+            "classNames": [f"booking-{booking.state}"],
+            "extendedProps": {"state": str(_state_label(booking.state))},
+        } for occurrence, booking in db.session.execute(query.limit(2000))]
+        return jsonify(events)
+
+
+def _iso(value):
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value[:19])
+    except ValueError:
+        abort(400)
+
+
+def _scoped_or_404(model, pk):
+    item = db.session.scalar(apply_scope(select(model).where(model.id == pk), model))
+    if item is None:
+        abort(404)
+    return item
+
+
+class RoomApi(GuichetModelRestApi):
+    datamodel = ScopedInterface(Room)
+    resource_name = "room"
+    list_title = _l("Rooms and bridges")
+    show_title = _l("Room")
+    add_title = _l("Add a room")
+    edit_title = _l("Edit a room")
+    label_columns = {"id": _l("ID"), "organisation.name": _l("Organisation"), **ROOM_LABELS}
+    list_columns = show_columns = ["id", "name", "kind", "organisation.name", "capacity", "active"]
+    add_columns = edit_columns = ["name", "kind", "organisation", "capacity", "active"]
+    search_columns = ["name", "kind", "organisation", "active"]
+
+
+# ---------------------------------------------------------------------------
+# Equipment
+# ---------------------------------------------------------------------------
+
+
+class EquipmentView(GuichetModelView):
+    datamodel = ScopedInterface(Equipment)
+    route_base = "/equipment"
+    list_title = _l("Participant equipment")
+    show_title = _l("Equipment")
+    add_title = _l("Add equipment")
+    edit_title = _l("Edit equipment")
+    list_columns = ["name", "kind", "contact_name", "email", "phone", "ip_address", "organisation"]
+    show_columns = ["name", "kind", "contact_name", "email", "phone", "ip_address", "bridge_id",
+                    "organisation", "created_on", "changed_on"]
+    add_columns = edit_columns = ["name", "kind", "contact_name", "email", "phone", "ip_address",
+                                  "bridge_id", "organisation"]
+    search_columns = ["name", "kind", "contact_name", "email", "organisation"]
+    label_columns = EQUIPMENT_LABELS
+    base_order = ("name", "asc")
+
+
+class EquipmentApi(GuichetModelRestApi):
+    datamodel = ScopedInterface(Equipment)
+    resource_name = "equipment"
+    list_title = _l("Participant equipment")
+    show_title = _l("Equipment")
+    add_title = _l("Add equipment")
+    edit_title = _l("Edit equipment")
+    label_columns = {"id": _l("ID"), "organisation.name": _l("Organisation"), **EQUIPMENT_LABELS}
+    list_columns = show_columns = ["id", "name", "kind", "contact_name", "email", "phone", "ip_address",
+                                   "bridge_id", "organisation.name"]
+    add_columns = edit_columns = ["name", "kind", "contact_name", "email", "phone", "ip_address",
+                                  "bridge_id", "organisation"]
+    search_columns = ["name", "kind", "organisation"]
+
+
+# ---------------------------------------------------------------------------
+# Bookings: grid, detail, VNOC queue, today's connections, usage report
+# ---------------------------------------------------------------------------
+
+
+class BookingView(WorkflowModelView):
+    datamodel = ScopedInterface(Booking)
+    workflow = rules.BOOKING_WORKFLOW
+    route_base = "/bookings"
+    list_title = _l("Bookings")
+    show_title = _l("Booking")
+    list_columns = ["reference", "session_name", "organisation", "organiser_name", "start_at", "end_at",
+                    "kind", "state"]
+    show_columns = ["reference", "kind", "state", "session_name", "organisation", "creator",
+                    "organiser_name", "organiser_email", "organiser_phone", "start_at", "end_at", "rooms",
+                    "recurrence", "recurrence_until", "recurrence_count", "connection_id", "connection_url",
+                    "notes", "requested_on"]
+    search_columns = ["reference", "session_name", "organiser_name", "organisation", "state", "kind",
+                      "start_at"]
+    label_columns = BOOKING_LABELS
+    formatters_columns = {"state": _state_label}
+    base_order = ("start_at", "desc")
+    base_permissions = ["can_list", "can_show", "can_export", "validate", "refuse", "cancel",
+                        "can_queue", "can_connections", "can_connection", "can_report"]
+    show_template = "booking/show.html"
+
+    @expose("/connection/<int:pk>", methods=["POST"])
+    @has_access
+    def connection(self, pk):
+        """The VNOC records the connection details, and validates if asked."""
+        booking = _scoped_or_404(Booking, pk)
+        rules.set_connection(booking, request.form.get("connection_id"), request.form.get("connection_url"))
+        try:
+            if request.form.get("validate"):
+                self.workflow.fire(booking, "validate", g.user)
+                flash(gettext("Booking %(reference)s validated.", reference=booking.reference), "success")
+            else:
+                flash(gettext("Connection details saved."), "success")
+            db.session.commit()
+        except TransitionRefused as refusal:
+            db.session.rollback()
+            flash(str(refusal), "danger")
+        target = request.form.get("next")
+        return redirect(target if target in (url_for("BookingView.queue"),) else url_for("BookingView.show", pk=pk))
+
+    @expose("/queue/")
+    @has_access
+    def queue(self):
+        query = apply_scope(select(Booking).where(Booking.state == "pending"), Booking)
+        bookings = db.session.scalars(query.order_by(Booking.requested_on).limit(500)).all()
+        now = utcnow()
+        rows = [(booking, rules.minutes_left(booking, now)) for booking in bookings]
+        return self.render_template("booking/queue.html", rows=rows, title=gettext("VNOC queue"))
+
+    @expose("/connections/")
+    @has_access
+    def connections(self):
+        day = _day(request.args.get("day")) or rules.local_now().date()
+        calls = rules.calls_of_day(day)
+        return self.render_template("booking/connections.html", calls=calls, day=day,
+                                    previous=day - timedelta(days=1), following=day + timedelta(days=1),
+                                    title=gettext("Today's connections"))
+
+    @expose("/report/")
+    @has_access
+    def report(self):
+        month = _month(request.args.get("month")) or rules.local_now().date().replace(day=1)
+        rows = rules.usage(month)
+        fmt = request.args.get("format")
+        if fmt:
+            return _report_export(rows, month, fmt)
+        previous = (month - timedelta(days=1)).replace(day=1)
+        following = (month + timedelta(days=32)).replace(day=1)
+        totals = rules.UsageRow("", "", sum(r.sessions for r in rows), sum(r.minutes for r in rows),
+                                sum(r.participants for r in rows))
+        return self.render_template("booking/report.html", rows=rows, totals=totals, month=month,
+                                    previous=previous, following=following,
+                                    title=gettext("Usage report"))
+
+
+def _day(value):
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        abort(400)
+
+
+def _month(value):
+    try:
+        return datetime.strptime(value, "%Y-%m").date() if value else None
+    except ValueError:
+        abort(400)
+
+
+def _report_export(rows, month, fmt):
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    headers = [gettext("Organisation"), gettext("Room"), gettext("Sessions"), gettext("Hours"),
+               gettext("Participants")]
+    data = [(r.organisation, r.room, r.sessions, r.hours, r.participants) for r in rows]
+    name = f"{gettext('Usage report')} {month:%Y-%m}"
+    if fmt == "csv":
+        response = Response(stream_with_context(exports.csv_chunks(headers, data)),
+                            mimetype="text/csv; charset=utf-8")
+    else:
+        handle, path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(handle)
+        exports.write_xlsx(path, name, headers, data)
+        with open(path, "rb") as xlsx:
+            content = xlsx.read()
+        os.unlink(path)
+        response = Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = f'attachment; filename="{exports.file_name(name, fmt)}"'
+    return response
+
+
+class BookingApi(GuichetModelRestApi):
+    datamodel = ScopedInterface(Booking)
+    resource_name = "booking"
+    list_title = _l("Bookings")
+    show_title = _l("Booking")
+    add_title = _l("Book a session")
+    edit_title = _l("Change a booking")
+    label_columns = {"id": _l("ID"), "organisation.name": _l("Organisation"), **BOOKING_LABELS}
+    list_columns = ["id", "reference", "session_name", "organisation.name", "organiser_name", "start_at",
+                    "end_at", "kind", "state"]
+    show_columns = list_columns + ["organiser_email", "organiser_phone", "recurrence", "recurrence_until",
+                                   "recurrence_count", "connection_id", "connection_url", "notes"]
+    # Bookings are written through the wizard (its rules and mails); the API reads them.
+    add_columns = edit_columns = ["session_name", "organiser_name", "organiser_email", "organiser_phone", "notes"]
+    search_columns = ["reference", "session_name", "organisation", "state", "start_at"]
+    base_permissions = ["can_get", "can_info"]
+
+
+# ---------------------------------------------------------------------------
+# The booking wizard
+# ---------------------------------------------------------------------------
+
+STEPS = (_l("Rooms"), _l("Participants"), _l("Schedule"), _l("Review and confirm"))
+PARTICIPANT_FIELDS = ("name", "kind", "contact_name", "email", "phone", "ip_address", "bridge_id")
+
+
+class BookingWizard(BaseView):
+    """Book (or change) a session in four steps; the draft travels in the form."""
+
+    route_base = "/booking-wizard"
+    default_view = "book"
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def book(self):
+        booking = None
+        booking_id = request.values.get("booking", type=int)
+        if booking_id:
+            booking = _scoped_or_404(Booking, booking_id)
+            if booking.state not in rules.HOLDING_STATES:
+                abort(404)
+        if request.method == "GET":
+            draft = rules.BookingDraft.from_booking(booking) if booking else self._new_draft()
+            return self._render(draft, 1, [], booking)
+        try:
+            draft = rules.BookingDraft.from_dict(json.loads(request.form.get("draft") or "{}"))
+            step = min(max(int(request.form.get("step", 1)), 1), 4)
+        except (TypeError, ValueError, KeyError):
+            abort(400)
+        self._merge(draft, step)
+        action = request.form.get("action", "next")
+        if action == "back":
+            return self._render(draft, max(step - 1, 1), [], booking)
+        rooms = self._rooms(draft.room_ids)
+        if action == "confirm":
+            return self._confirm(draft, rooms, booking)
+        found = [p for p in rules.problems(draft, g.user, rooms, booking=booking, check_rooms=step >= 3)
+                 if p.step <= step]
+        if found:
+            return self._render(draft, min(p.step for p in found), found, booking)
+        return self._render(draft, step + 1, [], booking)
+
+    @expose("/equipment")
+    @has_access
+    def equipment(self):
+        """Saved equipment whose name contains `q` (the participants' autocomplete)."""
+        text = (request.args.get("q") or "").strip()
+        query = apply_scope(select(Equipment), Equipment)
+        if text:
+            query = query.where(func.lower(Equipment.name).contains(text.lower(), autoescape=True))
+        rows = db.session.scalars(query.order_by(Equipment.name).limit(15))
+        return jsonify([{
+            "id": e.id, "name": e.name, "kind": e.kind.value, "contact_name": e.contact_name or "",
+            "email": e.email or "", "phone": e.phone or "", "ip_address": e.ip_address or "",
+            "bridge_id": e.bridge_id or "", "organisation": e.organisation.name,
+        } for e in rows])
+
+    # -- steps -----------------------------------------------------------
+
+    def _new_draft(self):
+        user = g.user
+        return rules.BookingDraft(organiser_name=user.get_full_name(), organiser_email=user.email or "")
+
+    def _rooms(self, ids):
+        if not ids:
+            return []
+        return db.session.scalars(apply_scope(select(Room).where(Room.id.in_(ids)), Room)).all()
+
+    def _equipment(self, draft):
+        ids = [line.equipment_id for line in draft.participants if line.equipment_id]
+        if not ids:
+            return {}
+        rows = db.session.scalars(apply_scope(select(Equipment).where(Equipment.id.in_(ids)), Equipment))
+        return {e.id: e for e in rows}
+
+    def _merge(self, draft, step):
+        form = request.form
+        if step == 1:
+            draft.room_ids = sorted({int(v) for v in form.getlist("room") if v.isdigit()})
+        elif step == 2:
+            indexes = sorted({int(key.split("-")[1]) for key in form if key.startswith("p-")
+                              and key.split("-")[1].isdigit()})
+            lines = []
+            for index in indexes:
+                values = {name: (form.get(f"p-{index}-{name}") or "").strip() for name in PARTICIPANT_FIELDS}
+                if not any(values[name] for name in PARTICIPANT_FIELDS if name != "kind"):
+                    continue
+                equipment_id = form.get(f"p-{index}-equipment_id") or ""
+                lines.append(rules.ParticipantLine(
+                    **values, vnoc_connects=form.get(f"p-{index}-vnoc_connects") == "yes",
+                    save=bool(form.get(f"p-{index}-save")),
+                    equipment_id=int(equipment_id) if equipment_id.isdigit() else None))
+            draft.participants = lines
+        elif step == 3:
+            for name in ("session_name", "organiser_name", "organiser_email", "organiser_phone", "notes"):
+                setattr(draft, name, (form.get(name) or "").strip())
+            draft.day = _parse(date.fromisoformat, form.get("day"))
+            draft.start_time = _parse(time.fromisoformat, form.get("start_time"))
+            draft.end_time = _parse(time.fromisoformat, form.get("end_time"))
+            draft.recurrence = form.get("recurrence") or None
+            draft.recurrence_until = _parse(date.fromisoformat, form.get("recurrence_until"))
+            count = (form.get("recurrence_count") or "").strip()
+            draft.recurrence_count = int(count) if count.lstrip("-").isdigit() else None
+
+    def _confirm(self, draft, rooms, booking):
+        try:
+            if booking is None:
+                booking = rules.create_booking(draft, g.user, rooms, self._equipment(draft))
+            else:
+                rules.modify_booking(booking, draft, g.user, rooms, self._equipment(draft))
+            reference = booking.reference
+            booking_id = booking.id
+            db.session.commit()
+        except rules.BookingRefused as refusal:
+            db.session.rollback()
+            booking = db.session.get(Booking, booking.id) if booking is not None and booking.id else None
+            return self._render(draft, min(p.step for p in refusal.problems), refusal.problems, booking)
+        return self.render_template("booking/done.html", reference=reference, booking_id=booking_id,
+                                    modified=bool(request.values.get("booking")),
+                                    title=gettext("Booking recorded"))
+
+    def _render(self, draft, step, problems, booking):
+        rooms = db.session.scalars(apply_scope(select(Room).where(Room.active.is_(True)), Room)
+                                   .order_by(Room.kind, Room.name)).all()
+        chosen = {room.id: room for room in self._rooms(draft.room_ids)}
+        times = rules.occurrence_times(draft.start, draft.end, draft.recurrence, draft.recurrence_until,
+                                       draft.recurrence_count) if step == 4 else []
+        return self.render_template(
+            "booking/wizard.html", draft=draft, draft_json=json.dumps(draft.to_dict()), step=step,
+            steps=STEPS, problems=problems, rooms=rooms, chosen=chosen, booking=booking, times=times,
+            quarter_hours=[t.strftime("%H:%M") for t in rules.quarter_hours()],
+            equipment_kinds=[(k.value, EQUIPMENT_KIND_LABELS[k]) for k in EquipmentKind],
+            recurrences=[(r.value, RECURRENCE_LABELS[r]) for r in Recurrence],
+            field_labels=rules.FIELD_LABELS, title=gettext("Book a session"),
+            problem_fields={p.field for p in problems},
+        )
+
+
+def _parse(parser, value):
+    try:
+        return parser(value) if value else None
+    except ValueError:
+        return None
+
+
+def register(appbuilder):
+    appbuilder.add_view(BookingWizard, "BookSession", href="/booking-wizard/", icon="fa-calendar-plus-o",
+                        label=_l("Book a session"), category="Visio", category_label=_l("Visio"),
+                        category_icon="fa-video-camera")
+    appbuilder.add_view(BookingView, "Bookings", icon="fa-calendar", label=_l("Manage bookings"),
+                        category="Visio")
+    appbuilder.add_link("VnocQueue", href="/bookings/queue/", icon="fa-hourglass-half",
+                        label=_l("VNOC queue"), category="Visio")
+    appbuilder.add_link("TodayConnections", href="/bookings/connections/", icon="fa-phone",
+                        label=_l("Today's connections"), category="Visio")
+    appbuilder.add_link("UsageReport", href="/bookings/report/", icon="fa-bar-chart",
+                        label=_l("Usage report"), category="Visio")
+    appbuilder.add_view(EquipmentView, "Equipment", icon="fa-desktop", label=_l("Participant equipment"),
+                        category="Visio")
+    appbuilder.add_view(RoomView, "Rooms", icon="fa-building-o", label=_l("Rooms and bridges"),
+                        category="Visio")
+    appbuilder.add_api(BookingApi)
+    appbuilder.add_api(EquipmentApi)
+    appbuilder.add_api(RoomApi)

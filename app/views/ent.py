@@ -1,0 +1,301 @@
+"""Desk C — ENT help and support: the "new request" form, the requests grid and
+page (events, comments, support answers, status changes, escalation), the
+requester's profile, the application catalogue and the establishments' settings.
+"""
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.models.sqla.filters import FilterIn
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import gettext, lazy_gettext as _l
+from markupsafe import Markup
+
+from ..extensions import db
+from ..models import (
+    ENT_PROFILE_LABELS,
+    HELP_REQUEST_STATUS_LABELS,
+    SUPPORT_STATE_LABELS,
+    EntApplication,
+    EntEstablishment,
+    HelpRequest,
+    HelpRequestStatus,
+)
+from ..platform import files
+from ..rules import ent as rules
+from ..security import ScopedInterface, apply_scope
+from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+
+REQUEST_LABELS = {
+    "id": _l("No."),
+    "summary": _l("Request"),
+    "subject": _l("Subject"),
+    "description": _l("Description"),
+    "status": _l("Status"),
+    "application": _l("Application"),
+    "organisation": _l("Establishment"),
+    "requester": _l("Requester"),
+    "requester_profile": _l("Profile"),
+    "event_count": _l("Events"),
+    "support_reference": _l("Support reference"),
+    "support_state": _l("Support"),
+    "created_on": _l("Created on"),
+    "changed_on": _l("Changed on"),
+}
+
+
+class StatusIsOneOf(FilterIn):
+    """Status among the ticked ones (the list's combinable status filter)."""
+
+    name = _l("Is one of")
+
+    def __init__(self, column_name, datamodel, is_related_view=False):
+        # FAB's BaseFilter would register this class as the REST API's "in"
+        # operator for every model: keep FAB's own there.
+        self.column_name, self.datamodel, self.model = column_name, datamodel, datamodel.obj
+        self.is_related_view = is_related_view
+
+    def apply(self, query, value):
+        values = value if isinstance(value, list) else [value]
+        statuses = [HelpRequestStatus(v) for v in values if v in HelpRequestStatus.__members__]
+        if not statuses:
+            return query
+        return query.filter(HelpRequest.status.in_(statuses))
+
+
+class CreatedByMe(BaseFilter):
+    """Requests the signed-in person filed (the referents' "created by me" box)."""
+
+    name = _l("Created by me")
+
+    def apply(self, query, value):
+        if not value or value in ("0", "n"):
+            return query
+        return query.filter(HelpRequest.requester_id == g.user.id)
+
+
+def _requester_link(user):
+    if user is None:
+        return ""
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("HelpRequestView.requester", user_id=user.id), user.get_full_name())
+
+
+def _summary(value):
+    description = value.description if len(value.description) <= 160 else value.description[:157] + "…"
+    return Markup("<strong>{}</strong><br><span class=\"text-muted\">{}</span>").format(
+        value.subject, description)
+
+
+def _status_badge(value):
+    status = HelpRequestStatus(value)
+    css = {"new": "label-info", "open": "label-primary", "resolved": "label-success",
+           "closed": "label-default"}[status.value]
+    return Markup('<span class="label {}">{}</span>').format(css, str(status))
+
+
+class HelpRequestView(WorkflowModelView):
+    datamodel = ScopedInterface(HelpRequest)
+    workflow = rules.REQUEST_WORKFLOW
+    route_base = "/helprequests"
+    list_title = _l("Help requests")
+    show_title = _l("Help request")
+    list_template = "ent/list.html"
+    show_template = "ent/show.html"
+    list_columns = ["id", "summary", "status", "application", "organisation", "requester",
+                    "requester_profile", "event_count", "support_reference", "created_on"]
+    show_columns = list_columns
+    # Requests are filed through "new request" and change through their events;
+    # FAB's add/edit forms are not offered (see base_permissions).
+    add_columns = edit_columns = ["subject", "description"]
+    search_columns = ["status", "requester", "application", "organisation", "subject",
+                      "support_reference"]
+    order_columns = ["id", "status", "application", "organisation", "created_on"]
+    label_columns = REQUEST_LABELS
+    formatters_columns = {"requester": _requester_link, "summary": _summary, "status": _status_badge}
+    base_order = ("id", "desc")
+    base_permissions = ["can_list", "can_show", "can_export", "can_home", "can_new", "can_comment",
+                        "can_answer", "can_requester"]
+
+    def _init_properties(self):
+        super()._init_properties()
+        for column, extra in (("status", StatusIsOneOf), ("requester", CreatedByMe)):
+            for registry in (self._filters._all_filters, self._filters.get_search_filters()):
+                registry[column] = [*registry[column], extra(column, self.datamodel)]
+
+    def _filter_arg(self, column, filter_class):
+        position = [type(f) for f in self._filters.get_search_filters()[column]].index(filter_class)
+        return f"_flt_{position}_{column}"
+
+    def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            status_arg = self._filter_arg("status", StatusIsOneOf)
+            mine_arg = self._filter_arg("requester", CreatedByMe)
+            kwargs.update(
+                status_arg=status_arg, mine_arg=mine_arg,
+                status_choices=[(s.value, label) for s, label in HELP_REQUEST_STATUS_LABELS.items()],
+                checked_statuses=set(request.args.getlist(status_arg)),
+                mine_checked=request.args.get(mine_arg) == "1",
+                show_mine=rules.REFERENT in {role.name for role in g.user.roles},
+            )
+        return super().render_template(template, **kwargs)
+
+    @expose("/home")
+    @has_access
+    def home(self):
+        """Referents and the support desk land on the list, everyone else on "new request"."""
+        roles = {role.name for role in g.user.roles}
+        if roles & {rules.REFERENT, rules.SUPPORT_AGENT, "Admin"} or not self.appbuilder.sm.has_access(
+                "can_new", self.class_permission_name):
+            return redirect(url_for(".list"))
+        return redirect(url_for(".new"))
+
+    @expose("/new", methods=["GET", "POST"])
+    @has_access
+    def new(self):
+        user = g.user
+        establishments = rules.establishments_of(user)
+        form = request.form
+        if request.method == "POST":
+            try:
+                item = rules.create_request(
+                    user, application_id=form.get("application", type=int), subject=form.get("subject"),
+                    description=form.get("description"), organisation_id=form.get("establishment", type=int),
+                    profile=form.get("profile"), uploads=request.files.getlist("attachments"))
+                db.session.commit()
+            except (rules.RequestRefused, files.FileRefused) as refusal:
+                db.session.rollback()
+                flash(str(refusal), "danger")
+            else:
+                flash(gettext("Your request has been filed: your establishment's referents are notified."),
+                      "success")
+                return redirect(url_for(".show", pk=item.id))
+        return self.render_template(
+            "ent/new.html", title=gettext("New help request"), form=form,
+            applications=rules.active_applications(), establishments=establishments,
+            ask_profile=rules.profile_of(user) is None,
+            profiles=[(p.value, label) for p, label in ENT_PROFILE_LABELS.items()],
+        )
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        user, sm = g.user, self.appbuilder.sm
+        events = rules.events_of(item)
+        return self.render_template(
+            self.show_template, title=str(item), item=item, pk=item.id, workflow=self.workflow,
+            events=[(event, rules.event_label(event)) for event in events],
+            attachments=files.files_of(item), requester_link=_requester_link(item.requester),
+            status_badge=_status_badge(item.status), profile_label=ENT_PROFILE_LABELS[item.requester_profile],
+            support_state_label=SUPPORT_STATE_LABELS[item.support_state] if item.support_state else "",
+            transitions=[t for t in self.workflow.available(item, user)
+                         if sm.has_access(t.name, self.class_permission_name)],
+            may_comment=rules.may_comment(user, item) and item.status != HelpRequestStatus.closed
+            and sm.has_access("can_comment", self.class_permission_name),
+            may_answer=rules.may_answer(user, item) and sm.has_access("can_answer", self.class_permission_name),
+        )
+
+    def _posted_event(self, pk, record):
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        try:
+            record(item, g.user, request.form.get("comment", ""), request.files.get("attachment"))
+            db.session.commit()
+            flash(gettext("Your message has been added to the request."), "success")
+        except (rules.RequestRefused, files.FileRefused) as refusal:
+            db.session.rollback()
+            flash(str(refusal), "danger")
+        return redirect(url_for(".show", pk=pk))
+
+    @expose("/comment/<pk>", methods=["POST"])
+    @has_access
+    def comment(self, pk):
+        return self._posted_event(pk, rules.add_comment)
+
+    @expose("/answer/<pk>", methods=["POST"])
+    @has_access
+    def answer(self, pk):
+        return self._posted_event(pk, rules.support_answer)
+
+    @expose("/requester/<int:user_id>")
+    @has_access
+    def requester(self, user_id):
+        """A requester's profile: for whoever sees at least one of their requests."""
+        person = db.session.get(User, user_id)
+        if person is None:
+            abort(404)
+        requests = apply_scope(db.session.query(HelpRequest), HelpRequest).filter(
+            HelpRequest.requester_id == user_id).order_by(HelpRequest.id.desc()).limit(100).all()
+        if not requests and person.id != g.user.id:
+            abort(404)
+        return self.render_template(
+            "ent/requester.html", title=person.get_full_name(), person=person,
+            profile_label=ENT_PROFILE_LABELS.get(rules.profile_of(person)), establishments=rules.establishments_of(person),
+            requests=requests, status_badge=_status_badge,
+        )
+
+
+class HelpRequestApi(GuichetModelRestApi):
+    datamodel = ScopedInterface(HelpRequest)
+    resource_name = "helprequest"
+    base_permissions = ["can_get", "can_info"]
+    include_route_methods = {"get", "get_list", "info"}
+    list_title = _l("Help requests")
+    show_title = _l("Help request")
+    add_title = _l("New help request")
+    edit_title = _l("Help request")
+    label_columns = {**REQUEST_LABELS, "application.name": _l("Application"),
+                     "organisation.name": _l("Establishment"), "requester.username": _l("Requester")}
+    list_columns = ["id", "subject", "status", "application.name", "organisation.name",
+                    "requester.username", "requester_profile", "support_reference", "created_on"]
+    show_columns = list_columns + ["description", "support_state"]
+    add_columns = edit_columns = ["subject", "description"]
+    search_columns = ["status", "application", "organisation", "subject"]
+    order_columns = ["id", "created_on"]
+
+
+class EntApplicationView(GuichetModelView):
+    datamodel = ScopedInterface(EntApplication)
+    route_base = "/entapplications"
+    list_title = _l("Workspace applications")
+    show_title = _l("Workspace application")
+    add_title = _l("Add an application")
+    edit_title = _l("Edit an application")
+    list_columns = ["name", "description", "active"]
+    show_columns = add_columns = edit_columns = ["name", "description", "active"]
+    search_columns = ["name", "active"]
+    label_columns = {"name": _l("Name"), "description": _l("Description"), "active": _l("Active")}
+    base_order = ("name", "asc")
+
+
+class EntEstablishmentView(GuichetModelView):
+    datamodel = ScopedInterface(EntEstablishment)
+    route_base = "/entestablishments"
+    list_title = _l("Establishments")
+    show_title = _l("Establishment")
+    add_title = _l("Add an establishment")
+    edit_title = _l("Edit an establishment")
+    list_columns = ["organisation", "uai", "support_desk"]
+    show_columns = add_columns = edit_columns = ["organisation", "uai", "support_desk"]
+    search_columns = ["organisation", "uai", "support_desk"]
+    label_columns = {"organisation": _l("Establishment"), "uai": _l("UAI code"),
+                     "support_desk": _l("Support desk")}
+    description_columns = {"support_desk": _l("Where referents transmit requests; none: no escalation.")}
+    base_order = ("id", "asc")
+
+
+def register(appbuilder):
+    appbuilder.add_link("NewHelpRequest", href="/helprequests/new", icon="fa-plus-circle",
+                        label=_l("New request"), category="HelpDesk", category_label=_l("Help and support"),
+                        category_icon="fa-life-ring")
+    appbuilder.add_view(HelpRequestView, "HelpRequests", icon="fa-list", label=_l("Help requests"),
+                        category="HelpDesk")
+    appbuilder.add_view(EntApplicationView, "EntApplications", icon="fa-th", label=_l("Applications"),
+                        category="HelpDesk")
+    appbuilder.add_view(EntEstablishmentView, "EntEstablishments", icon="fa-university",
+                        label=_l("Establishments"), category="HelpDesk")
+    appbuilder.add_api(HelpRequestApi)

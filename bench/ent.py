@@ -1,0 +1,151 @@
+"""Desk C benchmark: a referent's help-request list over many requests and events.
+
+    .venv/bin/python bench/ent.py [--rows N] [--database-url URL]
+
+Builds its own PostgreSQL database (default `guichet_bench_ent`, dropped and created
+again; never `test`), migrates it, loads the demo data, then adds N requests (default
+200,000) spread over the two demo establishments and every status, with three events
+each. Signed in as the demo `referent` (row scope: one establishment), it times the
+whole request through Flask's test client for: the first page, a combined status
+filter (New + Open), "created by me", a deep page, a request's page with its events,
+and the CSV export of the filtered list. Prints one `key: value` line per figure.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_ent"
+RUNS = 15
+
+
+def recreate_database(url):
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if name in ("", "test", "postgres"):
+        raise SystemExit(f"refusing to use the database {name!r}")
+    admin = create_engine(urlunsplit(parts._replace(path="/postgres")), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def load(rows):
+    from app.extensions import db
+
+    establishments = [row[0] for row in db.session.execute(text(
+        "SELECT organisation_id FROM ent_establishment ORDER BY id"))]
+    users = [row[0] for row in db.session.execute(text(
+        "SELECT id FROM ab_user WHERE username IN ('teacher', 'student', 'user', 'referent') ORDER BY id"))]
+    desk = db.session.execute(text("SELECT support_desk_id FROM ent_establishment LIMIT 1")).scalar()
+    started = time.perf_counter()
+    db.session.execute(text("""
+        INSERT INTO ent_request (organisation_id, application_id, subject, description, status,
+                                 requester_id, requester_profile, escalated_on, support_desk_id,
+                                 support_reference, support_state, created_on, changed_on)
+        SELECT (:orgs)[1 + n % 2],
+               (SELECT min(id) FROM ent_application) + n % 8,
+               'Demande ' || n || ' : la page ne se charge plus',
+               'Depuis ce matin, l''application affiche une page blanche (demande ' || n || ').',
+               (ARRAY['new', 'open', 'resolved', 'closed'])[1 + (n / 2) % 4],
+               (:users)[1 + n % array_length(:users, 1)],
+               'teacher',
+               CASE WHEN n % 10 = 0 THEN now() END,
+               CASE WHEN n % 10 = 0 THEN :desk END,
+               CASE WHEN n % 10 = 0 THEN 'BENCH-' || n END,
+               CASE WHEN n % 10 = 0 THEN 'transmitted' END,
+               now() - make_interval(mins => n), now()
+        FROM generate_series(1, :rows) AS n
+    """), {"orgs": establishments, "users": users, "desk": desk, "rows": rows})
+    db.session.execute(text("""
+        INSERT INTO workflow_event (object_type, object_id, transition, from_state, to_state,
+                                    comment, actor_id, happened_on)
+        SELECT 'ent_request', r.id, k.kind, r.status, r.status, 'Événement ' || k.i, r.requester_id, now()
+        FROM ent_request r CROSS JOIN (VALUES (1, 'create'), (2, 'comment'), (3, 'comment')) AS k(i, kind)
+    """))
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    return time.perf_counter() - started
+
+
+def timed(client, path, runs=RUNS):
+    durations = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(path)
+        body = response.get_data()
+        durations.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    durations.sort()
+    return statistics.median(durations), durations[int(len(durations) * 0.95) - 1], len(body)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    args = parser.parse_args()
+    recreate_database(args.database_url)
+
+    from flask_migrate import upgrade
+
+    from app import cli, create_app, demo
+    from app.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url, "WTF_CSRF_ENABLED": False,
+                      "RATELIMIT_ENABLED": False, "AUTH_RATE_LIMITED": False, "SERVER_NAME": "localhost"})
+    with app.app_context():
+        upgrade()
+        cli.sync_roles()
+        list(demo.load())
+        seconds = load(args.rows)
+        total = db.session.execute(text("SELECT count(*) FROM ent_request")).scalar()
+        events = db.session.execute(text("SELECT count(*) FROM workflow_event")).scalar()
+        some_id = db.session.execute(text(
+            "SELECT max(r.id) FROM ent_request r JOIN organisation o ON o.id = r.organisation_id "
+            "WHERE o.name = 'Lycée Victor Hugo'")).scalar()
+        view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "HelpRequestView")
+        from app.views.ent import CreatedByMe, StatusIsOneOf
+
+        status_arg = view._filter_arg("status", StatusIsOneOf)
+        mine_arg = view._filter_arg("requester", CreatedByMe)
+    print(f"requests: {total}")
+    print(f"events: {events}")
+    print(f"load_seconds: {seconds:.1f}")
+
+    client = app.test_client()
+    response = client.post("/login/", data={"username": "referent", "password": "demo1234"})
+    assert response.status_code == 302
+    probes = {
+        "list_first_page": "/helprequests/list/",
+        "list_new_and_open": f"/helprequests/list/?{status_arg}=new&{status_arg}=open",
+        "list_created_by_me": f"/helprequests/list/?{mine_arg}=1",
+        "list_deep_page": "/helprequests/list/?page_HelpRequestView=2000",
+        "request_page": f"/helprequests/show/{some_id}",
+    }
+    for key, path in probes.items():
+        median, p95, _ = timed(client, path)
+        print(f"{key}_ms_median: {median:.1f}")
+        print(f"{key}_ms_p95: {p95:.1f}")
+
+    started = time.perf_counter()
+    response = client.get(f"/helprequests/export/csv?{status_arg}=new&{status_arg}=open")
+    lines = response.get_data(as_text=True).count("\n") - 1
+    elapsed = time.perf_counter() - started
+    print(f"export_csv_new_and_open_rows: {lines}")
+    print(f"export_csv_rows_per_s: {lines / elapsed:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,441 @@
+"""Desk C — ENT help and support: the rules (filing, status changes, escalation,
+support answers, comments), who is notified of each, bulk changes, the quota
+exemption, the screens, and the row scope across every path."""
+import csv
+import io
+import re
+
+import pytest
+from werkzeug.datastructures import FileStorage
+
+from app.extensions import db
+from app.models import (
+    EntEstablishment,
+    EntUserProfile,
+    HelpRequest,
+    Membership,
+    Notification,
+    Organisation,
+    StoredFile,
+    SupportState,
+    WorkflowEvent,
+)
+from app.platform import files
+from app.platform.workflow import TransitionRefused
+from app.rules import ent as rules
+
+VH, JM = "Lycée Victor Hugo", "Collège Jean Moulin"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def user(app, login):
+    return app.appbuilder.sm.find_user(username=login)
+
+
+def org_id(name):
+    return db.session.query(Organisation).filter_by(name=name).one().id
+
+
+def application_id():
+    return rules.active_applications()[0].id
+
+
+def file_request(app, login, establishment=VH, subject="Mon écran reste blanc", uploads=()):
+    """A new request filed by `login` (committed); returns its id."""
+    with app.app_context():
+        item = rules.create_request(user(app, login), application_id=application_id(), subject=subject,
+                                    description="Depuis ce matin, la page ne se charge plus.",
+                                    organisation_id=org_id(establishment), uploads=uploads)
+        db.session.commit()
+        return item.id
+
+
+def fire(app, request_id, name, login, comment=""):
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        rules.REQUEST_WORKFLOW.fire(item, name, user(app, login), comment)
+        db.session.commit()
+
+
+def notified(request_id, template):
+    """Logins whose feed received `template` about this request."""
+    rows = db.session.query(Notification).filter_by(
+        template=template, link=f"/helprequests/show/{request_id}").all()
+    return sorted(row.user.username for row in rows)
+
+
+def counts():
+    return (db.session.query(HelpRequest).count(), db.session.query(WorkflowEvent).count(),
+            db.session.query(Notification).count())
+
+
+def png(name="capture.png"):
+    return FileStorage(io.BytesIO(PNG), filename=name, content_type="image/png")
+
+
+# ---------------------------------------------------------------------------
+# Filing a request
+# ---------------------------------------------------------------------------
+
+
+def test_a_new_request_notifies_the_referents_of_its_establishment_only(app):
+    request_id = file_request(app, "teacher", JM)
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        assert item.status == "new" and item.requester_profile == "teacher"
+        assert notified(request_id, "ent_request_created") == ["referent2"]
+        [event] = rules.events_of(item)
+        assert event.transition == "create" and event.actor.username == "teacher"
+        assert item.event_count == 1
+
+
+def test_the_establishment_is_asked_only_of_people_in_several(app):
+    with app.app_context():
+        before = counts()
+        with pytest.raises(rules.RequestRefused, match="^Établissement"):
+            rules.create_request(user(app, "teacher"), application_id=application_id(),
+                                 subject="Sujet", description="Texte")
+        with pytest.raises(rules.RequestRefused, match="^Établissement"):
+            rules.create_request(user(app, "student"), application_id=application_id(), subject="Sujet",
+                                 description="Texte", organisation_id=org_id(JM))
+        db.session.rollback()
+        assert counts() == before
+        item = rules.create_request(user(app, "student"), application_id=application_id(),
+                                    subject="Sans établissement choisi", description="Texte")
+        assert item.organisation.name == VH
+        db.session.rollback()
+
+
+@pytest.mark.parametrize("field, values", [
+    ("Application", {"application_id": None}),
+    ("Objet", {"subject": "  "}),
+    ("Objet", {"subject": "x" * 201}),
+    ("Description", {"description": ""}),
+])
+def test_a_refused_request_names_its_field_and_writes_nothing(app, field, values):
+    with app.app_context():
+        before = counts()
+        arguments = {"application_id": application_id(), "subject": "Sujet", "description": "Texte",
+                     "organisation_id": org_id(VH), **values}
+        with pytest.raises(rules.RequestRefused, match=f"^{field}"):
+            rules.create_request(user(app, "teacher"), **arguments)
+        db.session.rollback()
+        assert counts() == before
+
+
+def test_the_profile_is_asked_once_then_kept_on_each_request(app):
+    with app.app_context():
+        sm = app.appbuilder.sm
+        newcomer = sm.find_user(username="ent_parent") or sm.add_user(
+            "ent_parent", "Paul", "Petit", "ent_parent@guichet.example", [sm.find_role("User")],
+            password="demo1234")
+        if not db.session.query(Membership).filter_by(user_id=newcomer.id).first():
+            db.session.add(Membership(user_id=newcomer.id, organisation_id=org_id(JM)))
+        db.session.commit()
+        arguments = {"application_id": application_id(), "subject": "Connexion", "description": "Texte"}
+        with pytest.raises(rules.RequestRefused, match="^Profil"):
+            rules.create_request(newcomer, **arguments)
+        db.session.rollback()
+        item = rules.create_request(newcomer, profile="parent", **arguments)
+        db.session.commit()
+        assert item.requester_profile == "parent"
+        assert db.session.get(EntUserProfile, newcomer.id).profile == "parent"
+        again = rules.create_request(newcomer, profile="student", **arguments)
+        assert again.requester_profile == "parent"
+        db.session.rollback()
+
+
+# ---------------------------------------------------------------------------
+# Status changes
+# ---------------------------------------------------------------------------
+
+
+def test_a_referents_change_notifies_the_requester(app):
+    request_id = file_request(app, "student")
+    fire(app, request_id, "open", "referent", "Je regarde.")
+    with app.app_context():
+        assert notified(request_id, "ent_request_changed") == ["student"]
+        event = rules.events_of(db.session.get(HelpRequest, request_id))[-1]
+        assert (event.from_state, event.to_state, event.comment) == ("new", "open", "Je regarde.")
+
+
+def test_the_requesters_change_notifies_the_referents(app):
+    request_id = file_request(app, "student")
+    fire(app, request_id, "close", "student")
+    with app.app_context():
+        assert notified(request_id, "ent_request_changed") == ["referent"]
+        assert db.session.get(HelpRequest, request_id).status == "closed"
+
+
+@pytest.mark.parametrize("login, transition", [
+    ("referent2", "open"),  # a referent of another establishment
+    ("student", "open"),  # the requester changes no status but close / reopen
+    ("teacher", "close"),  # someone else's request
+    ("desk", "resolve"),  # the desk, on a request not transmitted to it
+])
+def test_status_changes_are_refused_to_others_and_change_nothing(app, login, transition):
+    request_id = file_request(app, "student")
+    with app.app_context():
+        before = counts()
+        item = db.session.get(HelpRequest, request_id)
+        with pytest.raises(TransitionRefused, match="ne vous est pas permise"):
+            rules.REQUEST_WORKFLOW.fire(item, transition, user(app, login))
+        db.session.rollback()
+        assert counts() == before and db.session.get(HelpRequest, request_id).status == "new"
+
+
+# ---------------------------------------------------------------------------
+# Escalation and the support desk
+# ---------------------------------------------------------------------------
+
+
+def test_the_escalation_round_trip(app):
+    request_id = file_request(app, "student", subject="Cahier de textes inaccessible")
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        rules.escalate(item, user(app, "referent"), "L'application ne répond plus.")
+        db.session.commit()
+        assert item.status == "open" and item.escalated
+        assert item.support_reference == f"SUP-{request_id:06d}"
+        assert item.support_desk.name == "Assistance ENT Auvergne-Rhône-Alpes"
+        assert item.support_state is SupportState.transmitted
+        assert notified(request_id, "ent_request_escalated") == ["desk", "student"]
+
+        rules.support_answer(item, user(app, "desk"), "Le service a été redémarré, réessayez.")
+        db.session.commit()
+        assert item.support_state is SupportState.answered
+        assert notified(request_id, "ent_support_answer") == ["referent", "student"]
+        kinds = [event.transition for event in rules.events_of(item)]
+        assert kinds == ["create", "escalate", "support_answer"]
+        answer = rules.events_of(item)[-1]
+        assert answer.actor.username == "desk" and answer.from_state == answer.to_state == "open"
+
+        before = counts()
+        with pytest.raises(TransitionRefused, match="SUP-"):
+            rules.escalate(item, user(app, "referent"))
+        with pytest.raises(rules.RequestRefused, match="^Réponse"):
+            rules.support_answer(item, user(app, "agent"), "Je ne suis pas du support ENT.")
+        db.session.rollback()
+        assert counts() == before
+
+
+@pytest.mark.parametrize("final", ["resolve", "close"])
+def test_escalation_only_from_new_or_open(app, final):
+    request_id = file_request(app, "student")
+    fire(app, request_id, final, "referent")
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        before = counts()
+        with pytest.raises(TransitionRefused, match="est impossible depuis l.état"):
+            rules.escalate(item, user(app, "referent"))
+        db.session.rollback()
+        assert counts() == before and not db.session.get(HelpRequest, request_id).escalated
+
+
+def test_escalation_needs_a_support_desk_and_the_desk_answers_escalated_requests_only(app):
+    request_id = file_request(app, "teacher", JM)
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        with pytest.raises(rules.RequestRefused, match="^Réponse"):
+            rules.support_answer(item, user(app, "desk"), "Bonjour")
+        settings = db.session.query(EntEstablishment).filter_by(organisation_id=org_id(JM)).one()
+        settings.support_desk_id = None
+        with pytest.raises(TransitionRefused, match="^Support"):
+            rules.escalate(item, user(app, "referent2"))
+        db.session.rollback()
+
+
+def test_comments_go_to_the_other_side(app):
+    request_id = file_request(app, "student")
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        rules.add_comment(item, user(app, "referent"), "Pouvez-vous joindre une capture ?")
+        rules.add_comment(item, user(app, "student"), "La voici.", png())
+        db.session.commit()
+        rows = db.session.query(Notification).filter_by(
+            template="ent_request_comment", link=f"/helprequests/show/{request_id}").order_by(Notification.id)
+        assert [row.user.username for row in rows] == ["student", "referent"]
+        assert rules.events_of(item)[-1].attachment.original_name == "capture.png"
+        with pytest.raises(rules.RequestRefused, match="^Commentaire"):
+            rules.add_comment(item, user(app, "teacher"), "Je m'invite.")
+        db.session.rollback()
+
+
+# ---------------------------------------------------------------------------
+# The attachment quota
+# ---------------------------------------------------------------------------
+
+
+def test_help_request_attachments_are_accepted_when_the_quota_is_full(app, monkeypatch):
+    monkeypatch.setitem(app.config, "FILE_USER_QUOTA_BYTES", 1)  # full as soon as one byte is stored
+    request_id = file_request(app, "student", uploads=[png()])
+    with app.app_context():
+        student = user(app, "student")
+        assert files.used_bytes(student.id) > 1
+        stored = files.files_of(db.session.get(HelpRequest, request_id))
+        assert [f.original_name for f in stored] == ["capture.png"]
+        before = db.session.query(StoredFile).count()
+        other_owner = db.session.query(Organisation).filter_by(name=VH).one()
+        with pytest.raises(files.FileRefused, match="^Pièce jointe.*quota"):
+            files.save_upload(png(), other_owner, student)
+        db.session.rollback()
+        assert db.session.query(StoredFile).count() == before
+
+
+# ---------------------------------------------------------------------------
+# Screens
+# ---------------------------------------------------------------------------
+
+
+def test_users_land_on_new_request_and_referents_on_the_list(login_as):
+    assert login_as("student").get("/helprequests/home").headers["Location"].endswith("/helprequests/new")
+    assert login_as("referent").get("/helprequests/home").headers["Location"].endswith("/helprequests/list/")
+    assert login_as("desk").get("/helprequests/home").headers["Location"].endswith("/helprequests/list/")
+
+
+def test_the_form_asks_the_establishment_only_of_people_in_several(login_as):
+    assert 'name="establishment"' in login_as("teacher").get("/helprequests/new").get_data(as_text=True)
+    page = login_as("student").get("/helprequests/new").get_data(as_text=True)
+    assert 'name="establishment"' not in page and 'name="subject"' in page
+
+
+def test_filing_through_the_form(app, login_as):
+    client = login_as("teacher")
+    with app.app_context():
+        data = {"application": str(application_id()), "establishment": str(org_id(JM)),
+                "subject": "Formulaire web", "description": "Déposé depuis le formulaire.",
+                "attachments": [(io.BytesIO(PNG), "ecran.png")]}
+    response = client.post("/helprequests/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Formulaire web" in page and "ecran.png" in page and "Collège Jean Moulin" in page
+    refused = client.post("/helprequests/new", data={**data, "subject": "", "attachments": []},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 200 and "Objet : un objet est obligatoire." in refused.get_data(as_text=True)
+
+
+def _filter_arg(app, column, filter_name):
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "HelpRequestView")
+    return view._filter_arg(column, getattr(__import__("app.views.ent", fromlist=[filter_name]), filter_name))
+
+
+def _listed_ids(html):
+    return {int(key) for key in re.findall(r'/helprequests/show/(\d+)"', html)}
+
+
+def test_the_referents_list_filters_statuses_combined_and_created_by_me(app, login_as):
+    new_id = file_request(app, "student", subject="Filtre nouveau")
+    resolved_id = file_request(app, "student", subject="Filtre résolu")
+    fire(app, resolved_id, "resolve", "referent")
+    mine_id = file_request(app, "referent", subject="Créée par la référente")
+    status_arg = _filter_arg(app, "status", "StatusIsOneOf")
+    mine_arg = _filter_arg(app, "requester", "CreatedByMe")
+    client = login_as("referent")
+    both = client.get(f"/helprequests/list/?{status_arg}=new&{status_arg}=resolved&psize_HelpRequestView=500")
+    listed = _listed_ids(both.get_data(as_text=True))
+    assert {new_id, resolved_id, mine_id} <= listed
+    with app.app_context():
+        statuses = {str(s.status.value) for s in db.session.query(HelpRequest).filter(HelpRequest.id.in_(listed))}
+    assert statuses == {"new", "resolved"}
+    only_resolved = _listed_ids(client.get(f"/helprequests/list/?{status_arg}=resolved&psize_HelpRequestView=500")
+                                .get_data(as_text=True))
+    assert resolved_id in only_resolved and new_id not in only_resolved
+    mine = _listed_ids(client.get(f"/helprequests/list/?{mine_arg}=1").get_data(as_text=True))
+    assert mine == {mine_id}
+    export = client.get(f"/helprequests/export/csv?{mine_arg}=1").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(export.lstrip("\ufeff")), delimiter=";"))
+    assert len(rows) == 2 and rows[1][0] == str(mine_id) and "Créée par la référente" in rows[1][1]
+
+
+def test_the_list_shows_profile_event_count_summary_and_a_link_to_the_requester(app, login_as):
+    request_id = file_request(app, "teacher", subject="Colonnes de la liste")
+    fire(app, request_id, "open", "referent")
+    with app.app_context():
+        teacher_id = user(app, "teacher").id
+    html = login_as("referent").get("/helprequests/list/?psize_HelpRequestView=500").get_data(as_text=True)
+    row = html[html.index(f'/helprequests/show/{request_id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "<strong>Colonnes de la liste</strong>" in row and "la page ne se charge plus" in row
+    assert f'href="/helprequests/requester/{teacher_id}">Marc Dubois</a>' in row
+    assert "Enseignant" in row and "<td>2</td>" in row
+    profile = login_as("referent").get(f"/helprequests/requester/{teacher_id}").get_data(as_text=True)
+    assert "Marc Dubois" in profile and "Colonnes de la liste" in profile
+
+
+def test_bulk_status_change_records_each_request(app, login_as):
+    first, second = file_request(app, "student", subject="Lot 1"), file_request(app, "teacher", subject="Lot 2")
+    closed = file_request(app, "student", subject="Lot déjà fermé")
+    fire(app, closed, "close", "referent")
+    response = login_as("referent").post("/helprequests/action_post", data={
+        "action": "resolve", "rowid": [str(first), str(second), str(closed)]})
+    assert response.status_code == 302
+    with app.app_context():
+        for key in (first, second):
+            item = db.session.get(HelpRequest, key)
+            assert item.status == "resolved"
+            last = rules.events_of(item)[-1]
+            assert (last.transition, last.actor.username) == ("resolve", "referent")
+        assert db.session.get(HelpRequest, closed).status == "closed"
+        assert notified(first, "ent_request_changed")[-1:] == ["student"]
+        assert notified(second, "ent_request_changed") == ["teacher"]
+
+
+def test_the_desk_answers_from_the_request_page(app, login_as):
+    request_id = file_request(app, "teacher", JM, subject="Page du support")
+    fire(app, request_id, "escalate", "referent2")
+    desk = login_as("desk")
+    page = desk.get(f"/helprequests/show/{request_id}").get_data(as_text=True)
+    assert 'id="support-answer"' in page and f"SUP-{request_id:06d}" in page
+    desk.post(f"/helprequests/answer/{request_id}", data={"comment": "Synchronisation relancée."})
+    teacher_page = login_as("teacher").get(f"/helprequests/show/{request_id}").get_data(as_text=True)
+    assert "Synchronisation relancée." in teacher_page and "Réponse du support" in teacher_page
+
+
+# ---------------------------------------------------------------------------
+# Row scope
+# ---------------------------------------------------------------------------
+
+
+def test_referent2_reaches_nothing_of_the_other_establishment(app, login_as):
+    request_id = file_request(app, "student", VH, subject="Confidentiel Victor Hugo", uploads=[png()])
+    with app.app_context():
+        file_id = files.files_of(db.session.get(HelpRequest, request_id))[0].id
+        student_id = user(app, "student").id
+        vh_ids = {r.id for r in db.session.query(HelpRequest).filter_by(organisation_id=org_id(VH))}
+    client = login_as("referent2")
+    listed = _listed_ids(client.get("/helprequests/list/?psize_HelpRequestView=500").get_data(as_text=True))
+    assert listed and not listed & vh_ids
+    for path in (f"/helprequests/show/{request_id}", f"/api/v1/helprequest/{request_id}",
+                 f"/files/{file_id}", f"/helprequests/requester/{student_id}"):
+        assert client.get(path).status_code == 404, path
+    with app.app_context():
+        before = counts()
+    for path, data in ((f"/helprequests/comment/{request_id}", {"comment": "Intrusion"}),
+                       (f"/helprequests/transition/{request_id}/resolve", {}),
+                       (f"/helprequests/action/resolve/{request_id}", {}),
+                       ("/helprequests/action_post", {"action": "escalate", "rowid": [str(request_id)]})):
+        assert client.post(path, data=data).status_code == 404, path
+    with app.app_context():
+        assert counts() == before and db.session.get(HelpRequest, request_id).status == "new"
+    api_ids = set(client.get("/api/v1/helprequest/?q=(page_size:100)").json["ids"])
+    assert api_ids and not api_ids & vh_ids
+    export = client.get("/helprequests/export/csv").get_data(as_text=True)
+    assert "Confidentiel Victor Hugo" not in export and "Victor Hugo" not in export
+
+
+def test_users_see_their_own_requests_and_the_desk_escalated_ones(app, login_as):
+    escalated = file_request(app, "teacher", JM, subject="Transmise au support")
+    fire(app, escalated, "escalate", "referent2")
+    kept = file_request(app, "teacher", JM, subject="Gardée par la référente")
+    with app.app_context():
+        student_id, teacher_id = user(app, "student").id, user(app, "teacher").id
+        own = {r.id for r in db.session.query(HelpRequest).filter_by(requester_id=student_id)}
+        escalated_ids = {r.id for r in db.session.query(HelpRequest).filter(HelpRequest.escalated_on.isnot(None))}
+    student = login_as("student")
+    assert _listed_ids(student.get("/helprequests/list/?psize_HelpRequestView=500").get_data(as_text=True)) == own
+    assert student.get(f"/helprequests/show/{kept}").status_code == 404
+    assert student.get(f"/helprequests/requester/{teacher_id}").status_code == 404
+    desk = login_as("desk")
+    assert _listed_ids(desk.get("/helprequests/list/?psize_HelpRequestView=500").get_data(as_text=True)) == escalated_ids
+    assert desk.get(f"/helprequests/show/{kept}").status_code == 404
+    assert login_as("agent").get(f"/helprequests/show/{escalated}").status_code == 404

@@ -1,0 +1,435 @@
+"""Desk B: client-project tickets — the workflow per role, Closed being final, the
+mails in both phases, attachments, priorities, references, the visibility list,
+the client screens and the back-office grid, and row scope on every path."""
+import io
+import re
+
+import pytest
+from werkzeug.datastructures import FileStorage
+
+from app.extensions import db
+from app.models import (
+    DelegationLog,
+    OutboxMail,
+    Project,
+    ProjectViewer,
+    StoredFile,
+    Ticket,
+    TicketComment,
+    TicketState,
+    WorkflowEvent,
+)
+from app.platform.workflow import TransitionRefused
+from app.rules import tickets as rules
+
+FESTIVAL = "Billetterie Festival 2026"  # Les Nuits de Fourvière, setup phase, client lead `client`
+SITE = "Site institutionnel des Nuits"  # Les Nuits de Fourvière, operation, listed: `client`
+SALON = "Extranet exposants Made in Rhône"  # Salon Made in Rhône, setup, client lead `client2`
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+VENDOR = {"lead", "agent"}
+CLIENT = {"client"}  # the declarant of the tickets below, and the project's client lead
+# Who may fire each transition (besides Admin): vendor staff or the client side.
+WHO = {name: (CLIENT if name in ("send_back", "close") else VENDOR)
+       for name in ("assign", "start", "wait_rd", "ask_client", "lead_followup", "process", "send_back", "close")}
+PEOPLE = ("lead", "agent", "client", "cmartin", "client2")
+
+
+def person(app, login):
+    return app.appbuilder.sm.find_user(username=login)
+
+
+def project_named(name):
+    return db.session.query(Project).filter_by(name=name).one()
+
+
+def upload(name="capture.png", data=PNG):
+    return FileStorage(stream=io.BytesIO(data), filename=name)
+
+
+def new_ticket(app, project=FESTIVAL, declarant="client", **fields):
+    draft = rules.TicketDraft(title=fields.pop("title", "Le panier se vide tout seul"),
+                              priority=fields.pop("priority", "medium"), **fields)
+    return rules.create_ticket(project_named(project), person(app, declarant), draft)
+
+
+def mails_to(ticket, template):
+    return {m.recipient for m in db.session.query(OutboxMail).filter_by(template=template)
+            if ticket.reference in m.subject}
+
+
+def events_of(ticket):
+    return db.session.query(WorkflowEvent).filter_by(object_type="ticket", object_id=ticket.id).count()
+
+
+# ---------------------------------------------------------------------------
+# The workflow, per role
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(WHO))
+def test_each_transition_is_allowed_and_refused_per_role(app, name):
+    """From every state, for vendor staff, the declarant, a colleague and another
+    company: only the listed people, from the listed states, move the ticket."""
+    transition = rules.TICKET_FLOW.transition(name)
+    with app.app_context():
+        ticket = new_ticket(app)
+        db.session.commit()
+        for state in TicketState:
+            for login in PEOPLE:
+                ticket.state = state
+                db.session.flush()
+                before = events_of(ticket)
+                expected = state.value in transition.sources and login in WHO[name]
+                if expected:
+                    event = rules.fire(ticket, name, person(app, login), "Commentaire de test")
+                    assert ticket.state.value == transition.target, (name, state, login)
+                    assert (event.from_state, event.to_state) == (state.value, transition.target)
+                    assert events_of(ticket) == before + 1
+                else:
+                    with pytest.raises(TransitionRefused):
+                        rules.fire(ticket, name, person(app, login), "Commentaire de test")
+                    assert ticket.state is state, (name, state, login)
+                    assert events_of(ticket) == before
+                db.session.rollback()
+
+
+def test_a_comment_is_required_to_ask_the_client_or_return(app):
+    with app.app_context():
+        ticket = new_ticket(app)
+        ticket.state = TicketState.in_progress
+        with pytest.raises(TransitionRefused, match="Commentaire"):
+            rules.fire(ticket, "ask_client", person(app, "agent"), "  ")
+        assert ticket.state is TicketState.in_progress
+        ticket.state = TicketState.processed
+        with pytest.raises(TransitionRefused, match="Commentaire"):
+            rules.fire(ticket, "send_back", person(app, "client"), "")
+        assert ticket.state is TicketState.processed
+        db.session.rollback()
+
+
+def test_taking_a_ticket_makes_the_agent_its_assignee(app):
+    with app.app_context():
+        ticket = new_ticket(app)
+        rules.fire(ticket, "assign", person(app, "agent"))
+        assert ticket.assignee.username == "agent" and ticket.state is TicketState.assigned
+        db.session.rollback()
+
+
+def test_closed_is_final(app, login_as):
+    """No transition for anyone (Admin included), no comment, no file, no edit;
+    the page says to open a new ticket."""
+    with app.app_context():
+        ticket = new_ticket(app)
+        db.session.commit()
+        rules.fire(ticket, "close", person(app, "client"), "Merci, c'est réglé")
+        db.session.commit()
+        assert ticket.state is TicketState.closed and ticket.closed_on is not None
+        reference, ticket_id, events = ticket.reference, ticket.id, events_of(ticket)
+        for login in PEOPLE + ("admin",):
+            user = person(app, login)
+            assert rules.available(ticket, user) == []
+            for name in WHO:
+                with pytest.raises(TransitionRefused, match="clos"):
+                    rules.fire(ticket, name, user, "encore")
+            with pytest.raises(rules.TicketRefused, match="nouveau ticket"):
+                rules.add_comment(ticket, user, "Une dernière chose")
+            with pytest.raises(rules.TicketRefused, match="nouveau ticket"):
+                rules.add_attachments(ticket, user, [upload()])
+        db.session.rollback()
+        assert events_of(ticket) == events
+        assert db.session.query(TicketComment).filter_by(ticket_id=ticket_id).count() == 0
+
+    agent = login_as("agent")
+    agent.post(f"/tickets/edit/{ticket_id}", data={"priority": "low", "priority_context": ""})
+    client = login_as("client")
+    response = client.post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Et ça ?"},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "votre ticket est clos" in page.lower() and "nouveau ticket" in page
+    assert 'name="action"' not in page
+    with app.app_context():
+        ticket = db.session.get(Ticket, ticket_id)
+        assert ticket.priority.value == "medium" and ticket.state is TicketState.closed
+        assert db.session.query(TicketComment).filter_by(ticket_id=ticket_id).count() == 0
+
+
+# ---------------------------------------------------------------------------
+# Creating a ticket: reference, priority, attachments
+# ---------------------------------------------------------------------------
+
+
+def test_reference_is_seven_random_characters_drawn_again_on_collision(app):
+    with app.app_context():
+        taken = db.session.query(Ticket.reference).first()[0]
+        draws = iter([taken, "Q7W2E9R"])
+        assert rules.new_reference(lambda: next(draws)) == "Q7W2E9R"
+        references = {rules.new_reference() for _ in range(50)}
+        assert all(re.fullmatch(r"[A-Z0-9]{7}", r) for r in references) and len(references) == 50
+
+
+@pytest.mark.parametrize("priority", ["high", "blocking"])
+def test_high_and_blocking_need_a_context(app, priority):
+    with app.app_context():
+        count = db.session.query(Ticket).count()
+        with pytest.raises(rules.TicketRefused, match="Contexte de la priorité"):
+            new_ticket(app, priority=priority, priority_context="  ")
+        db.session.rollback()
+        assert db.session.query(Ticket).count() == count
+        ticket = new_ticket(app, priority=priority, priority_context="Le site est en production")
+        assert ticket.priority.value == priority
+        db.session.rollback()
+
+
+def test_required_fields_are_named(app):
+    with app.app_context():
+        with pytest.raises(rules.TicketRefused, match="Objet"):
+            new_ticket(app, title=" ")
+        with pytest.raises(rules.TicketRefused, match="Priorité"):
+            new_ticket(app, priority="")
+        with pytest.raises(rules.TicketRefused, match="Suivi"):
+            new_ticket(app, follower_id=person(app, "client2").id)
+        db.session.rollback()
+
+
+def test_five_attachments_at_most(app):
+    with app.app_context():
+        files_before, tickets_before = db.session.query(StoredFile).count(), db.session.query(Ticket).count()
+        draft = rules.TicketDraft(title="Six captures", priority="low")
+        with pytest.raises(rules.TicketRefused, match="Pièces jointes"):
+            rules.create_ticket(project_named(FESTIVAL), person(app, "client"), draft,
+                                [upload(f"c{i}.png") for i in range(6)])
+        db.session.rollback()
+        assert db.session.query(StoredFile).count() == files_before
+        assert db.session.query(Ticket).count() == tickets_before
+
+        ticket = rules.create_ticket(project_named(FESTIVAL), person(app, "client"), draft,
+                                     [upload(f"c{i}.png") for i in range(4)])
+        rules.add_attachments(ticket, person(app, "client"), [upload("c5.png")])
+        assert len(rules.attachments(ticket)) == 5
+        with pytest.raises(rules.TicketRefused, match="Pièces jointes"):
+            rules.add_attachments(ticket, person(app, "client"), [upload("c6.png")])
+        # A file sent with a comment is the comment's, not one of the ticket's five.
+        rules.add_comment(ticket, person(app, "agent"), "Voici le correctif", upload("correctif.png"))
+        assert len(rules.attachments(ticket)) == 5
+        db.session.rollback()
+
+
+# ---------------------------------------------------------------------------
+# Mails
+# ---------------------------------------------------------------------------
+
+
+def test_creation_mail_in_setup_phase_goes_to_the_setup_contact(app):
+    with app.app_context():
+        ticket = new_ticket(app, declarant="cmartin", follower_id=None)
+        assert mails_to(ticket, "ticket_created") == {
+            "cmartin@guichet.example",  # the declarant
+            "lead@guichet.example",  # the vendor project lead
+            "client@guichet.example",  # the client project lead (not the declarant)
+            "agent@guichet.example",  # the setup contact
+        }
+        db.session.rollback()
+
+
+def test_creation_mail_in_operation_phase_goes_to_the_support_mailbox(app):
+    with app.app_context():
+        ticket = new_ticket(app, project=SITE, declarant="client", follower_id=person(app, "cmartin").id)
+        recipients = [m.recipient for m in db.session.query(OutboxMail).filter_by(template="ticket_created")
+                      if ticket.reference in m.subject]
+        assert sorted(recipients) == sorted([
+            "client@guichet.example",  # declarant and client lead: one mail
+            "lead@guichet.example",
+            "cmartin@guichet.example",  # the follower
+            "support@atelier-numerique.example",  # the support mailbox, not the setup contact
+        ])
+        db.session.rollback()
+
+
+def test_mails_at_each_step(app):
+    with app.app_context():
+        ticket = new_ticket(app, declarant="client", follower_id=person(app, "cmartin").id)
+        client_side = {"client@guichet.example", "cmartin@guichet.example"}
+        rules.fire(ticket, "assign", person(app, "agent"))
+        assert mails_to(ticket, "ticket_assigned") == client_side | {"agent@guichet.example"}
+        rules.fire(ticket, "ask_client", person(app, "agent"), "Sur quel navigateur ?")
+        assert mails_to(ticket, "ticket_waiting_client") == client_side
+        rules.fire(ticket, "send_back", person(app, "client"), "Firefox 128")
+        assert mails_to(ticket, "ticket_returned") == {"lead@guichet.example", "agent@guichet.example"}
+        rules.fire(ticket, "process", person(app, "agent"), "Corrigé")
+        assert mails_to(ticket, "ticket_processed") == client_side
+        body = next(m.body for m in db.session.query(OutboxMail).filter_by(template="ticket_processed")
+                    if ticket.reference in m.subject)
+        assert "clôturer" in body and "Corrigé" in body
+        rules.fire(ticket, "close", person(app, "client"))
+        assert mails_to(ticket, "ticket_closed") == client_side | {"lead@guichet.example", "agent@guichet.example"}
+        db.session.rollback()
+
+
+# ---------------------------------------------------------------------------
+# Row scope and the visibility list
+# ---------------------------------------------------------------------------
+
+
+def _ids(app):
+    with app.app_context():
+        festival, site, salon = (project_named(n) for n in (FESTIVAL, SITE, SALON))
+        site_ticket = db.session.query(Ticket).filter_by(project_id=site.id).first()
+        salon_ticket = db.session.query(Ticket).filter_by(project_id=salon.id).first()
+        return festival.id, site.id, salon.id, site_ticket, salon_ticket
+
+
+def test_clients_see_only_their_company_and_the_listed_projects(app, login_as):
+    festival, site, salon, site_ticket, salon_ticket = _ids(app)
+    client2 = login_as("client2")
+    assert client2.get(f"/extranet/project/{festival}").status_code == 404
+    assert client2.get(f"/extranet/ticket/{site_ticket.reference}").status_code == 404
+    assert client2.get(f"/extranet/ticket/{salon_ticket.reference}").status_code == 200
+    api = client2.get("/api/v1/ticket/?q=(page_size:100)").json
+    assert salon_ticket.id in api["ids"] and site_ticket.id not in api["ids"]
+    assert client2.get(f"/api/v1/ticket/{site_ticket.id}").status_code == 404
+
+    colleague = login_as("cmartin")  # Les Nuits de Fourvière, not on the site's list
+    projects = colleague.get("/extranet/").get_data(as_text=True)
+    assert FESTIVAL in projects and SITE not in projects
+    assert colleague.get(f"/extranet/project/{site}").status_code == 404
+    assert colleague.get(f"/extranet/ticket/{site_ticket.reference}").status_code == 404
+    assert colleague.post(f"/extranet/ticket/{site_ticket.reference}/act",
+                          data={"action": "close"}).status_code == 404
+
+    for login in ("client", "lead", "agent"):  # listed, and the vendor's staff
+        assert login_as(login).get(f"/extranet/project/{site}").status_code == 200
+
+
+def test_the_client_lead_manages_the_visibility_list(app, login_as):
+    festival, site, *_ = _ids(app)
+    with app.app_context():
+        cmartin_id = person(app, "cmartin").id
+        logs = db.session.query(DelegationLog).filter_by(object_type="ticket_project").count()
+    colleague = login_as("cmartin")
+    colleague.post(f"/extranet/project/{site}/visibility/add", data={"user": cmartin_id})  # 404: not visible
+    colleague.post(f"/extranet/project/{festival}/visibility/add", data={"user": cmartin_id})
+    with app.app_context():
+        assert db.session.query(ProjectViewer).filter_by(user_id=cmartin_id).count() == 0
+
+    lead = login_as("client")
+    lead.post(f"/extranet/project/{site}/visibility/add", data={"user": cmartin_id})
+    assert colleague.get(f"/extranet/project/{site}").status_code == 200
+    with app.app_context():
+        viewer_id = db.session.query(ProjectViewer).filter_by(user_id=cmartin_id, project_id=site).one().id
+        assert db.session.query(DelegationLog).filter_by(object_type="ticket_project").count() == logs + 1
+    lead.post(f"/extranet/project/{site}/visibility/remove/{viewer_id}")
+    assert colleague.get(f"/extranet/project/{site}").status_code == 404
+    with app.app_context():
+        assert db.session.query(DelegationLog).filter_by(object_type="ticket_project").count() == logs + 2
+
+    # Listing someone on the festival closes it to everyone else of the company.
+    with app.app_context():
+        other = ProjectViewer(project_id=festival, user_id=person(app, "client").id)
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    assert colleague.get(f"/extranet/project/{festival}").status_code == 404
+    assert login_as("client").get(f"/extranet/project/{festival}").status_code == 200
+    with app.app_context():
+        db.session.delete(db.session.get(ProjectViewer, other_id))
+        db.session.commit()
+
+
+def test_attachments_download_only_for_those_who_see_the_ticket(app, login_as):
+    with app.app_context():
+        ticket = rules.create_ticket(project_named(SALON), person(app, "client2"),
+                                     rules.TicketDraft(title="Capture du bug", priority="low"), [upload()])
+        db.session.commit()
+        file_id = rules.attachments(ticket)[0].id
+    assert login_as("client2").get(f"/files/{file_id}").status_code == 200
+    assert login_as("agent").get(f"/files/{file_id}").status_code == 200
+    assert login_as("client").get(f"/files/{file_id}").status_code == 404
+
+
+# ---------------------------------------------------------------------------
+# Client screens
+# ---------------------------------------------------------------------------
+
+
+def test_my_projects_counts_and_the_project_page_sections(app, login_as):
+    client = login_as("client")
+    html = client.get("/extranet/").get_data(as_text=True)
+    row = re.search(r"Billetterie Festival 2026.*?</tr>", html, re.S).group(0)
+    counts = [int(n) for n in re.findall(r'class="count-[a-z-]+">(\d+)<', row)]
+    with app.app_context():
+        states = [t.state for t in db.session.query(Ticket).filter_by(project_id=project_named(FESTIVAL).id)]
+    assert counts == [states.count(TicketState.waiting_client), states.count(TicketState.processed),
+                      sum(s not in (TicketState.waiting_client, TicketState.processed, TicketState.closed)
+                          for s in states)]
+    festival = _ids(app)[0]
+    page = client.get(f"/extranet/project/{festival}").get_data(as_text=True)
+    sections = {name: page.split(f'id="section-{name}"')[1].split('id="section-')[0]
+                for name in ("today", "to-complete", "to-close", "in-progress", "closed")}
+    assert "2GBS0DW" in sections["today"] and "OK899Q5" in sections["to-complete"]
+    assert "5VH8E3Z" in sections["to-close"] and "BU8MWBC" in sections["closed"]
+    rows = re.findall(r'<tr class="ticket-row[^"]*"[^>]*>.*?</tr>', sections["in-progress"], re.S)
+    assert rows
+    for row in rows:
+        urgent = "<td>Élevée</td>" in row or "<td>Bloquant</td>" in row
+        assert ("font-weight: bold" in row) == urgent, row
+
+
+def test_keyword_search_over_closed_tickets(app, login_as):
+    festival = _ids(app)[0]
+    client = login_as("client")
+    found = client.get(f"/extranet/project/{festival}?q=frappe").get_data(as_text=True)
+    closed = found.split('id="section-closed"')[1]
+    assert "BU8MWBC" in closed
+    missed = client.get(f"/extranet/project/{festival}?q=introuvable").get_data(as_text=True)
+    assert "BU8MWBC" not in missed.split('id="section-closed"')[1]
+    by_reference = client.get(f"/extranet/project/{festival}?q=bu8mwbc").get_data(as_text=True)
+    assert "BU8MWBC" in by_reference.split('id="section-closed"')[1]
+
+
+def test_my_tickets_lists_what_i_declared_on_every_project(app, login_as):
+    page = login_as("client2").get("/extranet/tickets").get_data(as_text=True)
+    assert "TWU0EMC" in page and "F1MZQB6" in page and "2GBS0DW" not in page
+
+
+def test_a_client_creates_a_ticket_through_the_form(app, login_as):
+    festival = _ids(app)[0]
+    client = login_as("cmartin")
+    response = client.post(f"/extranet/new?project={festival}", data={
+        "title": "Paiement refusé", "priority": "blocking", "priority_context": "",
+    }, follow_redirects=True)
+    assert "Contexte de la priorité" in response.get_data(as_text=True)
+    response = client.post(f"/extranet/new?project={festival}", data={
+        "title": "Paiement refusé", "priority": "blocking", "priority_context": "Ventes bloquées",
+        "attachments": [(io.BytesIO(PNG), "erreur.png")],
+    }, content_type="multipart/form-data")
+    assert response.status_code == 302
+    reference = response.headers["Location"].rsplit("/", 1)[-1]
+    page = client.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    assert "Paiement refusé" in page and "erreur.png" in page
+    assert login_as("client2").post(f"/extranet/new?project={festival}",
+                                    data={"title": "x", "priority": "low"}).status_code == 404
+
+
+# ---------------------------------------------------------------------------
+# Back office
+# ---------------------------------------------------------------------------
+
+
+def test_back_office_grid_filters_and_bulk_transitions(app, login_as):
+    agent = login_as("agent")
+    listing = agent.get("/tickets/list/?_flt_0_state=new&psize_TicketView=100").get_data(as_text=True)
+    with app.app_context():
+        new = [t for t in db.session.query(Ticket).filter_by(state=TicketState.new)]
+        processed_ref = db.session.query(Ticket).filter_by(reference="5VH8E3Z").one()
+    assert all(t.reference in listing for t in new) and "5VH8E3Z" not in listing
+    keys = [t.id for t in new[:2]] + [processed_ref.id]
+    agent.post("/tickets/action_post", data={"action": "assign", "rowid": keys})
+    with app.app_context():
+        moved = [db.session.get(Ticket, k) for k in keys]
+        assert [t.state for t in moved[:2]] == [TicketState.assigned] * 2
+        assert moved[2].state is TicketState.processed  # not from Processed: refused, unchanged
+        for ticket in moved[:2]:
+            ticket.state, ticket.assignee_id = TicketState.new, None
+        db.session.commit()
+    assert login_as("client").get("/tickets/list/").status_code in (302, 403)
