@@ -1,8 +1,8 @@
 """The application factory."""
 import os
 
-from flask import Flask
-from flask_appbuilder import AppBuilder, IndexView
+from flask import Flask, g, redirect
+from flask_appbuilder import AppBuilder, IndexView, expose
 
 from config import BASE_DIR, Config
 
@@ -10,7 +10,19 @@ from .extensions import csrf, db, migrate
 
 
 class GuichetIndexView(IndexView):
+    """The home page: one tile per desk the person may use; someone with a single
+    desk lands on it directly (a pupil on "new request", a referent on the list)."""
+
     index_template = "guichet/index.html"
+
+    @expose("/")
+    def index(self):
+        from .views.base import desks_for_current_user
+
+        desks = desks_for_current_user(self.appbuilder)
+        if len(desks) == 1 and not g.user.is_anonymous:
+            return redirect(desks[0]["href"])
+        return self.render_template(self.index_template, appbuilder=self.appbuilder, desks=desks)
 
 
 def create_app(overrides=None, register_more=None):

@@ -5,6 +5,7 @@
 """
 import os
 import tempfile
+import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -41,12 +42,20 @@ def app():
         "RATELIMIT_ENABLED": False,
         "AUTH_RATE_LIMITED": False,
         "SERVER_NAME": "localhost",
+        # Queues of their own: jobs this run leaves behind never reach another run's worker.
+        "JOB_QUEUE_PREFIX": f"guichet-test-{uuid.uuid4().hex[:8]}-",
     })
     with application.app_context():
         upgrade()
         cli.sync_roles()
         list(demo.load())
     yield application
+    if application.config.get("REDIS_URL"):
+        from app.platform import jobs
+
+        with application.app_context():
+            for name in (jobs.DEFAULT_QUEUE, jobs.MAIL_QUEUE):
+                jobs.get_queue(name).empty()
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,7 @@ from flask.cli import with_appcontext
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import force_locale
 from icalendar import Calendar, Event, vCalAddress
-from jinja2 import TemplateNotFound
+from jinja2 import TemplateNotFound, meta
 from sqlalchemy import func, select, update
 
 from ..extensions import db
@@ -130,20 +130,27 @@ def notify(recipients, template, context=None, *, link=None, attachments=(), fee
             recipients_by_locale.setdefault(fallback, []).append((None, address))
 
     notifications, mails = [], []
+    names = [f"mail/{template}.subject.txt", f"mail/{template}.txt", f"mail/{template}.html"]
+    personal = [_uses_recipient(name) for name in names]
     for locale, people in recipients_by_locale.items():
+        rendered = [None, None, None]
         with force_locale(locale):
             for user, address in people:
                 ctx = {**base_context, "recipient": user, "link": absolute_link,
                        "app_name": current_app.config.get("APP_NAME", "Guichet")}
-                subject = " ".join(_render(f"mail/{template}.subject.txt", ctx).split())[:255]
+                # Each part is rendered once per language unless it addresses its reader.
+                for index, name in enumerate(names):
+                    if rendered[index] is None or personal[index]:
+                        rendered[index] = _render(name, ctx, optional=index == 2) or ""
+                subject = " ".join(rendered[0].split())[:255]
+                body, html = rendered[1], rendered[2] or None
                 if feed and user is not None:
                     notifications.append(Notification(
                         user_id=user.id, template=template, title=subject, link=link))
                 if mail and address:
-                    html = _render(f"mail/{template}.html", ctx, optional=True)
                     mails.append(OutboxMail(
                         recipient=address, user_id=user.id if user else None, locale=locale,
-                        template=template, subject=subject, body=_render(f"mail/{template}.txt", ctx),
+                        template=template, subject=subject, body=body,
                         html=html, state=MailState.queued, attempts=0,
                         attachments=[OutboxAttachment(filename=n, content_type=t, data=d)
                                      for n, t, d in attachments],
@@ -181,6 +188,23 @@ def _attachment(item):
 
 
 _optional_missing = set()
+_recipient_use = {}
+
+
+def _uses_recipient(name) -> bool:
+    """Whether a mail template (or one it includes) reads `recipient`; cached per name."""
+    if name not in _recipient_use:
+        env = current_app.jinja_env
+        try:
+            source = env.loader.get_source(env, name)[0]
+        except TemplateNotFound:
+            _recipient_use[name] = False
+            return False
+        parsed = env.parse(source)
+        used = "recipient" in meta.find_undeclared_variables(parsed)
+        included = [ref for ref in meta.find_referenced_templates(parsed) if ref]
+        _recipient_use[name] = used or any(_uses_recipient(ref) for ref in included)
+    return _recipient_use[name]
 
 
 def _render(name, context, optional=False):

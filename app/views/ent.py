@@ -24,7 +24,7 @@ from ..models import (
 from ..platform import files
 from ..rules import ent as rules
 from ..security import ScopedInterface, apply_scope
-from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView, register_desk_home
 
 REQUEST_LABELS = {
     "id": _l("No."),
@@ -289,6 +289,7 @@ class EntEstablishmentView(GuichetModelView):
 
 
 def register(appbuilder):
+    register_desk_home("HelpDesk", "/helprequests/home")
     appbuilder.add_link("NewHelpRequest", href="/helprequests/new", icon="fa-plus-circle",
                         label=_l("New request"), category="HelpDesk", category_label=_l("Help and support"),
                         category_icon="fa-life-ring")
