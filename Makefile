@@ -47,7 +47,7 @@ demo-data: migrate
 serve:
 	@echo ""
 	@echo "Guichet is served at http://$(HOST):$(PORT)/"
-	@echo "Demo logins (password demo1234): admin vnoc creator creator2 lead agent eventadmin referent opadmin user"
+	@echo "Demo logins (password demo1234): admin vnoc creator creator2 client cmartin client2 lead agent eventadmin referent referent2 teacher student desk opadmin user"
 	@echo ""
 	@# With REDIS_URL, jobs go to RQ: an RQ worker and the cron scheduler run beside gunicorn.
 	@if [ -n "$$REDIS_URL" ]; then \
@@ -69,9 +69,13 @@ browser:
 test: translations vendor browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# Benchmarks (PostgreSQL on 127.0.0.1, each in a database of its own): figures as `key: value`.
 bench: install
 	$(BIN)/python bench/grid.py --rows $${ROWS:-1000000}
 	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/booking.py
+	$(BIN)/python bench/tickets.py
+	$(BIN)/python bench/ent.py
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo
