@@ -59,6 +59,10 @@ class Config:
 
     # Grids: exact counts up to this many rows, beyond it an estimate or "more than".
     GRID_EXACT_COUNT_LIMIT = env("GRID_EXACT_COUNT_LIMIT", 10000, int)
+    # ...but only this many when a "contains"/"ends with" text filter is set (a
+    # '%word%' search: its trigram index yields every match, each rechecked), and
+    # always enough for the next page (ScopedInterface._grid_count_limit).
+    GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT = env("GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT", 100, int)
     # Rows fetched per round trip when streaming an export.
     EXPORT_BATCH_SIZE = env("EXPORT_BATCH_SIZE", 5000, int)
 

@@ -3,8 +3,10 @@ mails in both phases, attachments, priorities, references, the visibility list,
 the client screens and the back-office grid, and row scope on every path."""
 import io
 import re
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
@@ -16,11 +18,13 @@ from app.models import (
     StoredFile,
     Ticket,
     TicketComment,
+    TicketPriority,
     TicketState,
     WorkflowEvent,
 )
 from app.platform.workflow import TransitionRefused
 from app.rules import tickets as rules
+from app.security import ApproximateCount
 
 FESTIVAL = "Billetterie Festival 2026"  # Les Nuits de Fourvière, setup phase, client lead `client`
 SITE = "Site institutionnel des Nuits"  # Les Nuits de Fourvière, operation, listed: `client`
@@ -385,6 +389,79 @@ def test_keyword_search_over_closed_tickets(app, login_as):
     assert "BU8MWBC" not in missed.split('id="section-closed"')[1]
     by_reference = client.get(f"/extranet/project/{festival}?q=bu8mwbc").get_data(as_text=True)
     assert "BU8MWBC" in by_reference.split('id="section-closed"')[1]
+
+
+def _closed(session, project, number, title, description=None, days=0):
+    ticket = Ticket(reference=f"KW{number:05d}", project=project, organisation_id=project.organisation_id,
+                    title=title, description=description, priority=TicketPriority.low, state=TicketState.closed,
+                    declarant=project.client_lead, closed_on=datetime(2020, 1, 1) + timedelta(days=days))
+    session.add(ticket)
+    return ticket
+
+
+def test_closed_search_counts_exactly_up_to_a_limit_then_more_than(app, session, monkeypatch):
+    project = project_named(FESTIVAL)
+    tickets = [_closed(session, project, n, f"Clavier bloqué n°{n}", "Touche « Entrée » sans effet", days=n)
+               for n in range(7)]
+    tickets.append(_closed(session, project, 7, "Panne d'écran", "Le clavier 100% inopérant", days=8))
+    session.flush()
+    latest_first = [t.id for t in sorted(tickets, key=lambda t: t.closed_on, reverse=True)]
+    monkeypatch.setitem(app.config, "GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT", 4)
+
+    # Over the limit (which always covers the next page): "more than N", the page in order.
+    count, rows = rules.closed_tickets(project.id, "CLAVIER", page=0, page_size=2)
+    assert isinstance(count, ApproximateCount) and int(count) == 4 and not count.estimated
+    assert str(count) in ("plus de 4", "more than 4")
+    assert [t.id for t in rows] == latest_first[:2]
+    count, rows = rules.closed_tickets(project.id, "clavier", page=1, page_size=2)
+    assert isinstance(count, ApproximateCount) and int(count) == 6
+    assert [t.id for t in rows] == latest_first[2:4]
+    # Within it: the exact count.
+    for page in (2, 3):
+        count, rows = rules.closed_tickets(project.id, "clavier", page=page, page_size=2)
+        assert count == 8 and not isinstance(count, ApproximateCount)
+        assert [t.id for t in rows] == latest_first[page * 2:page * 2 + 2]
+    assert rules.closed_tickets(project.id, "clavier", page=9, page_size=2) == (8, [])
+    # Every word, in the subject or the description, as a substring, whatever its case;
+    # words too short for trigrams (“n°3”, “%”) and LIKE's wildcards are matched as typed.
+    assert [t.reference for t in rules.closed_tickets(project.id, "entrée N°3")[1]] == ["KW00003"]
+    assert [t.reference for t in rules.closed_tickets(project.id, "100%")[1]] == ["KW00007"]
+    assert [t.reference for t in rules.closed_tickets(project.id, "% écran")[1]] == ["KW00007"]
+    assert rules.closed_tickets(project.id, "0_%") == (0, [])
+    assert [t.reference for t in rules.closed_tickets(project.id, "kw00005")[1]] == ["KW00005"]
+
+
+def test_the_closed_count_beyond_the_limit_reads_more_than(app, login_as, monkeypatch):
+    festival = _ids(app)[0]
+    monkeypatch.setattr(rules, "closed_tickets", lambda *args: (ApproximateCount(30, estimated=False), []))
+    page = login_as("client").get(f"/extranet/project/{festival}?q=panier").get_data(as_text=True)
+    closed = page.split('id="section-closed"')[1]
+    assert "(plus de 30)" in closed
+    assert len(re.findall(r'<li[^>]*><a href="[^"]*page=\d', closed)) == 3
+
+
+def test_keyword_search_reads_the_projects_trigram_index(app, session):
+    """PostgreSQL: a word of 3 letters or more is looked up in ix_ticket_closed_search
+    (the query's text must be the index's very expression); a shorter word, which
+    trigrams cannot find, never makes the planner scan a trigram index."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        pytest.skip("trigram indexes are PostgreSQL's")
+    # Tiny tables: leave the planner no other way than the search index (rolled back).
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    session.execute(text("DROP INDEX ix_ticket_project_closed, ix_ticket_state_created"))
+
+    def plan(keywords):
+        query = session.query(Ticket.id).filter(Ticket.state == TicketState.closed,
+                                                *rules.keyword_criteria(keywords))
+        sql = str(query.statement.compile(bind, compile_kwargs={"literal_binds": True}))
+        return "\n".join(session.execute(text("EXPLAIN " + sql)).scalars())
+
+    def pattern_in_index(plan):
+        return any("Index Cond" in line and "~~" in line for line in plan.splitlines())
+
+    assert "ix_ticket_closed_search" in plan("frappe") and pattern_in_index(plan("frappe"))
+    assert not pattern_in_index(plan("QR")) and not pattern_in_index(plan("n°1"))
 
 
 def test_my_tickets_lists_what_i_declared_on_every_project(app, login_as):

@@ -3,14 +3,16 @@ and the lists the client screens show. Plain functions over models, no HTTP.
 """
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Optional
 
+from flask import current_app
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, text
 
 from ..extensions import db
 from ..models import (
@@ -20,6 +22,7 @@ from ..models import (
     Project,
     ProjectPhase,
     ProjectViewer,
+    TICKET_SEARCH_TEXT,
     TICKET_STATE_LABELS,
     StoredFile,
     Ticket,
@@ -31,7 +34,7 @@ from ..models import (
 )
 from ..platform import files, notifications
 from ..platform.workflow import Transition, TransitionRefused, Workflow
-from ..security import apply_scope
+from ..security import ApproximateCount, apply_scope
 
 REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
 REFERENCE_LENGTH = 7
@@ -432,26 +435,75 @@ def last_comments(tickets) -> dict:
     return latest
 
 
+# The closed-ticket search: each word must be in the subject or the description
+# (case-insensitive substring) or be the reference. It shows how many tickets match
+# exactly up to a limit, then "more than N" (like the grids); the pager always offers
+# the next page while there are more (GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT, as the grids).
+MAX_KEYWORDS = 8
+# pg_trgm finds a '%word%' pattern through its index only if the word holds 3 letters
+# or digits in a row; shorter words are matched while reading the project's tickets.
+_TRIGRAM_RUN = re.compile(r"[^\W_]{3}")
+
+
 def keyword_criteria(keywords: str) -> list:
-    """Each word must be in the title or the description, or be the reference
-    (ILIKE: served by trigram indexes on PostgreSQL, LIKE on SQLite)."""
+    """Each word must be in the title or the description, or be the reference.
+
+    The title and description are searched as one text (TICKET_SEARCH_TEXT), which
+    on PostgreSQL has a trigram index per project over the closed tickets. A word
+    too short for trigrams is written so that no trigram index can be chosen for it
+    (a trigram index scan for it would read the whole index): lower(text) LIKE
+    lower(word), which is what ILIKE does, on PostgreSQL (UTF-8) as on SQLite."""
     criteria = []
-    for word in (keywords or "").split()[:8]:
+    for word in (keywords or "").split()[:MAX_KEYWORDS]:
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        criteria.append(or_(Ticket.title.ilike(pattern, escape="\\"),
-                            Ticket.description.ilike(pattern, escape="\\"),
-                            Ticket.reference == word.upper()[:REFERENCE_LENGTH]))
+        if _TRIGRAM_RUN.search(word):
+            in_text = TICKET_SEARCH_TEXT.ilike(pattern, escape="\\")
+        else:
+            in_text = func.lower(TICKET_SEARCH_TEXT).like(func.lower(pattern), escape="\\")
+        criteria.append(or_(in_text, Ticket.reference == word.upper()[:REFERENCE_LENGTH]))
     return criteria
 
 
+def _plan_for_these_words():
+    """On PostgreSQL, plan the search's queries for the words searched, not once for
+    any words: psycopg prepares a query run 5 times and PostgreSQL may then keep a
+    generic plan, which cannot tell a common word (read the page in order) from a
+    rare one (use the trigram index). For the rest of this transaction only."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 def closed_tickets(project_id, keywords="", page=0, page_size=10):
-    """(count, tickets) of a project's closed tickets matching the keywords, latest closed first."""
-    query = visible_tickets().filter(Ticket.project_id == project_id, Ticket.state == TicketState.closed,
-                                     *keyword_criteria(keywords))
-    count = query.order_by(None).count()
-    rows = (query.order_by(Ticket.closed_on.desc(), Ticket.id.desc())
-            .offset(page * page_size).limit(page_size).all())
-    return count, rows
+    """(count, tickets) of a project's closed tickets matching the keywords, latest
+    closed first. The count is exact up to a limit (GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT with
+    keywords, the grids' GRID_EXACT_COUNT_LIMIT without) that always covers the next
+    page; beyond it, an ApproximateCount ("more than N"), as in the grids."""
+    closed = visible_tickets().filter(Ticket.project_id == project_id, Ticket.state == TicketState.closed)
+    order = (Ticket.closed_on.desc(), Ticket.id.desc())
+    offset = page * page_size
+    criteria = keyword_criteria(keywords)
+    if not criteria:
+        # Both read in ix_ticket_project_closed, the count up to the grids' limit.
+        limit = max(current_app.config["GRID_EXACT_COUNT_LIMIT"], offset + 2 * page_size)
+        capped = closed.with_entities(Ticket.id).order_by(None).limit(limit + 1).subquery()
+        count = db.session.scalar(select(func.count()).select_from(capped))
+        rows = closed.order_by(*order).offset(offset).limit(page_size).all() if count > offset else []
+        return (ApproximateCount(limit, estimated=False) if count > limit else count), rows
+    _plan_for_these_words()
+    matching = closed.filter(*criteria)
+    limit = max(current_app.config["GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT"], offset + 2 * page_size)
+    # Up to limit + 1 matches, in any order: on PostgreSQL one scan of the project's
+    # trigram index (ix_ticket_closed_search), then that many rows at most, where an
+    # exact count would recheck every match of a common word.
+    ids = [row.id for row in matching.with_entities(Ticket.id).order_by(None).limit(limit + 1)]
+    if len(ids) > limit:
+        # Many matches: reading the project's closed tickets in order soon finds the page.
+        rows = matching.order_by(*order).offset(offset).limit(page_size).all()
+        return ApproximateCount(limit, estimated=False), rows
+    # Every match is known: the page is ordered among them.
+    rows = (closed.filter(Ticket.id.in_(ids)).order_by(*order).offset(offset).limit(page_size).all()
+            if len(ids) > offset else [])
+    return len(ids), rows
 
 
 def my_tickets(user):

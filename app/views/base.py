@@ -10,8 +10,11 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args
-from flask_appbuilder.widgets import ListWidget
-from flask_babel import gettext, ngettext
+from flask_appbuilder._compat import as_unicode
+from flask_appbuilder.fields import EnumField
+from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWidget
+from flask_babel import get_locale, gettext, ngettext
+from wtforms import DateField, DateTimeField, DecimalField, FloatField, IntegerField, StringField
 
 from ..i18n import localise
 from ..extensions import db
@@ -45,11 +48,51 @@ class GuichetListWidget(ListWidget):
         return [head + to_url(pk) + tail for pk in pks]
 
 
+class GuichetSearchWidget(SearchWidget):
+    """FAB's search widget: the same form, its column labels, filter names and
+    the HTML of its fixed fields (text, number, date, enum) built once per
+    language instead of on every page; drop-downs of related rows (their rows
+    are data) and any field with a value or a default are built each time."""
+
+    STATIC_FIELDS = (StringField, IntegerField, DecimalField, FloatField, DateTimeField, DateField, EnumField)
+
+    def __call__(self, **kwargs):
+        form = self.template_args["form"]
+        columns = tuple(self.template_args["include_cols"])
+        cache = self.filters.__dict__.setdefault("_guichet_search", {})
+        locale = str(get_locale())
+        labels = cache.get((locale, columns))
+        if labels is None:
+            dict_filters = self.filters.get_search_filters()
+            labels = cache[(locale, columns)] = (
+                {col: as_unicode(form[col].label.text) for col in columns},
+                {col: [as_unicode(flt.name) for flt in dict_filters[col]] for col in columns},
+            )
+        form_fields = {}
+        for col in columns:
+            field = form[col]
+            static = (type(form), locale, col)
+            if (isinstance(field, self.STATIC_FIELDS) and field.default is None
+                    and field.data in (None, "") and not field.errors):
+                html = cache.get(static)
+                if html is None:
+                    html = cache[static] = field()
+            else:
+                html = field()
+            form_fields[col] = html
+        kwargs["label_columns"] = labels[0]
+        kwargs["form_fields"] = form_fields
+        kwargs["search_filters"] = labels[1]
+        kwargs["active_filters"] = self.filters.get_filters_values_tojson()
+        return RenderTemplateWidget.__call__(self, **kwargs)
+
+
 class GuichetModelView(ModelView):
     """A grid whose every path (list, show, edit, delete, actions, export) is scoped."""
 
     list_template = "guichet/list.html"
     list_widget = GuichetListWidget
+    search_widget = GuichetSearchWidget
     page_size = 25
     export_formats = ("csv", "xlsx")
 
