@@ -24,10 +24,11 @@ import sys
 import threading
 import time as clock
 from datetime import datetime, time, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+import common  # noqa: E402
 
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
@@ -38,15 +39,8 @@ ATTEMPTS = 50
 
 
 def ensure_database(url):
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if name == "test":
-        raise SystemExit("bench/booking.py never uses the `test` database")
-    admin = create_engine(urlunsplit(parts._replace(path="/postgres")), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        if not connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    """The benchmark's own database, emptied."""
+    common.ensure_database(url)
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))

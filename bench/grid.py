@@ -24,10 +24,12 @@ import subprocess
 import sys
 import time
 import zipfile
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from common import ensure_database  # noqa: E402
 
 import enum  # noqa: E402
 
@@ -162,19 +164,6 @@ def signed_in(app):
 # ---------------------------------------------------------------------------
 # Database and data
 # ---------------------------------------------------------------------------
-
-
-def ensure_database(url):
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if name == "test":
-        raise SystemExit("refusing to use the `test` database (the test suite drops it)")
-    admin_url = urlunsplit((parts.scheme.split("+")[0], parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 KINDS = ["Panne", "Demande", "Incident", "Question", "Problème", "Erreur", "Lenteur",
@@ -378,7 +367,7 @@ def export_worker(url, fmt, rows):
     response = client.get(f"/bench/ours/export/{fmt}")
     if response.status_code != 200:
         raise SystemExit(f"export {fmt} answered {response.status_code}")
-    size, lines, tail = 0, 0, b""
+    size, lines = 0, 0
     path = f"/tmp/guichet-bench-export.{fmt}"
     with open(path, "wb") if fmt == "xlsx" else open(os.devnull, "wb") as sink:
         for chunk in response.response:

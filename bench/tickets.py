@@ -19,10 +19,11 @@ import os
 import statistics
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from common import ensure_database  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_tickets"
 PROJECTS = 20
@@ -35,19 +36,6 @@ OBJECTS = ["panier", "paiement", "billet", "plan de salle", "formulaire", "newsl
 PLACES = ["sur mobile", "sur Firefox", "sur la recette", "en production", "pour les exposants",
           "pour les visiteurs", "le week-end", "depuis la mise à jour", "à l'ouverture des ventes"]
 KEYWORDS = ["imprimante", "paiement", "traduction", "moteur recherche", "QR", "introuvable"]
-
-
-def ensure_database(url):
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if name == "test":
-        raise SystemExit("refusing to use the `test` database (the test suite drops it)")
-    admin_url = urlunsplit((parts.scheme.split("+")[0], parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _array(values):

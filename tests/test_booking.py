@@ -2,7 +2,6 @@
 the workflow, the screens, and the row scope between two member organisations."""
 import csv
 import io
-import json
 import os
 import threading
 from datetime import date, datetime, time, timedelta
@@ -25,7 +24,6 @@ from app.platform.workflow import TransitionRefused
 from app.rules import booking as rules
 from app.rules.booking import BookingDraft, BookingRefused, ParticipantLine
 
-from .conftest import login
 
 RECTORAT = "Rectorat de l'académie de Lyon"
 UGA = "Université Grenoble Alpes"
@@ -524,7 +522,7 @@ def test_creator2_reaches_none_of_creators_bookings(app, login_as):
         theirs = db.session.scalars(select(Booking).join(Booking.organisation).where(
             Booking.organisation.has(name=RECTORAT))).all()
         target = theirs[0]
-        target_id, target_ref = target.id, target.reference
+        target_id = target.id
         refs = {b.reference for b in theirs}
         room_id = target.rooms[0].id
         equipment_name = db.session.scalars(select(Equipment.name).where(

@@ -5,7 +5,6 @@ Every permission not listed in MATRIX belongs to Admin alone.
 """
 import pytest
 
-from app.extensions import db
 
 ROLES = ["Admin", "VNOC", "Creator", "ProjectLead", "SupportAgent", "EventAdmin",
          "EntReferent", "OperatorAdmin", "User"]

@@ -4,7 +4,6 @@ from alembic.migration import MigrationContext
 from flask_appbuilder import Model
 from sqlalchemy import inspect
 
-import app.models  # noqa: F401
 from app.extensions import db
 
 

@@ -429,9 +429,9 @@ def last_comments(tickets) -> dict:
         select(WorkflowEvent.object_id, WorkflowEvent.happened_on, WorkflowEvent.comment)
         .where(WorkflowEvent.object_type == Ticket.__tablename__, WorkflowEvent.object_id.in_(ids),
                WorkflowEvent.comment.is_not(None))))
-    for ticket_id, when, text in rows:
+    for ticket_id, when, comment in rows:
         if ticket_id not in latest or when > latest[ticket_id][0]:
-            latest[ticket_id] = (when, text)
+            latest[ticket_id] = (when, comment)
     return latest
 
 

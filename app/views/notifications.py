@@ -3,7 +3,7 @@ a signed-in person chooses (remembered for their mails)."""
 import functools
 from types import SimpleNamespace
 
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
