@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 from flask import current_app, g, has_request_context
 from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityValidationError
+from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import Role, User
@@ -467,9 +468,6 @@ class ScopedInterface(SQLAInterface):
         rows are rechecked: counting 10,001 of a common word's matches costs
         ~40 ms on a million rows, 251 about 5 ms. Beyond the limit the
         grid shows "more than N" as always. None: the grid's usual limit."""
-        from flask import current_app
-        from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
-
         if not (filters and any(isinstance(flt, (FilterContains, FilterEndsWith)) for flt in filters.filters)):
             return None
         limit = current_app.config.get("GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT")
