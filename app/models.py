@@ -62,12 +62,22 @@ class Audited:
         return relationship(User, foreign_keys=[cls.changed_by_id], lazy="select")
 
 
+class LabelledEnum(enum.Enum):
+    """An enum shown to people by its translated label: `LABELS[TheEnum] = {member: label}`."""
+
+    def __str__(self):
+        return str(LABELS[type(self)][self])
+
+
+LABELS = {}
+
+
 # ---------------------------------------------------------------------------
 # Platform: organisations and memberships
 # ---------------------------------------------------------------------------
 
 
-class OrganisationKind(enum.Enum):
+class OrganisationKind(LabelledEnum):
     member = "member"
     client = "client"
     vendor = "vendor"
@@ -75,11 +85,8 @@ class OrganisationKind(enum.Enum):
     association = "association"
     operator = "operator"
 
-    def __str__(self):
-        return str(ORGANISATION_KIND_LABELS[self])
 
-
-ORGANISATION_KIND_LABELS = {
+ORGANISATION_KIND_LABELS = LABELS[OrganisationKind] = {
     OrganisationKind.member: lazy_gettext("Member organisation"),
     OrganisationKind.client: lazy_gettext("Client company"),
     OrganisationKind.vendor: lazy_gettext("Vendor"),
@@ -202,15 +209,12 @@ class RoleGrant(Model):
         return f"{self.role} — {self.grantee} ({self.organisation})"
 
 
-class DelegationAction(enum.Enum):
+class DelegationAction(LabelledEnum):
     grant = "grant"
     revoke = "revoke"
 
-    def __str__(self):
-        return str(DELEGATION_ACTION_LABELS[self])
 
-
-DELEGATION_ACTION_LABELS = {
+DELEGATION_ACTION_LABELS = LABELS[DelegationAction] = {
     DelegationAction.grant: lazy_gettext("Granted"),
     DelegationAction.revoke: lazy_gettext("Revoked"),
 }
@@ -336,16 +340,13 @@ class Notification(Audited, Model):
         return self.title
 
 
-class MailState(enum.Enum):
+class MailState(LabelledEnum):
     queued = "queued"
     sent = "sent"
     failed = "failed"
 
-    def __str__(self):
-        return str(MAIL_STATE_LABELS[self])
 
-
-MAIL_STATE_LABELS = {
+MAIL_STATE_LABELS = LABELS[MailState] = {
     MailState.queued: lazy_gettext("Queued"),
     MailState.sent: lazy_gettext("Sent"),
     MailState.failed: lazy_gettext("Failed"),
@@ -401,15 +402,12 @@ class OutboxAttachment(Model):
 # ---------------------------------------------------------------------------
 
 
-class RoomKind(enum.Enum):
+class RoomKind(LabelledEnum):
     visio = "visio"  # a virtual visio room
     audio = "audio"  # an audioconference bridge
 
-    def __str__(self):
-        return str(ROOM_KIND_LABELS[self])
 
-
-ROOM_KIND_LABELS = {
+ROOM_KIND_LABELS = LABELS[RoomKind] = {
     RoomKind.visio: lazy_gettext("Visio room"),
     RoomKind.audio: lazy_gettext("Audio bridge"),
 }
@@ -434,16 +432,13 @@ class Room(Audited, Model):
         return self.name
 
 
-class EquipmentKind(enum.Enum):
+class EquipmentKind(LabelledEnum):
     ip = "ip"  # visio over IP: the VNOC may connect it
     isdn = "isdn"  # visio over ISDN: connects itself
     mobile = "mobile"  # a PC, tablet or phone ("Nomade"): connects itself
 
-    def __str__(self):
-        return str(EQUIPMENT_KIND_LABELS[self])
 
-
-EQUIPMENT_KIND_LABELS = {
+EQUIPMENT_KIND_LABELS = LABELS[EquipmentKind] = {
     EquipmentKind.ip: lazy_gettext("IP visio"),
     EquipmentKind.isdn: lazy_gettext("ISDN visio"),
     EquipmentKind.mobile: lazy_gettext("Mobile"),
@@ -472,31 +467,25 @@ class Equipment(Audited, Model):
         return self.name
 
 
-class BookingKind(enum.Enum):
+class BookingKind(LabelledEnum):
     visio = "visio"
     audio = "audio"
 
-    def __str__(self):
-        return str(BOOKING_KIND_LABELS[self])
 
-
-BOOKING_KIND_LABELS = {
+BOOKING_KIND_LABELS = LABELS[BookingKind] = {
     BookingKind.visio: lazy_gettext("Visio"),
     BookingKind.audio: lazy_gettext("Audioconference"),
 }
 
 
-class Recurrence(enum.Enum):
+class Recurrence(LabelledEnum):
     daily = "daily"
     weekly = "weekly"
     monthly = "monthly"
     yearly = "yearly"
 
-    def __str__(self):
-        return str(RECURRENCE_LABELS[self])
 
-
-RECURRENCE_LABELS = {
+RECURRENCE_LABELS = LABELS[Recurrence] = {
     Recurrence.daily: lazy_gettext("Daily"),
     Recurrence.weekly: lazy_gettext("Weekly"),
     Recurrence.monthly: lazy_gettext("Monthly"),
@@ -614,15 +603,12 @@ class BookingOccurrence(Model):
 from sqlalchemy import Date  # noqa: E402
 
 
-class ProjectPhase(enum.Enum):
+class ProjectPhase(LabelledEnum):
     setup = "setup"  # the sites are being built: mails go to the setup contact
     operation = "operation"  # in production: mails go to the support mailbox
 
-    def __str__(self):
-        return str(PROJECT_PHASE_LABELS[self])
 
-
-PROJECT_PHASE_LABELS = {
+PROJECT_PHASE_LABELS = LABELS[ProjectPhase] = {
     ProjectPhase.setup: lazy_gettext("Setup"),
     ProjectPhase.operation: lazy_gettext("Operation"),
 }
@@ -672,17 +658,14 @@ class ProjectViewer(Audited, Model):
     user = relationship(User, foreign_keys=[user_id])
 
 
-class TicketPriority(enum.Enum):
+class TicketPriority(LabelledEnum):
     low = "low"
     medium = "medium"
     high = "high"
     blocking = "blocking"
 
-    def __str__(self):
-        return str(TICKET_PRIORITY_LABELS[self])
 
-
-TICKET_PRIORITY_LABELS = {
+TICKET_PRIORITY_LABELS = LABELS[TicketPriority] = {
     TicketPriority.low: lazy_gettext("Low"),
     TicketPriority.medium: lazy_gettext("Medium"),
     TicketPriority.high: lazy_gettext("High"),
@@ -690,7 +673,7 @@ TICKET_PRIORITY_LABELS = {
 }
 
 
-class TicketState(enum.Enum):
+class TicketState(LabelledEnum):
     new = "new"
     assigned = "assigned"
     in_progress = "in_progress"
@@ -701,11 +684,8 @@ class TicketState(enum.Enum):
     processed = "processed"
     closed = "closed"
 
-    def __str__(self):
-        return str(TICKET_STATE_LABELS[self])
 
-
-TICKET_STATE_LABELS = {
+TICKET_STATE_LABELS = LABELS[TicketState] = {
     TicketState.new: lazy_gettext("New"),
     TicketState.assigned: lazy_gettext("Assigned"),
     TicketState.in_progress: lazy_gettext("In progress"),
