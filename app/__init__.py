@@ -6,6 +6,7 @@ from flask_appbuilder import AppBuilder, IndexView, expose
 
 from config import BASE_DIR, Config
 
+from .desks import DESKS, modules
 from .extensions import csrf, db, migrate
 
 
@@ -26,7 +27,9 @@ class GuichetIndexView(IndexView):
 
 
 def create_app(overrides=None, register_more=None):
-    """Build one app: settings, database, FAB (security, views, APIs), commands.
+    """Build one app: settings, database, FAB (security, views, APIs), the platform's
+    screens, then each desk of `app/desks.py` (its access rules, menu and views),
+    and the commands.
 
     `register_more(appbuilder)` adds views after Guichet's (tests use it).
     """
@@ -51,15 +54,19 @@ def create_app(overrides=None, register_more=None):
     jobs.init_app(app)  # jobs after commit: RQ on REDIS_URL, else in-process
     notification_service.init_app(app)  # Flask-Mail, `flask send-outbox`
 
+    from .access import platform as platform_access  # noqa: F401  (registers scopes and grants)
+
+    modules("access")
     with app.app_context():
         appbuilder = AppBuilder(indexview=GuichetIndexView, update_perms=False)
         appbuilder.init_app(app, db.session)
-        from .views import accounts, delegation, ent, files, notifications, platform
-        from .views import tickets
-        from .views import booking
+        from .views import accounts, delegation, files, notifications, platform
 
-        for module in (platform, delegation, files, accounts, notifications, tickets, ent, booking):
+        for module in (platform, delegation, files, accounts, notifications):
             module.register(appbuilder)
+        for desk in DESKS:
+            appbuilder.menu.add_category(desk.category, icon=desk.icon, label=desk.label)
+            desk.module("views").register(appbuilder)
         if register_more is not None:
             register_more(appbuilder)
 

@@ -1,8 +1,10 @@
-"""Who may do what (roles) and who may see which rows (row scope).
+"""The mechanism of who may do what (roles) and who may see which rows (row scope).
 
-Two layers, both declared here and nowhere else:
+Two layers, declared by `app/access/platform.py` and each desk's `app/access/<desk>.py`,
+and applied here:
 
-* **Roles** are FAB permission sets, built by code from `ROLE_GRANTS`
+* **Roles** are FAB permission sets, one per job (DESIGN §1), built by code from the
+  grants each access module registers with `grant(role, pairs)`
   (`GuichetSecurityManager.sync_roles`).
 * **Row scope** is one rule per model (`scope(Model, rule)`). `ScopedInterface`
   applies it to every query FAB makes through a datamodel: lists, show, edit,
@@ -20,148 +22,57 @@ from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityVal
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import false, func, select, text
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
-from .models import DelegationLog, Membership, Organisation, RoleGrant
+from .models import Membership
 
 log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------
-# Roles
+# Roles: one per job (DESIGN §1); what each holds is granted by app/access/*.py
 # ---------------------------------------------------------------------------
 
 ADMIN = "Admin"
-ROLE_NAMES = [
-    ADMIN,
-    "VNOC",
-    "Creator",
-    "ProjectLead",
-    "SupportAgent",
-    "EventAdmin",
-    "EntReferent",
-    "OperatorAdmin",
-    "User",
-]
+VNOC = "VNOC"
+CREATOR = "Creator"
+PROJECT_LEAD = "ProjectLead"
+SUPPORT_AGENT = "SupportAgent"
+EVENT_ADMIN = "EventAdmin"
+ENT_REFERENT = "EntReferent"
+OPERATOR_ADMIN = "OperatorAdmin"
+USER = "User"
+ROLE_NAMES = (ADMIN, VNOC, CREATOR, PROJECT_LEAD, SUPPORT_AGENT, EVENT_ADMIN, ENT_REFERENT,
+              OPERATOR_ADMIN, USER)
 
 READ = ("can_list", "can_show")
 API_READ = ("can_get", "can_info")
 EXPORT = ("can_export",)
 
-# What every signed-in person may do: their own profile, password, language.
-SELF_SERVICE = [
-    ("can_userinfo", "UserDBModelView"),
-    ("resetmypassword", "UserDBModelView"),
-    ("userinfoedit", "UserDBModelView"),
-    ("can_this_form_get", "ResetMyPasswordView"),
-    ("can_this_form_post", "ResetMyPasswordView"),
-    ("can_this_form_get", "UserInfoEditView"),
-    ("can_this_form_post", "UserInfoEditView"),
-    # Their own notification feed (row scope: their notifications only).
-    ("can_list", "NotificationView"),
-    ("can_show", "NotificationView"),
-    ("can_export", "NotificationView"),
-    ("mark_read", "NotificationView"),
-]
+#: {role name: [(permission, view or menu)]}, filled by `grant()`; Admin holds everything.
+ROLE_GRANTS: dict[str, list[tuple[str, str]]] = {name: [] for name in ROLE_NAMES if name != ADMIN}
 
 
 def grants(view: str, permissions) -> list[tuple[str, str]]:
     return [(permission, view) for permission in permissions]
 
 
-# Every role sees the organisations it belongs to and their members (row scope
-# narrows the rows); Admin holds every permission through FAB.
-_MEMBER_READ = (
-    grants("OrganisationView", READ + EXPORT)
-    + grants("MembershipView", READ + EXPORT)
-    + grants("OrganisationApi", API_READ)
-    + grants("MembershipApi", API_READ)
-    + grants("Organisations", ("menu_access",))
-    + grants("Memberships", ("menu_access",))
-    + grants("Administration", ("menu_access",))
-    + grants("FileView", ("can_download",))
-)
+def grant(roles, pairs) -> None:
+    """Give each of `roles` (a name or several) the (permission, view) `pairs`."""
+    for role in (roles,) if isinstance(roles, str) else roles:
+        ROLE_GRANTS[role].extend(pairs)
 
-ROLE_GRANTS: dict[str, list[tuple[str, str]]] = {
-    name: SELF_SERVICE + _MEMBER_READ for name in ROLE_NAMES if name != ADMIN
-}
 
-# Those who may delegate (config DELEGATING_ROLES) see and use the delegation screens.
-_DELEGATE = (
-    grants("RoleGrantView", READ + EXPORT + ("can_add", "revoke"))
-    + grants("DelegationLogView", READ + EXPORT)
-    + grants("Delegations", ("menu_access",))
-    + grants("DelegationLog", ("menu_access",))
-)
-ROLE_GRANTS["OperatorAdmin"] = ROLE_GRANTS["OperatorAdmin"] + _DELEGATE
+def role_names(user) -> set:
+    """The names of a person's roles (none for nobody)."""
+    return {role.name for role in getattr(user, "roles", None) or ()}
 
-# Delegating users create accounts in their own organisations (app/views/accounts.py).
-_CREATE_ACCOUNTS = grants("Accounts", ("can_create",)) + grants("CreateAccount", ("menu_access",))
-ROLE_GRANTS["OperatorAdmin"] = ROLE_GRANTS["OperatorAdmin"] + _CREATE_ACCOUNTS
 
-# Desk B (tickets): vendor staff work tickets in the back office; clients and vendor
-# staff use the extranet pages (what each may do there is decided by app/rules/tickets.py).
-TICKET_VENDOR_TRANSITIONS = ("assign", "start", "wait_rd", "ask_client", "lead_followup", "process")
-_TICKETS_EXTRANET = (
-    grants("Extranet", ("can_read", "can_write"))
-    + grants("TicketApi", API_READ)
-    + grants("MyProjects", ("menu_access",))
-    + grants("MyTickets", ("menu_access",))
-    + grants("Ticketing", ("menu_access",))
-)
-_TICKETS_BACK_OFFICE = (
-    grants("ProjectView", READ + EXPORT)
-    + grants("TicketView", READ + EXPORT + ("can_edit",) + TICKET_VENDOR_TRANSITIONS)
-    + grants("Projects", ("menu_access",))
-    + grants("Tickets", ("menu_access",))
-)
-ROLE_GRANTS["Creator"] = ROLE_GRANTS["Creator"] + _TICKETS_EXTRANET
-for _role in ("ProjectLead", "SupportAgent"):
-    ROLE_GRANTS[_role] = ROLE_GRANTS[_role] + _TICKETS_EXTRANET + _TICKETS_BACK_OFFICE
-
-# Desk C (ENT help and support): users file and follow their requests, referents
-# work their establishments' requests, the support desk answers escalated ones.
-_HELP_REQUESTS = (
-    grants("HelpRequestView", READ + EXPORT + ("can_home", "can_requester"))
-    + grants("HelpRequestApi", API_READ)
-    + grants("HelpDesk", ("menu_access",))
-    + grants("HelpRequests", ("menu_access",))
-)
-_HELP_FILE = grants("HelpRequestView", ("can_new", "can_comment")) + grants("NewHelpRequest", ("menu_access",))
-ROLE_GRANTS["User"] = ROLE_GRANTS["User"] + _HELP_REQUESTS + _HELP_FILE + grants(
-    "HelpRequestView", ("close", "reopen"))
-ROLE_GRANTS["EntReferent"] = (
-    ROLE_GRANTS["EntReferent"] + _HELP_REQUESTS + _HELP_FILE
-    + grants("HelpRequestView", ("open", "resolve", "close", "reopen", "escalate"))
-    + grants("EntApplicationView", READ + EXPORT) + grants("EntApplications", ("menu_access",))
-    + grants("EntEstablishmentView", READ + EXPORT) + grants("EntEstablishments", ("menu_access",))
-)
-ROLE_GRANTS["SupportAgent"] = ROLE_GRANTS["SupportAgent"] + _HELP_REQUESTS + grants(
-    "HelpRequestView", ("can_answer", "resolve"))
-
-# Desk A (visio booking): a member organisation's Creator books its rooms and keeps its
-# equipment; the VNOC sees every booking, validates or refuses it, connects participants.
-_BOOKING = (
-    grants("BookingView", READ + EXPORT + ("cancel", "can_report"))
-    + grants("BookingWizard", ("can_book", "can_equipment"))
-    + grants("EquipmentView", READ + EXPORT + ("can_add", "can_edit", "can_delete"))
-    + grants("RoomView", READ + EXPORT + ("can_calendar", "can_calendar_events"))
-    + grants("BookingApi", API_READ) + grants("EquipmentApi", API_READ) + grants("RoomApi", API_READ)
-    + grants("Visio", ("menu_access",)) + grants("BookSession", ("menu_access",))
-    + grants("Bookings", ("menu_access",)) + grants("Equipment", ("menu_access",))
-    + grants("Rooms", ("menu_access",)) + grants("UsageReport", ("menu_access",))
-)
-_VNOC = (
-    grants("BookingView", ("validate", "refuse", "can_queue", "can_connections", "can_connection"))
-    + grants("RoomView", ("can_add", "can_edit"))
-    + grants("VnocQueue", ("menu_access",)) + grants("TodayConnections", ("menu_access",))
-)
-ROLE_GRANTS["Creator"] = ROLE_GRANTS["Creator"] + _BOOKING
-ROLE_GRANTS["VNOC"] = ROLE_GRANTS["VNOC"] + _BOOKING + _VNOC
+def is_admin(user) -> bool:
+    return ADMIN in role_names(user)
 
 
 # ---------------------------------------------------------------------------
@@ -212,119 +123,6 @@ def by_organisation(column, sees_all: tuple[str, ...] = ()) -> ScopeRule:
     return rule
 
 
-def _colleagues(viewer: Viewer):
-    """A person sees themself and the members of their organisations."""
-    mine = User.id == viewer.user_id if viewer.user_id else false()
-    if not viewer.organisation_ids:
-        return mine
-    shared = select(Membership.user_id).where(
-        Membership.organisation_id.in_(viewer.organisation_ids)
-    )
-    return mine | User.id.in_(shared)
-
-
-scope(Organisation, by_organisation(Organisation.id))
-scope(Membership, by_organisation(Membership.organisation_id))
-scope(User, _colleagues)
-
-# Notifications: each person sees their own feed; the outbox is Admin's alone.
-from .models import Notification, OutboxMail  # noqa: E402
-
-scope(Notification, lambda viewer: Notification.user_id == viewer.user_id if viewer.user_id else false())
-scope(OutboxMail, lambda viewer: false())
-
-def _grantable_roles(viewer: Viewer):
-    """The roles one may hand on: those one holds, and the baseline roles (drop-downs follow)."""
-    if not viewer.roles:
-        return false()
-    return Role.name.in_(viewer.roles | set(current_app.config["BASELINE_ROLES"]))
-
-
-scope(Role, _grantable_roles)
-scope(RoleGrant, by_organisation(RoleGrant.organisation_id))
-scope(DelegationLog, by_organisation(DelegationLog.organisation_id))
-
-
-# Desk B (tickets): vendor staff see their vendor's projects; a client's people see
-# their company's projects, unless the project's visibility list names someone:
-# then only the listed people and the two project leads see it.
-from sqlalchemy import and_, exists, or_  # noqa: E402
-
-from .models import Project, ProjectViewer, Ticket  # noqa: E402
-
-
-def visible_projects(viewer: Viewer):
-    if not viewer.organisation_ids:
-        return false()
-    orgs = list(viewer.organisation_ids)
-    listed = ProjectViewer.project_id == Project.id
-    client_side = and_(Project.organisation_id.in_(orgs), or_(
-        ~exists().where(listed),
-        exists().where(listed, ProjectViewer.user_id == viewer.user_id),
-        Project.client_lead_id == viewer.user_id,
-        Project.vendor_lead_id == viewer.user_id,
-    ))
-    return or_(Project.vendor_id.in_(orgs), client_side)
-
-
-scope(Project, visible_projects)
-scope(ProjectViewer, lambda viewer: ProjectViewer.project_id.in_(
-    select(Project.id).where(visible_projects(viewer))))
-scope(Ticket, lambda viewer: Ticket.project_id.in_(select(Project.id).where(visible_projects(viewer))))
-
-
-# Desk C (ENT help and support): a requester sees their own requests, a referent
-# every request of their establishments, the support desk the requests escalated to it.
-from .models import EntApplication, EntEstablishment, HelpRequest, OrganisationKind  # noqa: E402
-
-
-def visible_help_requests(viewer: Viewer):
-    criteria = [HelpRequest.requester_id == viewer.user_id] if viewer.user_id else []
-    orgs = list(viewer.organisation_ids)
-    if orgs and "EntReferent" in viewer.roles:
-        criteria.append(HelpRequest.organisation_id.in_(orgs))
-    if orgs and "SupportAgent" in viewer.roles:
-        criteria.append(and_(HelpRequest.escalated_on.isnot(None), HelpRequest.support_desk_id.in_(orgs)))
-    return or_(*criteria) if criteria else false()
-
-
-def _ent_catalogue(viewer: Viewer):
-    """The application catalogue: for referents, the support desk and establishments' members."""
-    if viewer.roles.intersection(("EntReferent", "SupportAgent")):
-        return None
-    if not viewer.organisation_ids:
-        return false()
-    return exists().where(Organisation.id.in_(list(viewer.organisation_ids)),
-                          Organisation.kind == OrganisationKind.establishment)
-
-
-scope(HelpRequest, visible_help_requests)
-scope(EntApplication, _ent_catalogue)
-scope(EntEstablishment, lambda viewer: or_(
-    EntEstablishment.organisation_id.in_(list(viewer.organisation_ids)),
-    EntEstablishment.support_desk_id.in_(list(viewer.organisation_ids))) if viewer.organisation_ids else false())
-
-
-# Desk A (visio booking): rows of the viewer's organisations; the VNOC sees them all.
-from .models import Booking, BookingOccurrence, BookingParticipant, Equipment, Room  # noqa: E402
-
-_by_booking_organisation = by_organisation(Booking.organisation_id, sees_all=("VNOC",))
-
-
-def _of_visible_bookings(column):
-    def rule(viewer: Viewer):
-        criterion = _by_booking_organisation(viewer)
-        return None if criterion is None else column.in_(select(Booking.id).where(criterion))
-
-    return rule
-
-
-scope(Room, by_organisation(Room.organisation_id, sees_all=("VNOC",)))
-scope(Equipment, by_organisation(Equipment.organisation_id, sees_all=("VNOC",)))
-scope(Booking, _by_booking_organisation)
-scope(BookingParticipant, _of_visible_bookings(BookingParticipant.booking_id))
-scope(BookingOccurrence, _of_visible_bookings(BookingOccurrence.booking_id))
-
 def viewer_for(user) -> Viewer:
     if user is None or not getattr(user, "is_authenticated", False):
         return Viewer(None, frozenset(), frozenset())
@@ -353,7 +151,7 @@ def scope_criterion(model: type, viewer: Optional[Viewer] = None):
         return None
     rule = _SCOPES.get(model)
     if rule is None:
-        raise LookupError(f"No row scope declared for {model.__name__} in app/security.py")
+        raise LookupError(f"No row scope declared for {model.__name__} in app/access/")
     return rule(viewer)
 
 
@@ -506,7 +304,7 @@ class ScopedInterface(SQLAInterface):
 
 
 class GuichetSecurityManager(SecurityManager):
-    """FAB's security manager, plus Guichet's roles built from `ROLE_GRANTS`."""
+    """FAB's security manager, plus Guichet's roles built from the registered grants."""
 
     def __init__(self, appbuilder):
         """FAB's security screens, replaced before FAB wires them: French labels
@@ -686,8 +484,8 @@ class GuichetSecurityManager(SecurityManager):
 
     def sync_roles(self) -> None:
         """Create every role, every view's permissions, and give each role exactly
-        the permissions of ROLE_GRANTS (Admin gets every permission from FAB)."""
-        for name in ROLE_NAMES + [self.auth_role_public]:
+        the permissions granted by app/access/*.py (Admin gets every permission from FAB)."""
+        for name in (*ROLE_NAMES, self.auth_role_public):
             self.find_role(name) or self.add_role(name)
         self.appbuilder.add_permissions(update_perms=True)
         for name in ROLE_NAMES:

@@ -71,7 +71,7 @@ def load_bookings(app, rows):
     from app.extensions import db
     from app.models import Booking, BookingOccurrence, Room, RoomKind, booking_room_link
     from app.rules import booking as rules
-    from app.demo import organisation
+    from app.demo.platform import organisation
 
     with app.app_context():
         org = organisation("Rectorat de l'académie de Lyon")

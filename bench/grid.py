@@ -152,7 +152,7 @@ def build_app(url):
 
 
 def signed_in(app):
-    from app.demo import DEMO_PASSWORD
+    from app.demo.platform import DEMO_PASSWORD
 
     client = app.test_client()
     response = client.post("/login/", data={"username": "admin", "password": DEMO_PASSWORD})

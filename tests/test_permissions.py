@@ -68,6 +68,7 @@ can_show                BookingView            Y   Y   Y   .   .   .   .   .   .
 can_export              BookingView            Y   Y   Y   .   .   .   .   .   .
 cancel                  BookingView            Y   Y   Y   .   .   .   .   .   .
 can_report              BookingView            Y   Y   Y   .   .   .   .   .   .
+can_home                BookingView            Y   Y   Y   .   .   .   .   .   .
 validate                BookingView            Y   Y   .   .   .   .   .   .   .
 refuse                  BookingView            Y   Y   .   .   .   .   .   .   .
 can_queue               BookingView            Y   Y   .   .   .   .   .   .   .

@@ -95,7 +95,7 @@ def test_every_scoped_model_has_rows_of_another_organisation(app, probe):
         for view in _scoped_views(app):
             assert _rows_of_another_organisation(view.datamodel.obj, probe), (
                 f"no row of {view.datamodel.obj.__name__} outside {PROBE_ORGANISATION}: "
-                "add some to app/demo.py so isolation is tested")
+                "add some to app/demo/ so isolation is tested")
 
 
 def _list_pks(client, view):

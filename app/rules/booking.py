@@ -42,10 +42,8 @@ from ..models import (
 )
 from ..platform import notifications
 from ..platform.workflow import Transition, Workflow
-from ..security import apply_scope
+from ..security import ADMIN, VNOC, apply_scope
 
-VNOC = "VNOC"
-ADMIN = "Admin"
 EXCLUSION_CONSTRAINT = "booking_occurrence_no_overlap"
 
 FIELD_LABELS = {
@@ -209,6 +207,11 @@ def local_now() -> datetime:
 def is_vnoc(user) -> bool:
     roles = {role.name for role in getattr(user, "roles", [])}
     return bool(roles & {VNOC, ADMIN})
+
+
+def landing(user) -> str:
+    """The endpoint the desk opens on: the VNOC's queue, or the booking wizard."""
+    return "BookingView.queue" if is_vnoc(user) else "BookingWizard.book"
 
 
 def quarter_hours() -> list[time]:

@@ -16,6 +16,7 @@ from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWid
 from flask_babel import get_locale, gettext, ngettext
 from wtforms import DateField, DateTimeField, DecimalField, FloatField, IntegerField, StringField
 
+from ..desks import DESKS
 from ..i18n import localise
 from ..extensions import db
 from ..platform import exports, files
@@ -276,29 +277,19 @@ def _transition_action(transition):
     return fire
 
 
-# Platform menus are not desks; every other menu category is one.
-PLATFORM_MENUS = ("Security", "Administration")
-DESK_HOMES = {}
-
-
-def register_desk_home(category, href):
-    """Where a desk's tile and its single-desk users land (default: its first menu entry)."""
-    DESK_HOMES[category] = href
-
-
 def desks_for_current_user(appbuilder):
-    """The desks (menu categories) the signed-in person may open, with their entries."""
+    """The desks of app/desks.py the signed-in person may open, with their menu entries."""
     if g.user is None or g.user.is_anonymous:
         return []
     allowed = appbuilder.sm.get_user_menu_access(appbuilder.menu.get_flat_name_list())
     desks = []
-    for category in appbuilder.menu.get_list():
-        if category.name in PLATFORM_MENUS or not category.childs or category.name not in allowed:
+    for desk in DESKS:
+        category = appbuilder.menu.find(desk.category)
+        if category is None or category.name not in allowed:
             continue
         entries = [item for item in category.childs
                    if item.name != "-" and item.name in allowed and item.should_render()]
         if entries:
-            desks.append({"name": category.name, "label": category.label or category.name,
-                          "icon": category.icon, "entries": entries,
-                          "href": DESK_HOMES.get(category.name) or entries[0].get_url()})
+            desks.append({"name": desk.name, "label": desk.label, "icon": desk.icon,
+                          "entries": entries, "href": url_for(desk.home)})
     return desks

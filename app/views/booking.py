@@ -31,7 +31,10 @@ from ..platform import exports
 from ..platform.workflow import TransitionRefused
 from ..rules import booking as rules
 from ..security import ScopedInterface, apply_scope
+from ..desks import desk_of
 from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+
+DESK = desk_of(__name__)
 
 ROOM_LABELS = {
     "name": _l("Name"),
@@ -224,9 +227,15 @@ class BookingView(WorkflowModelView):
     label_columns = BOOKING_LABELS
     formatters_columns = {"state": _state_label}
     base_order = ("start_at", "desc")
-    base_permissions = ["can_list", "can_show", "can_export", "validate", "refuse", "cancel",
+    base_permissions = ["can_list", "can_show", "can_export", "validate", "refuse", "cancel", "can_home",
                         "can_queue", "can_connections", "can_connection", "can_report"]
     show_template = "booking/show.html"
+
+    @expose("/home")
+    @has_access
+    def home(self):
+        """Where the desk opens: the VNOC on its queue, bookers on the wizard."""
+        return redirect(url_for(rules.landing(g.user)))
 
     @expose("/connection/<int:pk>", methods=["POST"])
     @has_access
@@ -485,20 +494,19 @@ def _parse(parser, value):
 
 def register(appbuilder):
     appbuilder.add_view(BookingWizard, "BookSession", href="/booking-wizard/", icon="fa-calendar-plus-o",
-                        label=_l("Book a session"), category="Visio", category_label=_l("Visio"),
-                        category_icon="fa-video-camera")
+                        label=_l("Book a session"), category=DESK.category)
     appbuilder.add_view(BookingView, "Bookings", icon="fa-calendar", label=_l("Manage bookings"),
-                        category="Visio")
+                        category=DESK.category)
     appbuilder.add_link("VnocQueue", href="/bookings/queue/", icon="fa-hourglass-half",
-                        label=_l("VNOC queue"), category="Visio")
+                        label=_l("VNOC queue"), category=DESK.category)
     appbuilder.add_link("TodayConnections", href="/bookings/connections/", icon="fa-phone",
-                        label=_l("Today's connections"), category="Visio")
+                        label=_l("Today's connections"), category=DESK.category)
     appbuilder.add_link("UsageReport", href="/bookings/report/", icon="fa-bar-chart",
-                        label=_l("Usage report"), category="Visio")
+                        label=_l("Usage report"), category=DESK.category)
     appbuilder.add_view(EquipmentView, "Equipment", icon="fa-desktop", label=_l("Participant equipment"),
-                        category="Visio")
+                        category=DESK.category)
     appbuilder.add_view(RoomView, "Rooms", icon="fa-building-o", label=_l("Rooms and bridges"),
-                        category="Visio")
+                        category=DESK.category)
     appbuilder.add_api(BookingApi)
     appbuilder.add_api(EquipmentApi)
     appbuilder.add_api(RoomApi)

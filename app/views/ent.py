@@ -24,7 +24,10 @@ from ..models import (
 from ..platform import files
 from ..rules import ent as rules
 from ..security import ScopedInterface, apply_scope
-from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView, register_desk_home
+from ..desks import desk_of
+from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+
+DESK = desk_of(__name__)
 
 REQUEST_LABELS = {
     "id": _l("No."),
@@ -289,14 +292,12 @@ class EntEstablishmentView(GuichetModelView):
 
 
 def register(appbuilder):
-    register_desk_home("HelpDesk", "/helprequests/home")
     appbuilder.add_link("NewHelpRequest", href="/helprequests/new", icon="fa-plus-circle",
-                        label=_l("New request"), category="HelpDesk", category_label=_l("Help and support"),
-                        category_icon="fa-life-ring")
+                        label=_l("New request"), category=DESK.category)
     appbuilder.add_view(HelpRequestView, "HelpRequests", icon="fa-list", label=_l("Help requests"),
-                        category="HelpDesk")
+                        category=DESK.category)
     appbuilder.add_view(EntApplicationView, "EntApplications", icon="fa-th", label=_l("Applications"),
-                        category="HelpDesk")
+                        category=DESK.category)
     appbuilder.add_view(EntEstablishmentView, "EntEstablishments", icon="fa-university",
-                        label=_l("Establishments"), category="HelpDesk")
+                        label=_l("Establishments"), category=DESK.category)
     appbuilder.add_api(HelpRequestApi)

@@ -19,7 +19,10 @@ from ..models import Project, ProjectViewer, Ticket, TicketPriority
 from ..platform.workflow import TransitionRefused
 from ..rules import tickets as rules
 from ..security import ScopedInterface, apply_scope
+from ..desks import desk_of
 from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+
+DESK = desk_of(__name__)
 
 PROJECT_LABELS = {
     "name": _l("Name"),
@@ -291,11 +294,10 @@ class ExtranetView(BaseView):
 
 def register(appbuilder):
     appbuilder.add_view(ExtranetView, "MyProjects", href="/extranet/", icon="fa-folder-open",
-                        label=_l("My projects"), category="Ticketing", category_label=_l("Tickets"),
-                        category_icon="fa-ticket")
+                        label=_l("My projects"), category=DESK.category)
     appbuilder.add_link("MyTickets", href="/extranet/tickets", icon="fa-list", label=_l("My tickets"),
-                        category="Ticketing")
-    appbuilder.add_view(TicketView, "Tickets", icon="fa-tasks", label=_l("Ticket desk"), category="Ticketing")
+                        category=DESK.category)
+    appbuilder.add_view(TicketView, "Tickets", icon="fa-tasks", label=_l("Ticket desk"), category=DESK.category)
     appbuilder.add_view(ProjectView, "Projects", icon="fa-briefcase", label=_l("Projects"),
-                        category="Ticketing")
+                        category=DESK.category)
     appbuilder.add_api(TicketApi)

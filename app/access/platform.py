@@ -1,0 +1,91 @@
+"""The platform's rows and rights: organisations, memberships and people, the
+notification feed and the outbox, delegated rights and their log; what every
+signed-in person may do, and what delegating users may do besides."""
+from flask import current_app
+from flask_appbuilder.security.sqla.models import Role, User
+from sqlalchemy import false, select
+
+from ..models import DelegationLog, Membership, Notification, Organisation, OutboxMail, RoleGrant
+from ..security import (
+    ADMIN,
+    API_READ,
+    EXPORT,
+    OPERATOR_ADMIN,
+    READ,
+    ROLE_NAMES,
+    Viewer,
+    by_organisation,
+    grant,
+    grants,
+    scope,
+)
+
+# What every signed-in person may do: their own profile, password, language, feed.
+SELF_SERVICE = [
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
+    ("userinfoedit", "UserDBModelView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+    # Their own notification feed (row scope: their notifications only).
+    ("can_list", "NotificationView"),
+    ("can_show", "NotificationView"),
+    ("can_export", "NotificationView"),
+    ("mark_read", "NotificationView"),
+]
+
+# Every role sees the organisations it belongs to and their members (row scope
+# narrows the rows); Admin holds every permission through FAB.
+MEMBER_READ = (
+    grants("OrganisationView", READ + EXPORT)
+    + grants("MembershipView", READ + EXPORT)
+    + grants("OrganisationApi", API_READ)
+    + grants("MembershipApi", API_READ)
+    + grants("Organisations", ("menu_access",))
+    + grants("Memberships", ("menu_access",))
+    + grants("Administration", ("menu_access",))
+    + grants("FileView", ("can_download",))
+)
+
+# Those who may delegate (config DELEGATING_ROLES) see and use the delegation screens,
+# and create accounts in their own organisations (app/views/accounts.py).
+DELEGATE = (
+    grants("RoleGrantView", READ + EXPORT + ("can_add", "revoke"))
+    + grants("DelegationLogView", READ + EXPORT)
+    + grants("Delegations", ("menu_access",))
+    + grants("DelegationLog", ("menu_access",))
+    + grants("Accounts", ("can_create",))
+    + grants("CreateAccount", ("menu_access",))
+)
+
+grant([name for name in ROLE_NAMES if name != ADMIN], SELF_SERVICE + MEMBER_READ)
+grant(OPERATOR_ADMIN, DELEGATE)
+
+
+def colleagues(viewer: Viewer):
+    """A person sees themself and the members of their organisations."""
+    mine = User.id == viewer.user_id if viewer.user_id else false()
+    if not viewer.organisation_ids:
+        return mine
+    shared = select(Membership.user_id).where(Membership.organisation_id.in_(viewer.organisation_ids))
+    return mine | User.id.in_(shared)
+
+
+def grantable_roles(viewer: Viewer):
+    """The roles one may hand on: those one holds, and the baseline roles (drop-downs follow)."""
+    if not viewer.roles:
+        return false()
+    return Role.name.in_(viewer.roles | set(current_app.config["BASELINE_ROLES"]))
+
+
+scope(Organisation, by_organisation(Organisation.id))
+scope(Membership, by_organisation(Membership.organisation_id))
+scope(User, colleagues)
+# Notifications: each person sees their own feed; the outbox is Admin's alone.
+scope(Notification, lambda viewer: Notification.user_id == viewer.user_id if viewer.user_id else false())
+scope(OutboxMail, lambda viewer: false())
+scope(Role, grantable_roles)
+scope(RoleGrant, by_organisation(RoleGrant.organisation_id))
+scope(DelegationLog, by_organisation(DelegationLog.organisation_id))

@@ -1,0 +1,227 @@
+"""Desk A, visio booking: rooms and audio bridges, participant equipment, bookings,
+their equipment lines and their occurrences.
+
+VNOC: the visio network operations centre, which validates bookings and connects
+participants.
+"""
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import lazy_gettext
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import relationship
+
+from .base import LABELS, Audited, LabelledEnum, utcnow
+from .platform import Organisation
+
+__all__ = [
+    "RoomKind", "ROOM_KIND_LABELS", "Room", "EquipmentKind", "EQUIPMENT_KIND_LABELS",
+    "Equipment", "BookingKind", "BOOKING_KIND_LABELS", "Recurrence", "RECURRENCE_LABELS",
+    "booking_room_link", "Booking", "BookingParticipant", "BookingOccurrence",
+]
+
+
+class RoomKind(LabelledEnum):
+    visio = "visio"  # a virtual visio room
+    audio = "audio"  # an audioconference bridge
+
+
+ROOM_KIND_LABELS = LABELS[RoomKind] = {
+    RoomKind.visio: lazy_gettext("Visio room"),
+    RoomKind.audio: lazy_gettext("Audio bridge"),
+}
+
+
+class Room(Audited, Model):
+    """A visio room or an audioconference bridge an organisation books."""
+
+    __tablename__ = "booking_room"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, index=True)
+    kind = Column(Enum(RoomKind, native_enum=False, length=10, name="room_kind"), nullable=False)
+    organisation_id = Column(Integer, ForeignKey("organisation.id"), nullable=False, index=True)
+    capacity = Column(Integer)
+    active = Column(Boolean, nullable=False, default=True)
+
+    organisation = relationship(Organisation)
+
+    def __str__(self):
+        return self.name
+
+
+class EquipmentKind(LabelledEnum):
+    ip = "ip"  # visio over IP: the VNOC may connect it
+    isdn = "isdn"  # visio over ISDN: connects itself
+    mobile = "mobile"  # a PC, tablet or phone ("Nomade"): connects itself
+
+
+EQUIPMENT_KIND_LABELS = LABELS[EquipmentKind] = {
+    EquipmentKind.ip: lazy_gettext("IP visio"),
+    EquipmentKind.isdn: lazy_gettext("ISDN visio"),
+    EquipmentKind.mobile: lazy_gettext("Mobile"),
+}
+
+
+class Equipment(Audited, Model):
+    """A participant endpoint an organisation keeps to invite to its sessions."""
+
+    __tablename__ = "booking_equipment"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, index=True)
+    kind = Column(Enum(EquipmentKind, native_enum=False, length=10, name="equipment_kind"), nullable=False)
+    contact_name = Column(String(150))
+    email = Column(String(150))
+    phone = Column(String(30))
+    ip_address = Column(String(45))
+    bridge_id = Column(String(50))
+    organisation_id = Column(Integer, ForeignKey("organisation.id"), nullable=False, index=True)
+
+    organisation = relationship(Organisation)
+
+    def __str__(self):
+        return self.name
+
+
+class BookingKind(LabelledEnum):
+    visio = "visio"
+    audio = "audio"
+
+
+BOOKING_KIND_LABELS = LABELS[BookingKind] = {
+    BookingKind.visio: lazy_gettext("Visio"),
+    BookingKind.audio: lazy_gettext("Audioconference"),
+}
+
+
+class Recurrence(LabelledEnum):
+    daily = "daily"
+    weekly = "weekly"
+    monthly = "monthly"
+    yearly = "yearly"
+
+
+RECURRENCE_LABELS = LABELS[Recurrence] = {
+    Recurrence.daily: lazy_gettext("Daily"),
+    Recurrence.weekly: lazy_gettext("Weekly"),
+    Recurrence.monthly: lazy_gettext("Monthly"),
+    Recurrence.yearly: lazy_gettext("Yearly"),
+}
+
+booking_room_link = Table(
+    "booking_room_link",
+    Model.metadata,
+    Column("booking_id", Integer, ForeignKey("booking.id", ondelete="CASCADE"), primary_key=True),
+    Column("room_id", Integer, ForeignKey("booking_room.id"), primary_key=True, index=True),
+)
+
+
+class Booking(Audited, Model):
+    """A session booked in one or more rooms, once or recurring (workflow: app/rules/booking.py).
+
+    `start_at`/`end_at` are the first occurrence, in local time (TIMEZONE);
+    `occurrences` hold every occurrence in every room.
+    """
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        Index("ix_booking_organisation_start", "organisation_id", "start_at"),
+        Index("ix_booking_state_requested", "state", "requested_on"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(12), unique=True)
+    kind = Column(Enum(BookingKind, native_enum=False, length=10, name="booking_kind"), nullable=False)
+    organisation_id = Column(Integer, ForeignKey("organisation.id"), nullable=False)
+    creator_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
+    session_name = Column(String(200), nullable=False, index=True)
+    organiser_name = Column(String(150), nullable=False)
+    organiser_email = Column(String(150), nullable=False)
+    organiser_phone = Column(String(30), nullable=False)
+    start_at = Column(DateTime, nullable=False, index=True)
+    end_at = Column(DateTime, nullable=False)
+    recurrence = Column(Enum(Recurrence, native_enum=False, length=10, name="booking_recurrence"))
+    recurrence_until = Column(Date)
+    recurrence_count = Column(Integer)
+    state = Column(String(20), nullable=False, default="pending")
+    requested_on = Column(DateTime, nullable=False, default=utcnow)
+    connection_id = Column(String(50))
+    connection_url = Column(String(300))
+    notes = Column(Text)
+
+    organisation = relationship(Organisation)
+    creator = relationship(User, foreign_keys=[creator_id])
+    rooms = relationship(Room, secondary=booking_room_link, order_by=Room.name)
+    participants = relationship("BookingParticipant", back_populates="booking",
+                                cascade="all, delete-orphan", order_by="BookingParticipant.id")
+    occurrences = relationship("BookingOccurrence", back_populates="booking",
+                               cascade="all, delete-orphan", order_by="BookingOccurrence.start_at")
+
+    def __str__(self):
+        return f"{self.reference or '—'} {self.session_name}"
+
+
+class BookingParticipant(Model):
+    """An equipment line of a booking: a copy of the endpoint as booked (the saved
+    equipment it came from, if any, may change later)."""
+
+    __tablename__ = "booking_participant"
+    __table_args__ = (UniqueConstraint("booking_id", "equipment_id"),)
+
+    id = Column(Integer, primary_key=True)
+    booking_id = Column(Integer, ForeignKey("booking.id", ondelete="CASCADE"), nullable=False, index=True)
+    equipment_id = Column(Integer, ForeignKey("booking_equipment.id", ondelete="SET NULL"), index=True)
+    name = Column(String(100), nullable=False)
+    kind = Column(Enum(EquipmentKind, native_enum=False, length=10, name="equipment_kind"), nullable=False)
+    contact_name = Column(String(150))
+    email = Column(String(150))
+    phone = Column(String(30))
+    ip_address = Column(String(45))
+    bridge_id = Column(String(50))
+    vnoc_connects = Column(Boolean, nullable=False, default=False)
+
+    booking = relationship(Booking, back_populates="participants")
+    equipment = relationship(Equipment)
+
+    def __str__(self):
+        return self.name
+
+
+class BookingOccurrence(Model):
+    """One occurrence of a booking in one of its rooms.
+
+    The room is held from `blocked_from` to `blocked_until` (the session widened by
+    the reconfiguration buffer). On PostgreSQL an exclusion constraint
+    (migration "desk A") forbids two active rows of one room whose held ranges
+    overlap; `active` is false once the booking is refused or cancelled.
+    """
+
+    __tablename__ = "booking_occurrence"
+    __table_args__ = (Index("ix_booking_occurrence_room_blocked", "room_id", "blocked_from", "blocked_until"),)
+
+    id = Column(Integer, primary_key=True)
+    booking_id = Column(Integer, ForeignKey("booking.id", ondelete="CASCADE"), nullable=False, index=True)
+    room_id = Column(Integer, ForeignKey("booking_room.id"), nullable=False)
+    start_at = Column(DateTime, nullable=False, index=True)
+    end_at = Column(DateTime, nullable=False)
+    blocked_from = Column(DateTime, nullable=False)
+    blocked_until = Column(DateTime, nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+
+    booking = relationship(Booking, back_populates="occurrences")
+    room = relationship(Room)

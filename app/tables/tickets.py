@@ -1,0 +1,217 @@
+"""Desk B, client-project ticketing: projects, their visibility lists, tickets and
+their comments."""
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import lazy_gettext
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+    text,
+)
+from sqlalchemy.orm import relationship
+
+from .base import LABELS, Audited, LabelledEnum, utcnow
+from .platform import Organisation, StoredFile
+
+__all__ = [
+    "ProjectPhase", "PROJECT_PHASE_LABELS", "Project", "ProjectViewer", "TicketPriority",
+    "TICKET_PRIORITY_LABELS", "TicketState", "TICKET_STATE_LABELS", "Ticket",
+    "TICKET_SEARCH_TEXT", "TicketComment",
+]
+
+
+class ProjectPhase(LabelledEnum):
+    setup = "setup"  # the sites are being built: mails go to the setup contact
+    operation = "operation"  # in production: mails go to the support mailbox
+
+
+PROJECT_PHASE_LABELS = LABELS[ProjectPhase] = {
+    ProjectPhase.setup: lazy_gettext("Setup"),
+    ProjectPhase.operation: lazy_gettext("Operation"),
+}
+
+
+class Project(Audited, Model):
+    """A client company's project run by a vendor; its tickets belong to it."""
+
+    __tablename__ = "ticket_project"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(150), nullable=False)
+    # The client company (the tenant) and the vendor running the project.
+    organisation_id = Column(Integer, ForeignKey("organisation.id"), nullable=False, index=True)
+    vendor_id = Column(Integer, ForeignKey("organisation.id"), nullable=False, index=True)
+    vendor_lead_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False)
+    client_lead_id = Column(Integer, ForeignKey("ab_user.id"))
+    phase = Column(Enum(ProjectPhase, native_enum=False, length=20, name="project_phase"),
+                   nullable=False, default=ProjectPhase.setup)
+    event_date = Column(Date)
+    setup_contact_id = Column(Integer, ForeignKey("ab_user.id"))
+    support_mailbox = Column(String(254))
+
+    organisation = relationship(Organisation, foreign_keys=[organisation_id])
+    vendor = relationship(Organisation, foreign_keys=[vendor_id])
+    vendor_lead = relationship(User, foreign_keys=[vendor_lead_id])
+    client_lead = relationship(User, foreign_keys=[client_lead_id])
+    setup_contact = relationship(User, foreign_keys=[setup_contact_id])
+    viewers = relationship("ProjectViewer", back_populates="project", cascade="all, delete-orphan")
+
+    def __str__(self):
+        return self.name
+
+
+class ProjectViewer(Audited, Model):
+    """The project's visibility list: once it names someone, only the listed people
+    and the two project leads see the project."""
+
+    __tablename__ = "ticket_project_viewer"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id = Column(Integer, primary_key=True)
+    project_id = Column(Integer, ForeignKey("ticket_project.id", ondelete="CASCADE"), nullable=False)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
+
+    project = relationship(Project, back_populates="viewers")
+    user = relationship(User, foreign_keys=[user_id])
+
+
+class TicketPriority(LabelledEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    blocking = "blocking"
+
+
+TICKET_PRIORITY_LABELS = LABELS[TicketPriority] = {
+    TicketPriority.low: lazy_gettext("Low"),
+    TicketPriority.medium: lazy_gettext("Medium"),
+    TicketPriority.high: lazy_gettext("High"),
+    TicketPriority.blocking: lazy_gettext("Blocking"),
+}
+
+
+class TicketState(LabelledEnum):
+    new = "new"
+    assigned = "assigned"
+    in_progress = "in_progress"
+    waiting_rd = "waiting_rd"
+    waiting_client = "waiting_client"
+    lead_followup = "lead_followup"
+    returned = "returned"
+    processed = "processed"
+    closed = "closed"
+
+
+TICKET_STATE_LABELS = LABELS[TicketState] = {
+    TicketState.new: lazy_gettext("New"),
+    TicketState.assigned: lazy_gettext("Assigned"),
+    TicketState.in_progress: lazy_gettext("In progress"),
+    TicketState.waiting_rd: lazy_gettext("Waiting for R&D"),
+    TicketState.waiting_client: lazy_gettext("Waiting for client information"),
+    TicketState.lead_followup: lazy_gettext("Project-lead follow-up"),
+    TicketState.returned: lazy_gettext("Returned"),
+    TicketState.processed: lazy_gettext("Processed"),
+    TicketState.closed: lazy_gettext("Closed"),
+}
+
+
+class Ticket(Audited, Model):
+    """A client's request on a project, moved through the 9-state workflow
+    (app/rules/tickets.py). `organisation_id` repeats the project's client company."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        # A project's tickets by state; read backwards, its closed tickets latest
+        # closed first (the project page's order), so a page is read in order.
+        Index("ix_ticket_project_closed", "project_id", "state", "closed_on", "id"),
+        Index("ix_ticket_state_created", "state", "created_on", "id"),
+        Index("ix_ticket_declarant", "declarant_id", "created_on"),
+        # The grid's subject search (ILIKE '%word%'): a trigram GIN index on
+        # PostgreSQL (the migrations install pg_trgm first); a plain index elsewhere.
+        # The closed-ticket keyword search has its own index: see TICKET_SEARCH_TEXT.
+        Index("ix_ticket_title_trgm", "title", postgresql_using="gin",
+              postgresql_ops={"title": "gin_trgm_ops"}),
+    )
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(7), nullable=False, unique=True)
+    project_id = Column(Integer, ForeignKey("ticket_project.id"), nullable=False)
+    organisation_id = Column(Integer, ForeignKey("organisation.id"), nullable=False, index=True)
+    title = Column(String(200), nullable=False)
+    description = Column(Text)
+    page_url = Column(String(500))
+    priority = Column(Enum(TicketPriority, native_enum=False, length=20, name="ticket_priority"),
+                      nullable=False, default=TicketPriority.medium, index=True)
+    priority_context = Column(Text)
+    state = Column(Enum(TicketState, native_enum=False, length=20, name="ticket_state"),
+                   nullable=False, default=TicketState.new)
+    declarant_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False)
+    follower_id = Column(Integer, ForeignKey("ab_user.id"))
+    assignee_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    closed_on = Column(DateTime)
+
+    project = relationship(Project)
+    organisation = relationship(Organisation)
+    declarant = relationship(User, foreign_keys=[declarant_id])
+    follower = relationship(User, foreign_keys=[follower_id])
+    assignee = relationship(User, foreign_keys=[assignee_id])
+
+    @property
+    def state_code(self):
+        """The state as the workflow engine names it ("processed"...)."""
+        return self.state.value if self.state is not None else None
+
+    @state_code.setter
+    def state_code(self, value):
+        self.state = TicketState(value)
+
+    def __str__(self):
+        return f"{self.reference} — {self.title}"
+
+
+#: What the closed-ticket keyword search looks in (app/rules/tickets.py): the subject
+#: and the description as one text. A searched word holds no white space, so it is
+#: in this text exactly when it is in the subject or in the description.
+TICKET_SEARCH_TEXT = Ticket.title + literal_column("' '") + func.coalesce(Ticket.description, literal_column("''"))
+
+# PostgreSQL only (the migration installs btree_gin and pg_trgm): the trigrams of the
+# search text of each project's closed tickets, so that a word's matches in a project
+# come from one index scan. The expression is TICKET_SEARCH_TEXT written as PostgreSQL
+# prints it back (so that Alembic can compare it); a query uses the index only with
+# that very expression. The migration also creates statistics on it
+# (`ticket_search_text`), from which the planner tells a common word from a rare one.
+# SQLite has neither: it reads the project's closed tickets.
+Index("ix_ticket_closed_search", Ticket.project_id,
+      literal_column("((title || ' ') || coalesce(description, ''))").label("search_text"),
+      postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"},
+      postgresql_where=text("state = 'closed'")).ddl_if(dialect="postgresql")
+
+
+class TicketComment(Model):
+    """A message on a ticket that does not change its state (a transition's comment
+    is kept in its workflow event); `state` is the ticket's state when written."""
+
+    __tablename__ = "ticket_comment"
+    __table_args__ = (Index("ix_ticket_comment_ticket", "ticket_id", "created_on"),)
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False)
+    created_on = Column(DateTime, default=utcnow, nullable=False)
+    state = Column(Enum(TicketState, native_enum=False, length=20, name="ticket_state"), nullable=False)
+    author_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    text = Column(Text, nullable=False)
+    attachment_id = Column(Integer, ForeignKey("stored_file.id", ondelete="SET NULL"))
+
+    ticket = relationship(Ticket)
+    author = relationship(User, foreign_keys=[author_id])
+    attachment = relationship(StoredFile, foreign_keys=[attachment_id])
