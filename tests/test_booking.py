@@ -238,7 +238,7 @@ def test_create_gives_a_reference_and_mails_everyone_with_the_ics(app, ctx):
     booking = rules.create_booking(draft(rooms, day_in(17), participants=lines), creator, rooms)
     assert booking.reference == f"{booking.id:05d}" and len(booking.reference) >= 5
     assert booking.state == "pending"
-    mails = _mails(booking, "booking_created")
+    mails = _mails(booking, "booking/created")
     assert {m.recipient for m in mails} == {creator.email, "helene.brun@ac-lyon.example", "a@partenaire.example",
                                             "b@partenaire.example", app.config["VNOC_MAILBOX"]}
     for mail in mails:
@@ -252,7 +252,7 @@ def test_mails_are_in_each_recipients_language(app, ctx):
     creator = user(app, "creator")
     set_user_locale(creator.id, "en")
     booking = rules.create_booking(draft(rooms, day_in(18)), creator, rooms)
-    by_recipient = {m.recipient: m for m in _mails(booking, "booking_created")}
+    by_recipient = {m.recipient: m for m in _mails(booking, "booking/created")}
     assert "requested" in by_recipient[creator.email].subject
     assert "demandée" in by_recipient[app.config["VNOC_MAILBOX"]].subject
 
@@ -272,22 +272,22 @@ def test_validate_refuse_cancel_modify_mail_the_same_people(app, ctx):
     assert "Commentaire" in str(refusal.value) or "Comment" in str(refusal.value)
     assert one.state == "pending"
     workflow.fire(one, "validate", vnoc)
-    assert {m.recipient for m in _mails(one, "booking_validated")} == expected
+    assert {m.recipient for m in _mails(one, "booking/validated")} == expected
 
     rules.modify_booking(one, draft(rooms[:1], day_in(19), "14:00", "15:00", participants=lines), creator, rooms[:1])
     assert one.state == "pending" and one.start_at.hour == 14
-    assert {m.recipient for m in _mails(one, "booking_modified")} == expected
+    assert {m.recipient for m in _mails(one, "booking/modified")} == expected
     workflow.fire(one, "cancel", creator)
-    assert {m.recipient for m in _mails(one, "booking_cancelled")} == expected
+    assert {m.recipient for m in _mails(one, "booking/cancelled")} == expected
     assert not any(o.active for o in one.occurrences)
-    assert b"STATUS:CANCELLED" in _mails(one, "booking_cancelled")[0].attachments[0].data
+    assert b"STATUS:CANCELLED" in _mails(one, "booking/cancelled")[0].attachments[0].data
     # The cancelled slot is free again.
     assert rules.problems(draft(rooms[:1], day_in(19), "14:00", "15:00"), creator, rooms[:1]) == []
 
     two = rules.create_booking(draft(rooms[1:], day_in(19), participants=lines), creator, rooms[1:])
     workflow.fire(two, "refuse", vnoc, "Salle en travaux : le VNOC vous appelle.")
-    assert {m.recipient for m in _mails(two, "booking_refused")} == expected
-    assert "Salle en travaux" in _mails(two, "booking_refused")[0].body
+    assert {m.recipient for m in _mails(two, "booking/refused")} == expected
+    assert "Salle en travaux" in _mails(two, "booking/refused")[0].body
     history = db.session.scalars(select(WorkflowEvent).where(WorkflowEvent.object_type == "booking",
                                                              WorkflowEvent.object_id == two.id)).all()
     assert [(e.transition, e.comment) for e in history] == [("refuse", "Salle en travaux : le VNOC vous appelle.")]

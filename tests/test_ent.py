@@ -83,7 +83,7 @@ def test_a_new_request_notifies_the_referents_of_its_establishment_only(app):
     with app.app_context():
         item = db.session.get(HelpRequest, request_id)
         assert item.status == "new" and item.requester_profile == "teacher"
-        assert notified(request_id, "ent_request_created") == ["referent2"]
+        assert notified(request_id, "ent/request_created") == ["referent2"]
         [event] = rules.events_of(item)
         assert event.transition == "create" and event.actor.username == "teacher"
         assert item.event_count == 1
@@ -154,7 +154,7 @@ def test_a_referents_change_notifies_the_requester(app):
     request_id = file_request(app, "student")
     fire(app, request_id, "open", "referent", "Je regarde.")
     with app.app_context():
-        assert notified(request_id, "ent_request_changed") == ["student"]
+        assert notified(request_id, "ent/request_changed") == ["student"]
         event = rules.events_of(db.session.get(HelpRequest, request_id))[-1]
         assert (event.from_state, event.to_state, event.comment) == ("new", "open", "Je regarde.")
 
@@ -163,7 +163,7 @@ def test_the_requesters_change_notifies_the_referents(app):
     request_id = file_request(app, "student")
     fire(app, request_id, "close", "student")
     with app.app_context():
-        assert notified(request_id, "ent_request_changed") == ["referent"]
+        assert notified(request_id, "ent/request_changed") == ["referent"]
         assert db.session.get(HelpRequest, request_id).status == "closed"
 
 
@@ -199,12 +199,12 @@ def test_the_escalation_round_trip(app):
         assert item.support_reference == f"SUP-{request_id:06d}"
         assert item.support_desk.name == "Assistance ENT Auvergne-Rhône-Alpes"
         assert item.support_state is SupportState.transmitted
-        assert notified(request_id, "ent_request_escalated") == ["desk", "student"]
+        assert notified(request_id, "ent/request_escalated") == ["desk", "student"]
 
         rules.support_answer(item, user(app, "desk"), "Le service a été redémarré, réessayez.")
         db.session.commit()
         assert item.support_state is SupportState.answered
-        assert notified(request_id, "ent_support_answer") == ["referent", "student"]
+        assert notified(request_id, "ent/support_answer") == ["referent", "student"]
         kinds = [event.transition for event in rules.events_of(item)]
         assert kinds == ["create", "escalate", "support_answer"]
         answer = rules.events_of(item)[-1]
@@ -253,7 +253,7 @@ def test_comments_go_to_the_other_side(app):
         rules.add_comment(item, user(app, "student"), "La voici.", png())
         db.session.commit()
         rows = db.session.query(Notification).filter_by(
-            template="ent_request_comment", link=f"/helprequests/show/{request_id}").order_by(Notification.id)
+            template="ent/request_comment", link=f"/helprequests/show/{request_id}").order_by(Notification.id)
         assert [row.user.username for row in rows] == ["student", "referent"]
         assert rules.events_of(item)[-1].attachment.original_name == "capture.png"
         with pytest.raises(rules.RequestRefused, match="^Commentaire"):
@@ -376,8 +376,8 @@ def test_bulk_status_change_records_each_request(app, login_as):
             last = rules.events_of(item)[-1]
             assert (last.transition, last.actor.username) == ("resolve", "referent")
         assert db.session.get(HelpRequest, closed).status == "closed"
-        assert notified(first, "ent_request_changed")[-1:] == ["student"]
-        assert notified(second, "ent_request_changed") == ["teacher"]
+        assert notified(first, "ent/request_changed")[-1:] == ["student"]
+        assert notified(second, "ent/request_changed") == ["teacher"]
 
 
 def test_the_desk_answers_from_the_request_page(app, login_as):

@@ -227,7 +227,7 @@ def test_five_attachments_at_most(app):
 def test_creation_mail_in_setup_phase_goes_to_the_setup_contact(app):
     with app.app_context():
         ticket = new_ticket(app, declarant="cmartin", follower_id=None)
-        assert mails_to(ticket, "ticket_created") == {
+        assert mails_to(ticket, "tickets/created") == {
             "cmartin@guichet.example",  # the declarant
             "lead@guichet.example",  # the vendor project lead
             "client@guichet.example",  # the client project lead (not the declarant)
@@ -239,7 +239,7 @@ def test_creation_mail_in_setup_phase_goes_to_the_setup_contact(app):
 def test_creation_mail_in_operation_phase_goes_to_the_support_mailbox(app):
     with app.app_context():
         ticket = new_ticket(app, project=SITE, declarant="client", follower_id=person(app, "cmartin").id)
-        recipients = [m.recipient for m in db.session.query(OutboxMail).filter_by(template="ticket_created")
+        recipients = [m.recipient for m in db.session.query(OutboxMail).filter_by(template="tickets/created")
                       if ticket.reference in m.subject]
         assert sorted(recipients) == sorted([
             "client@guichet.example",  # declarant and client lead: one mail
@@ -255,18 +255,18 @@ def test_mails_at_each_step(app):
         ticket = new_ticket(app, declarant="client", follower_id=person(app, "cmartin").id)
         client_side = {"client@guichet.example", "cmartin@guichet.example"}
         rules.fire(ticket, "assign", person(app, "agent"))
-        assert mails_to(ticket, "ticket_assigned") == client_side | {"agent@guichet.example"}
+        assert mails_to(ticket, "tickets/assigned") == client_side | {"agent@guichet.example"}
         rules.fire(ticket, "ask_client", person(app, "agent"), "Sur quel navigateur ?")
-        assert mails_to(ticket, "ticket_waiting_client") == client_side
+        assert mails_to(ticket, "tickets/waiting_client") == client_side
         rules.fire(ticket, "send_back", person(app, "client"), "Firefox 128")
-        assert mails_to(ticket, "ticket_returned") == {"lead@guichet.example", "agent@guichet.example"}
+        assert mails_to(ticket, "tickets/returned") == {"lead@guichet.example", "agent@guichet.example"}
         rules.fire(ticket, "process", person(app, "agent"), "Corrigé")
-        assert mails_to(ticket, "ticket_processed") == client_side
-        body = next(m.body for m in db.session.query(OutboxMail).filter_by(template="ticket_processed")
+        assert mails_to(ticket, "tickets/processed") == client_side
+        body = next(m.body for m in db.session.query(OutboxMail).filter_by(template="tickets/processed")
                     if ticket.reference in m.subject)
         assert "clôturer" in body and "Corrigé" in body
         rules.fire(ticket, "close", person(app, "client"))
-        assert mails_to(ticket, "ticket_closed") == client_side | {"lead@guichet.example", "agent@guichet.example"}
+        assert mails_to(ticket, "tickets/closed") == client_side | {"lead@guichet.example", "agent@guichet.example"}
         db.session.rollback()
 
 

@@ -1,13 +1,13 @@
 """Notifications for every desk: a feed entry per person and mails through the outbox.
 
-    notify([booking.creator, organiser_mail, "vnoc@example.org"], "booking_created",
+    notify([booking.creator, organiser_mail, "vnoc@example.org"], "booking/created",
            {"booking": booking}, link=f"/bookings/show/{booking.id}",
            attachments=[ics_attachment(...)])
 
 Call it inside your transaction: it adds one `Notification` per user (their feed) and
 one `OutboxMail` per address, rendered from `app/templates/mail/<template>.subject.txt`
-and `<template>.txt` (and `<template>.html` if present) in each recipient's language,
-and enqueues the sending jobs (one per MAIL_BATCH_SIZE mails) for after the commit.
+and `<template>.txt` (and `<template>.html` if present; a desk's templates are under
+`mail/<desk>/`, e.g. "booking/created") in each recipient's language, and enqueues the sending jobs (one per MAIL_BATCH_SIZE mails) for after the commit.
 If the transaction rolls back, nothing is kept or sent. Context values may be lazy
 strings (`lazy_gettext`): they are translated in each recipient's language.
 

@@ -425,7 +425,7 @@ def create_booking(draft: BookingDraft, user, rooms, equipment=None) -> Booking:
     db.session.add(booking)
     _flush_occurrences(booking, draft, rooms)
     booking.reference = f"{booking.id:05d}"
-    send_mail(booking, "booking_created")
+    send_mail(booking, "booking/created")
     return booking
 
 
@@ -447,7 +447,7 @@ def modify_booking(booking: Booking, draft: BookingDraft, user, rooms, equipment
     db.session.add(WorkflowEvent(object_type=Booking.__tablename__, object_id=booking.id, transition="modify",
                                  from_state=previous, to_state="pending", actor_id=user.id,
                                  happened_on=utcnow()))
-    send_mail(booking, "booking_modified")
+    send_mail(booking, "booking/modified")
     return booking
 
 
@@ -536,7 +536,7 @@ class BookingWorkflow(Workflow):
         event = super().fire(item, name, user, comment, attachment)
         if item.state in self.final_states:
             release(item)
-        send_mail(item, f"booking_{item.state}", comment=event.comment)
+        send_mail(item, f"booking/{item.state}", comment=event.comment)
         return event
 
 

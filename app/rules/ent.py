@@ -177,7 +177,7 @@ def create_request(user, *, application_id, subject, description, organisation_i
             stored = files.save_upload(upload, item, user, gettext("Attachment"))
             if event.attachment_id is None:
                 event.attachment_id = stored.id
-    notifications.notify(referents_of(item.organisation_id), "ent_request_created",
+    notifications.notify(referents_of(item.organisation_id), "ent/request_created",
                          {"request": item, "requester": user}, link=_link(item))
     return item
 
@@ -209,7 +209,7 @@ def _notify_change(item, event):
     context = {"request": item, "actor": actor, "action": EVENT_LABELS[event.transition],
                "status": HELP_REQUEST_STATUS_LABELS[HelpRequestStatus(event.to_state)],
                "comment": event.comment}
-    return recipients, "ent_request_changed", context, _link(item)
+    return recipients, "ent/request_changed", context, _link(item)
 
 
 def _notify_escalation(item, event):
@@ -217,7 +217,7 @@ def _notify_escalation(item, event):
     actor = db.session.get(User, event.actor_id) if event.actor_id else None
     desk = support_desk_for(item)
     recipients = [item.requester, *desk_agents_of(desk.id)]
-    return (recipients, "ent_request_escalated",
+    return (recipients, "ent/request_escalated",
             {"request": item, "actor": actor, "comment": event.comment, "desk": desk,
              "reference": support_reference_for(item)}, _link(item))
 
@@ -333,7 +333,7 @@ def add_comment(item, user, comment, upload=None) -> WorkflowEvent:
         recipients = referents_of(item.organisation_id)
     else:
         recipients = [item.requester]
-    notifications.notify(recipients, "ent_request_comment",
+    notifications.notify(recipients, "ent/request_comment",
                          {"request": item, "actor": user, "comment": text}, link=_link(item))
     return event
 
@@ -348,7 +348,7 @@ def support_answer(item, user, comment, upload=None) -> WorkflowEvent:
     attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
     event = _event(item, SUPPORT_ANSWER, user, text, attachment)
     item.support_state = SupportState.answered
-    notifications.notify([item.requester, *referents_of(item.organisation_id)], "ent_support_answer",
+    notifications.notify([item.requester, *referents_of(item.organisation_id)], "ent/support_answer",
                          {"request": item, "actor": user, "comment": text}, link=_link(item))
     return event
 

@@ -131,13 +131,13 @@ def _on_assign(ticket, event):
         ticket.assignee_id = event.actor_id
         db.session.flush()
         db.session.refresh(ticket, ["assignee"])
-    return (client_recipients(ticket) + [ticket.assignee], "ticket_assigned", _context(ticket, event),
+    return (client_recipients(ticket) + [ticket.assignee], "tickets/assigned", _context(ticket, event),
             ticket_link(ticket))
 
 
 def _on_close(ticket, event):
     ticket.closed_on = event.happened_on
-    return (client_recipients(ticket) + vendor_recipients(ticket), "ticket_closed",
+    return (client_recipients(ticket) + vendor_recipients(ticket), "tickets/closed",
             _context(ticket, event), ticket_link(ticket))
 
 
@@ -171,17 +171,17 @@ TICKET_FLOW = Workflow(
         Transition("ask_client", _l("Ask the client for information"),
                    _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.lead_followup, S.returned),
                    S.waiting_client.value, allowed=_vendor, comment_required=True,
-                   notify=_mail("ticket_waiting_client", client_recipients), icon="fa-question"),
+                   notify=_mail("tickets/waiting_client", client_recipients), icon="fa-question"),
         Transition("lead_followup", _l("Hand to the project lead"),
                    _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.waiting_client, S.returned),
                    S.lead_followup.value, allowed=_vendor, icon="fa-handshake-o"),
         Transition("process", _l("Mark as processed"),
                    _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.lead_followup, S.returned),
                    S.processed.value, allowed=_vendor,
-                   notify=_mail("ticket_processed", client_recipients), icon="fa-check"),
+                   notify=_mail("tickets/processed", client_recipients), icon="fa-check"),
         Transition("send_back", _l("Return the ticket"), _states(S.processed, S.waiting_client),
                    S.returned.value, allowed=is_client_party, comment_required=True,
-                   notify=_mail("ticket_returned", vendor_recipients), icon="fa-reply"),
+                   notify=_mail("tickets/returned", vendor_recipients), icon="fa-reply"),
         Transition("close", _l("Close the ticket"), OPEN_STATES, S.closed.value,
                    allowed=is_client_party, notify=_on_close, icon="fa-lock"),
     ],
@@ -281,7 +281,7 @@ def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=
     db.session.flush()
     for upload in uploads:
         _save(upload, ticket, declarant)
-    notifications.notify(creation_recipients(ticket), "ticket_created", _context(ticket),
+    notifications.notify(creation_recipients(ticket), "tickets/created", _context(ticket),
                          link=ticket_link(ticket))
     return ticket
 
