@@ -27,7 +27,6 @@ class Config:
     FAB_API_SWAGGER_UI = True
     FAB_ADD_SECURITY_API = True
     AUTH_TYPE = 1  # database authentication
-    AUTH_ROLE_ADMIN = "Admin"
     AUTH_ROLE_PUBLIC = "Public"
     AUTH_RATE_LIMITED = env("AUTH_RATE_LIMITED", True, bool)
     RATELIMIT_ENABLED = env("RATELIMIT_ENABLED", True, bool)
@@ -130,8 +129,3 @@ class Config:
     BOOKING_MAX_OCCURRENCES = env("BOOKING_MAX_OCCURRENCES", 200, int)
     # The VNOC's mailbox: every booking mail goes to it too.
     VNOC_MAILBOX = env("VNOC_MAILBOX", "vnoc@guichet.example")
-
-    # Roles whose holders may hand on their roles inside their own organisation.
-    DELEGATING_ROLES = tuple(env("DELEGATING_ROLES", "OperatorAdmin").split(","))
-    # Roles anyone who may delegate can give inside their organisation, without holding them.
-    BASELINE_ROLES = tuple(env("BASELINE_ROLES", "User").split(","))

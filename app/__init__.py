@@ -8,6 +8,7 @@ from config import BASE_DIR, Config
 
 from .desks import DESKS, modules
 from .extensions import csrf, db, migrate
+from .security import ADMIN
 
 
 class GuichetIndexView(IndexView):
@@ -42,6 +43,7 @@ def create_app(overrides=None, register_more=None):
     # Schema and permissions are owned by `flask db upgrade` and `flask sync-roles`,
     # not by whichever web worker starts first.
     app.config["FAB_CREATE_DB"] = False
+    app.config["AUTH_ROLE_ADMIN"] = ADMIN
     app.config.setdefault("FAB_UPDATE_PERMS", False)
 
     db.init_app(app)

@@ -36,17 +36,24 @@ log = logging.getLogger(__name__)
 # Roles: one per job (DESIGN §1); what each holds is granted by app/access/*.py
 # ---------------------------------------------------------------------------
 
-ADMIN = "Admin"
-VNOC = "VNOC"
-CREATOR = "Creator"
-PROJECT_LEAD = "ProjectLead"
-SUPPORT_AGENT = "SupportAgent"
-EVENT_ADMIN = "EventAdmin"
-ENT_REFERENT = "EntReferent"
-OPERATOR_ADMIN = "OperatorAdmin"
-USER = "User"
-ROLE_NAMES = (ADMIN, VNOC, CREATOR, PROJECT_LEAD, SUPPORT_AGENT, EVENT_ADMIN, ENT_REFERENT,
-              OPERATOR_ADMIN, USER)
+ADMIN = "Admin"  # platform administrators: everything
+BOOKER = "Booker"  # desk A: a member organisation's booking manager
+VNOC = "VNOC"  # desk A: the operations centre
+CLIENT = "Client"  # desk B: a client company's declarant or project lead
+PROJECT_LEAD = "ProjectLead"  # desk B: a vendor project lead
+VENDOR_AGENT = "VendorAgent"  # desk B: vendor support staff
+ENT_REFERENT = "EntReferent"  # desk C: an establishment's local workspace administrator
+ENT_SUPPORT = "EntSupport"  # desk C: the support desk behind escalations
+EVENT_ADMIN = "EventAdmin"  # desk D: association board members
+OPERATOR_ADMIN = "OperatorAdmin"  # desk E: a client operator's designated admin
+OPERATOR_USER = "OperatorUser"  # desk E: a client operator's staff
+USER = "User"  # anyone with an account
+ROLE_NAMES = (ADMIN, BOOKER, VNOC, CLIENT, PROJECT_LEAD, VENDOR_AGENT, ENT_REFERENT, ENT_SUPPORT,
+              EVENT_ADMIN, OPERATOR_ADMIN, OPERATOR_USER, USER)
+#: Who may hand on their rights inside their own organisation (app.platform.delegation),
+#: besides Admin; and the roles they may give without holding them.
+DELEGATING_ROLES = (OPERATOR_ADMIN,)
+BASELINE_ROLES = (USER,)
 
 READ = ("can_list", "can_show")
 API_READ = ("can_get", "can_info")
@@ -158,6 +165,39 @@ def scope_criterion(model: type, viewer: Optional[Viewer] = None):
 def apply_scope(query, model: type, viewer: Optional[Viewer] = None):
     criterion = scope_criterion(model, viewer)
     return query if criterion is None else query.filter(criterion)
+
+
+def viewer_of(user) -> Viewer:
+    """The Viewer of a person: the signed-in one's is read once per request."""
+    viewer = current_viewer()
+    if viewer is not None and viewer.user_id is not None and viewer.user_id == getattr(user, "id", None):
+        return viewer
+    return viewer_for(user)
+
+
+def row_predicate(model: type, criterion: ScopeRule):
+    """The Python face of a SQL criterion: `check(user, item)` tells whether `criterion`
+    (a scope rule: viewer → SQL, None for every row) holds for that person on that row.
+
+    The database evaluates it on the row's key, so the rule is written once for the
+    lists (a WHERE clause) and for the decisions on one row (app/rules/*.py).
+    """
+    pk = model.__mapper__.primary_key[0]
+
+    def check(user, item) -> bool:
+        if user is None or item is None or getattr(item, pk.key, None) is None:
+            return False
+        condition = criterion(viewer_of(user))
+        if condition is None:
+            return True
+        return db.session.query(pk).filter(pk == getattr(item, pk.key), condition).first() is not None
+
+    return check
+
+
+def sees_every_row(user, model: type) -> bool:
+    """Whether a person's scope on `model` is every row (Admin, or a role the rule lets see all)."""
+    return scope_criterion(model, viewer_of(user)) is None
 
 
 class OutOfScopeError(DatabaseException):

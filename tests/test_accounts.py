@@ -442,7 +442,7 @@ def test_create_account_rule_refuses_escalation(app):
         creator = sm(app).find_user(username="creator")
         with pytest.raises(accounts.AccountRefused):
             accounts.create_account(creator, **{**base, "organisation_id": org_id(app, "Rectorat de l'académie de Lyon"),
-                                                "role_ids": [role_id(app, "Creator")]})
+                                                "role_ids": [role_id(app, "Booker")]})
         db.session.rollback()
         assert sm(app).find_user(username=base["username"]) is None
 

@@ -470,7 +470,7 @@ def test_vnoc_queue_validates_with_connection_details_and_refuses_with_a_reason(
     with app.app_context():
         assert db.session.get(Booking, two_id).state == "refused"
     assert f'id="booking-{one_id}"' not in client.get("/bookings/queue/").get_data(as_text=True)
-    # A Creator has no queue and cannot validate.
+    # A Booker has no queue and cannot validate.
     creator = login_as("creator")
     assert creator.get("/bookings/queue/").status_code in (302, 403)
     assert creator.post(f"/bookings/connection/{two_id}", data={"validate": "1"}).status_code in (302, 403)

@@ -63,7 +63,7 @@ def test_grant_and_revoke_are_applied_and_logged(app):
     ("opadmin", "Admin", FIBRE, FIBRE, "Role"),              # never Admin
     ("opadmin", "OperatorAdmin", ALPES, ALPES, "Organisation"),  # outside the grantor's organisation
     ("opadmin", "OperatorAdmin", FIBRE, ALPES, "Person"),    # the person is not a member there
-    ("creator", "Creator", "Rectorat de l'académie de Lyon", "Rectorat de l'académie de Lyon", None),  # may not delegate
+    ("creator", "Booker", "Rectorat de l'académie de Lyon", "Rectorat de l'académie de Lyon", None),  # may not delegate
 ])
 def test_a_grant_beyond_ones_rights_is_refused_and_changes_nothing(app, grantor, role, organisation, grantee_org, field):
     with app.app_context():

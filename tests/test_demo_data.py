@@ -5,7 +5,8 @@ from app import demo
 from app.extensions import db
 from app.models import Membership, Organisation, OrganisationKind
 
-LOGINS = ["admin", "vnoc", "creator", "lead", "agent", "eventadmin", "referent", "opadmin", "user"]
+LOGINS = ["admin", "vnoc", "creator", "creator2", "client", "cmartin", "client2", "lead", "agent", "eventadmin",
+          "referent", "referent2", "teacher", "student", "desk", "opadmin", "opuser", "user"]
 
 
 @pytest.mark.parametrize("username", LOGINS)
@@ -41,9 +42,11 @@ def test_loading_twice_changes_nothing(app):
 
 
 def test_each_account_holds_its_role(app):
-    expected = {"admin": "Admin", "vnoc": "VNOC", "creator": "Creator", "lead": "ProjectLead",
-                "agent": "SupportAgent", "eventadmin": "EventAdmin", "referent": "EntReferent",
-                "opadmin": "OperatorAdmin", "user": "User"}
+    expected = {"admin": "Admin", "vnoc": "VNOC", "creator": "Booker", "creator2": "Booker",
+                "client": "Client", "cmartin": "Client", "client2": "Client", "lead": "ProjectLead",
+                "agent": "VendorAgent", "eventadmin": "EventAdmin", "referent": "EntReferent",
+                "referent2": "EntReferent", "desk": "EntSupport", "opadmin": "OperatorAdmin",
+                "opuser": "OperatorUser", "teacher": "User", "student": "User", "user": "User"}
     with app.app_context():
         for login, role in expected.items():
             assert [r.name for r in app.appbuilder.sm.find_user(username=login).roles] == [role]

@@ -37,8 +37,8 @@ def test_export_link_on_the_grid_carries_its_filters(login_as):
 
 
 def test_csv_is_limited_to_the_row_scope(login_as):
-    rows = _csv(login_as("creator").get("/organisations/export/csv"))
-    assert [r[0] for r in rows[1:]] == ["Rectorat de l'académie de Lyon"]
+    rows = _csv(login_as("opadmin").get("/organisations/export/csv"))
+    assert [r[0] for r in rows[1:]] == ["Fibre Rhône Télécom"]
 
 
 def test_xlsx_matches_the_csv(login_as):
@@ -70,5 +70,6 @@ def test_csv_is_streamed_in_chunks():
 
 
 def test_export_needs_the_export_permission(app, login_as):
-    assert login_as("creator").get("/organisations/export/pdf").status_code == 404
+    assert login_as("opadmin").get("/organisations/export/pdf").status_code == 404
+    assert login_as("creator").get("/organisations/export/csv").status_code == 403
     assert app.test_client().get("/organisations/export/csv").status_code == 302

@@ -159,12 +159,12 @@ def test_unknown_language_is_refused(app):
 
 def test_signed_in_pages_follow_the_language_switch(login_as):
     client = login_as("creator")
-    assert "Rechercher" in shown(client.get("/organisations/list/"))
+    assert "Rechercher" in shown(client.get("/equipment/list/"))
     client.get("/lang/en")
-    english = shown(client.get("/organisations/list/"))
+    english = shown(client.get("/equipment/list/"))
     assert "Search" in english and "Rechercher" not in english
     client.get("/lang/fr")
-    assert "Rechercher" in shown(client.get("/organisations/list/"))
+    assert "Rechercher" in shown(client.get("/equipment/list/"))
 
 
 # ---------------------------------------------------------------------------

@@ -559,7 +559,7 @@ def test_the_language_switch_is_remembered_for_mails(app, languages, monkeypatch
         assert notifications.user_locale(lead.id) == "fr"
     client.get("/lang/en")
     fresh = login(app.test_client(), "lead")
-    assert "Search" in fresh.get("/organisations/list/").get_data(as_text=True)
+    assert "Search" in fresh.get("/projects/list/").get_data(as_text=True)
     client.get("/lang/fr")
 
 

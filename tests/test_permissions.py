@@ -6,151 +6,151 @@ Every permission not listed in MATRIX belongs to Admin alone.
 import pytest
 
 
-ROLES = ["Admin", "VNOC", "Creator", "ProjectLead", "SupportAgent", "EventAdmin",
-         "EntReferent", "OperatorAdmin", "User"]
-LOGIN = {"Admin": "admin", "VNOC": "vnoc", "Creator": "creator", "ProjectLead": "lead",
-         "SupportAgent": "agent", "EventAdmin": "eventadmin", "EntReferent": "referent",
-         "OperatorAdmin": "opadmin", "User": "user"}
+ROLES = ["Admin", "VNOC", "Booker", "Client", "ProjectLead", "VendorAgent", "EntReferent",
+         "EntSupport", "EventAdmin", "OperatorAdmin", "OperatorUser", "User"]
+LOGIN = {"Admin": "admin", "VNOC": "vnoc", "Booker": "creator", "Client": "client", "ProjectLead": "lead",
+         "VendorAgent": "agent", "EntReferent": "referent", "EntSupport": "desk", "EventAdmin": "eventadmin",
+         "OperatorAdmin": "opadmin", "OperatorUser": "opuser", "User": "user"}
 
-# permission            view                  Adm VNOC Cre Lead Agt Evt Ent Op User
+# permission        view                  Adm  VNOC Bkr  Cli  Lead Agt  Ent  Sup  Evt  Op   OpU  User
 MATRIX = """
-can_userinfo            UserDBModelView        Y   Y   Y   Y   Y   Y   Y   Y   Y
-resetmypassword         UserDBModelView        Y   Y   Y   Y   Y   Y   Y   Y   Y
-userinfoedit            UserDBModelView        Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_this_form_get       ResetMyPasswordView    Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_this_form_post      ResetMyPasswordView    Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_this_form_get       UserInfoEditView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_this_form_post      UserInfoEditView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_list                NotificationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_show                NotificationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_export              NotificationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-mark_read               NotificationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_list                OrganisationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_show                OrganisationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_export              OrganisationView       Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_add                 OrganisationView       Y   .   .   .   .   .   .   .   .
-can_edit                OrganisationView       Y   .   .   .   .   .   .   .   .
-can_delete              OrganisationView       Y   .   .   .   .   .   .   .   .
-can_list                MembershipView         Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_show                MembershipView         Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_export              MembershipView         Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_add                 MembershipView         Y   .   .   .   .   .   .   .   .
-can_edit                MembershipView         Y   .   .   .   .   .   .   .   .
-can_delete              MembershipView         Y   .   .   .   .   .   .   .   .
-can_get                 OrganisationApi        Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_info                OrganisationApi        Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_post                OrganisationApi        Y   .   .   .   .   .   .   .   .
-can_put                 OrganisationApi        Y   .   .   .   .   .   .   .   .
-can_delete              OrganisationApi        Y   .   .   .   .   .   .   .   .
-can_get                 MembershipApi          Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_info                MembershipApi          Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_post                MembershipApi          Y   .   .   .   .   .   .   .   .
-can_put                 MembershipApi          Y   .   .   .   .   .   .   .   .
-can_delete              MembershipApi          Y   .   .   .   .   .   .   .   .
-can_download            FileView               Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_list                RoleGrantView          Y   .   .   .   .   .   .   Y   .
-can_show                RoleGrantView          Y   .   .   .   .   .   .   Y   .
-can_export              RoleGrantView          Y   .   .   .   .   .   .   Y   .
-can_add                 RoleGrantView          Y   .   .   .   .   .   .   Y   .
-revoke                  RoleGrantView          Y   .   .   .   .   .   .   Y   .
-can_list                DelegationLogView      Y   .   .   .   .   .   .   Y   .
-can_show                DelegationLogView      Y   .   .   .   .   .   .   Y   .
-can_export              DelegationLogView      Y   .   .   .   .   .   .   Y   .
-menu_access             Delegations            Y   .   .   .   .   .   .   Y   .
-menu_access             DelegationLog          Y   .   .   .   .   .   .   Y   .
-menu_access             Organisations          Y   Y   Y   Y   Y   Y   Y   Y   Y
-menu_access             Memberships            Y   Y   Y   Y   Y   Y   Y   Y   Y
-menu_access             Administration         Y   Y   Y   Y   Y   Y   Y   Y   Y
-can_create              Accounts               Y   .   .   .   .   .   .   Y   .
-menu_access             CreateAccount          Y   .   .   .   .   .   .   Y   .
-can_list                BookingView            Y   Y   Y   .   .   .   .   .   .
-can_show                BookingView            Y   Y   Y   .   .   .   .   .   .
-can_export              BookingView            Y   Y   Y   .   .   .   .   .   .
-cancel                  BookingView            Y   Y   Y   .   .   .   .   .   .
-can_report              BookingView            Y   Y   Y   .   .   .   .   .   .
-can_home                BookingView            Y   Y   Y   .   .   .   .   .   .
-validate                BookingView            Y   Y   .   .   .   .   .   .   .
-refuse                  BookingView            Y   Y   .   .   .   .   .   .   .
-can_queue               BookingView            Y   Y   .   .   .   .   .   .   .
-can_connections         BookingView            Y   Y   .   .   .   .   .   .   .
-can_connection          BookingView            Y   Y   .   .   .   .   .   .   .
-can_book                BookingWizard          Y   Y   Y   .   .   .   .   .   .
-can_equipment           BookingWizard          Y   Y   Y   .   .   .   .   .   .
-can_list                EquipmentView          Y   Y   Y   .   .   .   .   .   .
-can_show                EquipmentView          Y   Y   Y   .   .   .   .   .   .
-can_export              EquipmentView          Y   Y   Y   .   .   .   .   .   .
-can_add                 EquipmentView          Y   Y   Y   .   .   .   .   .   .
-can_edit                EquipmentView          Y   Y   Y   .   .   .   .   .   .
-can_delete              EquipmentView          Y   Y   Y   .   .   .   .   .   .
-can_list                RoomView               Y   Y   Y   .   .   .   .   .   .
-can_show                RoomView               Y   Y   Y   .   .   .   .   .   .
-can_export              RoomView               Y   Y   Y   .   .   .   .   .   .
-can_calendar            RoomView               Y   Y   Y   .   .   .   .   .   .
-can_calendar_events     RoomView               Y   Y   Y   .   .   .   .   .   .
-can_add                 RoomView               Y   Y   .   .   .   .   .   .   .
-can_edit                RoomView               Y   Y   .   .   .   .   .   .   .
-can_get                 BookingApi             Y   Y   Y   .   .   .   .   .   .
-can_info                BookingApi             Y   Y   Y   .   .   .   .   .   .
-can_get                 EquipmentApi           Y   Y   Y   .   .   .   .   .   .
-can_info                EquipmentApi           Y   Y   Y   .   .   .   .   .   .
-can_get                 RoomApi                Y   Y   Y   .   .   .   .   .   .
-can_info                RoomApi                Y   Y   Y   .   .   .   .   .   .
-menu_access             Visio                  Y   Y   Y   .   .   .   .   .   .
-menu_access             BookSession            Y   Y   Y   .   .   .   .   .   .
-menu_access             Bookings               Y   Y   Y   .   .   .   .   .   .
-menu_access             Equipment              Y   Y   Y   .   .   .   .   .   .
-menu_access             Rooms                  Y   Y   Y   .   .   .   .   .   .
-menu_access             UsageReport            Y   Y   Y   .   .   .   .   .   .
-menu_access             VnocQueue              Y   Y   .   .   .   .   .   .   .
-menu_access             TodayConnections       Y   Y   .   .   .   .   .   .   .
-can_read                Extranet               Y   .   Y   Y   Y   .   .   .   .
-can_write               Extranet               Y   .   Y   Y   Y   .   .   .   .
-can_get                 TicketApi              Y   .   Y   Y   Y   .   .   .   .
-can_info                TicketApi              Y   .   Y   Y   Y   .   .   .   .
-menu_access             MyProjects             Y   .   Y   Y   Y   .   .   .   .
-menu_access             MyTickets              Y   .   Y   Y   Y   .   .   .   .
-menu_access             Ticketing              Y   .   Y   Y   Y   .   .   .   .
-can_list                ProjectView            Y   .   .   Y   Y   .   .   .   .
-can_show                ProjectView            Y   .   .   Y   Y   .   .   .   .
-can_export              ProjectView            Y   .   .   Y   Y   .   .   .   .
-can_list                TicketView             Y   .   .   Y   Y   .   .   .   .
-can_show                TicketView             Y   .   .   Y   Y   .   .   .   .
-can_edit                TicketView             Y   .   .   Y   Y   .   .   .   .
-can_export              TicketView             Y   .   .   Y   Y   .   .   .   .
-assign                  TicketView             Y   .   .   Y   Y   .   .   .   .
-start                   TicketView             Y   .   .   Y   Y   .   .   .   .
-wait_rd                 TicketView             Y   .   .   Y   Y   .   .   .   .
-ask_client              TicketView             Y   .   .   Y   Y   .   .   .   .
-lead_followup           TicketView             Y   .   .   Y   Y   .   .   .   .
-process                 TicketView             Y   .   .   Y   Y   .   .   .   .
-menu_access             Projects               Y   .   .   Y   Y   .   .   .   .
-menu_access             Tickets                Y   .   .   Y   Y   .   .   .   .
-can_list                HelpRequestView        Y   .   .   .   Y   .   Y   .   Y
-can_show                HelpRequestView        Y   .   .   .   Y   .   Y   .   Y
-can_export              HelpRequestView        Y   .   .   .   Y   .   Y   .   Y
-can_home                HelpRequestView        Y   .   .   .   Y   .   Y   .   Y
-can_requester           HelpRequestView        Y   .   .   .   Y   .   Y   .   Y
-can_new                 HelpRequestView        Y   .   .   .   .   .   Y   .   Y
-can_comment             HelpRequestView        Y   .   .   .   .   .   Y   .   Y
-close                   HelpRequestView        Y   .   .   .   .   .   Y   .   Y
-reopen                  HelpRequestView        Y   .   .   .   .   .   Y   .   Y
-open                    HelpRequestView        Y   .   .   .   .   .   Y   .   .
-escalate                HelpRequestView        Y   .   .   .   .   .   Y   .   .
-resolve                 HelpRequestView        Y   .   .   .   Y   .   Y   .   .
-can_answer              HelpRequestView        Y   .   .   .   Y   .   .   .   .
-can_get                 HelpRequestApi         Y   .   .   .   Y   .   Y   .   Y
-can_info                HelpRequestApi         Y   .   .   .   Y   .   Y   .   Y
-can_list                EntApplicationView     Y   .   .   .   .   .   Y   .   .
-can_show                EntApplicationView     Y   .   .   .   .   .   Y   .   .
-can_export              EntApplicationView     Y   .   .   .   .   .   Y   .   .
-can_list                EntEstablishmentView   Y   .   .   .   .   .   Y   .   .
-can_show                EntEstablishmentView   Y   .   .   .   .   .   Y   .   .
-can_export              EntEstablishmentView   Y   .   .   .   .   .   Y   .   .
-menu_access             HelpDesk               Y   .   .   .   Y   .   Y   .   Y
-menu_access             HelpRequests           Y   .   .   .   Y   .   Y   .   Y
-menu_access             NewHelpRequest         Y   .   .   .   .   .   Y   .   Y
-menu_access             EntApplications        Y   .   .   .   .   .   Y   .   .
-menu_access             EntEstablishments      Y   .   .   .   .   .   Y   .   .
+can_userinfo        UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+resetmypassword     UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+userinfoedit        UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_this_form_get   ResetMyPasswordView   Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_this_form_post  ResetMyPasswordView   Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_this_form_get   UserInfoEditView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_this_form_post  UserInfoEditView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_list            NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_show            NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_export          NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+mark_read           NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_list            OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .
+can_show            OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .
+can_export          OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .
+can_add             OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .
+can_edit            OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .
+can_delete          OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .
+can_list            MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .
+can_show            MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .
+can_export          MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .
+can_add             MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .
+can_edit            MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .
+can_delete          MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .
+can_get             OrganisationApi       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_info            OrganisationApi       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_post            OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .
+can_put             OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .
+can_delete          OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .
+can_get             MembershipApi         Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_info            MembershipApi         Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_post            MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .
+can_put             MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .
+can_delete          MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .
+can_download        FileView              Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_list            RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
+can_show            RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
+can_export          RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
+can_add             RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
+revoke              RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
+can_list            DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .
+can_show            DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .
+can_export          DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .
+menu_access         Delegations           Y    .    .    .    .    .    .    .    .    Y    .    .
+menu_access         DelegationLog         Y    .    .    .    .    .    .    .    .    Y    .    .
+menu_access         Organisations         Y    .    .    .    .    .    .    .    .    Y    .    .
+menu_access         Memberships           Y    .    .    .    .    .    .    .    .    Y    .    .
+menu_access         Administration        Y    .    .    .    .    .    .    .    .    Y    .    .
+can_create          Accounts              Y    .    .    .    .    .    .    .    .    Y    .    .
+menu_access         CreateAccount         Y    .    .    .    .    .    .    .    .    Y    .    .
+can_list            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_show            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_export          BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
+cancel              BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_report          BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_home            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
+validate            BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
+refuse              BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
+can_queue           BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
+can_connections     BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
+can_connection      BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
+can_book            BookingWizard         Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_equipment       BookingWizard         Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_list            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_show            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_export          EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_add             EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_edit            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_delete          EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_list            RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_show            RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_export          RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_calendar        RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_calendar_events RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_add             RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .
+can_edit            RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .
+can_get             BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_info            BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_get             EquipmentApi          Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_info            EquipmentApi          Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_get             RoomApi               Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_info            RoomApi               Y    Y    Y    .    .    .    .    .    .    .    .    .
+menu_access         Visio                 Y    Y    Y    .    .    .    .    .    .    .    .    .
+menu_access         BookSession           Y    Y    Y    .    .    .    .    .    .    .    .    .
+menu_access         Bookings              Y    Y    Y    .    .    .    .    .    .    .    .    .
+menu_access         Equipment             Y    Y    Y    .    .    .    .    .    .    .    .    .
+menu_access         Rooms                 Y    Y    Y    .    .    .    .    .    .    .    .    .
+menu_access         UsageReport           Y    Y    Y    .    .    .    .    .    .    .    .    .
+menu_access         VnocQueue             Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         TodayConnections      Y    Y    .    .    .    .    .    .    .    .    .    .
+can_read            Extranet              Y    .    .    Y    Y    Y    .    .    .    .    .    .
+can_write           Extranet              Y    .    .    Y    Y    Y    .    .    .    .    .    .
+can_get             TicketApi             Y    .    .    Y    Y    Y    .    .    .    .    .    .
+can_info            TicketApi             Y    .    .    Y    Y    Y    .    .    .    .    .    .
+menu_access         MyProjects            Y    .    .    Y    Y    Y    .    .    .    .    .    .
+menu_access         MyTickets             Y    .    .    Y    Y    Y    .    .    .    .    .    .
+menu_access         Ticketing             Y    .    .    Y    Y    Y    .    .    .    .    .    .
+can_list            ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .
+can_show            ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .
+can_export          ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .
+can_list            TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+can_show            TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+can_edit            TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+can_export          TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+assign              TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+start               TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+wait_rd             TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+ask_client          TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+lead_followup       TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+process             TicketView            Y    .    .    .    Y    Y    .    .    .    .    .    .
+menu_access         Projects              Y    .    .    .    Y    Y    .    .    .    .    .    .
+menu_access         Tickets               Y    .    .    .    Y    Y    .    .    .    .    .    .
+can_list            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_show            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_export          HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_home            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_requester       HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_new             HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    Y
+can_comment         HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    Y
+close               HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    Y
+reopen              HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    Y
+open                HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .
+escalate            HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .
+resolve             HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .
+can_answer          HelpRequestView       Y    .    .    .    .    .    .    Y    .    .    .    .
+can_get             HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_info            HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_list            EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
+can_show            EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
+can_export          EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
+can_list            EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .
+can_show            EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .
+can_export          EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .
+menu_access         HelpDesk              Y    .    .    .    .    .    Y    Y    .    .    .    Y
+menu_access         HelpRequests          Y    .    .    .    .    .    Y    Y    .    .    .    Y
+menu_access         NewHelpRequest        Y    .    .    .    .    .    Y    .    .    .    .    Y
+menu_access         EntApplications       Y    .    .    .    .    .    Y    .    .    .    .    .
+menu_access         EntEstablishments     Y    .    .    .    .    .    Y    .    .    .    .    .
 """
 
 

@@ -47,7 +47,7 @@ GADGET_FLOW = Workflow(
     states={"draft": _l("Draft"), "submitted": "Soumis", "approved": "Approuvé",
             "rejected": "Refusé", "closed": "Clos"},
     transitions=[
-        Transition("submit", "Soumettre", sources=("draft",), target="submitted", roles=("Creator",)),
+        Transition("submit", "Soumettre", sources=("draft",), target="submitted", roles=("Booker",)),
         Transition("approve", "Approuver", sources=("submitted",), target="approved", roles=("VNOC",),
                    guards=(name_is_long_enough,)),
         Transition("reject", "Refuser", sources=("submitted",), target="rejected", roles=("VNOC",),
@@ -70,7 +70,7 @@ class GadgetView(WorkflowModelView):
 
 @pytest.fixture(scope="module")
 def gadget_app(app):
-    """A second app on the same database, with the gadget grid; Creator and VNOC
+    """A second app on the same database, with the gadget grid; Booker and VNOC
     get its permissions for the module, and lose them afterwards."""
     with app.app_context():
         GadgetBase.metadata.create_all(db.engine)
@@ -78,7 +78,7 @@ def gadget_app(app):
     with second.app_context():
         cli.sync_roles()
         sm = second.appbuilder.sm
-        for role_name in ("Creator", "VNOC"):
+        for role_name in ("Booker", "VNOC"):
             role = sm.find_role(role_name)
             role.permissions += [pv for pv in sm.find_permissions_view_menu(sm.find_view_menu("GadgetView"))]
         sm.session.commit()
@@ -125,7 +125,7 @@ def test_a_legal_transition_changes_the_state_and_writes_history(gadget_app):
 
 @pytest.mark.parametrize("state, name, login_name, comment, message", [
     ("draft", "approve", "vnoc", "", "Soumis"),              # not from this state… message names the state
-    ("submitted", "approve", "creator", "", "Approuver"),    # a Creator may not approve
+    ("submitted", "approve", "creator", "", "Approuver"),    # a Booker may not approve
     ("submitted", "reject", "vnoc", "  ", "Comment"),        # a reason is required
     ("closed", "submit", "creator", "", "Clos"),             # closed is final
     ("approved", "close", "vnoc", "", "Clore"),              # only the owner closes

@@ -4,7 +4,19 @@ validates or refuses it and connects participants."""
 from sqlalchemy import select
 
 from ..models import Booking, BookingOccurrence, BookingParticipant, Equipment, Room
-from ..security import API_READ, CREATOR, EXPORT, READ, VNOC, Viewer, by_organisation, grant, grants, scope
+from ..security import (
+    API_READ,
+    BOOKER,
+    EXPORT,
+    READ,
+    VNOC,
+    Viewer,
+    by_organisation,
+    grant,
+    grants,
+    scope,
+    sees_every_row,
+)
 
 BOOKING = (
     grants("BookingView", READ + EXPORT + ("cancel", "can_report", "can_home"))
@@ -21,7 +33,7 @@ VNOC_DESK = (
     + grants("RoomView", ("can_add", "can_edit"))
     + grants("VnocQueue", ("menu_access",)) + grants("TodayConnections", ("menu_access",))
 )
-grant(CREATOR, BOOKING)
+grant(BOOKER, BOOKING)
 grant(VNOC, BOOKING + VNOC_DESK)
 
 # Rows of the viewer's organisations; the VNOC sees them all.
@@ -41,3 +53,9 @@ scope(Equipment, by_organisation(Equipment.organisation_id, sees_all=(VNOC,)))
 scope(Booking, bookings_of_viewer)
 scope(BookingParticipant, of_visible_bookings(BookingParticipant.booking_id))
 scope(BookingOccurrence, of_visible_bookings(BookingOccurrence.booking_id))
+
+
+def is_vnoc(user) -> bool:
+    """The VNOC (and Admin): those whose scope is every booking. They may book sooner
+    and outside service hours, validate, refuse and connect participants."""
+    return sees_every_row(user, Booking)

@@ -4,7 +4,19 @@ establishments, the support desk the requests escalated to it."""
 from sqlalchemy import and_, exists, false, or_
 
 from ..models import EntApplication, EntEstablishment, HelpRequest, Organisation, OrganisationKind
-from ..security import API_READ, ENT_REFERENT, EXPORT, READ, SUPPORT_AGENT, USER, Viewer, grant, grants, scope
+from ..security import (
+    API_READ,
+    ENT_REFERENT,
+    ENT_SUPPORT,
+    EXPORT,
+    READ,
+    USER,
+    Viewer,
+    grant,
+    grants,
+    row_predicate,
+    scope,
+)
 
 # Users file and follow their requests, referents work their establishments'
 # requests, the support desk answers escalated ones.
@@ -22,22 +34,35 @@ grant(ENT_REFERENT, (
     + grants("EntApplicationView", READ + EXPORT) + grants("EntApplications", ("menu_access",))
     + grants("EntEstablishmentView", READ + EXPORT) + grants("EntEstablishments", ("menu_access",))
 ))
-grant(SUPPORT_AGENT, HELP_REQUESTS + grants("HelpRequestView", ("can_answer", "resolve")))
+grant(ENT_SUPPORT, HELP_REQUESTS + grants("HelpRequestView", ("can_answer", "resolve")))
+
+
+def filed_by_viewer(viewer: Viewer):
+    return HelpRequest.requester_id == viewer.user_id if viewer.user_id else false()
+
+
+def of_viewer_establishments(viewer: Viewer):
+    """Requests a referent works: those of the establishments they belong to."""
+    if not viewer.organisation_ids or ENT_REFERENT not in viewer.roles:
+        return false()
+    return HelpRequest.organisation_id.in_(list(viewer.organisation_ids))
+
+
+def escalated_to_viewer(viewer: Viewer):
+    """Requests transmitted to the support desk the viewer works at."""
+    if not viewer.organisation_ids or ENT_SUPPORT not in viewer.roles:
+        return false()
+    return and_(HelpRequest.escalated_on.isnot(None),
+                HelpRequest.support_desk_id.in_(list(viewer.organisation_ids)))
 
 
 def visible_help_requests(viewer: Viewer):
-    criteria = [HelpRequest.requester_id == viewer.user_id] if viewer.user_id else []
-    orgs = list(viewer.organisation_ids)
-    if orgs and ENT_REFERENT in viewer.roles:
-        criteria.append(HelpRequest.organisation_id.in_(orgs))
-    if orgs and SUPPORT_AGENT in viewer.roles:
-        criteria.append(and_(HelpRequest.escalated_on.isnot(None), HelpRequest.support_desk_id.in_(orgs)))
-    return or_(*criteria) if criteria else false()
+    return or_(filed_by_viewer(viewer), of_viewer_establishments(viewer), escalated_to_viewer(viewer))
 
 
 def ent_catalogue(viewer: Viewer):
     """The application catalogue: for referents, the support desk and establishments' members."""
-    if viewer.roles.intersection((ENT_REFERENT, SUPPORT_AGENT)):
+    if viewer.roles.intersection((ENT_REFERENT, ENT_SUPPORT)):
         return None
     if not viewer.organisation_ids:
         return false()
@@ -50,3 +75,10 @@ scope(EntApplication, ent_catalogue)
 scope(EntEstablishment, lambda viewer: or_(
     EntEstablishment.organisation_id.in_(list(viewer.organisation_ids)),
     EntEstablishment.support_desk_id.in_(list(viewer.organisation_ids))) if viewer.organisation_ids else false())
+
+#: is_requester(user, request): the person who filed it.
+is_requester = row_predicate(HelpRequest, filed_by_viewer)
+#: is_referent_of(user, request): a referent of the request's establishment.
+is_referent_of = row_predicate(HelpRequest, of_viewer_establishments)
+#: is_desk_agent_of(user, request): an agent of the support desk it was transmitted to.
+is_desk_agent_of = row_predicate(HelpRequest, escalated_to_viewer)

@@ -1,7 +1,6 @@
 """The platform's rows and rights: organisations, memberships and people, the
 notification feed and the outbox, delegated rights and their log; what every
 signed-in person may do, and what delegating users may do besides."""
-from flask import current_app
 from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import false, select
 
@@ -9,8 +8,9 @@ from ..models import DelegationLog, Membership, Notification, Organisation, Outb
 from ..security import (
     ADMIN,
     API_READ,
+    BASELINE_ROLES,
+    DELEGATING_ROLES,
     EXPORT,
-    OPERATOR_ADMIN,
     READ,
     ROLE_NAMES,
     Viewer,
@@ -36,23 +36,24 @@ SELF_SERVICE = [
     ("mark_read", "NotificationView"),
 ]
 
-# Every role sees the organisations it belongs to and their members (row scope
-# narrows the rows); Admin holds every permission through FAB.
+# Every role reads, through the API, the organisations it belongs to and their members
+# (row scope narrows the rows), and downloads the files of rows it sees.
 MEMBER_READ = (
-    grants("OrganisationView", READ + EXPORT)
-    + grants("MembershipView", READ + EXPORT)
-    + grants("OrganisationApi", API_READ)
+    grants("OrganisationApi", API_READ)
     + grants("MembershipApi", API_READ)
-    + grants("Organisations", ("menu_access",))
-    + grants("Memberships", ("menu_access",))
-    + grants("Administration", ("menu_access",))
     + grants("FileView", ("can_download",))
 )
 
-# Those who may delegate (config DELEGATING_ROLES) see and use the delegation screens,
-# and create accounts in their own organisations (app/views/accounts.py).
+# Those who may delegate have the Administration menu: their organisations and their
+# members, the delegation screens, and the creation of accounts in their own
+# organisations (app/views/accounts.py). Admin holds every permission through FAB.
 DELEGATE = (
-    grants("RoleGrantView", READ + EXPORT + ("can_add", "revoke"))
+    grants("OrganisationView", READ + EXPORT)
+    + grants("MembershipView", READ + EXPORT)
+    + grants("Organisations", ("menu_access",))
+    + grants("Memberships", ("menu_access",))
+    + grants("Administration", ("menu_access",))
+    + grants("RoleGrantView", READ + EXPORT + ("can_add", "revoke"))
     + grants("DelegationLogView", READ + EXPORT)
     + grants("Delegations", ("menu_access",))
     + grants("DelegationLog", ("menu_access",))
@@ -61,7 +62,7 @@ DELEGATE = (
 )
 
 grant([name for name in ROLE_NAMES if name != ADMIN], SELF_SERVICE + MEMBER_READ)
-grant(OPERATOR_ADMIN, DELEGATE)
+grant(DELEGATING_ROLES, DELEGATE)
 
 
 def colleagues(viewer: Viewer):
@@ -77,7 +78,7 @@ def grantable_roles(viewer: Viewer):
     """The roles one may hand on: those one holds, and the baseline roles (drop-downs follow)."""
     if not viewer.roles:
         return false()
-    return Role.name.in_(viewer.roles | set(current_app.config["BASELINE_ROLES"]))
+    return Role.name.in_(viewer.roles | set(BASELINE_ROLES))
 
 
 scope(Organisation, by_organisation(Organisation.id))

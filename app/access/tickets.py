@@ -1,10 +1,22 @@
-"""Desk B, client-project ticketing: vendor staff see their vendor's projects; a client's
-people see their company's projects, unless the project's visibility list names
-someone: then only the listed people and the two project leads see it."""
+"""Desk B, client-project ticketing: the vendor's staff see the projects their vendor
+runs; a client company's people see its projects, unless a project's visibility list
+names someone: then only the listed people and the two project leads see it."""
 from sqlalchemy import and_, exists, false, or_, select
 
 from ..models import Project, ProjectViewer, Ticket
-from ..security import API_READ, CREATOR, EXPORT, PROJECT_LEAD, READ, SUPPORT_AGENT, Viewer, grant, grants, scope
+from ..security import (
+    API_READ,
+    CLIENT,
+    EXPORT,
+    PROJECT_LEAD,
+    READ,
+    VENDOR_AGENT,
+    Viewer,
+    grant,
+    grants,
+    row_predicate,
+    scope,
+)
 
 # Vendor staff work tickets in the back office; clients and vendor staff use the
 # extranet pages (what each may do there is decided by app/rules/tickets.py).
@@ -22,25 +34,47 @@ BACK_OFFICE = (
     + grants("Projects", ("menu_access",))
     + grants("Tickets", ("menu_access",))
 )
-grant(CREATOR, EXTRANET)
-grant((PROJECT_LEAD, SUPPORT_AGENT), EXTRANET + BACK_OFFICE)
+VENDOR_ROLES = (PROJECT_LEAD, VENDOR_AGENT)
+grant(CLIENT, EXTRANET)
+grant(VENDOR_ROLES, EXTRANET + BACK_OFFICE)
+
+
+def run_by_viewer(viewer: Viewer):
+    """Projects the viewer works on as staff of the vendor running them."""
+    if not viewer.organisation_ids or not viewer.roles.intersection(VENDOR_ROLES):
+        return false()
+    return Project.vendor_id.in_(list(viewer.organisation_ids))
+
+
+def of_viewer_company(viewer: Viewer):
+    """Projects of the viewer's client companies, whatever their visibility list."""
+    if not viewer.organisation_ids:
+        return false()
+    return Project.organisation_id.in_(list(viewer.organisation_ids))
 
 
 def visible_projects(viewer: Viewer):
-    if not viewer.organisation_ids:
-        return false()
-    orgs = list(viewer.organisation_ids)
     listed = ProjectViewer.project_id == Project.id
-    client_side = and_(Project.organisation_id.in_(orgs), or_(
+    listed_or_lead = or_(
         ~exists().where(listed),
         exists().where(listed, ProjectViewer.user_id == viewer.user_id),
         Project.client_lead_id == viewer.user_id,
         Project.vendor_lead_id == viewer.user_id,
-    ))
-    return or_(Project.vendor_id.in_(orgs), client_side)
+    )
+    return or_(run_by_viewer(viewer), and_(of_viewer_company(viewer), listed_or_lead))
+
+
+def open_to_new_tickets(viewer: Viewer):
+    """Projects the viewer may file tickets on: their vendor's, or their company's."""
+    return or_(run_by_viewer(viewer), of_viewer_company(viewer))
 
 
 scope(Project, visible_projects)
 scope(ProjectViewer, lambda viewer: ProjectViewer.project_id.in_(
     select(Project.id).where(visible_projects(viewer))))
 scope(Ticket, lambda viewer: Ticket.project_id.in_(select(Project.id).where(visible_projects(viewer))))
+
+#: is_vendor_staff(user, project): a ProjectLead or VendorAgent of the vendor running it.
+is_vendor_staff = row_predicate(Project, run_by_viewer)
+#: may_file_on(user, project): the project's vendor staff and its client company's people.
+may_file_on = row_predicate(Project, open_to_new_tickets)

@@ -19,14 +19,14 @@ from ..models import (
     utcnow,
 )
 from ..rules import booking as rules
-from ..security import CREATOR, VNOC
+from ..security import BOOKER, VNOC
 from .platform import domain, ensure_account, organisation
 
 # login, role, first name, last name, organisation
 ACCOUNTS = [
     ("vnoc", VNOC, "Julien", "Mercier", "Rectorat de l'académie de Lyon"),
-    ("creator", CREATOR, "Sophie", "Lambert", "Rectorat de l'académie de Lyon"),
-    ("creator2", CREATOR, "Antoine", "Vidal", "Université Grenoble Alpes"),
+    ("creator", BOOKER, "Sophie", "Lambert", "Rectorat de l'académie de Lyon"),
+    ("creator2", BOOKER, "Antoine", "Vidal", "Université Grenoble Alpes"),
 ]
 
 BOOKING_ORGANISATIONS = {

@@ -8,10 +8,10 @@ from flask import current_app
 from ..extensions import db
 from ..models import EntApplication, EntEstablishment, EntProfile, EntUserProfile, HelpRequest, Organisation, OrganisationKind
 from ..rules import ent
-from ..security import ENT_REFERENT, SUPPORT_AGENT, USER
+from ..security import ENT_REFERENT, ENT_SUPPORT, USER
 from .platform import domain, ensure_account, ensure_grant, organisation
 
-ENT_SUPPORT_DESK = ("Assistance ENT Auvergne-Rhône-Alpes", "Lyon")
+SUPPORT_DESK = ("Assistance ENT Auvergne-Rhône-Alpes", "Lyon")
 # establishment, UAI code
 ENT_ESTABLISHMENTS = [("Lycée Victor Hugo", "0250010X"), ("Collège Jean Moulin", "0691664K")]
 ENT_APPLICATIONS = [
@@ -31,7 +31,7 @@ ENT_ACCOUNTS = [
     ("teacher", USER, "Marc", "Dubois", ["Lycée Victor Hugo", "Collège Jean Moulin"], "teacher"),
     ("student", USER, "Chloé", "Martin", ["Lycée Victor Hugo"], "student"),
     ("referent2", ENT_REFERENT, "Sylvie", "Blanc", ["Collège Jean Moulin"], "staff"),
-    ("desk", SUPPORT_AGENT, "Olivier", "Chevalier", [ENT_SUPPORT_DESK[0]], None),
+    ("desk", ENT_SUPPORT, "Olivier", "Chevalier", [SUPPORT_DESK[0]], None),
 ]
 # requester, establishment, application, subject, description,
 # then steps: (login, action, text) with action a transition, "comment" or "answer"
@@ -72,7 +72,7 @@ def load():
     the accounts of the issue, and requests in every status with their events."""
 
     sm = current_app.appbuilder.sm
-    name, city = ENT_SUPPORT_DESK
+    name, city = SUPPORT_DESK
     if not db.session.query(Organisation).filter_by(name=name).first():
         db.session.add(Organisation(name=name, kind=OrganisationKind.vendor, city=city,
                                     email=f"contact@{domain(name)}.example"))

@@ -10,7 +10,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import MailState, Membership, Notification, Organisation, OrganisationKind, OutboxMail, RoleGrant, utcnow
 from ..platform import delegation
-from ..security import ADMIN, EVENT_ADMIN, OPERATOR_ADMIN
+from ..security import ADMIN, EVENT_ADMIN, OPERATOR_ADMIN, OPERATOR_USER
 
 DEMO_PASSWORD = "demo1234"
 
@@ -34,6 +34,7 @@ ACCOUNTS = [
     ("admin", ADMIN, "Claire", "Fontaine", "Rectorat de l'académie de Lyon"),
     ("eventadmin", EVENT_ADMIN, "Hugo", "Perrin", "Bureau des élèves de Centrale Lyon"),
     ("opadmin", OPERATOR_ADMIN, "Karim", "Haddad", "Fibre Rhône Télécom"),
+    ("opuser", OPERATOR_USER, "Manon", "Garcia", "Fibre Rhône Télécom"),
 ]
 
 # Feed entries (login, title, link, read) and outbox mails (login or address,

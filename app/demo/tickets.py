@@ -15,16 +15,16 @@ from ..models import (
     WorkflowEvent,
     utcnow,
 )
-from ..security import CREATOR, PROJECT_LEAD, SUPPORT_AGENT
+from ..security import CLIENT, PROJECT_LEAD, VENDOR_AGENT
 from .platform import ensure_account, organisation
 
 # login, role, first name, last name, organisation
 ACCOUNTS = [
     ("lead", PROJECT_LEAD, "Thomas", "Girard", "Atelier Numérique SAS"),
-    ("agent", SUPPORT_AGENT, "Inès", "Benali", "Atelier Numérique SAS"),
-    ("client", CREATOR, "Xavier", "Lemoine", "Les Nuits de Fourvière"),
-    ("cmartin", CREATOR, "Camille", "Martin", "Les Nuits de Fourvière"),
-    ("client2", CREATOR, "Aurélie", "Bonnet", "Salon Made in Rhône"),
+    ("agent", VENDOR_AGENT, "Inès", "Benali", "Atelier Numérique SAS"),
+    ("client", CLIENT, "Xavier", "Lemoine", "Les Nuits de Fourvière"),
+    ("cmartin", CLIENT, "Camille", "Martin", "Les Nuits de Fourvière"),
+    ("client2", CLIENT, "Aurélie", "Bonnet", "Salon Made in Rhône"),
 ]
 
 # name, client company, phase, client lead, event date (days from today), visibility list

@@ -42,9 +42,8 @@ from ..models import (
     RoleGrant,
     utcnow,
 )
+from ..security import ADMIN, role_names
 from . import delegation, notifications
-
-ADMIN = "Admin"
 
 # Endpoint of the page a set-password or reset link opens (app/views/accounts.py).
 LINK_ENDPOINT = "PasswordView.choose"
@@ -255,14 +254,10 @@ class AccountRefused(Exception):
         self.message = str(message)
 
 
-def _role_names(user) -> set:
-    return {role.name for role in getattr(user, "roles", [])}
-
-
 def allowed_organisations(creator) -> list:
     """Where `creator` may create accounts: their own organisations (Admin: all)."""
     query = db.session.query(Organisation).order_by(Organisation.name)
-    if ADMIN not in _role_names(creator):
+    if ADMIN not in role_names(creator):
         query = query.join(Membership, Membership.organisation_id == Organisation.id).filter(
             Membership.user_id == creator.id)
     return query.filter(Organisation.active.is_(True)).all()
@@ -271,7 +266,7 @@ def allowed_organisations(creator) -> list:
 def allowed_roles(creator) -> list:
     """The roles `creator` may give: those they hold (Admin: every role but Public)."""
     public = current_app.config.get("AUTH_ROLE_PUBLIC", "Public")
-    if ADMIN in _role_names(creator):
+    if ADMIN in role_names(creator):
         return db.session.query(Role).filter(Role.name != public).order_by(Role.name).all()
     return sorted((role for role in creator.roles if role.name != public), key=lambda r: r.name)
 

@@ -5,21 +5,15 @@ Organisation roles are granted here (`grant_role`, `revoke_role`). A desk with
 rights on an object (a project's visibility list, an event's admin levels)
 checks them with `check_object_grant` and logs them with `record`.
 """
-from flask import current_app
 from flask_babel import gettext
 
 from ..extensions import db
 from ..models import DelegationAction, DelegationLog, Membership, RoleGrant, utcnow
-
-ADMIN = "Admin"
+from ..security import ADMIN, BASELINE_ROLES, DELEGATING_ROLES, role_names
 
 
 class DelegationRefused(Exception):
     """A grant or revoke that is not allowed; the message names the field."""
-
-
-def _roles(user):
-    return {role.name for role in user.roles}
 
 
 def _organisation_ids(user):
@@ -27,8 +21,8 @@ def _organisation_ids(user):
 
 
 def may_delegate(user) -> bool:
-    roles = _roles(user)
-    return ADMIN in roles or bool(roles & set(current_app.config["DELEGATING_ROLES"]))
+    roles = role_names(user)
+    return ADMIN in roles or bool(roles & set(DELEGATING_ROLES))
 
 
 def check_grant(grantor, grantee, role, organisation):
@@ -39,11 +33,11 @@ def check_grant(grantor, grantee, role, organisation):
         raise DelegationRefused(gettext("Role: choose the right to grant."))
     if organisation is None:
         raise DelegationRefused(gettext("Organisation: choose where the right applies."))
-    grantor_roles = _roles(grantor)
+    grantor_roles = role_names(grantor)
     if ADMIN not in grantor_roles:
         if not may_delegate(grantor):
             raise DelegationRefused(gettext("You may not delegate rights."))
-        if role.name not in grantor_roles and role.name not in current_app.config["BASELINE_ROLES"]:
+        if role.name not in grantor_roles and role.name not in BASELINE_ROLES:
             raise DelegationRefused(gettext("Role: you can only grant a role you hold yourself."))
         if organisation.id not in _organisation_ids(grantor):
             raise DelegationRefused(gettext("Organisation: you can only grant rights inside your own organisation."))

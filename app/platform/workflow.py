@@ -21,8 +21,7 @@ from flask_babel import gettext
 
 from ..extensions import db
 from ..models import WorkflowEvent, utcnow
-
-ADMIN = "Admin"
+from ..security import ADMIN, role_names
 
 
 class TransitionRefused(Exception):
@@ -89,7 +88,7 @@ class Workflow:
         if state not in transition.sources:
             return gettext("“%(action)s” is not possible from the state “%(state)s”.",
                            action=transition.label, state=self.state_label(state))
-        roles = {role.name for role in getattr(user, "roles", [])}
+        roles = role_names(user)
         may = ADMIN in roles or roles.intersection(transition.roles) or (
             transition.allowed is not None and transition.allowed(user, item))
         if not may:

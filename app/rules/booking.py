@@ -42,7 +42,8 @@ from ..models import (
 )
 from ..platform import notifications
 from ..platform.workflow import Transition, Workflow
-from ..security import ADMIN, VNOC, apply_scope
+from ..access.booking import is_vnoc
+from ..security import BOOKER, VNOC, apply_scope
 
 EXCLUSION_CONSTRAINT = "booking_occurrence_no_overlap"
 
@@ -202,11 +203,6 @@ def buffer() -> timedelta:
 def local_now() -> datetime:
     """Now, as a naive local time (the time zone bookings are written in)."""
     return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).replace(tzinfo=None, microsecond=0)
-
-
-def is_vnoc(user) -> bool:
-    roles = {role.name for role in getattr(user, "roles", [])}
-    return bool(roles & {VNOC, ADMIN})
 
 
 def landing(user) -> str:
@@ -549,7 +545,7 @@ BOOKING_WORKFLOW = BookingWorkflow(
         Transition("refuse", _l("Refuse"), sources=("pending",), target="refused",
                    roles=(VNOC,), comment_required=True, icon="fa-ban"),
         Transition("cancel", _l("Cancel the booking"), sources=("pending", "validated"), target="cancelled",
-                   roles=(VNOC, "Creator"), guards=(_not_started,), icon="fa-times",
+                   roles=(VNOC, BOOKER), guards=(_not_started,), icon="fa-times",
                    confirmation=_l("Cancel the selected bookings?")),
     ],
     final_states=("refused", "cancelled"),

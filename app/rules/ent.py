@@ -28,11 +28,11 @@ from ..models import (
     WorkflowEvent,
     utcnow,
 )
+from ..access.ent import is_desk_agent_of, is_referent_of, is_requester
 from ..platform import files, notifications
 from ..platform.workflow import Transition, Workflow
+from ..security import ENT_REFERENT, ENT_SUPPORT, is_admin, role_names
 
-REFERENT = "EntReferent"
-SUPPORT_AGENT = "SupportAgent"
 OBJECT_TYPE = HelpRequest.__tablename__
 SUBJECT_MAX = 200
 
@@ -59,28 +59,11 @@ class RequestRefused(Exception):
 # ---------------------------------------------------------------------------
 
 
-def _has_role(user, name) -> bool:
-    return any(role.name == name for role in getattr(user, "roles", []))
-
-
-def _is_member(user, organisation_id) -> bool:
-    if user is None or organisation_id is None:
-        return False
-    return db.session.query(Membership.id).filter_by(
-        user_id=user.id, organisation_id=organisation_id).first() is not None
-
-
-def is_referent_of(user, item) -> bool:
-    return _has_role(user, REFERENT) and _is_member(user, item.organisation_id)
-
-
-def is_desk_agent_of(user, item) -> bool:
-    return (item.escalated and _has_role(user, SUPPORT_AGENT)
-            and _is_member(user, item.support_desk_id))
-
-
-def is_requester(user, item) -> bool:
-    return user is not None and user.id == item.requester_id
+def landing(user, may_file: bool) -> str:
+    """Where the desk opens: referents, the support desk and Admin on the request list;
+    those who may file a request on "new request"."""
+    works_requests = is_admin(user) or role_names(user) & {ENT_REFERENT, ENT_SUPPORT}
+    return "HelpRequestView.new" if may_file and not works_requests else "HelpRequestView.list"
 
 
 def _people(role_name, organisation_id) -> list:
@@ -96,11 +79,11 @@ def _people(role_name, organisation_id) -> list:
 
 
 def referents_of(organisation_id) -> list:
-    return _people(REFERENT, organisation_id)
+    return _people(ENT_REFERENT, organisation_id)
 
 
 def desk_agents_of(organisation_id) -> list:
-    return _people(SUPPORT_AGENT, organisation_id)
+    return _people(ENT_SUPPORT, organisation_id)
 
 
 def establishments_of(user) -> list:
@@ -313,11 +296,11 @@ def _text(comment, field):
 
 
 def may_comment(user, item) -> bool:
-    return is_requester(user, item) or is_referent_of(user, item) or _has_role(user, "Admin")
+    return is_requester(user, item) or is_referent_of(user, item) or is_admin(user)
 
 
 def may_answer(user, item) -> bool:
-    return is_desk_agent_of(user, item) or (_has_role(user, "Admin") and item.escalated)
+    return is_desk_agent_of(user, item) or (is_admin(user) and item.escalated)
 
 
 def add_comment(item, user, comment, upload=None) -> WorkflowEvent:

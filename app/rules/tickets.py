@@ -32,16 +32,15 @@ from ..models import (
     WorkflowEvent,
     utcnow,
 )
+from ..access.tickets import is_vendor_staff, may_file_on, open_to_new_tickets
 from ..platform import files, notifications
 from ..platform.workflow import Transition, TransitionRefused, Workflow
-from ..security import ApproximateCount, apply_scope
+from ..security import ApproximateCount, apply_scope, current_viewer, is_admin
 
 REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
 REFERENCE_LENGTH = 7
 REFERENCE_ATTEMPTS = 20
 MAX_ATTACHMENTS = 5
-VENDOR_ROLES = {"ProjectLead", "SupportAgent"}
-ADMIN = "Admin"
 CONTEXT_REQUIRED = (TicketPriority.high, TicketPriority.blocking)
 TITLE_MAX = 200
 
@@ -55,26 +54,9 @@ class TicketRefused(Exception):
 # ---------------------------------------------------------------------------
 
 
-def _roles(user) -> set:
-    return {role.name for role in getattr(user, "roles", [])}
-
-
-def organisation_ids(user) -> set:
-    return set(db.session.scalars(select(Membership.organisation_id).where(Membership.user_id == user.id)))
-
-
-def is_vendor_staff(user, project) -> bool:
-    """A ProjectLead or SupportAgent of the vendor running the project."""
-    return bool(_roles(user) & VENDOR_ROLES) and project.vendor_id in organisation_ids(user)
-
-
 def is_client_party(user, ticket) -> bool:
     """The ticket's declarant or the project's client lead."""
     return user.id in (ticket.declarant_id, ticket.project.client_lead_id)
-
-
-def is_admin(user) -> bool:
-    return ADMIN in _roles(user)
 
 
 def _vendor(user, ticket) -> bool:
@@ -226,7 +208,7 @@ def new_reference(generate=None) -> str:
 
 
 def may_create(user, project) -> bool:
-    return is_admin(user) or is_vendor_staff(user, project) or project.organisation_id in organisation_ids(user)
+    return is_admin(user) or may_file_on(user, project)
 
 
 def priority_refusal(priority, context) -> Optional[str]:
@@ -376,6 +358,13 @@ IN_PROGRESS = tuple(s for s in TicketState if s not in TO_COMPLETE + TO_CLOSE + 
 
 def visible_projects():
     return apply_scope(db.session.query(Project), Project).order_by(Project.name)
+
+
+def projects_open_to_new_tickets():
+    """The visible projects the signed-in person may file a ticket on."""
+    viewer = current_viewer()
+    projects = visible_projects()
+    return projects if viewer is None or viewer.is_admin else projects.filter(open_to_new_tickets(viewer))
 
 
 def visible_tickets():

@@ -23,7 +23,7 @@ from ..models import (
 )
 from ..platform import files
 from ..rules import ent as rules
-from ..security import ScopedInterface, apply_scope
+from ..security import ScopedInterface, apply_scope, role_names
 from ..desks import desk_of
 from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
 
@@ -139,7 +139,7 @@ class HelpRequestView(WorkflowModelView):
                 status_choices=[(s.value, label) for s, label in HELP_REQUEST_STATUS_LABELS.items()],
                 checked_statuses=set(request.args.getlist(status_arg)),
                 mine_checked=request.args.get(mine_arg) == "1",
-                show_mine=rules.REFERENT in {role.name for role in g.user.roles},
+                show_mine=rules.ENT_REFERENT in role_names(g.user),
             )
         return super().render_template(template, **kwargs)
 
@@ -147,11 +147,8 @@ class HelpRequestView(WorkflowModelView):
     @has_access
     def home(self):
         """Referents and the support desk land on the list, everyone else on "new request"."""
-        roles = {role.name for role in g.user.roles}
-        if roles & {rules.REFERENT, rules.SUPPORT_AGENT, "Admin"} or not self.appbuilder.sm.has_access(
-                "can_new", self.class_permission_name):
-            return redirect(url_for(".list"))
-        return redirect(url_for(".new"))
+        may_file = self.appbuilder.sm.has_access("can_new", self.class_permission_name)
+        return redirect(url_for(rules.landing(g.user, may_file)))
 
     @expose("/new", methods=["GET", "POST"])
     @has_access

@@ -226,7 +226,7 @@ class ExtranetView(BaseView):
     @expose("/new", methods=["GET", "POST"])
     @has_access
     def new_ticket(self):
-        projects = [p for p in rules.visible_projects() if rules.may_create(g.user, p)]
+        projects = rules.projects_open_to_new_tickets().all()
         project_id = _form_int("project")
         project = next((p for p in projects if p.id == project_id), None)
         if project_id and project is None:
