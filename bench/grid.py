@@ -59,7 +59,7 @@ KEYWORD = "imprimante"
 # ---------------------------------------------------------------------------
 
 
-class TicketState(enum.Enum):
+class ProjectTicketState(enum.Enum):
     new = "new"
     open = "open"
     pending = "pending"
@@ -92,7 +92,7 @@ class BenchTicket(Model):
     organisation = relationship(Organisation)
     reference = Column(String(20), unique=True, nullable=False)
     title = Column(String(200), nullable=False)
-    state = Column(Enum(TicketState, native_enum=False, length=20, name="bench_ticket_state"),
+    state = Column(Enum(ProjectTicketState, native_enum=False, length=20, name="bench_ticket_state"),
                    nullable=False)
     priority = Column(Integer, nullable=False)
     assignee = Column(String(100))

@@ -72,7 +72,7 @@ def build(url, rows):
 
     from app import cli, create_app, demo
     from app.extensions import db
-    from app.models import Organisation, Project, ProjectPhase, Ticket
+    from app.models import Organisation, Project, ProjectPhase, ProjectTicket
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False,
                       "AUTH_RATE_LIMITED": False})
@@ -98,7 +98,7 @@ def build(url, rows):
         db.session.commit()
         if projects != list(range(projects[0], projects[0] + PROJECTS)):
             raise SystemExit("the bench projects must have consecutive ids: use a fresh database")
-        have = db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.project_id.in_(projects)))
+        have = db.session.scalar(select(func.count()).select_from(ProjectTicket).where(ProjectTicket.project_id.in_(projects)))
         if have < rows:
             started = time.perf_counter()
             gin_indexes = db.session.execute(text(GIN_INDEXES_SQL)).all()

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import (
     Booking,
+    BookingState,
     BookingOccurrence,
     Equipment,
     OutboxMail,
@@ -237,7 +238,7 @@ def test_create_gives_a_reference_and_mails_everyone_with_the_ics(app, ctx):
              ParticipantLine(name="Invité B", kind="mobile", email="b@partenaire.example")]
     booking = rules.create_booking(draft(rooms, day_in(17), participants=lines), creator, rooms)
     assert booking.reference == f"{booking.id:05d}" and len(booking.reference) >= 5
-    assert booking.state == "pending"
+    assert booking.state == BookingState.pending
     mails = _mails(booking, "booking/created")
     assert {m.recipient for m in mails} == {creator.email, "helene.brun@ac-lyon.example", "a@partenaire.example",
                                             "b@partenaire.example", app.config["VNOC_MAILBOX"]}
@@ -270,12 +271,12 @@ def test_validate_refuse_cancel_modify_mail_the_same_people(app, ctx):
     with pytest.raises(TransitionRefused) as refusal:
         workflow.fire(one, "refuse", vnoc, "")
     assert "Commentaire" in str(refusal.value) or "Comment" in str(refusal.value)
-    assert one.state == "pending"
+    assert one.state == BookingState.pending
     workflow.fire(one, "validate", vnoc)
     assert {m.recipient for m in _mails(one, "booking/validated")} == expected
 
     rules.modify_booking(one, draft(rooms[:1], day_in(19), "14:00", "15:00", participants=lines), creator, rooms[:1])
-    assert one.state == "pending" and one.start_at.hour == 14
+    assert one.state == BookingState.pending and one.start_at.hour == 14
     assert {m.recipient for m in _mails(one, "booking/modified")} == expected
     workflow.fire(one, "cancel", creator)
     assert {m.recipient for m in _mails(one, "booking/cancelled")} == expected
@@ -371,7 +372,7 @@ def test_the_database_itself_refuses_a_double_booking(app):
     from sqlalchemy.exc import IntegrityError
 
     with app.app_context():
-        booking = db.session.scalars(select(Booking).where(Booking.state == "validated")).first()
+        booking = db.session.scalars(select(Booking).where(Booking.state == BookingState.validated)).first()
         held = next(o for o in booking.occurrences if o.active)
         db.session.add(BookingOccurrence(booking_id=booking.id, room_id=held.room_id, start_at=held.start_at,
                                          end_at=held.end_at, blocked_from=held.blocked_from,
@@ -429,7 +430,7 @@ def test_wizard_books_in_four_steps_and_shows_the_reference(app, login_as):
     reference = done.split('class="booking-reference">')[1].split("<")[0]
     with app.app_context():
         booking = db.session.scalars(select(Booking).where(Booking.reference == reference)).one()
-        assert booking.session_name == "Jury de BTS" and booking.state == "pending"
+        assert booking.session_name == "Jury de BTS" and booking.state == BookingState.pending
         assert [p.name for p in booking.participants] == [saved_name, "Invité Nantes"]
         assert db.session.scalars(select(Equipment).where(Equipment.name == "Invité Nantes")).one()
 
@@ -463,12 +464,12 @@ def test_vnoc_queue_validates_with_connection_details_and_refuses_with_a_reason(
     client.post(f"/bookings/transition/{two_id}/refuse", data={"comment": ""})
     with app.app_context():
         one, two = db.session.get(Booking, one_id), db.session.get(Booking, two_id)
-        assert (one.state, one.connection_id, one.connection_url) == ("validated", "701564",
+        assert (one.state, one.connection_id, one.connection_url) == (BookingState.validated, "701564",
                                                                        "https://visio.example/701564")
-        assert two.state == "pending"
+        assert two.state == BookingState.pending
     client.post(f"/bookings/transition/{two_id}/refuse", data={"comment": "Créneau réservé à l'inspection."})
     with app.app_context():
-        assert db.session.get(Booking, two_id).state == "refused"
+        assert db.session.get(Booking, two_id).state == BookingState.refused
     assert f'id="booking-{one_id}"' not in client.get("/bookings/queue/").get_data(as_text=True)
     # A Booker has no queue and cannot validate.
     creator = login_as("creator")
@@ -483,7 +484,7 @@ def test_todays_connections_page_and_report_exports(app, login_as):
     with app.app_context():
         today = local_now().date()
         expected = db.session.scalar(select(func.count()).select_from(Booking).where(
-            Booking.state == "validated", func.date(Booking.start_at) == today))
+            Booking.state == BookingState.validated, func.date(Booking.start_at) == today))
     if expected:
         assert "10.69" in page or "10.38" in page or "10.73" in page
     month = local_now().strftime("%Y-%m")

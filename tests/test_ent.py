@@ -11,8 +11,10 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.models import (
     EntEstablishment,
+    EntProfile,
     EntUserProfile,
     HelpRequest,
+    HelpRequestStatus,
     Membership,
     Notification,
     Organisation,
@@ -82,7 +84,7 @@ def test_a_new_request_notifies_the_referents_of_its_establishment_only(app):
     request_id = file_request(app, "teacher", JM)
     with app.app_context():
         item = db.session.get(HelpRequest, request_id)
-        assert item.status == "new" and item.requester_profile == "teacher"
+        assert item.status is HelpRequestStatus.new and item.requester_profile is EntProfile.teacher
         assert notified(request_id, "ent/request_created") == ["referent2"]
         [event] = rules.events_of(item)
         assert event.transition == "create" and event.actor.username == "teacher"
@@ -138,10 +140,10 @@ def test_the_profile_is_asked_once_then_kept_on_each_request(app):
         db.session.rollback()
         item = rules.create_request(newcomer, profile="parent", **arguments)
         db.session.commit()
-        assert item.requester_profile == "parent"
-        assert db.session.get(EntUserProfile, newcomer.id).profile == "parent"
+        assert item.requester_profile is EntProfile.parent
+        assert db.session.get(EntUserProfile, newcomer.id).profile is EntProfile.parent
         again = rules.create_request(newcomer, profile="student", **arguments)
-        assert again.requester_profile == "parent"
+        assert again.requester_profile is EntProfile.parent
         db.session.rollback()
 
 
@@ -164,7 +166,7 @@ def test_the_requesters_change_notifies_the_referents(app):
     fire(app, request_id, "close", "student")
     with app.app_context():
         assert notified(request_id, "ent/request_changed") == ["referent"]
-        assert db.session.get(HelpRequest, request_id).status == "closed"
+        assert db.session.get(HelpRequest, request_id).status is HelpRequestStatus.closed
 
 
 @pytest.mark.parametrize("login, transition", [
@@ -181,7 +183,7 @@ def test_status_changes_are_refused_to_others_and_change_nothing(app, login, tra
         with pytest.raises(TransitionRefused, match="ne vous est pas permise"):
             rules.REQUEST_WORKFLOW.fire(item, transition, user(app, login))
         db.session.rollback()
-        assert counts() == before and db.session.get(HelpRequest, request_id).status == "new"
+        assert counts() == before and db.session.get(HelpRequest, request_id).status is HelpRequestStatus.new
 
 
 # ---------------------------------------------------------------------------
@@ -195,7 +197,7 @@ def test_the_escalation_round_trip(app):
         item = db.session.get(HelpRequest, request_id)
         rules.escalate(item, user(app, "referent"), "L'application ne répond plus.")
         db.session.commit()
-        assert item.status == "open" and item.escalated
+        assert item.status is HelpRequestStatus.open and item.escalated
         assert item.support_reference == f"SUP-{request_id:06d}"
         assert item.support_desk.name == "Assistance ENT Auvergne-Rhône-Alpes"
         assert item.support_state is SupportState.transmitted
@@ -372,10 +374,10 @@ def test_bulk_status_change_records_each_request(app, login_as):
     with app.app_context():
         for key in (first, second):
             item = db.session.get(HelpRequest, key)
-            assert item.status == "resolved"
+            assert item.status is HelpRequestStatus.resolved
             last = rules.events_of(item)[-1]
             assert (last.transition, last.actor.username) == ("resolve", "referent")
-        assert db.session.get(HelpRequest, closed).status == "closed"
+        assert db.session.get(HelpRequest, closed).status is HelpRequestStatus.closed
         assert notified(first, "ent/request_changed")[-1:] == ["student"]
         assert notified(second, "ent/request_changed") == ["teacher"]
 
@@ -416,7 +418,7 @@ def test_referent2_reaches_nothing_of_the_other_establishment(app, login_as):
                        ("/helprequests/action_post", {"action": "escalate", "rowid": [str(request_id)]})):
         assert client.post(path, data=data).status_code == 404, path
     with app.app_context():
-        assert counts() == before and db.session.get(HelpRequest, request_id).status == "new"
+        assert counts() == before and db.session.get(HelpRequest, request_id).status is HelpRequestStatus.new
     api_ids = set(client.get("/api/v1/helprequest/?q=(page_size:100)").json["ids"])
     assert api_ids and not api_ids & vh_ids
     export = client.get("/helprequests/export/csv").get_data(as_text=True)

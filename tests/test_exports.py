@@ -3,6 +3,7 @@ import csv
 import io
 from datetime import date
 
+import pytest
 from openpyxl import load_workbook
 
 from app.platform.exports import csv_chunks, file_name
@@ -73,3 +74,42 @@ def test_export_needs_the_export_permission(app, login_as):
     assert login_as("opadmin").get("/organisations/export/pdf").status_code == 404
     assert login_as("creator").get("/organisations/export/csv").status_code == 403
     assert app.test_client().get("/organisations/export/csv").status_code == 302
+
+
+# One state convention: every workflow grid filters its state with a select of the
+# state's French labels and exports labels (grid, state column, login, a state).
+WORKFLOW_GRIDS = [
+    ("/bookings", "state", "vnoc", "pending", "En attente"),
+    ("/tickets", "state", "agent", "waiting_client", "En attente de compléments client"),
+    ("/helprequests", "status", "referent", "resolved", "Résolu"),
+]
+
+
+@pytest.mark.parametrize("grid, column, login_name, code, label", WORKFLOW_GRIDS)
+def test_workflow_states_are_filtered_and_exported_by_label(app, login_as, grid, column, login_name, code, label):
+    import json
+    import re
+    from html import unescape
+
+    from app.views.base import WorkflowModelView
+
+    client = login_as(login_name)
+    html = client.get(f"{grid}/list/").get_data(as_text=True)
+    # FAB hands its search form to a script: AdminFilters('#filter_form', labels, fields, ...).
+    decoder = json.JSONDecoder()
+    rest = html[html.index("{", html.index("'#filter_form'", html.index("new AdminFilters("))):]
+    _labels, end = decoder.raw_decode(rest)
+    fields, _ = decoder.raw_decode(rest[end:].lstrip(", \n\t"))
+    options = {value: unescape(text) for value, text in
+               re.findall(r'<option[^>]*value="([^"]*)"[^>]*>([^<]*)</option>', fields[column])}
+    assert options[code] == label, options
+    view = next(v for v in app.appbuilder.baseviews
+                if isinstance(v, WorkflowModelView) and v.route_base == grid)
+    with app.test_request_context():  # the default language, French
+        assert options == {state.name: str(state) for state in view.workflow.states}
+    position = [type(f).__name__ for f in view._filters.get_search_filters()[column]].index("FilterEqual")
+    rows = _csv(client.get(f"{grid}/export/csv?_flt_{position}_{column}={code}"))
+    with app.test_request_context():
+        state_column = rows[0].index(str(view.label_columns[column]))
+    assert rows[1:], f"no {code} row in the demo data of {grid}"
+    assert {row[state_column] for row in rows[1:]} == {label}

@@ -16,10 +16,10 @@ from app.models import (
     Project,
     ProjectViewer,
     StoredFile,
-    Ticket,
-    TicketComment,
-    TicketPriority,
-    TicketState,
+    ProjectTicket,
+    ProjectTicketComment,
+    ProjectTicketPriority,
+    ProjectTicketState,
     WorkflowEvent,
 )
 from app.platform.workflow import TransitionRefused
@@ -75,20 +75,20 @@ def events_of(ticket):
 def test_each_transition_is_allowed_and_refused_per_role(app, name):
     """From every state, for vendor staff, the declarant, a colleague and another
     company: only the listed people, from the listed states, move the ticket."""
-    transition = rules.TICKET_FLOW.transition(name)
+    transition = rules.TICKET_WORKFLOW.transition(name)
     with app.app_context():
         ticket = new_ticket(app)
         db.session.commit()
-        for state in TicketState:
+        for state in ProjectTicketState:
             for login in PEOPLE:
                 ticket.state = state
                 db.session.flush()
                 before = events_of(ticket)
-                expected = state.value in transition.sources and login in WHO[name]
+                expected = state in transition.sources and login in WHO[name]
                 if expected:
                     event = rules.fire(ticket, name, person(app, login), "Commentaire de test")
-                    assert ticket.state.value == transition.target, (name, state, login)
-                    assert (event.from_state, event.to_state) == (state.value, transition.target)
+                    assert ticket.state is transition.target, (name, state, login)
+                    assert (event.from_state, event.to_state) == (state.value, transition.target.value)
                     assert events_of(ticket) == before + 1
                 else:
                     with pytest.raises(TransitionRefused):
@@ -101,14 +101,14 @@ def test_each_transition_is_allowed_and_refused_per_role(app, name):
 def test_a_comment_is_required_to_ask_the_client_or_return(app):
     with app.app_context():
         ticket = new_ticket(app)
-        ticket.state = TicketState.in_progress
+        ticket.state = ProjectTicketState.in_progress
         with pytest.raises(TransitionRefused, match="Commentaire"):
             rules.fire(ticket, "ask_client", person(app, "agent"), "  ")
-        assert ticket.state is TicketState.in_progress
-        ticket.state = TicketState.processed
+        assert ticket.state is ProjectTicketState.in_progress
+        ticket.state = ProjectTicketState.processed
         with pytest.raises(TransitionRefused, match="Commentaire"):
             rules.fire(ticket, "send_back", person(app, "client"), "")
-        assert ticket.state is TicketState.processed
+        assert ticket.state is ProjectTicketState.processed
         db.session.rollback()
 
 
@@ -116,7 +116,7 @@ def test_taking_a_ticket_makes_the_agent_its_assignee(app):
     with app.app_context():
         ticket = new_ticket(app)
         rules.fire(ticket, "assign", person(app, "agent"))
-        assert ticket.assignee.username == "agent" and ticket.state is TicketState.assigned
+        assert ticket.assignee.username == "agent" and ticket.state is ProjectTicketState.assigned
         db.session.rollback()
 
 
@@ -128,7 +128,7 @@ def test_closed_is_final(app, login_as):
         db.session.commit()
         rules.fire(ticket, "close", person(app, "client"), "Merci, c'est réglé")
         db.session.commit()
-        assert ticket.state is TicketState.closed and ticket.closed_on is not None
+        assert ticket.state is ProjectTicketState.closed and ticket.closed_on is not None
         reference, ticket_id, events = ticket.reference, ticket.id, events_of(ticket)
         for login in PEOPLE + ("admin",):
             user = person(app, login)
@@ -142,7 +142,7 @@ def test_closed_is_final(app, login_as):
                 rules.add_attachments(ticket, user, [upload()])
         db.session.rollback()
         assert events_of(ticket) == events
-        assert db.session.query(TicketComment).filter_by(ticket_id=ticket_id).count() == 0
+        assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
 
     agent = login_as("agent")
     agent.post(f"/tickets/edit/{ticket_id}", data={"priority": "low", "priority_context": ""})
@@ -153,9 +153,9 @@ def test_closed_is_final(app, login_as):
     assert "votre ticket est clos" in page.lower() and "nouveau ticket" in page
     assert 'name="action"' not in page
     with app.app_context():
-        ticket = db.session.get(Ticket, ticket_id)
-        assert ticket.priority.value == "medium" and ticket.state is TicketState.closed
-        assert db.session.query(TicketComment).filter_by(ticket_id=ticket_id).count() == 0
+        ticket = db.session.get(ProjectTicket, ticket_id)
+        assert ticket.priority.value == "medium" and ticket.state is ProjectTicketState.closed
+        assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
 
 
 # ---------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_closed_is_final(app, login_as):
 
 def test_reference_is_seven_random_characters_drawn_again_on_collision(app):
     with app.app_context():
-        taken = db.session.query(Ticket.reference).first()[0]
+        taken = db.session.query(ProjectTicket.reference).first()[0]
         draws = iter([taken, "Q7W2E9R"])
         assert rules.new_reference(lambda: next(draws)) == "Q7W2E9R"
         references = {rules.new_reference() for _ in range(50)}
@@ -175,11 +175,11 @@ def test_reference_is_seven_random_characters_drawn_again_on_collision(app):
 @pytest.mark.parametrize("priority", ["high", "blocking"])
 def test_high_and_blocking_need_a_context(app, priority):
     with app.app_context():
-        count = db.session.query(Ticket).count()
+        count = db.session.query(ProjectTicket).count()
         with pytest.raises(rules.TicketRefused, match="Contexte de la priorité"):
             new_ticket(app, priority=priority, priority_context="  ")
         db.session.rollback()
-        assert db.session.query(Ticket).count() == count
+        assert db.session.query(ProjectTicket).count() == count
         ticket = new_ticket(app, priority=priority, priority_context="Le site est en production")
         assert ticket.priority.value == priority
         db.session.rollback()
@@ -198,14 +198,14 @@ def test_required_fields_are_named(app):
 
 def test_five_attachments_at_most(app):
     with app.app_context():
-        files_before, tickets_before = db.session.query(StoredFile).count(), db.session.query(Ticket).count()
+        files_before, tickets_before = db.session.query(StoredFile).count(), db.session.query(ProjectTicket).count()
         draft = rules.TicketDraft(title="Six captures", priority="low")
         with pytest.raises(rules.TicketRefused, match="Pièces jointes"):
             rules.create_ticket(project_named(FESTIVAL), person(app, "client"), draft,
                                 [upload(f"c{i}.png") for i in range(6)])
         db.session.rollback()
         assert db.session.query(StoredFile).count() == files_before
-        assert db.session.query(Ticket).count() == tickets_before
+        assert db.session.query(ProjectTicket).count() == tickets_before
 
         ticket = rules.create_ticket(project_named(FESTIVAL), person(app, "client"), draft,
                                      [upload(f"c{i}.png") for i in range(4)])
@@ -278,8 +278,8 @@ def test_mails_at_each_step(app):
 def _ids(app):
     with app.app_context():
         festival, site, salon = (project_named(n) for n in (FESTIVAL, SITE, SALON))
-        site_ticket = db.session.query(Ticket).filter_by(project_id=site.id).first()
-        salon_ticket = db.session.query(Ticket).filter_by(project_id=salon.id).first()
+        site_ticket = db.session.query(ProjectTicket).filter_by(project_id=site.id).first()
+        salon_ticket = db.session.query(ProjectTicket).filter_by(project_id=salon.id).first()
         return festival.id, site.id, salon.id, site_ticket, salon_ticket
 
 
@@ -362,9 +362,9 @@ def test_my_projects_counts_and_the_project_page_sections(app, login_as):
     row = re.search(r"Billetterie Festival 2026.*?</tr>", html, re.S).group(0)
     counts = [int(n) for n in re.findall(r'class="count-[a-z-]+">(\d+)<', row)]
     with app.app_context():
-        states = [t.state for t in db.session.query(Ticket).filter_by(project_id=project_named(FESTIVAL).id)]
-    assert counts == [states.count(TicketState.waiting_client), states.count(TicketState.processed),
-                      sum(s not in (TicketState.waiting_client, TicketState.processed, TicketState.closed)
+        states = [t.state for t in db.session.query(ProjectTicket).filter_by(project_id=project_named(FESTIVAL).id)]
+    assert counts == [states.count(ProjectTicketState.waiting_client), states.count(ProjectTicketState.processed),
+                      sum(s not in (ProjectTicketState.waiting_client, ProjectTicketState.processed, ProjectTicketState.closed)
                           for s in states)]
     festival = _ids(app)[0]
     page = client.get(f"/extranet/project/{festival}").get_data(as_text=True)
@@ -392,8 +392,8 @@ def test_keyword_search_over_closed_tickets(app, login_as):
 
 
 def _closed(session, project, number, title, description=None, days=0):
-    ticket = Ticket(reference=f"KW{number:05d}", project=project, organisation_id=project.organisation_id,
-                    title=title, description=description, priority=TicketPriority.low, state=TicketState.closed,
+    ticket = ProjectTicket(reference=f"KW{number:05d}", project=project, organisation_id=project.organisation_id,
+                    title=title, description=description, priority=ProjectTicketPriority.low, state=ProjectTicketState.closed,
                     declarant=project.client_lead, closed_on=datetime(2020, 1, 1) + timedelta(days=days))
     session.add(ticket)
     return ticket
@@ -452,7 +452,7 @@ def test_keyword_search_reads_the_projects_trigram_index(app, session):
     session.execute(text("DROP INDEX ix_ticket_project_closed, ix_ticket_state_created"))
 
     def plan(keywords):
-        query = session.query(Ticket.id).filter(Ticket.state == TicketState.closed,
+        query = session.query(ProjectTicket.id).filter(ProjectTicket.state == ProjectTicketState.closed,
                                                 *rules.keyword_criteria(keywords))
         sql = str(query.statement.compile(bind, compile_kwargs={"literal_binds": True}))
         return "\n".join(session.execute(text("EXPLAIN " + sql)).scalars())
@@ -495,18 +495,18 @@ def test_a_client_creates_a_ticket_through_the_form(app, login_as):
 
 def test_back_office_grid_filters_and_bulk_transitions(app, login_as):
     agent = login_as("agent")
-    listing = agent.get("/tickets/list/?_flt_0_state=new&psize_TicketView=100").get_data(as_text=True)
+    listing = agent.get("/tickets/list/?_flt_0_state=new&psize_ProjectTicketView=100").get_data(as_text=True)
     with app.app_context():
-        new = [t for t in db.session.query(Ticket).filter_by(state=TicketState.new)]
-        processed_ref = db.session.query(Ticket).filter_by(reference="5VH8E3Z").one()
+        new = [t for t in db.session.query(ProjectTicket).filter_by(state=ProjectTicketState.new)]
+        processed_ref = db.session.query(ProjectTicket).filter_by(reference="5VH8E3Z").one()
     assert all(t.reference in listing for t in new) and "5VH8E3Z" not in listing
     keys = [t.id for t in new[:2]] + [processed_ref.id]
     agent.post("/tickets/action_post", data={"action": "assign", "rowid": keys})
     with app.app_context():
-        moved = [db.session.get(Ticket, k) for k in keys]
-        assert [t.state for t in moved[:2]] == [TicketState.assigned] * 2
-        assert moved[2].state is TicketState.processed  # not from Processed: refused, unchanged
+        moved = [db.session.get(ProjectTicket, k) for k in keys]
+        assert [t.state for t in moved[:2]] == [ProjectTicketState.assigned] * 2
+        assert moved[2].state is ProjectTicketState.processed  # not from Processed: refused, unchanged
         for ticket in moved[:2]:
-            ticket.state, ticket.assignee_id = TicketState.new, None
+            ticket.state, ticket.assignee_id = ProjectTicketState.new, None
         db.session.commit()
     assert login_as("client").get("/tickets/list/").status_code in (302, 403)

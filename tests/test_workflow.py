@@ -13,7 +13,7 @@ from sqlalchemy.orm import declarative_base
 
 from app import cli, create_app
 from app.extensions import db
-from app.models import Organisation, WorkflowEvent
+from app.models import LABELS, LabelledEnum, Organisation, WorkflowEvent, state_column
 from app.platform.workflow import Transition, TransitionRefused, Workflow
 from app.security import ScopedInterface, by_organisation, scope
 from app.views.base import WorkflowModelView
@@ -23,11 +23,26 @@ from .conftest import login
 GadgetBase = declarative_base()
 
 
+class GadgetState(str, LabelledEnum):
+    """The gadget's states; a str too, so that tests compare them with their codes."""
+
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+    rejected = "rejected"
+    closed = "closed"
+
+
+LABELS[GadgetState] = {GadgetState.draft: _l("Draft"), GadgetState.submitted: "Soumis",
+                       GadgetState.approved: "Approuvé", GadgetState.rejected: "Refusé",
+                       GadgetState.closed: "Clos"}
+
+
 class Gadget(GadgetBase):
     __tablename__ = "test_gadget"
     id = Column(Integer, primary_key=True)
     name = Column(String(50), nullable=False)
-    state = Column(String(20), nullable=False, default="draft")
+    state = state_column(GadgetState, "gadget_state", default=GadgetState.draft)
     owner_id = Column(Integer)
     organisation_id = Column(Integer, ForeignKey(Organisation.id), nullable=False)
 
@@ -44,18 +59,18 @@ def name_is_long_enough(item, user, comment):
 
 GADGET_FLOW = Workflow(
     Gadget,
-    states={"draft": _l("Draft"), "submitted": "Soumis", "approved": "Approuvé",
-            "rejected": "Refusé", "closed": "Clos"},
+    states=GadgetState,
     transitions=[
-        Transition("submit", "Soumettre", sources=("draft",), target="submitted", roles=("Booker",)),
-        Transition("approve", "Approuver", sources=("submitted",), target="approved", roles=("VNOC",),
-                   guards=(name_is_long_enough,)),
-        Transition("reject", "Refuser", sources=("submitted",), target="rejected", roles=("VNOC",),
-                   comment_required=True),
-        Transition("close", "Clore", sources=("approved", "rejected"), target="closed",
-                   allowed=lambda user, item: user.id == item.owner_id),
+        Transition("submit", "Soumettre", sources=(GadgetState.draft,), target=GadgetState.submitted,
+                   roles=("Booker",)),
+        Transition("approve", "Approuver", sources=(GadgetState.submitted,), target=GadgetState.approved,
+                   roles=("VNOC",), guards=(name_is_long_enough,)),
+        Transition("reject", "Refuser", sources=(GadgetState.submitted,), target=GadgetState.rejected,
+                   roles=("VNOC",), comment_required=True),
+        Transition("close", "Clore", sources=(GadgetState.approved, GadgetState.rejected),
+                   target=GadgetState.closed, allowed=lambda user, item: user.id == item.owner_id),
     ],
-    final_states=("closed",),
+    final_states=(GadgetState.closed,),
 )
 
 
@@ -95,7 +110,7 @@ def user(app, login_name):
 def new_gadget(name="Écran", state="draft", owner="creator", organisation="Rectorat de l'académie de Lyon"):
     org = db.session.query(Organisation).filter_by(name=organisation).one()
     owner_id = db.session.query(type(user_of(owner))).filter_by(username=owner).one().id
-    gadget = Gadget(name=name, state=state, owner_id=owner_id, organisation_id=org.id)
+    gadget = Gadget(name=name, state=GadgetState(state), owner_id=owner_id, organisation_id=org.id)
     db.session.add(gadget)
     db.session.commit()
     return gadget

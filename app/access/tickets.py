@@ -3,7 +3,7 @@ runs; a client company's people see its projects, unless a project's visibility 
 names someone: then only the listed people and the two project leads see it."""
 from sqlalchemy import and_, exists, false, or_, select
 
-from ..models import Project, ProjectViewer, Ticket
+from ..models import Project, ProjectViewer, ProjectTicket
 from ..security import (
     API_READ,
     CLIENT,
@@ -23,14 +23,14 @@ from ..security import (
 TICKET_VENDOR_TRANSITIONS = ("assign", "start", "wait_rd", "ask_client", "lead_followup", "process")
 EXTRANET = (
     grants("Extranet", ("can_read", "can_write"))
-    + grants("TicketApi", API_READ)
+    + grants("ProjectTicketApi", API_READ)
     + grants("MyProjects", ("menu_access",))
     + grants("MyTickets", ("menu_access",))
     + grants("Ticketing", ("menu_access",))
 )
 BACK_OFFICE = (
     grants("ProjectView", READ + EXPORT)
-    + grants("TicketView", READ + EXPORT + ("can_edit",) + TICKET_VENDOR_TRANSITIONS)
+    + grants("ProjectTicketView", READ + EXPORT + ("can_edit",) + TICKET_VENDOR_TRANSITIONS)
     + grants("Projects", ("menu_access",))
     + grants("Tickets", ("menu_access",))
 )
@@ -72,7 +72,7 @@ def open_to_new_tickets(viewer: Viewer):
 scope(Project, visible_projects)
 scope(ProjectViewer, lambda viewer: ProjectViewer.project_id.in_(
     select(Project.id).where(visible_projects(viewer))))
-scope(Ticket, lambda viewer: Ticket.project_id.in_(select(Project.id).where(visible_projects(viewer))))
+scope(ProjectTicket, lambda viewer: ProjectTicket.project_id.in_(select(Project.id).where(visible_projects(viewer))))
 
 #: is_vendor_staff(user, project): a ProjectLead or VendorAgent of the vendor running it.
 is_vendor_staff = row_predicate(Project, run_by_viewer)

@@ -10,6 +10,7 @@ from ..models import (
     BookingKind,
     BookingOccurrence,
     BookingParticipant,
+    BookingState,
     Equipment,
     EquipmentKind,
     Recurrence,
@@ -66,6 +67,9 @@ BOOKING_PLAN = [
     (8, "11:00", 60, "cancelled"), (9, "14:00", 90, "pending"), (13, "09:30", 120, "validated"),
     (16, "15:00", 60, "pending"), (20, "10:00", 60, "validated"),
 ]
+# The transition that led each demo booking to its state (its history shows it).
+DEMO_TRANSITIONS = {BookingState.validated: "validate", BookingState.refused: "refuse",
+                    BookingState.cancelled: "cancel"}
 ORGANISERS = [("Hélène Brun", "helene.brun@{domain}.example", "04 72 80 60 00"),
               ("Jacques Morel", "jacques.morel@{domain}.example", "04 72 80 60 01"),
               ("Camille Faure", "camille.faure@{domain}.example", "04 76 51 46 00")]
@@ -111,7 +115,8 @@ def load():
             end = start + timedelta(minutes=minutes)
             organiser = ORGANISERS[index % len(ORGANISERS)]
             recurring = index == len(BOOKING_PLAN)
-            requested = utcnow() - timedelta(minutes=(20 if index % 2 else 75)) if state == "pending" \
+            state = BookingState(state)
+            requested = utcnow() - timedelta(minutes=(20 if index % 2 else 75)) if state is BookingState.pending \
                 else datetime.combine(start.date(), start.time()) - timedelta(days=3)
             booking = Booking(
                 organisation_id=org.id, creator_id=creator.id, created_by_id=creator.id,
@@ -120,8 +125,9 @@ def load():
                 organiser_name=organiser[0], organiser_email=organiser[1].format(domain=mail_domain),
                 organiser_phone=organiser[2], start_at=start, end_at=end, state=state, requested_on=requested,
                 recurrence=Recurrence.weekly if recurring else None, recurrence_count=4 if recurring else None,
-                connection_id=f"70{1500 + index}" if state == "validated" else None,
-                connection_url=f"https://visio.{mail_domain}.example/{1500 + index}" if state == "validated" else None,
+                connection_id=f"70{1500 + index}" if state is BookingState.validated else None,
+                connection_url=(f"https://visio.{mail_domain}.example/{1500 + index}"
+                                if state is BookingState.validated else None),
                 notes="Prévoir un micro supplémentaire." if index % 5 == 0 else None,
             )
             booking.rooms = [room]
@@ -138,13 +144,12 @@ def load():
             db.session.add(booking)
             db.session.flush()
             booking.reference = f"{booking.id:05d}"
-            if state != "pending":
+            if state is not BookingState.pending:
                 db.session.add(WorkflowEvent(
-                    object_type="booking", object_id=booking.id,
-                    transition={"validated": "validate", "refused": "refuse", "cancelled": "cancel"}[state],
-                    from_state="pending", to_state=state,
-                    actor_id=(creator if state == "cancelled" else vnoc).id,
-                    comment="Salle indisponible ce jour-là, rappel effectué." if state == "refused" else None,
+                    object_type=Booking.__tablename__, object_id=booking.id, transition=DEMO_TRANSITIONS[state],
+                    from_state=BookingState.pending.value, to_state=state.value,
+                    actor_id=(creator if state is BookingState.cancelled else vnoc).id,
+                    comment="Salle indisponible ce jour-là, rappel effectué." if state is BookingState.refused else None,
                     happened_on=requested + timedelta(minutes=25)))
             created += 1
     db.session.commit()

@@ -8,10 +8,10 @@ from ..models import (
     Project,
     ProjectPhase,
     ProjectViewer,
-    Ticket,
-    TicketComment,
-    TicketPriority,
-    TicketState,
+    ProjectTicket,
+    ProjectTicketComment,
+    ProjectTicketPriority,
+    ProjectTicketState,
     WorkflowEvent,
     utcnow,
 )
@@ -102,14 +102,14 @@ def load():
     db.session.flush()
     now = utcnow()
     for reference, index, declarant, state, priority, title, context, days, comments in DEMO_TICKETS:
-        if db.session.query(Ticket).filter_by(reference=reference).first():
+        if db.session.query(ProjectTicket).filter_by(reference=reference).first():
             continue
         project = projects[index]
         created = now - timedelta(days=days, hours=2)
-        ticket = Ticket(
+        ticket = ProjectTicket(
             reference=reference, project=project, organisation_id=project.organisation_id, title=title,
             description=f"{title}.\nConstaté sur la version de recette, voir capture jointe si besoin.",
-            priority=TicketPriority(priority), priority_context=context, state=TicketState(state),
+            priority=ProjectTicketPriority(priority), priority_context=context, state=ProjectTicketState(state),
             declarant=people[declarant], created_on=created,
             assignee=people["agent"] if state not in ("new", "lead_followup") else None,
             closed_on=created + timedelta(days=2) if state == "closed" else None)
@@ -117,12 +117,12 @@ def load():
         db.session.flush()
         if state != "new":
             db.session.add(WorkflowEvent(
-                object_type=Ticket.__tablename__, object_id=ticket.id, transition=DEMO_TRANSITIONS[state],
+                object_type=ProjectTicket.__tablename__, object_id=ticket.id, transition=DEMO_TRANSITIONS[state],
                 from_state="new", to_state=state,
                 actor_id=people[declarant if state in ("returned", "closed") else "agent"].id, happened_on=created + timedelta(hours=3),
                 comment="Prise en charge." if state != "closed" else None))
         for position, (login, text) in enumerate(comments):
-            db.session.add(TicketComment(ticket=ticket, state=TicketState(state), author_id=people[login].id,
+            db.session.add(ProjectTicketComment(ticket=ticket, state=ProjectTicketState(state), author_id=people[login].id,
                                          text=text, created_on=created + timedelta(hours=4 + position)))
     db.session.commit()
     yield f"{len(DEMO_PROJECTS)} ticket projects, {len(DEMO_TICKETS)} tickets"

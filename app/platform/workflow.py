@@ -1,16 +1,19 @@
 """One small workflow engine for every desk.
 
-A desk declares its states and transitions once::
+A desk declares its states (a LabelledEnum held by a `state_column`) and its
+transitions once::
 
-    BOOKING = Workflow(Booking, states={...}, transitions=[
-        Transition("validate", _l("Validate"), sources=("pending",), target="validated",
-                   roles=("VNOC",), notify=booking_mail("validated")),
+    BOOKING_WORKFLOW = Workflow(Booking, states=BookingState, transitions=[
+        Transition("validate", _l("Validate"), sources=(BookingState.pending,),
+                   target=BookingState.validated, roles=(VNOC,)),
     ])
 
 `fire()` checks the source state, who may fire, the comment and the guards
 before touching anything, so a refused transition changes nothing; a legal one
 sets the state, writes a `WorkflowEvent` (when, who, from, to, comment,
 attachment) and hands the notification to `app.platform.notifications`.
+`record()` writes the events that keep the state (a comment, a change) in the
+same history, which `history()` reads back for the timeline.
 """
 from __future__ import annotations
 
@@ -49,10 +52,13 @@ class Transition:
 @dataclass
 class Workflow:
     model: type
-    states: dict
+    states: type  # the LabelledEnum of its states
     transitions: list
     state_attribute: str = "state"
     final_states: tuple = ()
+    # How the history names the events that are not transitions (a comment, a change),
+    # and the transitions whose button label does not read as a past event.
+    event_labels: dict = field(default_factory=dict)
     _by_name: dict = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -66,20 +72,32 @@ class Workflow:
     def object_type(self) -> str:
         return self.model.__tablename__
 
-    def state_of(self, item) -> str:
+    def state_of(self, item):
         return getattr(item, self.state_attribute)
 
     def state_label(self, state) -> str:
-        return str(self.states.get(state, state))
+        """The label of a state, given as a member or as the code a history row keeps."""
+        return str(state if isinstance(state, self.states) else self.states(state))
+
+    def event_label(self, event) -> str:
+        """What a history row says happened."""
+        label = self.event_labels.get(event.transition)
+        if label is None and event.transition in self._by_name:
+            label = self._by_name[event.transition].label
+        return str(label) if label is not None else event.transition
+
+    def timeline_label(self, event):
+        """What the timeline prints before the state change: the event's label, unless
+        the state change says it all (a transition without a label of its own)."""
+        if event.transition in self.event_labels or event.from_state == event.to_state:
+            return self.event_label(event)
+        return None
 
     def transition(self, name) -> Transition:
         try:
             return self._by_name[name]
         except KeyError:
             raise TransitionRefused(gettext("Unknown action “%(name)s”.", name=name)) from None
-
-    def is_final(self, item) -> bool:
-        return self.state_of(item) in self.final_states
 
     def refusal(self, item, name, user, comment="") -> Optional[str]:
         """Why `user` may not fire `name` on `item` now, or None if they may."""
@@ -112,14 +130,9 @@ class Workflow:
         if message:
             raise TransitionRefused(message)
         transition = self._by_name[name]
-        event = WorkflowEvent(
-            object_type=self.object_type, object_id=item.id, transition=name,
-            from_state=self.state_of(item), to_state=transition.target,
-            comment=(comment or "").strip() or None, actor_id=getattr(user, "id", None),
-            attachment_id=getattr(attachment, "id", None), happened_on=utcnow(),
-        )
+        event = self.record(item, name, user, comment, attachment, from_state=self.state_of(item),
+                            to_state=transition.target)
         setattr(item, self.state_attribute, transition.target)
-        db.session.add(event)
         db.session.flush()
         if transition.notify is not None:
             message = transition.notify(item, event)
@@ -145,6 +158,21 @@ class Workflow:
                 db.session.rollback()
                 refused.append((item, str(refusal)))
         return fired, refused
+
+    def record(self, item, kind, user, comment=None, attachment=None, from_state=None,
+               to_state=None) -> WorkflowEvent:
+        """Write a history row of `item`: a transition, or an event `kind` that keeps
+        the state (a comment, a change) unless `from_state`/`to_state` say otherwise."""
+        state = self.state_of(item)
+        event = WorkflowEvent(
+            object_type=self.object_type, object_id=item.id, transition=kind,
+            from_state=(from_state or state).value, to_state=(to_state or state).value,
+            comment=(comment or "").strip() or None, actor_id=getattr(user, "id", None),
+            attachment_id=getattr(attachment, "id", None), happened_on=utcnow(),
+        )
+        db.session.add(event)
+        db.session.flush()
+        return event
 
     def history(self, item) -> list:
         return (db.session.query(WorkflowEvent)

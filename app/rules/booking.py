@@ -31,6 +31,7 @@ from ..models import (
     BookingKind,
     BookingOccurrence,
     BookingParticipant,
+    BookingState,
     Equipment,
     EquipmentKind,
     Organisation,
@@ -64,13 +65,8 @@ FIELD_LABELS = {
 # The wizard step where each field is entered (1 rooms, 2 participants, 3 schedule).
 FIELD_STEPS = {"rooms": 1, "participants": 2}
 
-BOOKING_STATES = {
-    "pending": _l("Pending"),
-    "validated": _l("Validated"),
-    "refused": _l("Refused"),
-    "cancelled": _l("Cancelled"),
-}
-HOLDING_STATES = ("pending", "validated")
+#: The states in which a booking holds its rooms and may still be changed.
+HOLDING_STATES = (BookingState.pending, BookingState.validated)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -416,7 +412,8 @@ def create_booking(draft: BookingDraft, user, rooms, equipment=None) -> Booking:
     if found:
         raise BookingRefused(found)
     organisation_id = rooms[0].organisation_id
-    booking = Booking(organisation_id=organisation_id, creator=user, state="pending", creator_id=user.id)
+    booking = Booking(organisation_id=organisation_id, creator=user, state=BookingState.pending,
+                      creator_id=user.id)
     _fill(booking, draft, rooms, equipment or {}, organisation_id)
     db.session.add(booking)
     _flush_occurrences(booking, draft, rooms)
@@ -427,9 +424,9 @@ def create_booking(draft: BookingDraft, user, rooms, equipment=None) -> Booking:
 
 def modify_booking(booking: Booking, draft: BookingDraft, user, rooms, equipment=None) -> Booking:
     """Change a pending or validated booking (it goes back to the VNOC), or raise BookingRefused."""
-    if booking.state not in HOLDING_STATES:
+    if not may_change(booking):
         raise BookingRefused([Problem("day", gettext("a booking %(state)s can no longer be changed.",
-                                                     state=str(BOOKING_STATES[booking.state]).lower()))])
+                                                     state=str(booking.state).lower()))])
     found = problems(draft, user, rooms, booking=booking)
     if found:
         raise BookingRefused(found)
@@ -438,11 +435,9 @@ def modify_booking(booking: Booking, draft: BookingDraft, user, rooms, equipment
     booking.participants.clear()
     db.session.flush()
     _fill(booking, draft, rooms, equipment or {}, booking.organisation_id)
-    booking.state = "pending"
+    booking.state = BookingState.pending
     _flush_occurrences(booking, draft, rooms)
-    db.session.add(WorkflowEvent(object_type=Booking.__tablename__, object_id=booking.id, transition="modify",
-                                 from_state=previous, to_state="pending", actor_id=user.id,
-                                 happened_on=utcnow()))
+    BOOKING_WORKFLOW.record(booking, "modify", user, from_state=previous)
     send_mail(booking, "booking/modified")
     return booking
 
@@ -507,6 +502,11 @@ def _flush_occurrences(booking, draft, rooms):
             "another booking of this slot was just recorded; choose another time."))]) from None
 
 
+def may_change(booking) -> bool:
+    """A booking is changed (wizard, connection details) only while it holds its rooms."""
+    return booking.state in HOLDING_STATES
+
+
 def release(booking):
     """A refused or cancelled booking no longer holds its rooms."""
     for occurrence in booking.occurrences:
@@ -532,23 +532,24 @@ class BookingWorkflow(Workflow):
         event = super().fire(item, name, user, comment, attachment)
         if item.state in self.final_states:
             release(item)
-        send_mail(item, f"booking/{item.state}", comment=event.comment)
+        send_mail(item, f"booking/{item.state.value}", comment=event.comment)
         return event
 
 
 BOOKING_WORKFLOW = BookingWorkflow(
     Booking,
-    states=BOOKING_STATES,
+    states=BookingState,
     transitions=[
-        Transition("validate", _l("Validate"), sources=("pending",), target="validated",
+        Transition("validate", _l("Validate"), sources=(BookingState.pending,), target=BookingState.validated,
                    roles=(VNOC,), icon="fa-check"),
-        Transition("refuse", _l("Refuse"), sources=("pending",), target="refused",
+        Transition("refuse", _l("Refuse"), sources=(BookingState.pending,), target=BookingState.refused,
                    roles=(VNOC,), comment_required=True, icon="fa-ban"),
-        Transition("cancel", _l("Cancel the booking"), sources=("pending", "validated"), target="cancelled",
+        Transition("cancel", _l("Cancel the booking"), sources=HOLDING_STATES, target=BookingState.cancelled,
                    roles=(VNOC, BOOKER), guards=(_not_started,), icon="fa-times",
                    confirmation=_l("Cancel the selected bookings?")),
     ],
-    final_states=("refused", "cancelled"),
+    final_states=(BookingState.refused, BookingState.cancelled),
+    event_labels={"modify": _l("Changed")},
 )
 
 
@@ -570,10 +571,10 @@ def send_mail(booking, template, comment=None):
         f"{booking.session_name} ({booking.reference})", booking.start_at, booking.end_at,
         uid=f"booking-{booking.reference}@guichet", location=rooms, url=link, sequence=sequence,
         description=booking.connection_url or None, organizer=booking.organiser_email,
-        cancelled=booking.state in ("refused", "cancelled"), filename=f"reservation-{booking.reference}.ics")
+        cancelled=booking.state in BOOKING_WORKFLOW.final_states, filename=f"reservation-{booking.reference}.ics")
     occurrences = sorted({(o.start_at, o.end_at) for o in booking.occurrences})
     context = {"booking": booking, "rooms": rooms, "occurrences": occurrences, "comment": comment,
-               "state_label": BOOKING_STATES[booking.state]}
+               "state_label": str(booking.state)}
     return notifications.notify(recipients(booking), template, context, link=link, attachments=[ics])
 
 
@@ -612,7 +613,7 @@ def calls_of_day(day: date, viewer=None) -> list:
     start, end = datetime.combine(day, time.min), datetime.combine(day + timedelta(days=1), time.min)
     query = (select(Booking.id, BookingOccurrence.start_at).select_from(Booking)
              .join(BookingOccurrence, BookingOccurrence.booking_id == Booking.id)
-             .where(Booking.state == "validated", BookingOccurrence.active.is_(True),
+             .where(Booking.state == BookingState.validated, BookingOccurrence.active.is_(True),
                     BookingOccurrence.start_at >= start, BookingOccurrence.start_at < end)
              .distinct())
     calls = []
@@ -655,7 +656,7 @@ def usage(month: date, viewer=None) -> list:
              .join(BookingOccurrence, BookingOccurrence.booking_id == Booking.id)
              .join(Room, Room.id == BookingOccurrence.room_id)
              .outerjoin(participants, participants.c.booking_id == Booking.id)
-             .where(Booking.state == "validated", BookingOccurrence.start_at >= start,
+             .where(Booking.state == BookingState.validated, BookingOccurrence.start_at >= start,
                     BookingOccurrence.start_at < end))
     rows = {}
     for organisation, room, s, e, count in db.session.execute(apply_scope(query, Booking, viewer)):

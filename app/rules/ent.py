@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import (
-    HELP_REQUEST_STATUS_LABELS,
     EntApplication,
     EntEstablishment,
     EntProfile,
@@ -26,7 +25,6 @@ from ..models import (
     OrganisationKind,
     SupportState,
     WorkflowEvent,
-    utcnow,
 )
 from ..access.ent import is_desk_agent_of, is_referent_of, is_requester
 from ..platform import files, notifications
@@ -38,16 +36,6 @@ SUBJECT_MAX = 200
 
 # Events that are not status changes (the status stays as it was).
 CREATED, COMMENT, SUPPORT_ANSWER = "create", "comment", "support_answer"
-EVENT_LABELS = {
-    CREATED: _l("Request filed"),
-    COMMENT: _l("Comment"),
-    SUPPORT_ANSWER: _l("Support answer"),
-    "open": _l("Opened"),
-    "resolve": _l("Resolved"),
-    "close": _l("Closed"),
-    "reopen": _l("Reopened"),
-    "escalate": _l("Transmitted to support"),
-}
 
 
 class RequestRefused(Exception):
@@ -154,7 +142,7 @@ def create_request(user, *, application_id, subject, description, organisation_i
                        requester_profile=known)
     db.session.add(item)
     db.session.flush()
-    event = _event(item, CREATED, user, None)
+    event = REQUEST_WORKFLOW.record(item, CREATED, user)
     for upload in uploads:
         if upload and upload.filename:
             stored = files.save_upload(upload, item, user, gettext("Attachment"))
@@ -163,18 +151,6 @@ def create_request(user, *, application_id, subject, description, organisation_i
     notifications.notify(referents_of(item.organisation_id), "ent/request_created",
                          {"request": item, "requester": user}, link=_link(item))
     return item
-
-
-def _event(item, kind, user, comment, attachment=None) -> WorkflowEvent:
-    """An event that keeps the status (creation, comment, support answer)."""
-    state = HelpRequestStatus(item.status).value
-    event = WorkflowEvent(object_type=OBJECT_TYPE, object_id=item.id, transition=kind,
-                          from_state=state, to_state=state, comment=comment,
-                          actor_id=getattr(user, "id", None),
-                          attachment_id=getattr(attachment, "id", None), happened_on=utcnow())
-    db.session.add(event)
-    db.session.flush()
-    return event
 
 
 # ---------------------------------------------------------------------------
@@ -189,9 +165,8 @@ def _notify_change(item, event):
         recipients = referents_of(item.organisation_id)
     else:
         recipients = [item.requester]
-    context = {"request": item, "actor": actor, "action": EVENT_LABELS[event.transition],
-               "status": HELP_REQUEST_STATUS_LABELS[HelpRequestStatus(event.to_state)],
-               "comment": event.comment}
+    context = {"request": item, "actor": actor, "action": REQUEST_WORKFLOW.event_label(event),
+               "status": item.status, "comment": event.comment}
     return recipients, "ent/request_changed", context, _link(item)
 
 
@@ -256,25 +231,36 @@ class RequestWorkflow(Workflow):
         return event
 
 
-S = HelpRequestStatus
+NEW, OPEN, RESOLVED, CLOSED = (HelpRequestStatus.new, HelpRequestStatus.open, HelpRequestStatus.resolved,
+                                HelpRequestStatus.closed)
 REQUEST_WORKFLOW = RequestWorkflow(
     HelpRequest,
-    states={status.value: label for status, label in HELP_REQUEST_STATUS_LABELS.items()},
+    states=HelpRequestStatus,
     state_attribute="status",
     transitions=[
-        Transition("open", _l("Open"), (S.new.value,), S.open.value,
+        Transition("open", _l("Open"), (NEW,), OPEN,
                    allowed=_referent, notify=_notify_change, icon="fa-folder-open"),
-        Transition("resolve", _l("Mark resolved"), (S.new.value, S.open.value), S.resolved.value,
+        Transition("resolve", _l("Mark resolved"), (NEW, OPEN), RESOLVED,
                    allowed=_referent_or_desk, notify=_notify_change, icon="fa-check"),
-        Transition("close", _l("Close"), (S.new.value, S.open.value, S.resolved.value), S.closed.value,
+        Transition("close", _l("Close"), (NEW, OPEN, RESOLVED), CLOSED,
                    allowed=_referent_or_requester, notify=_notify_change, icon="fa-lock"),
-        Transition("reopen", _l("Reopen"), (S.resolved.value, S.closed.value), S.open.value,
+        Transition("reopen", _l("Reopen"), (RESOLVED, CLOSED), OPEN,
                    allowed=_referent_or_requester, notify=_notify_change, icon="fa-undo"),
-        Transition("escalate", _l("Transmit to support"), (S.new.value, S.open.value), S.open.value,
+        Transition("escalate", _l("Transmit to support"), (NEW, OPEN), OPEN,
                    allowed=_referent, guards=(_not_escalated, _has_support_desk),
                    notify=_notify_escalation, icon="fa-share",
                    confirmation=_l("Transmit the selected requests to the support desk?")),
     ],
+    event_labels={
+        CREATED: _l("Request filed"),
+        COMMENT: _l("Comment"),
+        SUPPORT_ANSWER: _l("Support answer"),
+        "open": _l("Opened"),
+        "resolve": _l("Resolved"),
+        "close": _l("Closed"),
+        "reopen": _l("Reopened"),
+        "escalate": _l("Transmitted to support"),
+    },
 )
 
 
@@ -296,7 +282,9 @@ def _text(comment, field):
 
 
 def may_comment(user, item) -> bool:
-    return is_requester(user, item) or is_referent_of(user, item) or is_admin(user)
+    """The requester, the establishment's referents and Admin, until the request is closed."""
+    return item.status is not CLOSED and (is_requester(user, item) or is_referent_of(user, item)
+                                          or is_admin(user))
 
 
 def may_answer(user, item) -> bool:
@@ -305,13 +293,13 @@ def may_answer(user, item) -> bool:
 
 def add_comment(item, user, comment, upload=None) -> WorkflowEvent:
     """A comment of the requester (→ the referents) or of a referent (→ the requester)."""
+    if item.status is CLOSED:
+        raise RequestRefused(gettext("Comment: the request is closed; reopen it first."))
     if not may_comment(user, item):
         raise RequestRefused(gettext("Comment: you may not comment on this request."))
-    if HelpRequestStatus(item.status) is HelpRequestStatus.closed:
-        raise RequestRefused(gettext("Comment: the request is closed; reopen it first."))
     text = _text(comment, gettext("Comment"))
     attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
-    event = _event(item, COMMENT, user, text, attachment)
+    event = REQUEST_WORKFLOW.record(item, COMMENT, user, text, attachment)
     if is_requester(user, item):
         recipients = referents_of(item.organisation_id)
     else:
@@ -329,7 +317,7 @@ def support_answer(item, user, comment, upload=None) -> WorkflowEvent:
         raise RequestRefused(gettext("Answer: only the support desk of this request may answer."))
     text = _text(comment, gettext("Answer"))
     attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
-    event = _event(item, SUPPORT_ANSWER, user, text, attachment)
+    event = REQUEST_WORKFLOW.record(item, SUPPORT_ANSWER, user, text, attachment)
     item.support_state = SupportState.answered
     notifications.notify([item.requester, *referents_of(item.organisation_id)], "ent/support_answer",
                          {"request": item, "actor": user, "comment": text}, link=_link(item))
@@ -338,7 +326,3 @@ def support_answer(item, user, comment, upload=None) -> WorkflowEvent:
 
 def events_of(item) -> list:
     return REQUEST_WORKFLOW.history(item)
-
-
-def event_label(event) -> str:
-    return str(EVENT_LABELS.get(event.transition, event.transition))

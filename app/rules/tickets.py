@@ -22,13 +22,12 @@ from ..models import (
     Project,
     ProjectPhase,
     ProjectViewer,
-    TICKET_SEARCH_TEXT,
-    TICKET_STATE_LABELS,
+    PROJECT_TICKET_SEARCH_TEXT,
     StoredFile,
-    Ticket,
-    TicketComment,
-    TicketPriority,
-    TicketState,
+    ProjectTicket,
+    ProjectTicketComment,
+    ProjectTicketPriority,
+    ProjectTicketState,
     WorkflowEvent,
     utcnow,
 )
@@ -41,7 +40,7 @@ REFERENCE_ALPHABET = string.ascii_uppercase + string.digits
 REFERENCE_LENGTH = 7
 REFERENCE_ATTEMPTS = 20
 MAX_ATTACHMENTS = 5
-CONTEXT_REQUIRED = (TicketPriority.high, TicketPriority.blocking)
+CONTEXT_REQUIRED = (ProjectTicketPriority.high, ProjectTicketPriority.blocking)
 TITLE_MAX = 200
 
 
@@ -127,51 +126,45 @@ def _on_close(ticket, event):
 # The workflow
 # ---------------------------------------------------------------------------
 
-S = TicketState
-OPEN_STATES = tuple(s.value for s in TicketState if s is not S.closed)
-STATE_LABELS = {state.value: label for state, label in TICKET_STATE_LABELS.items()}
+NEW, ASSIGNED, IN_PROGRESS = ProjectTicketState.new, ProjectTicketState.assigned, ProjectTicketState.in_progress
+WAITING_RD, WAITING_CLIENT = ProjectTicketState.waiting_rd, ProjectTicketState.waiting_client
+LEAD_FOLLOWUP, RETURNED = ProjectTicketState.lead_followup, ProjectTicketState.returned
+PROCESSED, CLOSED = ProjectTicketState.processed, ProjectTicketState.closed
+OPEN_STATES = tuple(state for state in ProjectTicketState if state is not CLOSED)
 
-
-def _states(*states):
-    return tuple(s.value for s in states)
-
-
-TICKET_FLOW = Workflow(
-    Ticket,
-    states=STATE_LABELS,
-    state_attribute="state_code",
-    final_states=(S.closed.value,),
+TICKET_WORKFLOW = Workflow(
+    ProjectTicket,
+    states=ProjectTicketState,
+    final_states=(CLOSED,),
     transitions=[
-        Transition("assign", _l("Assign"), _states(S.new, S.returned), S.assigned.value,
+        Transition("assign", _l("Assign"), (NEW, RETURNED), ASSIGNED,
                    allowed=_vendor, notify=_on_assign, icon="fa-user"),
         Transition("start", _l("Start processing"),
-                   _states(S.assigned, S.waiting_rd, S.waiting_client, S.lead_followup, S.returned),
-                   S.in_progress.value, allowed=_vendor, icon="fa-play"),
-        Transition("wait_rd", _l("Wait for R&D"),
-                   _states(S.assigned, S.in_progress, S.lead_followup, S.returned),
-                   S.waiting_rd.value, allowed=_vendor, icon="fa-flask"),
+                   (ASSIGNED, WAITING_RD, WAITING_CLIENT, LEAD_FOLLOWUP, RETURNED), IN_PROGRESS,
+                   allowed=_vendor, icon="fa-play"),
+        Transition("wait_rd", _l("Wait for R&D"), (ASSIGNED, IN_PROGRESS, LEAD_FOLLOWUP, RETURNED), WAITING_RD,
+                   allowed=_vendor, icon="fa-flask"),
         Transition("ask_client", _l("Ask the client for information"),
-                   _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.lead_followup, S.returned),
-                   S.waiting_client.value, allowed=_vendor, comment_required=True,
+                   (NEW, ASSIGNED, IN_PROGRESS, WAITING_RD, LEAD_FOLLOWUP, RETURNED), WAITING_CLIENT,
+                   allowed=_vendor, comment_required=True,
                    notify=_mail("tickets/waiting_client", client_recipients), icon="fa-question"),
         Transition("lead_followup", _l("Hand to the project lead"),
-                   _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.waiting_client, S.returned),
-                   S.lead_followup.value, allowed=_vendor, icon="fa-handshake-o"),
+                   (NEW, ASSIGNED, IN_PROGRESS, WAITING_RD, WAITING_CLIENT, RETURNED), LEAD_FOLLOWUP,
+                   allowed=_vendor, icon="fa-handshake-o"),
         Transition("process", _l("Mark as processed"),
-                   _states(S.new, S.assigned, S.in_progress, S.waiting_rd, S.lead_followup, S.returned),
-                   S.processed.value, allowed=_vendor,
-                   notify=_mail("tickets/processed", client_recipients), icon="fa-check"),
-        Transition("send_back", _l("Return the ticket"), _states(S.processed, S.waiting_client),
-                   S.returned.value, allowed=is_client_party, comment_required=True,
+                   (NEW, ASSIGNED, IN_PROGRESS, WAITING_RD, LEAD_FOLLOWUP, RETURNED), PROCESSED,
+                   allowed=_vendor, notify=_mail("tickets/processed", client_recipients), icon="fa-check"),
+        Transition("send_back", _l("Return the ticket"), (PROCESSED, WAITING_CLIENT), RETURNED,
+                   allowed=is_client_party, comment_required=True,
                    notify=_mail("tickets/returned", vendor_recipients), icon="fa-reply"),
-        Transition("close", _l("Close the ticket"), OPEN_STATES, S.closed.value,
+        Transition("close", _l("Close the ticket"), OPEN_STATES, CLOSED,
                    allowed=is_client_party, notify=_on_close, icon="fa-lock"),
     ],
 )
 
 
 def closed_refusal(ticket) -> Optional[str]:
-    if ticket.state is TicketState.closed:
+    if ticket.state is ProjectTicketState.closed:
         return gettext("This ticket is closed and can no longer be changed: "
                        "to tell us something new, please open a new ticket.")
     return None
@@ -180,15 +173,15 @@ def closed_refusal(ticket) -> Optional[str]:
 def fire(ticket, name, user, comment="", upload=None):
     """Fire a transition with its comment and optional attachment, or raise
     TransitionRefused / TicketRefused leaving everything as it was."""
-    refusal = closed_refusal(ticket) or TICKET_FLOW.refusal(ticket, name, user, comment)
+    refusal = closed_refusal(ticket) or TICKET_WORKFLOW.refusal(ticket, name, user, comment)
     if refusal:
         raise TransitionRefused(refusal)
     attachment = _save(upload, ticket, user) if upload is not None and upload.filename else None
-    return TICKET_FLOW.fire(ticket, name, user, comment, attachment)
+    return TICKET_WORKFLOW.fire(ticket, name, user, comment, attachment)
 
 
 def available(ticket, user) -> list:
-    return [] if ticket.state is TicketState.closed else TICKET_FLOW.available(ticket, user)
+    return [] if ticket.state is ProjectTicketState.closed else TICKET_WORKFLOW.available(ticket, user)
 
 
 # ---------------------------------------------------------------------------
@@ -202,7 +195,7 @@ def new_reference(generate=None) -> str:
                                             for _ in range(REFERENCE_LENGTH)))
     for _ in range(REFERENCE_ATTEMPTS):
         reference = generate()
-        if not db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.reference == reference)):
+        if not db.session.scalar(select(func.count()).select_from(ProjectTicket).where(ProjectTicket.reference == reference)):
             return reference
     raise RuntimeError("no free ticket reference after %d attempts" % REFERENCE_ATTEMPTS)
 
@@ -227,7 +220,7 @@ class TicketDraft:
     follower_id: Optional[int] = None
 
 
-def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=None) -> Ticket:
+def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=None) -> ProjectTicket:
     """A new ticket (state New) with its attachments, and the creation mail; or raise
     TicketRefused (nothing is kept) naming the field."""
     if not may_create(declarant, project):
@@ -238,7 +231,7 @@ def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=
     if "\n" in title or len(title) > TITLE_MAX:
         raise TicketRefused(gettext("Subject: one line of at most %(max)d characters.", max=TITLE_MAX))
     try:
-        priority = TicketPriority(draft.priority)
+        priority = ProjectTicketPriority(draft.priority)
     except ValueError:
         raise TicketRefused(gettext("Priority: choose a priority.")) from None
     refusal = priority_refusal(priority, draft.priority_context)
@@ -252,12 +245,12 @@ def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=
     uploads = [u for u in uploads if u is not None and u.filename]
     if len(uploads) > MAX_ATTACHMENTS:
         raise TicketRefused(gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
-    ticket = Ticket(
+    ticket = ProjectTicket(
         reference=reference or new_reference(), project=project, organisation_id=project.organisation_id,
         title=title, description=(draft.description or "").strip() or None,
         page_url=(draft.page_url or "").strip()[:500] or None, priority=priority,
         priority_context=(draft.priority_context or "").strip() or None,
-        state=TicketState.new, declarant=declarant, follower=follower,
+        state=ProjectTicketState.new, declarant=declarant, follower=follower,
     )
     db.session.add(ticket)
     db.session.flush()
@@ -278,12 +271,12 @@ def _save(upload, owner, user):
 def attachments(ticket) -> list:
     """The ticket's own files (not those of its comments and transitions)."""
     of_messages = select(WorkflowEvent.attachment_id).where(
-        WorkflowEvent.object_type == Ticket.__tablename__, WorkflowEvent.object_id == ticket.id,
+        WorkflowEvent.object_type == ProjectTicket.__tablename__, WorkflowEvent.object_id == ticket.id,
         WorkflowEvent.attachment_id.is_not(None))
-    of_comments = select(TicketComment.attachment_id).where(
-        TicketComment.ticket_id == ticket.id, TicketComment.attachment_id.is_not(None))
+    of_comments = select(ProjectTicketComment.attachment_id).where(
+        ProjectTicketComment.ticket_id == ticket.id, ProjectTicketComment.attachment_id.is_not(None))
     return (db.session.query(StoredFile)
-            .filter(StoredFile.owner_type == Ticket.__tablename__, StoredFile.owner_id == ticket.id,
+            .filter(StoredFile.owner_type == ProjectTicket.__tablename__, StoredFile.owner_id == ticket.id,
                     StoredFile.id.not_in(of_messages), StoredFile.id.not_in(of_comments))
             .order_by(StoredFile.id).all())
 
@@ -302,11 +295,11 @@ def add_attachments(ticket, user, uploads) -> list:
 
 
 def may_comment(user, ticket) -> bool:
-    return ticket.state is not TicketState.closed and (
+    return ticket.state is not ProjectTicketState.closed and (
         is_admin(user) or is_vendor_staff(user, ticket.project) or is_client_party(user, ticket))
 
 
-def add_comment(ticket, user, text, upload=None) -> TicketComment:
+def add_comment(ticket, user, text, upload=None) -> ProjectTicketComment:
     refusal = closed_refusal(ticket)
     if refusal:
         raise TicketRefused(refusal)
@@ -315,7 +308,7 @@ def add_comment(ticket, user, text, upload=None) -> TicketComment:
     if not (text or "").strip():
         raise TicketRefused(gettext("Comment: this field is required."))
     attachment = _save(upload, ticket, user) if upload is not None and upload.filename else None
-    comment = TicketComment(ticket=ticket, state=ticket.state, author_id=user.id, text=text.strip(),
+    comment = ProjectTicketComment(ticket=ticket, state=ticket.state, author_id=user.id, text=text.strip(),
                             attachment=attachment, created_on=utcnow())
     db.session.add(comment)
     db.session.flush()
@@ -325,7 +318,7 @@ def add_comment(ticket, user, text, upload=None) -> TicketComment:
 @dataclass
 class HistoryEntry:
     when: datetime
-    state: TicketState
+    state: ProjectTicketState
     author: object
     text: Optional[str]
     attachment: object
@@ -334,9 +327,9 @@ class HistoryEntry:
 def history(ticket) -> list:
     """Comments and transitions, newest first; each with the state it left the ticket in."""
     entries = [HistoryEntry(c.created_on, c.state, c.author, c.text, c.attachment)
-               for c in db.session.query(TicketComment).filter_by(ticket_id=ticket.id)]
-    entries += [HistoryEntry(e.happened_on, TicketState(e.to_state), e.actor, e.comment, e.attachment)
-                for e in TICKET_FLOW.history(ticket)]
+               for c in db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket.id)]
+    entries += [HistoryEntry(e.happened_on, ProjectTicketState(e.to_state), e.actor, e.comment, e.attachment)
+                for e in TICKET_WORKFLOW.history(ticket)]
     return sorted(entries, key=lambda entry: entry.when, reverse=True)
 
 
@@ -351,9 +344,9 @@ def check_edit(ticket) -> None:
 # What the client screens list
 # ---------------------------------------------------------------------------
 
-TO_COMPLETE = (TicketState.waiting_client,)
-TO_CLOSE = (TicketState.processed,)
-IN_PROGRESS = tuple(s for s in TicketState if s not in TO_COMPLETE + TO_CLOSE + (TicketState.closed,))
+TO_COMPLETE = (ProjectTicketState.waiting_client,)
+TO_CLOSE = (ProjectTicketState.processed,)
+IN_PROGRESS = tuple(s for s in ProjectTicketState if s not in TO_COMPLETE + TO_CLOSE + (ProjectTicketState.closed,))
 
 
 def visible_projects():
@@ -368,7 +361,7 @@ def projects_open_to_new_tickets():
 
 
 def visible_tickets():
-    return apply_scope(db.session.query(Ticket), Ticket)
+    return apply_scope(db.session.query(ProjectTicket), ProjectTicket)
 
 
 def project_counts(project_ids) -> dict:
@@ -376,12 +369,12 @@ def project_counts(project_ids) -> dict:
     if not project_ids:
         return {}
     rows = db.session.execute(
-        select(Ticket.project_id,
-               func.count(case((Ticket.state.in_(TO_COMPLETE), 1))),
-               func.count(case((Ticket.state.in_(TO_CLOSE), 1))),
-               func.count(case((Ticket.state.in_(IN_PROGRESS), 1))))
-        .where(Ticket.project_id.in_(list(project_ids)))
-        .group_by(Ticket.project_id)).all()
+        select(ProjectTicket.project_id,
+               func.count(case((ProjectTicket.state.in_(TO_COMPLETE), 1))),
+               func.count(case((ProjectTicket.state.in_(TO_CLOSE), 1))),
+               func.count(case((ProjectTicket.state.in_(IN_PROGRESS), 1))))
+        .where(ProjectTicket.project_id.in_(list(project_ids)))
+        .group_by(ProjectTicket.project_id)).all()
     counts = {pid: (0, 0, 0) for pid in project_ids}
     counts.update({row[0]: tuple(row[1:]) for row in rows})
     return counts
@@ -391,11 +384,11 @@ def project_sections(project, today: Optional[date] = None) -> dict:
     """The open tickets of the project page, section by section (each ticket in one)."""
     today = today or utcnow().date()
     start = datetime.combine(today, time.min)
-    tickets = (visible_tickets().filter(Ticket.project_id == project.id, Ticket.state != TicketState.closed)
-               .order_by(Ticket.created_on.desc(), Ticket.id.desc()).all())
+    tickets = (visible_tickets().filter(ProjectTicket.project_id == project.id, ProjectTicket.state != ProjectTicketState.closed)
+               .order_by(ProjectTicket.created_on.desc(), ProjectTicket.id.desc()).all())
     sections = {"today": [], "to_complete": [], "to_close": [], "in_progress": []}
     for ticket in tickets:
-        if ticket.state is TicketState.new and ticket.created_on >= start:
+        if ticket.state is ProjectTicketState.new and ticket.created_on >= start:
             sections["today"].append(ticket)
         elif ticket.state in TO_COMPLETE:
             sections["to_complete"].append(ticket)
@@ -412,11 +405,11 @@ def last_comments(tickets) -> dict:
     if not ids:
         return {}
     latest = {}
-    rows = db.session.execute(select(TicketComment.ticket_id, TicketComment.created_on, TicketComment.text)
-                              .where(TicketComment.ticket_id.in_(ids)))
+    rows = db.session.execute(select(ProjectTicketComment.ticket_id, ProjectTicketComment.created_on, ProjectTicketComment.text)
+                              .where(ProjectTicketComment.ticket_id.in_(ids)))
     rows = list(rows) + list(db.session.execute(
         select(WorkflowEvent.object_id, WorkflowEvent.happened_on, WorkflowEvent.comment)
-        .where(WorkflowEvent.object_type == Ticket.__tablename__, WorkflowEvent.object_id.in_(ids),
+        .where(WorkflowEvent.object_type == ProjectTicket.__tablename__, WorkflowEvent.object_id.in_(ids),
                WorkflowEvent.comment.is_not(None))))
     for ticket_id, when, comment in rows:
         if ticket_id not in latest or when > latest[ticket_id][0]:
@@ -446,10 +439,10 @@ def keyword_criteria(keywords: str) -> list:
     for word in (keywords or "").split()[:MAX_KEYWORDS]:
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         if _TRIGRAM_RUN.search(word):
-            in_text = TICKET_SEARCH_TEXT.ilike(pattern, escape="\\")
+            in_text = PROJECT_TICKET_SEARCH_TEXT.ilike(pattern, escape="\\")
         else:
-            in_text = func.lower(TICKET_SEARCH_TEXT).like(func.lower(pattern), escape="\\")
-        criteria.append(or_(in_text, Ticket.reference == word.upper()[:REFERENCE_LENGTH]))
+            in_text = func.lower(PROJECT_TICKET_SEARCH_TEXT).like(func.lower(pattern), escape="\\")
+        criteria.append(or_(in_text, ProjectTicket.reference == word.upper()[:REFERENCE_LENGTH]))
     return criteria
 
 
@@ -467,14 +460,14 @@ def closed_tickets(project_id, keywords="", page=0, page_size=10):
     closed first. The count is exact up to a limit (GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT with
     keywords, the grids' GRID_EXACT_COUNT_LIMIT without) that always covers the next
     page; beyond it, an ApproximateCount ("more than N"), as in the grids."""
-    closed = visible_tickets().filter(Ticket.project_id == project_id, Ticket.state == TicketState.closed)
-    order = (Ticket.closed_on.desc(), Ticket.id.desc())
+    closed = visible_tickets().filter(ProjectTicket.project_id == project_id, ProjectTicket.state == ProjectTicketState.closed)
+    order = (ProjectTicket.closed_on.desc(), ProjectTicket.id.desc())
     offset = page * page_size
     criteria = keyword_criteria(keywords)
     if not criteria:
         # Both read in ix_ticket_project_closed, the count up to the grids' limit.
         limit = max(current_app.config["GRID_EXACT_COUNT_LIMIT"], offset + 2 * page_size)
-        capped = closed.with_entities(Ticket.id).order_by(None).limit(limit + 1).subquery()
+        capped = closed.with_entities(ProjectTicket.id).order_by(None).limit(limit + 1).subquery()
         count = db.session.scalar(select(func.count()).select_from(capped))
         rows = closed.order_by(*order).offset(offset).limit(page_size).all() if count > offset else []
         return (ApproximateCount(limit, estimated=False) if count > limit else count), rows
@@ -484,13 +477,13 @@ def closed_tickets(project_id, keywords="", page=0, page_size=10):
     # Up to limit + 1 matches, in any order: on PostgreSQL one scan of the project's
     # trigram index (ix_ticket_closed_search), then that many rows at most, where an
     # exact count would recheck every match of a common word.
-    ids = [row.id for row in matching.with_entities(Ticket.id).order_by(None).limit(limit + 1)]
+    ids = [row.id for row in matching.with_entities(ProjectTicket.id).order_by(None).limit(limit + 1)]
     if len(ids) > limit:
         # Many matches: reading the project's closed tickets in order soon finds the page.
         rows = matching.order_by(*order).offset(offset).limit(page_size).all()
         return ApproximateCount(limit, estimated=False), rows
     # Every match is known: the page is ordered among them.
-    rows = (closed.filter(Ticket.id.in_(ids)).order_by(*order).offset(offset).limit(page_size).all()
+    rows = (closed.filter(ProjectTicket.id.in_(ids)).order_by(*order).offset(offset).limit(page_size).all()
             if len(ids) > offset else [])
     return len(ids), rows
 
@@ -498,8 +491,8 @@ def closed_tickets(project_id, keywords="", page=0, page_size=10):
 def my_tickets(user):
     """Tickets the person declared or follows, across projects, open ones first."""
     return (visible_tickets()
-            .filter(or_(Ticket.declarant_id == user.id, Ticket.follower_id == user.id))
-            .order_by((Ticket.state == TicketState.closed), Ticket.created_on.desc()).all())
+            .filter(or_(ProjectTicket.declarant_id == user.id, ProjectTicket.follower_id == user.id))
+            .order_by((ProjectTicket.state == ProjectTicketState.closed), ProjectTicket.created_on.desc()).all())
 
 
 # ---------------------------------------------------------------------------

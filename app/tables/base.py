@@ -1,12 +1,13 @@
-"""What every table shares: the audit columns, labelled enums, the UTC clock."""
+"""What every table shares: the audit columns, labelled enums and workflow state
+columns, the UTC clock."""
 import enum
 from datetime import datetime
 
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, DateTime, ForeignKey, Integer
+from sqlalchemy import Column, DateTime, Enum, ForeignKey, Integer
 from sqlalchemy.orm import declared_attr, relationship
 
-__all__ = ["utcnow", "Audited", "LabelledEnum", "LABELS"]
+__all__ = ["utcnow", "Audited", "LabelledEnum", "LABELS", "state_column"]
 
 
 def utcnow():
@@ -49,3 +50,12 @@ class LabelledEnum(enum.Enum):
 
 
 LABELS = {}
+
+
+def state_column(states: type, name: str, default, length: int = 20, **kwargs):
+    """A workflow object's state (app.platform.workflow): one of the LabelledEnum
+    `states`, stored under its name in a plain VARCHAR (no database enum type, so a
+    new state needs no schema change); grids filter it with a select of its labels
+    and exports write its labels."""
+    return Column(Enum(states, native_enum=False, length=length, name=name), nullable=False,
+                  default=default, **kwargs)

@@ -23,13 +23,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import LABELS, Audited, LabelledEnum, utcnow
+from .base import LABELS, Audited, LabelledEnum, state_column, utcnow
 from .platform import Organisation
 
 __all__ = [
-    "RoomKind", "ROOM_KIND_LABELS", "Room", "EquipmentKind", "EQUIPMENT_KIND_LABELS",
-    "Equipment", "BookingKind", "BOOKING_KIND_LABELS", "Recurrence", "RECURRENCE_LABELS",
-    "booking_room_link", "Booking", "BookingParticipant", "BookingOccurrence",
+    "RoomKind", "ROOM_KIND_LABELS", "Room", "EquipmentKind", "EQUIPMENT_KIND_LABELS", "Equipment",
+    "BookingState", "BOOKING_STATE_LABELS", "BookingKind", "BOOKING_KIND_LABELS", "Recurrence",
+    "RECURRENCE_LABELS", "booking_room_link", "Booking", "BookingParticipant", "BookingOccurrence",
 ]
 
 
@@ -98,6 +98,21 @@ class Equipment(Audited, Model):
         return self.name
 
 
+class BookingState(LabelledEnum):
+    pending = "pending"  # waiting for the VNOC; holds its rooms
+    validated = "validated"  # holds its rooms
+    refused = "refused"
+    cancelled = "cancelled"
+
+
+BOOKING_STATE_LABELS = LABELS[BookingState] = {
+    BookingState.pending: lazy_gettext("Pending"),
+    BookingState.validated: lazy_gettext("Validated"),
+    BookingState.refused: lazy_gettext("Refused"),
+    BookingState.cancelled: lazy_gettext("Cancelled"),
+}
+
+
 class BookingKind(LabelledEnum):
     visio = "visio"
     audio = "audio"
@@ -158,7 +173,7 @@ class Booking(Audited, Model):
     recurrence = Column(Enum(Recurrence, native_enum=False, length=10, name="booking_recurrence"))
     recurrence_until = Column(Date)
     recurrence_count = Column(Integer)
-    state = Column(String(20), nullable=False, default="pending")
+    state = state_column(BookingState, "booking_state", default=BookingState.pending)
     requested_on = Column(DateTime, nullable=False, default=utcnow)
     connection_id = Column(String(50))
     connection_url = Column(String(300))

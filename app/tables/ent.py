@@ -4,8 +4,6 @@ catalogue, workspace profiles and help requests.
 ENT: espace numérique de travail, a school's online workspace. UAI: unité
 administrative immatriculée, the national code of an establishment (8 characters).
 """
-import enum
-
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext, lazy_pgettext
@@ -24,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import column_property, relationship
 
-from .base import Audited
+from .base import LABELS, Audited, LabelledEnum, state_column
 from .platform import Organisation, WorkflowEvent
 
 __all__ = [
@@ -34,7 +32,7 @@ __all__ = [
 ]
 
 
-class EntProfile(str, enum.Enum):
+class EntProfile(LabelledEnum):
     """A workspace user's profile, as the ENT directory knows it."""
 
     student = "student"
@@ -42,11 +40,8 @@ class EntProfile(str, enum.Enum):
     parent = "parent"
     staff = "staff"
 
-    def __str__(self):
-        return str(ENT_PROFILE_LABELS[self])
 
-
-ENT_PROFILE_LABELS = {
+ENT_PROFILE_LABELS = LABELS[EntProfile] = {
     EntProfile.student: lazy_gettext("Student"),
     EntProfile.teacher: lazy_gettext("Teacher"),
     EntProfile.parent: lazy_gettext("Parent"),
@@ -54,19 +49,16 @@ ENT_PROFILE_LABELS = {
 }
 
 
-class HelpRequestStatus(str, enum.Enum):
-    """The status of a help request (the workflow's states, compared as strings)."""
+class HelpRequestStatus(LabelledEnum):
+    """The status of a help request: its workflow's states."""
 
     new = "new"
     open = "open"
     resolved = "resolved"
     closed = "closed"
 
-    def __str__(self):
-        return str(HELP_REQUEST_STATUS_LABELS[self])
 
-
-HELP_REQUEST_STATUS_LABELS = {
+HELP_REQUEST_STATUS_LABELS = LABELS[HelpRequestStatus] = {
     HelpRequestStatus.new: lazy_pgettext("help request status", "New"),
     HelpRequestStatus.open: lazy_pgettext("help request status", "Open"),
     HelpRequestStatus.resolved: lazy_pgettext("help request status", "Resolved"),
@@ -74,17 +66,14 @@ HELP_REQUEST_STATUS_LABELS = {
 }
 
 
-class SupportState(str, enum.Enum):
+class SupportState(LabelledEnum):
     """Where an escalated request stands at the support desk."""
 
     transmitted = "transmitted"
     answered = "answered"
 
-    def __str__(self):
-        return str(SUPPORT_STATE_LABELS[self])
 
-
-SUPPORT_STATE_LABELS = {
+SUPPORT_STATE_LABELS = LABELS[SupportState] = {
     SupportState.transmitted: lazy_gettext("Transmitted to support"),
     SupportState.answered: lazy_gettext("Answered by support"),
 }
@@ -161,8 +150,8 @@ class HelpRequest(Audited, Model):
     application_id = Column(Integer, ForeignKey("ent_application.id"), nullable=False, index=True)
     subject = Column(String(200), nullable=False)
     description = Column(Text, nullable=False)
-    status = Column(Enum(HelpRequestStatus, native_enum=False, length=10, name="help_request_status"),
-                    nullable=False, default=HelpRequestStatus.new, index=True)
+    status = state_column(HelpRequestStatus, "help_request_status", default=HelpRequestStatus.new, length=10,
+                          index=True)
     requester_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False)
     requester_profile = Column(Enum(EntProfile, native_enum=False, length=10, name="ent_profile"),
                                nullable=False)

@@ -20,13 +20,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import LABELS, Audited, LabelledEnum, utcnow
+from .base import LABELS, Audited, LabelledEnum, state_column, utcnow
 from .platform import Organisation, StoredFile
 
 __all__ = [
-    "ProjectPhase", "PROJECT_PHASE_LABELS", "Project", "ProjectViewer", "TicketPriority",
-    "TICKET_PRIORITY_LABELS", "TicketState", "TICKET_STATE_LABELS", "Ticket",
-    "TICKET_SEARCH_TEXT", "TicketComment",
+    "ProjectPhase", "PROJECT_PHASE_LABELS", "Project", "ProjectViewer", "ProjectTicketPriority",
+    "PROJECT_TICKET_PRIORITY_LABELS", "ProjectTicketState", "PROJECT_TICKET_STATE_LABELS", "ProjectTicket",
+    "PROJECT_TICKET_SEARCH_TEXT", "ProjectTicketComment",
 ]
 
 
@@ -85,22 +85,22 @@ class ProjectViewer(Audited, Model):
     user = relationship(User, foreign_keys=[user_id])
 
 
-class TicketPriority(LabelledEnum):
+class ProjectTicketPriority(LabelledEnum):
     low = "low"
     medium = "medium"
     high = "high"
     blocking = "blocking"
 
 
-TICKET_PRIORITY_LABELS = LABELS[TicketPriority] = {
-    TicketPriority.low: lazy_gettext("Low"),
-    TicketPriority.medium: lazy_gettext("Medium"),
-    TicketPriority.high: lazy_gettext("High"),
-    TicketPriority.blocking: lazy_gettext("Blocking"),
+PROJECT_TICKET_PRIORITY_LABELS = LABELS[ProjectTicketPriority] = {
+    ProjectTicketPriority.low: lazy_gettext("Low"),
+    ProjectTicketPriority.medium: lazy_gettext("Medium"),
+    ProjectTicketPriority.high: lazy_gettext("High"),
+    ProjectTicketPriority.blocking: lazy_gettext("Blocking"),
 }
 
 
-class TicketState(LabelledEnum):
+class ProjectTicketState(LabelledEnum):
     new = "new"
     assigned = "assigned"
     in_progress = "in_progress"
@@ -112,20 +112,20 @@ class TicketState(LabelledEnum):
     closed = "closed"
 
 
-TICKET_STATE_LABELS = LABELS[TicketState] = {
-    TicketState.new: lazy_gettext("New"),
-    TicketState.assigned: lazy_gettext("Assigned"),
-    TicketState.in_progress: lazy_gettext("In progress"),
-    TicketState.waiting_rd: lazy_gettext("Waiting for R&D"),
-    TicketState.waiting_client: lazy_gettext("Waiting for client information"),
-    TicketState.lead_followup: lazy_gettext("Project-lead follow-up"),
-    TicketState.returned: lazy_gettext("Returned"),
-    TicketState.processed: lazy_gettext("Processed"),
-    TicketState.closed: lazy_gettext("Closed"),
+PROJECT_TICKET_STATE_LABELS = LABELS[ProjectTicketState] = {
+    ProjectTicketState.new: lazy_gettext("New"),
+    ProjectTicketState.assigned: lazy_gettext("Assigned"),
+    ProjectTicketState.in_progress: lazy_gettext("In progress"),
+    ProjectTicketState.waiting_rd: lazy_gettext("Waiting for R&D"),
+    ProjectTicketState.waiting_client: lazy_gettext("Waiting for client information"),
+    ProjectTicketState.lead_followup: lazy_gettext("Project-lead follow-up"),
+    ProjectTicketState.returned: lazy_gettext("Returned"),
+    ProjectTicketState.processed: lazy_gettext("Processed"),
+    ProjectTicketState.closed: lazy_gettext("Closed"),
 }
 
 
-class Ticket(Audited, Model):
+class ProjectTicket(Audited, Model):
     """A client's request on a project, moved through the 9-state workflow
     (app/rules/tickets.py). `organisation_id` repeats the project's client company."""
 
@@ -150,11 +150,10 @@ class Ticket(Audited, Model):
     title = Column(String(200), nullable=False)
     description = Column(Text)
     page_url = Column(String(500))
-    priority = Column(Enum(TicketPriority, native_enum=False, length=20, name="ticket_priority"),
-                      nullable=False, default=TicketPriority.medium, index=True)
+    priority = Column(Enum(ProjectTicketPriority, native_enum=False, length=20, name="ticket_priority"),
+                      nullable=False, default=ProjectTicketPriority.medium, index=True)
     priority_context = Column(Text)
-    state = Column(Enum(TicketState, native_enum=False, length=20, name="ticket_state"),
-                   nullable=False, default=TicketState.new)
+    state = state_column(ProjectTicketState, "ticket_state", default=ProjectTicketState.new)
     declarant_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False)
     follower_id = Column(Integer, ForeignKey("ab_user.id"))
     assignee_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
@@ -166,15 +165,6 @@ class Ticket(Audited, Model):
     follower = relationship(User, foreign_keys=[follower_id])
     assignee = relationship(User, foreign_keys=[assignee_id])
 
-    @property
-    def state_code(self):
-        """The state as the workflow engine names it ("processed"...)."""
-        return self.state.value if self.state is not None else None
-
-    @state_code.setter
-    def state_code(self, value):
-        self.state = TicketState(value)
-
     def __str__(self):
         return f"{self.reference} — {self.title}"
 
@@ -182,7 +172,7 @@ class Ticket(Audited, Model):
 #: What the closed-ticket keyword search looks in (app/rules/tickets.py): the subject
 #: and the description as one text. A searched word holds no white space, so it is
 #: in this text exactly when it is in the subject or in the description.
-TICKET_SEARCH_TEXT = Ticket.title + literal_column("' '") + func.coalesce(Ticket.description, literal_column("''"))
+PROJECT_TICKET_SEARCH_TEXT = ProjectTicket.title + literal_column("' '") + func.coalesce(ProjectTicket.description, literal_column("''"))
 
 # PostgreSQL only (the migration installs btree_gin and pg_trgm): the trigrams of the
 # search text of each project's closed tickets, so that a word's matches in a project
@@ -191,13 +181,13 @@ TICKET_SEARCH_TEXT = Ticket.title + literal_column("' '") + func.coalesce(Ticket
 # that very expression. The migration also creates statistics on it
 # (`ticket_search_text`), from which the planner tells a common word from a rare one.
 # SQLite has neither: it reads the project's closed tickets.
-Index("ix_ticket_closed_search", Ticket.project_id,
+Index("ix_ticket_closed_search", ProjectTicket.project_id,
       literal_column("((title || ' ') || coalesce(description, ''))").label("search_text"),
       postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"},
       postgresql_where=text("state = 'closed'")).ddl_if(dialect="postgresql")
 
 
-class TicketComment(Model):
+class ProjectTicketComment(Model):
     """A message on a ticket that does not change its state (a transition's comment
     is kept in its workflow event); `state` is the ticket's state when written."""
 
@@ -207,11 +197,11 @@ class TicketComment(Model):
     id = Column(Integer, primary_key=True)
     ticket_id = Column(Integer, ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False)
     created_on = Column(DateTime, default=utcnow, nullable=False)
-    state = Column(Enum(TicketState, native_enum=False, length=20, name="ticket_state"), nullable=False)
+    state = Column(Enum(ProjectTicketState, native_enum=False, length=20, name="ticket_state"), nullable=False)
     author_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     text = Column(Text, nullable=False)
     attachment_id = Column(Integer, ForeignKey("stored_file.id", ondelete="SET NULL"))
 
-    ticket = relationship(Ticket)
+    ticket = relationship(ProjectTicket)
     author = relationship(User, foreign_keys=[author_id])
     attachment = relationship(StoredFile, foreign_keys=[attachment_id])

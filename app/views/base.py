@@ -231,7 +231,12 @@ class WorkflowModelView(GuichetModelView):
             history=self.workflow.history(item),
             transitions=[t for t in self.workflow.available(item, user)
                          if self.appbuilder.sm.has_access(t.name, self.class_permission_name)],
+            **self.show_context(item),
         )
+
+    def show_context(self, item) -> dict:
+        """What a desk's detail page shows besides the row, its transitions and history."""
+        return {}
 
     @expose("/transition/<pk>/<name>", methods=["POST"])
     def transition(self, pk, name):

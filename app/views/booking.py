@@ -21,6 +21,7 @@ from ..models import (
     RECURRENCE_LABELS,
     Booking,
     BookingOccurrence,
+    BookingState,
     Equipment,
     EquipmentKind,
     Recurrence,
@@ -82,10 +83,6 @@ BOOKING_LABELS = {
 }
 
 
-def _state_label(value):
-    return rules.BOOKING_STATES.get(value, value)
-
-
 # ---------------------------------------------------------------------------
 # Rooms and their calendars
 # ---------------------------------------------------------------------------
@@ -133,8 +130,8 @@ class RoomView(GuichetModelView):
             "start": occurrence.start_at.isoformat(),
             "end": occurrence.end_at.isoformat(),
             "url": url_for("BookingView.show", pk=booking.id),
-            "classNames": [f"booking-{booking.state}"],
-            "extendedProps": {"state": str(_state_label(booking.state))},
+            "classNames": [f"booking-{booking.state.value}"],
+            "extendedProps": {"state": str(booking.state)},
         } for occurrence, booking in db.session.execute(query.limit(2000))]
         return jsonify(events)
 
@@ -225,11 +222,17 @@ class BookingView(WorkflowModelView):
     search_columns = ["reference", "session_name", "organiser_name", "organisation", "state", "kind",
                       "start_at"]
     label_columns = BOOKING_LABELS
-    formatters_columns = {"state": _state_label}
     base_order = ("start_at", "desc")
     base_permissions = ["can_list", "can_show", "can_export", "validate", "refuse", "cancel", "can_home",
                         "can_queue", "can_connections", "can_connection", "can_report"]
     show_template = "booking/show.html"
+
+    def show_context(self, booking):
+        sm = self.appbuilder.sm
+        return {
+            "may_change": rules.may_change(booking) and sm.has_access("can_book", "BookingWizard"),
+            "may_connect": rules.may_change(booking) and sm.has_access("can_connection", self.class_permission_name),
+        }
 
     @expose("/home")
     @has_access
@@ -259,7 +262,7 @@ class BookingView(WorkflowModelView):
     @expose("/queue/")
     @has_access
     def queue(self):
-        query = apply_scope(select(Booking).where(Booking.state == "pending"), Booking)
+        query = apply_scope(select(Booking).where(Booking.state == BookingState.pending), Booking)
         bookings = db.session.scalars(query.order_by(Booking.requested_on).limit(500)).all()
         now = utcnow()
         rows = [(booking, rules.minutes_left(booking, now)) for booking in bookings]
@@ -366,7 +369,7 @@ class BookingWizard(BaseView):
         booking_id = request.values.get("booking", type=int)
         if booking_id:
             booking = _scoped_or_404(Booking, booking_id)
-            if booking.state not in rules.HOLDING_STATES:
+            if not rules.may_change(booking):
                 abort(404)
         if request.method == "GET":
             draft = rules.BookingDraft.from_booking(booking) if booking else self._new_draft()

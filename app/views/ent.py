@@ -15,7 +15,6 @@ from ..extensions import db
 from ..models import (
     ENT_PROFILE_LABELS,
     HELP_REQUEST_STATUS_LABELS,
-    SUPPORT_STATE_LABELS,
     EntApplication,
     EntEstablishment,
     HelpRequest,
@@ -184,17 +183,13 @@ class HelpRequestView(WorkflowModelView):
         if item is None:
             abort(404)
         user, sm = g.user, self.appbuilder.sm
-        events = rules.events_of(item)
         return self.render_template(
             self.show_template, title=str(item), item=item, pk=item.id, workflow=self.workflow,
-            events=[(event, rules.event_label(event)) for event in events],
-            attachments=files.files_of(item), requester_link=_requester_link(item.requester),
-            status_badge=_status_badge(item.status), profile_label=ENT_PROFILE_LABELS[item.requester_profile],
-            support_state_label=SUPPORT_STATE_LABELS[item.support_state] if item.support_state else "",
+            history=rules.events_of(item), attachments=files.files_of(item),
+            requester_link=_requester_link(item.requester), status_badge=_status_badge(item.status),
             transitions=[t for t in self.workflow.available(item, user)
                          if sm.has_access(t.name, self.class_permission_name)],
-            may_comment=rules.may_comment(user, item) and item.status != HelpRequestStatus.closed
-            and sm.has_access("can_comment", self.class_permission_name),
+            may_comment=rules.may_comment(user, item) and sm.has_access("can_comment", self.class_permission_name),
             may_answer=rules.may_answer(user, item) and sm.has_access("can_answer", self.class_permission_name),
         )
 
@@ -234,7 +229,7 @@ class HelpRequestView(WorkflowModelView):
             abort(404)
         return self.render_template(
             "ent/requester.html", title=person.get_full_name(), person=person,
-            profile_label=ENT_PROFILE_LABELS.get(rules.profile_of(person)), establishments=rules.establishments_of(person),
+            profile=rules.profile_of(person), establishments=rules.establishments_of(person),
             requests=requests, status_badge=_status_badge,
         )
 

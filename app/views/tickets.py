@@ -15,7 +15,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
 
 from ..extensions import db
-from ..models import Project, ProjectViewer, Ticket, TicketPriority
+from ..models import Project, ProjectViewer, ProjectTicket, ProjectTicketPriority
 from ..platform.workflow import TransitionRefused
 from ..rules import tickets as rules
 from ..security import ScopedInterface, apply_scope
@@ -76,9 +76,9 @@ class ProjectView(GuichetModelView):
     base_order = ("name", "asc")
 
 
-class TicketView(WorkflowModelView):
-    datamodel = ScopedInterface(Ticket)
-    workflow = rules.TICKET_FLOW
+class ProjectTicketView(WorkflowModelView):
+    datamodel = ScopedInterface(ProjectTicket)
+    workflow = rules.TICKET_WORKFLOW
     route_base = "/tickets"
     list_title = _l("Tickets")
     show_title = _l("Ticket")
@@ -97,8 +97,8 @@ class TicketView(WorkflowModelView):
         rules.check_edit(item)
 
 
-class TicketApi(GuichetModelRestApi):
-    datamodel = ScopedInterface(Ticket)
+class ProjectTicketApi(GuichetModelRestApi):
+    datamodel = ScopedInterface(ProjectTicket)
     resource_name = "ticket"
     # Reading for everyone who has the extranet; changing and deleting for Admin only.
     base_permissions = ["can_get", "can_info", "can_put", "can_delete"]
@@ -143,7 +143,7 @@ class ExtranetView(BaseView):
         return project
 
     def _ticket(self, reference):
-        ticket = rules.visible_tickets().filter(Ticket.reference == reference).one_or_none()
+        ticket = rules.visible_tickets().filter(ProjectTicket.reference == reference).one_or_none()
         if ticket is None:
             abort(404)
         return ticket
@@ -185,6 +185,7 @@ class ExtranetView(BaseView):
         ticket = self._ticket(reference)
         return self.render_template(
             "tickets/ticket.html", title=str(ticket), ticket=ticket, history=rules.history(ticket),
+            closed=rules.closed_refusal(ticket) is not None,
             attachments=rules.attachments(ticket), transitions=rules.available(ticket, g.user),
             may_comment=rules.may_comment(g.user, ticket), max_attachments=rules.MAX_ATTACHMENTS)
 
@@ -202,7 +203,7 @@ class ExtranetView(BaseView):
                 message = gettext("Your comment has been added.")
             else:
                 rules.fire(ticket, name, g.user, text, upload)
-                message = gettext("Done: %(action)s.", action=rules.TICKET_FLOW.transition(name).label)
+                message = gettext("Done: %(action)s.", action=rules.TICKET_WORKFLOW.transition(name).label)
             db.session.commit()
             flash(message, "success")
         except (TransitionRefused, rules.TicketRefused) as refusal:
@@ -249,7 +250,7 @@ class ExtranetView(BaseView):
         people = [u for u in rules.company_people(project) if u.id != g.user.id] if project else []
         return self.render_template(
             "tickets/new_ticket.html", title=gettext("Create a ticket"), projects=projects, project=project,
-            draft=draft, priorities=list(TicketPriority), people=people,
+            draft=draft, priorities=list(ProjectTicketPriority), people=people,
             context_required=[p.value for p in rules.CONTEXT_REQUIRED], max_attachments=rules.MAX_ATTACHMENTS)
 
     @expose("/project/<int:project_id>/visibility")
@@ -297,7 +298,7 @@ def register(appbuilder):
                         label=_l("My projects"), category=DESK.category)
     appbuilder.add_link("MyTickets", href="/extranet/tickets", icon="fa-list", label=_l("My tickets"),
                         category=DESK.category)
-    appbuilder.add_view(TicketView, "Tickets", icon="fa-tasks", label=_l("Ticket desk"), category=DESK.category)
+    appbuilder.add_view(ProjectTicketView, "Tickets", icon="fa-tasks", label=_l("Ticket desk"), category=DESK.category)
     appbuilder.add_view(ProjectView, "Projects", icon="fa-briefcase", label=_l("Projects"),
                         category=DESK.category)
-    appbuilder.add_api(TicketApi)
+    appbuilder.add_api(ProjectTicketApi)
