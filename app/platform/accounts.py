@@ -44,6 +44,7 @@ from ..models import (
 )
 from ..security import ADMIN, role_names
 from . import delegation, notifications
+from .refusals import Refused
 
 # Endpoint of the page a set-password or reset link opens (app/views/accounts.py).
 LINK_ENDPOINT = "PasswordView.choose"
@@ -124,13 +125,13 @@ def unusable_password() -> str:
 # ---------------------------------------------------------------------------
 
 
-class TokenError(Exception):
-    """A link that cannot be used; `str()` is the message for the person holding it."""
+class TokenError(Refused):
+    """A link that cannot be used; the message is for the person holding it."""
 
-    message = _l("This link is not valid. Ask for a new one.")
+    reason = _l("This link is not valid. Ask for a new one.")
 
-    def __str__(self):
-        return str(self.message)
+    def __init__(self):
+        super().__init__(None, self.reason)
 
 
 class TokenUnknown(TokenError):
@@ -138,11 +139,11 @@ class TokenUnknown(TokenError):
 
 
 class TokenExpired(TokenError):
-    message = _l("This link has expired: links are valid for one hour. Ask for a new one.")
+    reason = _l("This link has expired: links are valid for one hour. Ask for a new one.")
 
 
 class TokenUsed(TokenError):
-    message = _l("This link has already been used: each link works only once. "
+    reason = _l("This link has already been used: each link works only once. "
                  "Ask for a new one if you need to.")
 
 
@@ -178,11 +179,14 @@ def find_token(raw: str, now=None) -> PasswordToken:
 
 def set_password_with_token(raw: str, password: str, now=None):
     """Set the password of the token's user; the token and every other open link
-    of that user are used up. Raises TokenError or PasswordComplexityValidationError
+    of that user are used up. Raises TokenError, or AccountRefused on the password,
     and then changes nothing."""
     now = now or utcnow()
     token = find_token(raw, now)
-    check_password_policy(password)
+    try:
+        check_password_policy(password)
+    except PasswordComplexityValidationError as error:
+        raise AccountRefused("password", str(error)) from None
     # Mark it used only if no one else did meanwhile (two clicks, two tabs).
     claimed = db.session.execute(
         update(PasswordToken)
@@ -245,13 +249,8 @@ def request_password_reset(email: str, now=None) -> bool:
 # ---------------------------------------------------------------------------
 
 
-class AccountRefused(Exception):
+class AccountRefused(Refused):
     """An account that may not be created; `field` names the form field at fault."""
-
-    def __init__(self, field: str, message):
-        super().__init__(str(message))
-        self.field = field
-        self.message = str(message)
 
 
 def allowed_organisations(creator) -> list:

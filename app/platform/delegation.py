@@ -3,16 +3,17 @@ inside their own organisation, and every grant and revoke is logged.
 
 Organisation roles are granted here (`grant_role`, `revoke_role`). A desk with
 rights on an object (a project's visibility list, an event's admin levels)
-checks them with `check_object_grant` and logs them with `record`.
+checks them in its rules and logs them with `record`.
 """
 from flask_babel import gettext
 
 from ..extensions import db
 from ..models import DelegationAction, DelegationLog, Membership, RoleGrant, utcnow
 from ..security import ADMIN, BASELINE_ROLES, DELEGATING_ROLES, role_names
+from .refusals import Refused
 
 
-class DelegationRefused(Exception):
+class DelegationRefused(Refused):
     """A grant or revoke that is not allowed; the message names the field."""
 
 
@@ -28,21 +29,22 @@ def may_delegate(user) -> bool:
 def check_grant(grantor, grantee, role, organisation):
     """Raise DelegationRefused unless `grantor` may give `role` to `grantee` in `organisation`."""
     if grantee is None:
-        raise DelegationRefused(gettext("Person: choose who receives the right."))
+        raise DelegationRefused("grantee", gettext("Person: choose who receives the right."))
     if role is None:
-        raise DelegationRefused(gettext("Role: choose the right to grant."))
+        raise DelegationRefused("role", gettext("Role: choose the right to grant."))
     if organisation is None:
-        raise DelegationRefused(gettext("Organisation: choose where the right applies."))
+        raise DelegationRefused("organisation", gettext("Organisation: choose where the right applies."))
     grantor_roles = role_names(grantor)
     if ADMIN not in grantor_roles:
         if not may_delegate(grantor):
-            raise DelegationRefused(gettext("You may not delegate rights."))
+            raise DelegationRefused(None, gettext("You may not delegate rights."))
         if role.name not in grantor_roles and role.name not in BASELINE_ROLES:
-            raise DelegationRefused(gettext("Role: you can only grant a role you hold yourself."))
+            raise DelegationRefused("role", gettext("Role: you can only grant a role you hold yourself."))
         if organisation.id not in _organisation_ids(grantor):
-            raise DelegationRefused(gettext("Organisation: you can only grant rights inside your own organisation."))
+            raise DelegationRefused("organisation", gettext(
+                "Organisation: you can only grant rights inside your own organisation."))
     if organisation.id not in _organisation_ids(grantee):
-        raise DelegationRefused(gettext("Person: %(person)s is not a member of %(organisation)s.",
+        raise DelegationRefused("grantee", gettext("Person: %(person)s is not a member of %(organisation)s.",
                                         person=grantee, organisation=organisation))
 
 
@@ -61,7 +63,7 @@ def grant_role(grantor, grant: RoleGrant) -> RoleGrant:
 def revoke_role(revoker, grant: RoleGrant) -> None:
     """Revoke a grant; the person loses the role unless another active grant gives it."""
     if not grant.active:
-        raise DelegationRefused(gettext("This right was already revoked."))
+        raise DelegationRefused(None, gettext("This right was already revoked."))
     check_grant(revoker, grant.grantee, grant.role, grant.organisation)
     grant.revoked_by_id = revoker.id
     grant.revoked_on = utcnow()
@@ -71,12 +73,6 @@ def revoke_role(revoker, grant: RoleGrant) -> None:
     if not others and grant.role in grant.grantee.roles:
         grant.grantee.roles.remove(grant.role)
     record(revoker, DelegationAction.revoke, grant.role.name, grant.grantee, grant.organisation.id)
-
-
-def check_object_grant(grantor_level, wanted_level, levels):
-    """For object rights ordered in `levels` (lowest first): refuse a level above one's own."""
-    if grantor_level is None or levels.index(wanted_level) > levels.index(grantor_level):
-        raise DelegationRefused(gettext("Level: you can only grant a level you hold yourself."))
 
 
 def record(actor, action, right, grantee, organisation_id, obj=None) -> DelegationLog:

@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import StoredFile, utcnow
 from ..security import apply_scope, scoped_models
+from .refusals import Refused
 
 TEXT_TYPE = "text/plain"
 
 
-class FileRefused(Exception):
+class FileRefused(Refused):
     """An upload that is refused; the message names the field and the reason."""
 
 
@@ -50,8 +51,9 @@ def used_bytes(user_id) -> int:
     )
 
 
-def save_upload(upload, owner, uploaded_by=None, field_label=None) -> StoredFile:
-    """Store a werkzeug FileStorage for `owner` (a business row) or raise FileRefused.
+def save_upload(upload, owner, uploaded_by=None, field_label=None, field="attachment") -> StoredFile:
+    """Store a werkzeug FileStorage for `owner` (a business row) or raise FileRefused
+    naming the form `field` (its label: `field_label`).
 
     The uploader's quota (FILE_USER_QUOTA_BYTES) applies unless the owner's model
     sets `exempt_from_file_quota`.
@@ -65,7 +67,7 @@ def save_upload(upload, owner, uploaded_by=None, field_label=None) -> StoredFile
     head = upload.stream.read(8192)
     content_type = detect_type(head)
     if content_type not in current_app.config["FILE_ALLOWED_TYPES"]:
-        raise FileRefused(gettext("%(field)s: files of this type are not accepted (%(type)s).",
+        raise FileRefused(field, gettext("%(field)s: files of this type are not accepted (%(type)s).",
                                   field=label, type=content_type))
     relative = os.path.join(utcnow().strftime("%Y/%m"), uuid.uuid4().hex)
     path = os.path.join(storage_root(), relative)
@@ -77,10 +79,10 @@ def save_upload(upload, owner, uploaded_by=None, field_label=None) -> StoredFile
             while chunk:
                 size += len(chunk)
                 if size > max_bytes:
-                    raise FileRefused(gettext("%(field)s: the file is larger than %(size)s MB.",
+                    raise FileRefused(field, gettext("%(field)s: the file is larger than %(size)s MB.",
                                               field=label, size=max_bytes // (1024 * 1024)))
                 if quota_left is not None and size > quota_left:
-                    raise FileRefused(gettext("%(field)s: your storage quota (%(size)s MB) is full.",
+                    raise FileRefused(field, gettext("%(field)s: your storage quota (%(size)s MB) is full.",
                                               field=label, size=quota // (1024 * 1024)))
                 digest.update(chunk)
                 out.write(chunk)

@@ -25,9 +25,10 @@ from flask_babel import gettext
 from ..extensions import db
 from ..models import WorkflowEvent, utcnow
 from ..security import ADMIN, role_names
+from .refusals import Refused
 
 
-class TransitionRefused(Exception):
+class TransitionRefused(Refused):
     """A transition that may not be fired; the message says why, for the user."""
 
 
@@ -97,26 +98,27 @@ class Workflow:
         try:
             return self._by_name[name]
         except KeyError:
-            raise TransitionRefused(gettext("Unknown action “%(name)s”.", name=name)) from None
+            raise TransitionRefused(None, gettext("Unknown action “%(name)s”.", name=name)) from None
 
-    def refusal(self, item, name, user, comment="") -> Optional[str]:
+    def refusal(self, item, name, user, comment="") -> Optional[TransitionRefused]:
         """Why `user` may not fire `name` on `item` now, or None if they may."""
         transition = self.transition(name)
         state = self.state_of(item)
         if state not in transition.sources:
-            return gettext("“%(action)s” is not possible from the state “%(state)s”.",
-                           action=transition.label, state=self.state_label(state))
+            return TransitionRefused(None, gettext("“%(action)s” is not possible from the state “%(state)s”.",
+                                                   action=transition.label, state=self.state_label(state)))
         roles = role_names(user)
         may = ADMIN in roles or roles.intersection(transition.roles) or (
             transition.allowed is not None and transition.allowed(user, item))
         if not may:
-            return gettext("You may not “%(action)s” this record.", action=transition.label)
+            return TransitionRefused(None, gettext("You may not “%(action)s” this record.", action=transition.label))
         if transition.comment_required and not (comment or "").strip():
-            return gettext("Comment: a comment is required to “%(action)s”.", action=transition.label)
+            return TransitionRefused("comment", gettext("Comment: a comment is required to “%(action)s”.",
+                                                        action=transition.label))
         for guard in transition.guards:
             message = guard(item, user, comment)
             if message:
-                return str(message)
+                return TransitionRefused(None, message)
         return None
 
     def available(self, item, user) -> list:
@@ -126,9 +128,9 @@ class Workflow:
 
     def fire(self, item, name, user, comment="", attachment=None) -> WorkflowEvent:
         """Fire a transition or raise TransitionRefused, leaving everything as it was."""
-        message = self.refusal(item, name, user, comment)
-        if message:
-            raise TransitionRefused(message)
+        refusal = self.refusal(item, name, user, comment)
+        if refusal is not None:
+            raise refusal
         transition = self._by_name[name]
         event = self.record(item, name, user, comment, attachment, from_state=self.state_of(item),
                             to_state=transition.target)

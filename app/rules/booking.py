@@ -42,6 +42,7 @@ from ..models import (
     utcnow,
 )
 from ..platform import notifications
+from ..platform.refusals import Refused
 from ..platform.workflow import Transition, Workflow
 from ..access.booking import is_vnoc
 from ..security import BOOKER, VNOC, apply_scope
@@ -171,12 +172,13 @@ class Problem:
         return gettext("%(field)s: %(message)s", field=FIELD_LABELS[self.field], message=self.message)
 
 
-class BookingRefused(Exception):
-    """A booking that may not be written; `problems` name the fields concerned."""
+class BookingRefused(Refused):
+    """A booking that may not be written: every rule it breaks (`problems`), each
+    naming its field; `field` is the first of them."""
 
     def __init__(self, problems):
         self.problems = list(problems)
-        super().__init__(" ".join(str(p) for p in self.problems))
+        super().__init__(self.problems[0].field, " ".join(str(p) for p in self.problems))
 
     @property
     def fields(self) -> set:

@@ -28,6 +28,7 @@ from ..models import (
 )
 from ..access.ent import is_desk_agent_of, is_referent_of, is_requester
 from ..platform import files, notifications
+from ..platform.refusals import Refused
 from ..platform.workflow import Transition, Workflow
 from ..security import ENT_REFERENT, ENT_SUPPORT, is_admin, role_names
 
@@ -38,7 +39,7 @@ SUBJECT_MAX = 200
 CREATED, COMMENT, SUPPORT_ANSWER = "create", "comment", "support_answer"
 
 
-class RequestRefused(Exception):
+class RequestRefused(Refused):
     """A request, comment or answer that is refused; the message names the field."""
 
 
@@ -113,29 +114,29 @@ def create_request(user, *, application_id, subject, description, organisation_i
     """
     establishments = establishments_of(user)
     if not establishments:
-        raise RequestRefused(gettext("Establishment: you belong to no establishment."))
+        raise RequestRefused("establishment", gettext("Establishment: you belong to no establishment."))
     if len(establishments) == 1 and not organisation_id:
         organisation_id = establishments[0].id
     if not organisation_id:
-        raise RequestRefused(gettext("Establishment: choose the establishment concerned."))
+        raise RequestRefused("establishment", gettext("Establishment: choose the establishment concerned."))
     if int(organisation_id) not in {org.id for org in establishments}:
-        raise RequestRefused(gettext("Establishment: you do not belong to this establishment."))
+        raise RequestRefused("establishment", gettext("Establishment: you do not belong to this establishment."))
     application = db.session.get(EntApplication, int(application_id)) if application_id else None
     if application is None or not application.active:
-        raise RequestRefused(gettext("Application: choose the application concerned."))
+        raise RequestRefused("application", gettext("Application: choose the application concerned."))
     subject, description = (subject or "").strip(), (description or "").strip()
     if not subject:
-        raise RequestRefused(gettext("Subject: a subject is required."))
+        raise RequestRefused("subject", gettext("Subject: a subject is required."))
     if len(subject) > SUBJECT_MAX:
-        raise RequestRefused(gettext("Subject: at most %(num)d characters.", num=SUBJECT_MAX))
+        raise RequestRefused("subject", gettext("Subject: at most %(num)d characters.", num=SUBJECT_MAX))
     if not description:
-        raise RequestRefused(gettext("Description: describe your question or problem."))
+        raise RequestRefused("description", gettext("Description: describe your question or problem."))
     known = profile_of(user)
     if known is None:
         try:
             known = EntProfile(profile)
         except ValueError:
-            raise RequestRefused(gettext("Profile: choose your profile.")) from None
+            raise RequestRefused("profile", gettext("Profile: choose your profile.")) from None
         db.session.add(EntUserProfile(user_id=user.id, profile=known))
     item = HelpRequest(organisation_id=int(organisation_id), application=application, subject=subject,
                        description=description, status=HelpRequestStatus.new, requester_id=user.id,
@@ -145,7 +146,7 @@ def create_request(user, *, application_id, subject, description, organisation_i
     event = REQUEST_WORKFLOW.record(item, CREATED, user)
     for upload in uploads:
         if upload and upload.filename:
-            stored = files.save_upload(upload, item, user, gettext("Attachment"))
+            stored = files.save_upload(upload, item, user, gettext("Attachments"), field="attachments")
             if event.attachment_id is None:
                 event.attachment_id = stored.id
     notifications.notify(referents_of(item.organisation_id), "ent/request_created",
@@ -277,7 +278,7 @@ def escalate(item, user, comment="") -> WorkflowEvent:
 def _text(comment, field):
     text = (comment or "").strip()
     if not text:
-        raise RequestRefused(gettext("%(field)s: a text is required.", field=field))
+        raise RequestRefused("comment", gettext("%(field)s: a text is required.", field=field))
     return text
 
 
@@ -294,9 +295,9 @@ def may_answer(user, item) -> bool:
 def add_comment(item, user, comment, upload=None) -> WorkflowEvent:
     """A comment of the requester (→ the referents) or of a referent (→ the requester)."""
     if item.status is CLOSED:
-        raise RequestRefused(gettext("Comment: the request is closed; reopen it first."))
+        raise RequestRefused("comment", gettext("Comment: the request is closed; reopen it first."))
     if not may_comment(user, item):
-        raise RequestRefused(gettext("Comment: you may not comment on this request."))
+        raise RequestRefused("comment", gettext("Comment: you may not comment on this request."))
     text = _text(comment, gettext("Comment"))
     attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
     event = REQUEST_WORKFLOW.record(item, COMMENT, user, text, attachment)
@@ -312,9 +313,9 @@ def add_comment(item, user, comment, upload=None) -> WorkflowEvent:
 def support_answer(item, user, comment, upload=None) -> WorkflowEvent:
     """The support desk's answer on an escalated request → the requester and the referents."""
     if not item.escalated:
-        raise RequestRefused(gettext("Answer: this request was not transmitted to support."))
+        raise RequestRefused("comment", gettext("Answer: this request was not transmitted to support."))
     if not may_answer(user, item):
-        raise RequestRefused(gettext("Answer: only the support desk of this request may answer."))
+        raise RequestRefused("comment", gettext("Answer: only the support desk of this request may answer."))
     text = _text(comment, gettext("Answer"))
     attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
     event = REQUEST_WORKFLOW.record(item, SUPPORT_ANSWER, user, text, attachment)

@@ -33,6 +33,7 @@ from ..models import (
 )
 from ..access.tickets import is_vendor_staff, may_file_on, open_to_new_tickets
 from ..platform import files, notifications
+from ..platform.refusals import Refused
 from ..platform.workflow import Transition, TransitionRefused, Workflow
 from ..security import ApproximateCount, apply_scope, current_viewer, is_admin
 
@@ -44,7 +45,7 @@ CONTEXT_REQUIRED = (ProjectTicketPriority.high, ProjectTicketPriority.blocking)
 TITLE_MAX = 200
 
 
-class TicketRefused(Exception):
+class TicketRefused(Refused):
     """A ticket, comment or list change that is refused; the message names the field."""
 
 
@@ -163,25 +164,27 @@ TICKET_WORKFLOW = Workflow(
 )
 
 
-def closed_refusal(ticket) -> Optional[str]:
-    if ticket.state is ProjectTicketState.closed:
-        return gettext("This ticket is closed and can no longer be changed: "
-                       "to tell us something new, please open a new ticket.")
+def closed_refusal(ticket) -> Optional[TicketRefused]:
+    """Closed is final: nothing changes on a closed ticket, a new ticket is the way on."""
+    if ticket.state is CLOSED:
+        return TicketRefused(None, gettext("This ticket is closed and can no longer be changed: "
+                                           "to tell us something new, please open a new ticket."))
     return None
 
 
 def fire(ticket, name, user, comment="", upload=None):
-    """Fire a transition with its comment and optional attachment, or raise
-    TransitionRefused / TicketRefused leaving everything as it was."""
-    refusal = closed_refusal(ticket) or TICKET_WORKFLOW.refusal(ticket, name, user, comment)
-    if refusal:
-        raise TransitionRefused(refusal)
-    attachment = _save(upload, ticket, user) if upload is not None and upload.filename else None
+    """Fire a transition with its comment and optional attachment, or raise a
+    Refused (TicketRefused, TransitionRefused, FileRefused) leaving everything as it was."""
+    closed = closed_refusal(ticket)
+    refusal = TransitionRefused(None, closed) if closed else TICKET_WORKFLOW.refusal(ticket, name, user, comment)
+    if refusal is not None:
+        raise refusal
+    attachment = files.save_upload(upload, ticket, user) if upload is not None and upload.filename else None
     return TICKET_WORKFLOW.fire(ticket, name, user, comment, attachment)
 
 
 def available(ticket, user) -> list:
-    return [] if ticket.state is ProjectTicketState.closed else TICKET_WORKFLOW.available(ticket, user)
+    return [] if closed_refusal(ticket) else TICKET_WORKFLOW.available(ticket, user)
 
 
 # ---------------------------------------------------------------------------
@@ -204,9 +207,10 @@ def may_create(user, project) -> bool:
     return is_admin(user) or may_file_on(user, project)
 
 
-def priority_refusal(priority, context) -> Optional[str]:
+def priority_refusal(priority, context) -> Optional[TicketRefused]:
     if priority in CONTEXT_REQUIRED and not (context or "").strip():
-        return gettext("Priority context: required for the priority “%(priority)s”.", priority=priority)
+        return TicketRefused("priority_context", gettext(
+            "Priority context: required for the priority “%(priority)s”.", priority=priority))
     return None
 
 
@@ -223,28 +227,30 @@ class TicketDraft:
 def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=None) -> ProjectTicket:
     """A new ticket (state New) with its attachments, and the creation mail; or raise
     TicketRefused (nothing is kept) naming the field."""
+    if project is None:
+        raise TicketRefused("project", gettext("Project: choose a project."))
     if not may_create(declarant, project):
-        raise TicketRefused(gettext("Project: you may not create a ticket on this project."))
+        raise TicketRefused("project", gettext("Project: you may not create a ticket on this project."))
     title = (draft.title or "").strip()
     if not title:
-        raise TicketRefused(gettext("Subject: this field is required."))
+        raise TicketRefused("title", gettext("Subject: this field is required."))
     if "\n" in title or len(title) > TITLE_MAX:
-        raise TicketRefused(gettext("Subject: one line of at most %(max)d characters.", max=TITLE_MAX))
+        raise TicketRefused("title", gettext("Subject: one line of at most %(max)d characters.", max=TITLE_MAX))
     try:
         priority = ProjectTicketPriority(draft.priority)
     except ValueError:
-        raise TicketRefused(gettext("Priority: choose a priority.")) from None
+        raise TicketRefused("priority", gettext("Priority: choose a priority.")) from None
     refusal = priority_refusal(priority, draft.priority_context)
-    if refusal:
-        raise TicketRefused(refusal)
+    if refusal is not None:
+        raise refusal
     follower = None
     if draft.follower_id:
         follower = next((u for u in company_people(project) if u.id == draft.follower_id), None)
         if follower is None:
-            raise TicketRefused(gettext("Follower: choose a person of the client company."))
+            raise TicketRefused("follower", gettext("Follower: choose a person of the client company."))
     uploads = [u for u in uploads if u is not None and u.filename]
     if len(uploads) > MAX_ATTACHMENTS:
-        raise TicketRefused(gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
+        raise TicketRefused("attachments", gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
     ticket = ProjectTicket(
         reference=reference or new_reference(), project=project, organisation_id=project.organisation_id,
         title=title, description=(draft.description or "").strip() or None,
@@ -255,17 +261,10 @@ def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=
     db.session.add(ticket)
     db.session.flush()
     for upload in uploads:
-        _save(upload, ticket, declarant)
+        files.save_upload(upload, ticket, declarant, gettext("Attachments"), field="attachments")
     notifications.notify(creation_recipients(ticket), "tickets/created", _context(ticket),
                          link=ticket_link(ticket))
     return ticket
-
-
-def _save(upload, owner, user):
-    try:
-        return files.save_upload(upload, owner, user)
-    except files.FileRefused as refusal:
-        raise TicketRefused(str(refusal)) from None
 
 
 def attachments(ticket) -> list:
@@ -284,14 +283,15 @@ def attachments(ticket) -> list:
 def add_attachments(ticket, user, uploads) -> list:
     """Add files to a ticket (up to MAX_ATTACHMENTS in all)."""
     refusal = closed_refusal(ticket)
-    if refusal:
-        raise TicketRefused(refusal)
+    if refusal is not None:
+        raise refusal
     if not (is_admin(user) or is_vendor_staff(user, ticket.project) or is_client_party(user, ticket)):
-        raise TicketRefused(gettext("Attachments: you may not add files to this ticket."))
+        raise TicketRefused("attachments", gettext("Attachments: you may not add files to this ticket."))
     uploads = [u for u in uploads if u is not None and u.filename]
     if len(attachments(ticket)) + len(uploads) > MAX_ATTACHMENTS:
-        raise TicketRefused(gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
-    return [_save(upload, ticket, user) for upload in uploads]
+        raise TicketRefused("attachments", gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
+    return [files.save_upload(upload, ticket, user, gettext("Attachments"), field="attachments")
+            for upload in uploads]
 
 
 def may_comment(user, ticket) -> bool:
@@ -301,13 +301,13 @@ def may_comment(user, ticket) -> bool:
 
 def add_comment(ticket, user, text, upload=None) -> ProjectTicketComment:
     refusal = closed_refusal(ticket)
-    if refusal:
-        raise TicketRefused(refusal)
+    if refusal is not None:
+        raise refusal
     if not may_comment(user, ticket):
-        raise TicketRefused(gettext("Comment: you may not comment on this ticket."))
+        raise TicketRefused(None, gettext("Comment: you may not comment on this ticket."))
     if not (text or "").strip():
-        raise TicketRefused(gettext("Comment: this field is required."))
-    attachment = _save(upload, ticket, user) if upload is not None and upload.filename else None
+        raise TicketRefused("comment", gettext("Comment: this field is required."))
+    attachment = files.save_upload(upload, ticket, user) if upload is not None and upload.filename else None
     comment = ProjectTicketComment(ticket=ticket, state=ticket.state, author_id=user.id, text=text.strip(),
                             attachment=attachment, created_on=utcnow())
     db.session.add(comment)
@@ -336,8 +336,8 @@ def history(ticket) -> list:
 def check_edit(ticket) -> None:
     """A back-office edit: nothing changes on a closed ticket; High/Blocking keep a context."""
     refusal = closed_refusal(ticket) or priority_refusal(ticket.priority, ticket.priority_context)
-    if refusal:
-        raise TicketRefused(refusal)
+    if refusal is not None:
+        raise refusal
 
 
 # ---------------------------------------------------------------------------
@@ -523,11 +523,11 @@ def _log_visibility(actor, action, project, user):
 
 def add_viewer(project, actor, user) -> ProjectViewer:
     if not may_manage_visibility(actor, project):
-        raise TicketRefused(gettext("Visibility: only the client project lead manages this list."))
+        raise TicketRefused(None, gettext("Visibility: only the client project lead manages this list."))
     if user is None or user.id not in {p.id for p in company_people(project)}:
-        raise TicketRefused(gettext("Person: choose a person of the client company."))
+        raise TicketRefused("user", gettext("Person: choose a person of the client company."))
     if any(v.user_id == user.id for v in project.viewers):
-        raise TicketRefused(gettext("Person: already on the list."))
+        raise TicketRefused("user", gettext("Person: already on the list."))
     viewer = ProjectViewer(project=project, user=user)
     db.session.add(viewer)
     _log_visibility(actor, DelegationAction.grant, project, user)
@@ -537,9 +537,9 @@ def add_viewer(project, actor, user) -> ProjectViewer:
 
 def remove_viewer(project, actor, viewer) -> None:
     if not may_manage_visibility(actor, project):
-        raise TicketRefused(gettext("Visibility: only the client project lead manages this list."))
+        raise TicketRefused(None, gettext("Visibility: only the client project lead manages this list."))
     if viewer is None or viewer.project_id != project.id:
-        raise TicketRefused(gettext("Person: not on the list."))
+        raise TicketRefused("user", gettext("Person: not on the list."))
     _log_visibility(actor, DelegationAction.revoke, project, viewer.user)
     db.session.delete(viewer)
     db.session.flush()

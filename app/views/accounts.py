@@ -30,7 +30,6 @@ from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.baseviews import BaseView
-from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.fieldwidgets import (
     BS3PasswordFieldWidget,
     BS3TextFieldWidget,
@@ -59,6 +58,7 @@ from ..extensions import db
 from ..models import PasswordTokenPurpose
 from ..platform import accounts
 from . import security_views
+from .base import Attempt
 
 POLICY = LazyString(accounts.policy_description)
 LOGIN_HELP = _l("5 to 64 letters, digits and ! . @ _ - ; it can never be changed afterwards.")
@@ -303,17 +303,11 @@ class PasswordView(BaseView):
             return self._refused(error)
         form = ChoosePasswordForm()
         if request.method == "POST" and form.validate():
-            try:
+            with Attempt(form=form, done=gettext("Your password has been set. You can now sign in.")) as attempt:
                 accounts.set_password_with_token(token, form.password.data)
-            except accounts.TokenError as error:
-                db.session.rollback()
-                return self._refused(error)
-            except PasswordComplexityValidationError as error:
-                db.session.rollback()
-                form.password.errors = [str(error)]
-            else:
-                db.session.commit()
-                flash(gettext("Your password has been set. You can now sign in."), "success")
+            if isinstance(attempt.refused, accounts.TokenError):
+                return self._refused(attempt.refused)
+            if attempt.refused is None:
                 return redirect(self.appbuilder.get_url_for_login)
         title = (gettext("Choose your password") if found.purpose == PasswordTokenPurpose.set
                  else gettext("Choose a new password"))
@@ -367,21 +361,18 @@ class AccountCreateView(SimpleFormView):
     form_columns = ["username", "first_name", "last_name", "email", "organisation", "roles"]
 
     def form_post(self, form):
-        try:
+        with Attempt(form=form) as attempt:
             user = accounts.create_account(
                 g.user, username=form.username.data, first_name=form.first_name.data,
                 last_name=form.last_name.data, email=form.email.data,
                 organisation_id=form.organisation.data, role_ids=form.roles.data or [],
             )
-        except accounts.AccountRefused as refusal:
-            db.session.rollback()
-            getattr(form, refusal.field).errors = [refusal.message]
+            attempt.done = gettext("Account %(login)s created: a mail with a link to choose a password has "
+                                   "been sent to %(email)s.", login=user.username, email=user.email)
+        if attempt.refused is not None:
             return self.render_template(self.form_template, title=self.form_title,
                                         widgets=self._get_edit_widget(form=form),
                                         appbuilder=self.appbuilder)
-        db.session.commit()
-        flash(gettext("Account %(login)s created: a mail with a link to choose a password has "
-                      "been sent to %(email)s.", login=user.username, email=user.email), "success")
         return redirect(url_for(f"{self.endpoint}.this_form_get"))
 
 

@@ -20,8 +20,47 @@ from ..desks import DESKS
 from ..i18n import localise
 from ..extensions import db
 from ..platform import exports, files
-from ..platform.workflow import TransitionRefused
+from ..platform.refusals import Refused
 from ..security import ScopedInterface
+
+
+class Attempt:
+    """Run a rule that may refuse, as a view does::
+
+        with Attempt(done=_("Ticket created.")) as attempt:
+            ticket = rules.create_ticket(...)
+        if attempt.refused is None:
+            return redirect(...)
+
+    Without a refusal, what the rule wrote is committed and `done` (if any) flashed.
+    On any `Refused` everything is rolled back and the person is told: on the form
+    field the refusal names when a form has it, else in a flash (unless the page
+    shows the refusal itself: `flash_refusal=False`). `refused` is the refusal
+    (None: it went through); `done` may be set inside the block.
+    """
+
+    def __init__(self, done=None, form=None, flash_refusal=True):
+        self.done, self.form, self.flash_refusal, self.refused = done, form, flash_refusal, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            db.session.commit()
+            if self.done:
+                flash(str(self.done), "success")
+            return False
+        if not issubclass(kind, Refused):
+            return False
+        db.session.rollback()
+        self.refused = error
+        field = getattr(self.form, error.field, None) if self.form is not None and error.field else None
+        if field is not None:
+            field.errors = [*field.errors, error.message]
+        elif self.flash_refusal:
+            flash(error.message, "danger")
+        return True
 
 
 class GuichetListWidget(ListWidget):
@@ -248,17 +287,12 @@ class WorkflowModelView(GuichetModelView):
             abort(404)
         comment = request.form.get("comment", "")
         upload = request.files.get("attachment")
-        try:
+        with Attempt(done=gettext("Done: %(action)s.", action=self.workflow.transition(name).label)):
             refusal = self.workflow.refusal(item, name, g.user, comment)
-            if refusal:
-                raise TransitionRefused(refusal)
+            if refusal is not None:
+                raise refusal
             attachment = files.save_upload(upload, item, g.user) if upload and upload.filename else None
             self.workflow.fire(item, name, g.user, comment, attachment)
-            db.session.commit()
-            flash(gettext("Done: %(action)s.", action=self.workflow.transition(name).label), "success")
-        except (TransitionRefused, files.FileRefused) as refusal:
-            db.session.rollback()
-            flash(str(refusal), "danger")
         return redirect(url_for(f"{self.endpoint}.show", pk=pk))
 
     def fire_from_grid(self, name, items):

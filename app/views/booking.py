@@ -9,7 +9,7 @@ import os
 import tempfile
 from datetime import date, datetime, time, timedelta
 
-from flask import Response, abort, flash, g, jsonify, redirect, request, stream_with_context, url_for
+from flask import Response, abort, g, jsonify, redirect, request, stream_with_context, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
@@ -29,11 +29,10 @@ from ..models import (
     utcnow,
 )
 from ..platform import exports
-from ..platform.workflow import TransitionRefused
 from ..rules import booking as rules
 from ..security import ScopedInterface, apply_scope
 from ..desks import desk_of
-from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView
 
 DESK = desk_of(__name__)
 
@@ -245,17 +244,11 @@ class BookingView(WorkflowModelView):
     def connection(self, pk):
         """The VNOC records the connection details, and validates if asked."""
         booking = _scoped_or_404(Booking, pk)
-        rules.set_connection(booking, request.form.get("connection_id"), request.form.get("connection_url"))
-        try:
+        with Attempt(done=gettext("Connection details saved.")) as attempt:
+            rules.set_connection(booking, request.form.get("connection_id"), request.form.get("connection_url"))
             if request.form.get("validate"):
                 self.workflow.fire(booking, "validate", g.user)
-                flash(gettext("Booking %(reference)s validated.", reference=booking.reference), "success")
-            else:
-                flash(gettext("Connection details saved."), "success")
-            db.session.commit()
-        except TransitionRefused as refusal:
-            db.session.rollback()
-            flash(str(refusal), "danger")
+                attempt.done = gettext("Booking %(reference)s validated.", reference=booking.reference)
         target = request.form.get("next")
         return redirect(target if target in (url_for("BookingView.queue"),) else url_for("BookingView.show", pk=pk))
 
@@ -455,18 +448,17 @@ class BookingWizard(BaseView):
             draft.recurrence_count = int(count) if count.lstrip("-").isdigit() else None
 
     def _confirm(self, draft, rooms, booking):
-        try:
+        booking_id = booking.id if booking is not None else None
+        with Attempt(flash_refusal=False) as attempt:  # the wizard shows the problems at their step
             if booking is None:
                 booking = rules.create_booking(draft, g.user, rooms, self._equipment(draft))
             else:
                 rules.modify_booking(booking, draft, g.user, rooms, self._equipment(draft))
-            reference = booking.reference
-            booking_id = booking.id
-            db.session.commit()
-        except rules.BookingRefused as refusal:
-            db.session.rollback()
-            booking = db.session.get(Booking, booking.id) if booking is not None and booking.id else None
-            return self._render(draft, min(p.step for p in refusal.problems), refusal.problems, booking)
+            reference, booking_id = booking.reference, booking.id
+        if attempt.refused is not None:
+            problems = attempt.refused.problems
+            booking = db.session.get(Booking, booking_id) if booking_id else None  # the one being changed
+            return self._render(draft, min(p.step for p in problems), problems, booking)
         return self.render_template("booking/done.html", reference=reference, booking_id=booking_id,
                                     modified=bool(request.values.get("booking")),
                                     title=gettext("Booking recorded"))

@@ -3,11 +3,10 @@ from flask import flash, g, redirect
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _l, ngettext
 
-from ..extensions import db
 from ..models import DelegationLog, RoleGrant
 from ..platform import delegation
 from ..security import ScopedInterface
-from .base import GuichetModelView
+from .base import Attempt, GuichetModelView
 
 GRANT_LABELS = {
     "grantee": _l("Person"),
@@ -43,14 +42,13 @@ class RoleGrantView(GuichetModelView):
     def revoke(self, items):
         items = items if isinstance(items, list) else [items]
         done = 0
-        for grant in items:
-            try:
+        for grant in items:  # each on its own: one refusal undoes no other revoke
+            with Attempt(flash_refusal=False) as attempt:
                 delegation.revoke_role(g.user, grant)
-                db.session.commit()
+            if attempt.refused is None:
                 done += 1
-            except delegation.DelegationRefused as refusal:
-                db.session.rollback()
-                flash(f"{grant}: {refusal}", "danger")
+            else:
+                flash(f"{grant}: {attempt.refused}", "danger")
         if done:
             flash(ngettext("%(num)d right revoked.", "%(num)d rights revoked.", done), "success")
         return redirect(self.get_redirect())

@@ -2,7 +2,7 @@
 page (events, comments, support answers, status changes, escalation), the
 requester's profile, the application catalogue and the establishments' settings.
 """
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.models.sqla.filters import FilterIn
 from flask_appbuilder.models.filters import BaseFilter
@@ -24,7 +24,7 @@ from ..platform import files
 from ..rules import ent as rules
 from ..security import ScopedInterface, apply_scope, role_names
 from ..desks import desk_of
-from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView
 
 DESK = desk_of(__name__)
 
@@ -156,18 +156,13 @@ class HelpRequestView(WorkflowModelView):
         establishments = rules.establishments_of(user)
         form = request.form
         if request.method == "POST":
-            try:
+            filed = gettext("Your request has been filed: your establishment's referents are notified.")
+            with Attempt(done=filed) as attempt:
                 item = rules.create_request(
                     user, application_id=form.get("application", type=int), subject=form.get("subject"),
                     description=form.get("description"), organisation_id=form.get("establishment", type=int),
                     profile=form.get("profile"), uploads=request.files.getlist("attachments"))
-                db.session.commit()
-            except (rules.RequestRefused, files.FileRefused) as refusal:
-                db.session.rollback()
-                flash(str(refusal), "danger")
-            else:
-                flash(gettext("Your request has been filed: your establishment's referents are notified."),
-                      "success")
+            if attempt.refused is None:
                 return redirect(url_for(".show", pk=item.id))
         return self.render_template(
             "ent/new.html", title=gettext("New help request"), form=form,
@@ -197,13 +192,8 @@ class HelpRequestView(WorkflowModelView):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
         if item is None:
             abort(404)
-        try:
+        with Attempt(done=gettext("Your message has been added to the request.")):
             record(item, g.user, request.form.get("comment", ""), request.files.get("attachment"))
-            db.session.commit()
-            flash(gettext("Your message has been added to the request."), "success")
-        except (rules.RequestRefused, files.FileRefused) as refusal:
-            db.session.rollback()
-            flash(str(refusal), "danger")
         return redirect(url_for(".show", pk=pk))
 
     @expose("/comment/<pk>", methods=["POST"])

@@ -9,18 +9,17 @@
 Every page loads its project or ticket through the row scope (404 otherwise); what
 a person may do is decided by app/rules/tickets.py.
 """
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
 
 from ..extensions import db
 from ..models import Project, ProjectViewer, ProjectTicket, ProjectTicketPriority
-from ..platform.workflow import TransitionRefused
 from ..rules import tickets as rules
 from ..security import ScopedInterface, apply_scope
 from ..desks import desk_of
-from .base import GuichetModelRestApi, GuichetModelView, WorkflowModelView
+from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView
 
 DESK = desk_of(__name__)
 
@@ -57,6 +56,7 @@ TICKET_LABELS = {
     "changed_by": _l("Changed by"),
 }
 CLOSED_PAGE_SIZE = 10
+VISIBILITY_UPDATED = _l("The visibility list has been updated.")
 
 
 class ProjectView(GuichetModelView):
@@ -197,31 +197,21 @@ class ExtranetView(BaseView):
         name = request.form.get("action", "comment")
         text = request.form.get("comment", "")
         upload = request.files.get("attachment")
-        try:
+        with Attempt() as attempt:
             if name == "comment":
                 rules.add_comment(ticket, g.user, text, upload)
-                message = gettext("Your comment has been added.")
+                attempt.done = gettext("Your comment has been added.")
             else:
                 rules.fire(ticket, name, g.user, text, upload)
-                message = gettext("Done: %(action)s.", action=rules.TICKET_WORKFLOW.transition(name).label)
-            db.session.commit()
-            flash(message, "success")
-        except (TransitionRefused, rules.TicketRefused) as refusal:
-            db.session.rollback()
-            flash(str(refusal), "danger")
+                attempt.done = gettext("Done: %(action)s.", action=rules.TICKET_WORKFLOW.transition(name).label)
         return redirect(url_for(".ticket", reference=reference))
 
     @expose("/ticket/<reference>/attach", methods=["POST"])
     @has_access
     def attach(self, reference):
         ticket = self._ticket(reference)
-        try:
+        with Attempt(done=gettext("The files have been added.")):
             rules.add_attachments(ticket, g.user, request.files.getlist("attachments"))
-            db.session.commit()
-            flash(gettext("The files have been added."), "success")
-        except rules.TicketRefused as refusal:
-            db.session.rollback()
-            flash(str(refusal), "danger")
         return redirect(url_for(".ticket", reference=reference))
 
     @expose("/new", methods=["GET", "POST"])
@@ -237,16 +227,11 @@ class ExtranetView(BaseView):
             page_url=request.form.get("page_url", ""), priority=request.form.get("priority", ""),
             priority_context=request.form.get("priority_context", ""), follower_id=_form_int("follower"))
         if request.method == "POST":
-            try:
-                if project is None:
-                    raise rules.TicketRefused(gettext("Project: choose a project."))
+            with Attempt() as attempt:
                 ticket = rules.create_ticket(project, g.user, draft, request.files.getlist("attachments"))
-                db.session.commit()
-                flash(gettext("Ticket %(reference)s created.", reference=ticket.reference), "success")
+                attempt.done = gettext("Ticket %(reference)s created.", reference=ticket.reference)
+            if attempt.refused is None:
                 return redirect(url_for(".ticket", reference=ticket.reference))
-            except rules.TicketRefused as refusal:
-                db.session.rollback()
-                flash(str(refusal), "danger")
         people = [u for u in rules.company_people(project) if u.id != g.user.id] if project else []
         return self.render_template(
             "tickets/new_ticket.html", title=gettext("Create a ticket"), projects=projects, project=project,
@@ -270,7 +255,8 @@ class ExtranetView(BaseView):
         project = self._project(project_id)
         user_id = _form_int("user")
         user = next((u for u in rules.company_people(project) if u.id == user_id), None)
-        self._change(lambda: rules.add_viewer(project, g.user, user))
+        with Attempt(done=VISIBILITY_UPDATED):
+            rules.add_viewer(project, g.user, user)
         return redirect(url_for(".visibility", project_id=project_id))
 
     @expose("/project/<int:project_id>/visibility/remove/<int:viewer_id>", methods=["POST"])
@@ -279,18 +265,9 @@ class ExtranetView(BaseView):
         project = self._project(project_id)
         viewer = apply_scope(db.session.query(ProjectViewer), ProjectViewer).filter(
             ProjectViewer.id == viewer_id).one_or_none()
-        self._change(lambda: rules.remove_viewer(project, g.user, viewer))
+        with Attempt(done=VISIBILITY_UPDATED):
+            rules.remove_viewer(project, g.user, viewer)
         return redirect(url_for(".visibility", project_id=project_id))
-
-    @staticmethod
-    def _change(change):
-        try:
-            change()
-            db.session.commit()
-            flash(gettext("The visibility list has been updated."), "success")
-        except rules.TicketRefused as refusal:
-            db.session.rollback()
-            flash(str(refusal), "danger")
 
 
 def register(appbuilder):
