@@ -22,7 +22,8 @@ from sqlalchemy.orm import aliased
 LABEL_ATTRIBUTES = ("name", "title", "reference", "username")
 
 
-def _label_attribute(model):
+def label_attribute(model):
+    """The column that names a row of `model` for people (name, title, reference, login)."""
     for name in LABEL_ATTRIBUTES:
         if name in model.__mapper__.columns:
             return name
@@ -41,7 +42,7 @@ def _sql_columns(datamodel, query, names):
         if not datamodel.is_relation_many_to_one(head):
             return None, None
         related = datamodel.get_related_model(head)
-        attribute = tail or _label_attribute(related)
+        attribute = tail or label_attribute(related)
         if not attribute or "." in attribute or attribute not in related.__mapper__.columns:
             return None, None
         if head not in aliases:
@@ -329,7 +330,13 @@ def export_response(datamodel, columns, filters, order_column, order_direction, 
     """The HTTP response of a grid export: `columns` is [(name, header), ...]."""
     names = [name for name, _ in columns]
     headers = [header for _, header in columns]
-    rows = iter_rows(datamodel, names, filters, order_column, order_direction)
+    return rows_response(grid_name, headers, iter_rows(datamodel, names, filters, order_column, order_direction),
+                         fmt)
+
+
+def rows_response(name, headers, rows, fmt):
+    """Rows (tuples of raw values, read lazily) as a CSV or XLSX download named after
+    `name`: a grid's export, or a desk's own table (a report)."""
     if fmt == "csv":
         delimiter = current_app.config.get("EXPORT_CSV_DELIMITER", ";")
         response = Response(stream_with_context(csv_chunks(headers, rows, delimiter)),
@@ -337,8 +344,8 @@ def export_response(datamodel, columns, filters, order_column, order_direction, 
     else:
         handle, path = tempfile.mkstemp(suffix=".xlsx")
         os.close(handle)
-        write_xlsx(path, grid_name, headers, rows)
+        write_xlsx(path, name, headers, rows)
         response = Response(_stream_file(path), mimetype=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-    response.headers["Content-Disposition"] = f'attachment; filename="{file_name(grid_name, fmt)}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{file_name(name, fmt)}"'
     return response

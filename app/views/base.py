@@ -13,7 +13,7 @@ from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.fields import EnumField
 from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWidget
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import get_locale, gettext, lazy_gettext as gettext_lazy, ngettext
 from wtforms import DateField, DateTimeField, DecimalField, FloatField, IntegerField, StringField
 
 from ..desks import DESKS
@@ -219,15 +219,66 @@ class GuichetModelView(ModelView):
 
 
 class GuichetModelRestApi(ModelRestApi):
-    """A REST API with the same row scope as the grids (through ScopedInterface)."""
+    """A REST API with the same row scope as the grids (through ScopedInterface).
+
+    A resource is declared once: an API naming its `grid` takes the grid's model,
+    titles, labels and columns (a many-to-one relation as `relation.<its label
+    column>`, to-many relations and computed columns left out), and the grid's
+    searches; it declares only what differs (read-only permissions, fewer writable
+    columns...).
+    """
 
     allow_browser_login = True
     page_size = 25
+    grid = None  # the GuichetModelView whose rows this API serves
+    TITLES = ("list_title", "show_title", "add_title", "edit_title")
 
     def __init__(self, **kwargs):
+        if self.grid is not None:
+            self._declare_from(self.grid)
         if not isinstance(self.datamodel, ScopedInterface):
             raise TypeError(f"{type(self).__name__}.datamodel must be a ScopedInterface")
         super().__init__(**kwargs)
+
+    def _own(self, name) -> bool:
+        """Whether the API class itself (not FAB's bases) declares `name`."""
+        return any(name in klass.__dict__ for klass in type(self).__mro__
+                   if issubclass(klass, GuichetModelRestApi) and klass is not GuichetModelRestApi)
+
+    def _declare_from(self, grid):
+        model = grid.datamodel.obj
+        if not self._own("datamodel"):
+            self.datamodel = ScopedInterface(model)
+        for name in self.TITLES:
+            if not self._own(name) and getattr(grid, name, None):
+                setattr(self, name, getattr(grid, name))
+        labels = {"id": gettext_lazy("ID"), **grid.label_columns}
+        for name, columns in (("list_columns", grid.list_columns), ("show_columns", grid.show_columns)):
+            if not self._own(name):
+                setattr(self, name, ["id"] + [c for c in (self._api_column(model, c) for c in columns)
+                                              if c and c != "id"])
+        for name in ("add_columns", "edit_columns", "search_columns"):
+            if not self._own(name) and getattr(grid, name, None):
+                setattr(self, name, list(getattr(grid, name)))
+        for column in set(self.list_columns) | set(self.show_columns):
+            relation = column.partition(".")[0]
+            if column not in labels and relation in labels:
+                labels[column] = labels[relation]
+        if not self._own("label_columns"):
+            self.label_columns = labels
+
+    @staticmethod
+    def _api_column(model, name):
+        """The API's name of a grid column: itself for a table column, `relation.label`
+        for a many-to-one relation, None for what an API schema cannot carry."""
+        mapper = model.__mapper__
+        if name in model.__table__.columns:
+            return name
+        relation = mapper.relationships.get(name)
+        if relation is not None and relation.direction.name == "MANYTOONE":
+            label = exports.label_attribute(relation.mapper.class_)
+            return f"{name}.{label}" if label else None
+        return None
 
     def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
         """FAB answers a column without description with gettext(""), which is the

@@ -5,11 +5,9 @@ Every query goes through the row scope (ScopedInterface or apply_scope): a Creat
 reaches their organisation's rows only, the VNOC every row; others answer 404.
 """
 import json
-import os
-import tempfile
 from datetime import date, datetime, time, timedelta
 
-from flask import Response, abort, g, jsonify, redirect, request, stream_with_context, url_for
+from flask import abort, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
@@ -152,16 +150,8 @@ def _scoped_or_404(model, pk):
 
 
 class RoomApi(GuichetModelRestApi):
-    datamodel = ScopedInterface(Room)
+    grid = RoomView
     resource_name = "room"
-    list_title = _l("Rooms and bridges")
-    show_title = _l("Room")
-    add_title = _l("Add a room")
-    edit_title = _l("Edit a room")
-    label_columns = {"id": _l("ID"), "organisation.name": _l("Organisation"), **ROOM_LABELS}
-    list_columns = show_columns = ["id", "name", "kind", "organisation.name", "capacity", "active"]
-    add_columns = edit_columns = ["name", "kind", "organisation", "capacity", "active"]
-    search_columns = ["name", "kind", "organisation", "active"]
 
 
 # ---------------------------------------------------------------------------
@@ -187,18 +177,8 @@ class EquipmentView(GuichetModelView):
 
 
 class EquipmentApi(GuichetModelRestApi):
-    datamodel = ScopedInterface(Equipment)
+    grid = EquipmentView
     resource_name = "equipment"
-    list_title = _l("Participant equipment")
-    show_title = _l("Equipment")
-    add_title = _l("Add equipment")
-    edit_title = _l("Edit equipment")
-    label_columns = {"id": _l("ID"), "organisation.name": _l("Organisation"), **EQUIPMENT_LABELS}
-    list_columns = show_columns = ["id", "name", "kind", "contact_name", "email", "phone", "ip_address",
-                                   "bridge_id", "organisation.name"]
-    add_columns = edit_columns = ["name", "kind", "contact_name", "email", "phone", "ip_address",
-                                  "bridge_id", "organisation"]
-    search_columns = ["name", "kind", "organisation"]
 
 
 # ---------------------------------------------------------------------------
@@ -302,42 +282,21 @@ def _month(value):
 
 
 def _report_export(rows, month, fmt):
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in GuichetModelView.export_formats:
         abort(404)
     headers = [gettext("Organisation"), gettext("Room"), gettext("Sessions"), gettext("Hours"),
                gettext("Participants")]
     data = [(r.organisation, r.room, r.sessions, r.hours, r.participants) for r in rows]
-    name = f"{gettext('Usage report')} {month:%Y-%m}"
-    if fmt == "csv":
-        response = Response(stream_with_context(exports.csv_chunks(headers, data)),
-                            mimetype="text/csv; charset=utf-8")
-    else:
-        handle, path = tempfile.mkstemp(suffix=".xlsx")
-        os.close(handle)
-        exports.write_xlsx(path, name, headers, data)
-        with open(path, "rb") as xlsx:
-            content = xlsx.read()
-        os.unlink(path)
-        response = Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = f'attachment; filename="{exports.file_name(name, fmt)}"'
-    return response
+    return exports.rows_response(f"{gettext('Usage report')} {month:%Y-%m}", headers, data, fmt)
 
 
 class BookingApi(GuichetModelRestApi):
-    datamodel = ScopedInterface(Booking)
+    grid = BookingView
     resource_name = "booking"
-    list_title = _l("Bookings")
-    show_title = _l("Booking")
     add_title = _l("Book a session")
     edit_title = _l("Change a booking")
-    label_columns = {"id": _l("ID"), "organisation.name": _l("Organisation"), **BOOKING_LABELS}
-    list_columns = ["id", "reference", "session_name", "organisation.name", "organiser_name", "start_at",
-                    "end_at", "kind", "state"]
-    show_columns = list_columns + ["organiser_email", "organiser_phone", "recurrence", "recurrence_until",
-                                   "recurrence_count", "connection_id", "connection_url", "notes"]
     # Bookings are written through the wizard (its rules and mails); the API reads them.
     add_columns = edit_columns = ["session_name", "organiser_name", "organiser_email", "organiser_phone", "notes"]
-    search_columns = ["reference", "session_name", "organisation", "state", "start_at"]
     base_permissions = ["can_get", "can_info"]
 
 

@@ -106,7 +106,8 @@ class HelpRequestView(WorkflowModelView):
     show_template = "ent/show.html"
     list_columns = ["id", "summary", "status", "application", "organisation", "requester",
                     "requester_profile", "event_count", "support_reference", "created_on"]
-    show_columns = list_columns
+    show_columns = ["id", "subject", "description", "status", "application", "organisation", "requester",
+                    "requester_profile", "event_count", "support_reference", "support_state", "created_on"]
     # Requests are filed through "new request" and change through their events;
     # FAB's add/edit forms are not offered (see base_permissions).
     add_columns = edit_columns = ["subject", "description"]
@@ -225,21 +226,15 @@ class HelpRequestView(WorkflowModelView):
 
 
 class HelpRequestApi(GuichetModelRestApi):
-    datamodel = ScopedInterface(HelpRequest)
+    grid = HelpRequestView
     resource_name = "helprequest"
     base_permissions = ["can_get", "can_info"]
     include_route_methods = {"get", "get_list", "info"}
-    list_title = _l("Help requests")
-    show_title = _l("Help request")
     add_title = _l("New help request")
     edit_title = _l("Help request")
-    label_columns = {**REQUEST_LABELS, "application.name": _l("Application"),
-                     "organisation.name": _l("Establishment"), "requester.username": _l("Requester")}
+    # The grid's request column shows subject and description together: the API gives both.
     list_columns = ["id", "subject", "status", "application.name", "organisation.name",
                     "requester.username", "requester_profile", "support_reference", "created_on"]
-    show_columns = list_columns + ["description", "support_state"]
-    add_columns = edit_columns = ["subject", "description"]
-    search_columns = ["status", "application", "organisation", "subject"]
     order_columns = ["id", "created_on"]
 
 

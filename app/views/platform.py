@@ -72,35 +72,13 @@ class OrganisationView(GuichetModelView):
 
 
 class OrganisationApi(GuichetModelRestApi):
-    datamodel = ScopedInterface(Organisation)
+    grid = OrganisationView
     resource_name = "organisation"
-    list_title = _l("Organisations")
-    show_title = _l("Organisation")
-    add_title = _l("Add an organisation")
-    edit_title = _l("Edit an organisation")
-    label_columns = {"id": _l("ID"), **ORGANISATION_LABELS}
-    list_columns = ["id", "name", "kind", "city", "active"]
-    show_columns = ["id", "name", "kind", "city", "email", "active"]
-    add_columns = edit_columns = ["name", "kind", "city", "email", "active"]
-    search_columns = ["name", "kind", "city", "active"]
 
 
 class MembershipApi(GuichetModelRestApi):
-    datamodel = ScopedInterface(Membership)
+    grid = MembershipView
     resource_name = "membership"
-    list_title = _l("Memberships")
-    show_title = _l("Membership")
-    add_title = _l("Add a membership")
-    edit_title = _l("Edit a membership")
-    label_columns = {
-        "id": _l("ID"),
-        "user.username": _l("Username"),
-        "organisation.name": _l("Organisation"),
-        **MEMBERSHIP_LABELS,
-    }
-    list_columns = ["id", "user.username", "organisation.name"]
-    show_columns = ["id", "user.username", "organisation.name"]
-    add_columns = edit_columns = ["user", "organisation"]
     search_columns = ["organisation"]
 
 

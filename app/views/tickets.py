@@ -98,20 +98,11 @@ class ProjectTicketView(WorkflowModelView):
 
 
 class ProjectTicketApi(GuichetModelRestApi):
-    datamodel = ScopedInterface(ProjectTicket)
+    grid = ProjectTicketView
     resource_name = "ticket"
+    add_title = _l("Add a ticket")
     # Reading for everyone who has the extranet; changing and deleting for Admin only.
     base_permissions = ["can_get", "can_info", "can_put", "can_delete"]
-    list_title = _l("Tickets")
-    show_title = _l("Ticket")
-    add_title = _l("Add a ticket")
-    edit_title = _l("Edit a ticket")
-    label_columns = {"id": _l("ID"), "project.name": _l("Project"), **TICKET_LABELS}
-    list_columns = ["id", "reference", "title", "project.name", "priority", "state", "created_on"]
-    show_columns = ["id", "reference", "title", "project.name", "description", "page_url", "priority",
-                    "priority_context", "state", "created_on", "closed_on"]
-    edit_columns = ["assignee", "priority", "priority_context"]
-    search_columns = ["reference", "title", "state", "priority", "project"]
 
     def pre_update(self, item):
         rules.check_edit(item)
