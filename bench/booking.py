@@ -1,4 +1,5 @@
-"""Booking benchmark: one booking with its conflict check, and 50 concurrent attempts on one slot.
+"""Desk A, visio booking benchmark: one booking with its conflict check, and 50
+concurrent attempts on one slot.
 
     .venv/bin/python bench/booking.py [--rows N] [--database-url URL]
 

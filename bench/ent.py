@@ -1,4 +1,5 @@
-"""Desk C benchmark: a referent's help-request list over many requests and events.
+"""Desk C, ENT help and support benchmark (ENT: a school's online workspace): a
+referent's help-request list over many requests and events.
 
     .venv/bin/python bench/ent.py [--rows N] [--database-url URL]
 

@@ -1,8 +1,8 @@
 """Desk C's demo data (ENT: a school's online workspace): two establishments and
 their support desk, the application catalogue, the referents (`referent`,
 `referent2`), the desk's agent (`desk`), workspace users (`teacher`, `student`,
-`user`) and requests in every status with their events. UAI: an establishment's
-national code."""
+`user`) and requests in every status with their events. UAI (unité administrative
+immatriculée): an establishment's national code."""
 from flask import current_app
 
 from ..extensions import db

@@ -1,4 +1,6 @@
-"""Desk A decisions: what a booking may be, when it may happen, who is told.
+"""Desk A, visio booking — the decisions: what a booking may be, when it may happen,
+who is told. VNOC: the visio network operations centre, which validates bookings and
+connects participants.
 
 A booking is described by a `BookingDraft` (what the wizard collects). `problems()`
 lists every rule the draft breaks, each naming its field; `create_booking()` and

@@ -1,4 +1,5 @@
-"""Desk C — ENT help and support: the decisions on help requests.
+"""Desk C, ENT help and support — the decisions on help requests. ENT: espace
+numérique de travail, a school's online workspace.
 
 A workspace user files a request to the referents of one of their establishments;
 referents answer (comments), change its status, or transmit it to the support desk
@@ -32,7 +33,6 @@ from ..platform.refusals import Refused
 from ..platform.workflow import Transition, Workflow
 from ..security import ENT_REFERENT, ENT_SUPPORT, is_admin, role_names
 
-OBJECT_TYPE = HelpRequest.__tablename__
 SUBJECT_MAX = 200
 
 # Events that are not status changes (the status stays as it was).
@@ -275,11 +275,13 @@ def escalate(item, user, comment="") -> WorkflowEvent:
 # ---------------------------------------------------------------------------
 
 
-def _text(comment, field):
+def _record_message(item, user, kind, comment, upload, label) -> WorkflowEvent:
+    """A comment or an answer: its text is required, its attachment optional."""
     text = (comment or "").strip()
     if not text:
-        raise RequestRefused("comment", gettext("%(field)s: a text is required.", field=field))
-    return text
+        raise RequestRefused("comment", gettext("%(field)s: a text is required.", field=label))
+    attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
+    return REQUEST_WORKFLOW.record(item, kind, user, text, attachment)
 
 
 def may_comment(user, item) -> bool:
@@ -298,15 +300,13 @@ def add_comment(item, user, comment, upload=None) -> WorkflowEvent:
         raise RequestRefused("comment", gettext("Comment: the request is closed; reopen it first."))
     if not may_comment(user, item):
         raise RequestRefused("comment", gettext("Comment: you may not comment on this request."))
-    text = _text(comment, gettext("Comment"))
-    attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
-    event = REQUEST_WORKFLOW.record(item, COMMENT, user, text, attachment)
+    event = _record_message(item, user, COMMENT, comment, upload, gettext("Comment"))
     if is_requester(user, item):
         recipients = referents_of(item.organisation_id)
     else:
         recipients = [item.requester]
     notifications.notify(recipients, "ent/request_comment",
-                         {"request": item, "actor": user, "comment": text}, link=_link(item))
+                         {"request": item, "actor": user, "comment": event.comment}, link=_link(item))
     return event
 
 
@@ -316,12 +316,10 @@ def support_answer(item, user, comment, upload=None) -> WorkflowEvent:
         raise RequestRefused("comment", gettext("Answer: this request was not transmitted to support."))
     if not may_answer(user, item):
         raise RequestRefused("comment", gettext("Answer: only the support desk of this request may answer."))
-    text = _text(comment, gettext("Answer"))
-    attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
-    event = REQUEST_WORKFLOW.record(item, SUPPORT_ANSWER, user, text, attachment)
+    event = _record_message(item, user, SUPPORT_ANSWER, comment, upload, gettext("Answer"))
     item.support_state = SupportState.answered
     notifications.notify([item.requester, *referents_of(item.organisation_id)], "ent/support_answer",
-                         {"request": item, "actor": user, "comment": text}, link=_link(item))
+                         {"request": item, "actor": user, "comment": event.comment}, link=_link(item))
     return event
 
 

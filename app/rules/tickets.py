@@ -1,5 +1,6 @@
-"""Desk B: client-project tickets — who may do what, the 9-state workflow, the mails,
-and the lists the client screens show. Plain functions over models, no HTTP.
+"""Desk B, client-project ticketing — the decisions: who may do what, the 9-state
+workflow, the mails, and the lists the client screens show (the "extranet": the
+pages a vendor's clients use). Plain functions over models, no HTTP.
 """
 from __future__ import annotations
 

@@ -287,10 +287,6 @@ class Notification(Audited, Model):
 
     user = relationship(User, foreign_keys=[user_id])
 
-    @property
-    def is_read(self):
-        return self.read_on is not None
-
     def __str__(self):
         return self.title
 

@@ -1,7 +1,8 @@
-"""Desk A screens: rooms and their calendars, equipment, the booking wizard, the
-bookings grid, the VNOC queue, today's connections and the usage report.
+"""Desk A, visio booking — the screens: rooms and their calendars, equipment, the
+booking wizard, the bookings grid, the queue of the VNOC (visio network operations
+centre), today's connections and the usage report.
 
-Every query goes through the row scope (ScopedInterface or apply_scope): a Creator
+Every query goes through the row scope (ScopedInterface or apply_scope): a Booker
 reaches their organisation's rows only, the VNOC every row; others answer 404.
 """
 import json

@@ -1,6 +1,8 @@
-"""Desk C — ENT help and support: the "new request" form, the requests grid and
-page (events, comments, support answers, status changes, escalation), the
-requester's profile, the application catalogue and the establishments' settings.
+"""Desk C, ENT help and support — the screens (ENT: espace numérique de travail, a
+school's online workspace; UAI: an establishment's national code): the "new
+request" form, the requests grid and page (events, comments, support answers,
+status changes, escalation), the requester's profile, the application catalogue and
+the establishments' settings.
 """
 from flask import abort, g, redirect, request, url_for
 from flask_appbuilder import expose

@@ -1,4 +1,4 @@
-"""Desk B: client-project tickets.
+"""Desk B, client-project ticketing — the screens.
 
 * Back office (vendor staff): the project and ticket grids, with filters by state,
   priority, project and assignee, and the workflow's bulk transitions.
