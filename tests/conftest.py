@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.extensions import db
 
-DEMO_PASSWORD = "demo1234"
+from .helpers import DEMO_PASSWORD, frozen_clock, local_now, login
 
 
 def _fresh_database_url():
@@ -58,14 +58,6 @@ def app():
                 jobs.get_queue(name).empty()
 
 
-@pytest.fixture(autouse=True)
-def _push_request_context():
-    """pytest-flask pushes one request context around each test, which makes every
-    test-client request share one `g` (and so one signed-in user). Each request
-    gets its own context here, as in production."""
-    yield
-
-
 @pytest.fixture()
 def session(app):
     with app.app_context():
@@ -73,11 +65,15 @@ def session(app):
         db.session.rollback()
 
 
-def login(client, username, password=DEMO_PASSWORD):
-    client.get("/logout/")
-    response = client.post("/login/", data={"username": username, "password": password})
-    assert response.status_code == 302, f"login of {username} failed"
-    return client
+@pytest.fixture()
+def clock(request, app):
+    """The clock stopped for the test today at 10:00 local time (a working hour), or at
+    the time of day given by indirect parametrization:
+    `@pytest.mark.parametrize("clock", ["10:00", "21:30"], indirect=True)`.
+    Yields that moment as naive local time. It needs `app` so that the session's app
+    and demo data are always built with the real clock, before it stops."""
+    with frozen_clock(getattr(request, "param", "10:00")):
+        yield local_now()
 
 
 @pytest.fixture()

@@ -16,6 +16,8 @@ from app.extensions import db
 from app.models import Membership, Organisation, OutboxMail, PasswordToken, PasswordTokenPurpose, RoleGrant, utcnow
 from app.platform import accounts
 
+from .helpers import member, user
+
 GOOD_PASSWORD = "nouveau2026"
 LINK = re.compile(r"https?://\S+/password/set/([A-Za-z0-9_\-]+)")
 
@@ -26,14 +28,6 @@ def unique(prefix="compte"):
 
 def sm(app):
     return app.appbuilder.sm
-
-
-def find_user(app, username):
-    with app.app_context():
-        user = sm(app).find_user(username=username)
-        if user is not None:
-            db.session.expunge(user)
-        return user
 
 
 def mails_to(app, address, template=None):
@@ -64,14 +58,11 @@ def org_id(app, name):
 
 
 def make_user(app, password="ancien2026", role="User", organisation="Lycée Victor Hugo"):
-    """A user with a known password, in `organisation`; returns (username, email, id)."""
+    """A new user with a known password, in `organisation`; returns (username, email, id)."""
     username = unique("membre")
-    email = f"{username}@guichet.example"
     with app.app_context():
-        user = sm(app).add_user(username, "Alice", "Martin", email, [sm(app).find_role(role)], password=password)
-        db.session.add(Membership(user_id=user.id, organisation_id=org_id(app, organisation)))
-        db.session.commit()
-        return username, email, user.id
+        created = member(username, organisation, role, password=password)
+        return username, created.email, created.id
 
 
 def password_hash(app, user_id):
@@ -103,8 +94,10 @@ def test_admin_creates_an_account_and_the_mailed_link_sets_a_password_that_signs
         "email": email, "roles": [str(role_id(app, "User"))],
     })
     assert response.status_code == 302, page(response)
-    user = find_user(app, username)
-    assert user is not None and user.active
+    with app.app_context():
+        created = user(username)
+        assert created is not None and created.active
+        created_id = created.id
     assert not signs_in(app, username, ""), "a new account has no usable password"
 
     [mail] = mails_to(app, email, "account_created")
@@ -113,7 +106,7 @@ def test_admin_creates_an_account_and_the_mailed_link_sets_a_password_that_signs
     token = path.rsplit("/", 1)[1]
     with app.app_context():  # only the token's hash is stored
         assert not db.session.query(PasswordToken).filter_by(token_hash=token).count()
-        stored = db.session.query(PasswordToken).filter_by(user_id=user.id).one()
+        stored = db.session.query(PasswordToken).filter_by(user_id=created_id).one()
         assert stored.purpose is PasswordTokenPurpose.set
         assert stored.expires_at - stored.created_on == timedelta(hours=1)
 
@@ -170,7 +163,8 @@ def test_a_used_link_is_refused_and_changes_nothing(app, login_as):
     assert signs_in(app, username, GOOD_PASSWORD) and not signs_in(app, username, "autre2026x")
 
 
-def test_a_link_expires_after_one_hour(app):
+def test_a_link_expires_after_one_hour(app, clock):
+    """The clock is stopped: the pages below meet the old link exactly one hour past its expiry."""
     username, email, user_id = make_user(app)
     issued = utcnow()
     with app.app_context():
@@ -273,10 +267,10 @@ def test_policy_on_add_user_and_reset_password(app):
         username = unique()
         assert sm(app).add_user(username, "A", "B", f"{username}@guichet.example",
                                 sm(app).find_role("Admin"), password="court1") is False
-        assert sm(app).find_user(username=username) is None
-        user = sm(app).find_user(username="user")
+        assert user(username) is None
+        someone = user("user")
         with pytest.raises(Exception, match="chiffre"):
-            sm(app).reset_password(user.id, "sanschiffre")
+            sm(app).reset_password(someone.id, "sanschiffre")
 
 
 def test_fab_password_forms_accept_a_good_password(app, login_as):
@@ -349,8 +343,9 @@ def test_login_cannot_be_changed_in_forms_or_api(app, login_as):
         "roles": [str(role_id(app, "User"))], "username": "pirate1",
     })
     assert edited.status_code == 302
-    user = find_user(app, username)
-    assert user is not None and user.first_name == "Alicia"
+    with app.app_context():
+        account = user(username)
+        assert account is not None and account.first_name == "Alicia"
 
     api = admin.put(f"/api/v1/security/users/{user_id}", json={"username": "pirate2"})
     assert api.status_code == 400 and "username" in api.get_json()["message"]
@@ -360,10 +355,11 @@ def test_login_cannot_be_changed_in_forms_or_api(app, login_as):
     own = login_as(username, "ancien2026").post("/userinfoeditview/form", data={
         "first_name": "Ali", "last_name": "Moreau", "username": "pirate3"})
     assert own.status_code == 302
-    user = find_user(app, username)
-    assert (user.username, user.first_name) == (username, "Ali")
-    for name in ("pirate1", "pirate2", "pirate3"):
-        assert find_user(app, name) is None
+    with app.app_context():
+        account = user(username)
+        assert (account.username, account.first_name) == (username, "Ali")
+        for name in ("pirate1", "pirate2", "pirate3"):
+            assert user(name) is None
 
     with app.app_context():  # and no code path either
         row = db.session.get(sm(app).user_model, user_id)
@@ -371,7 +367,8 @@ def test_login_cannot_be_changed_in_forms_or_api(app, login_as):
         with pytest.raises(accounts.LoginChangeError):
             db.session.flush()
         db.session.rollback()
-    assert find_user(app, username) is not None
+    with app.app_context():
+        assert user(username) is not None
 
 
 # ---------------------------------------------------------------------------
@@ -400,11 +397,11 @@ def test_operator_admin_creates_an_account_in_their_organisation(app, login_as):
     response = client.post("/accounts/form", data=data)
     assert response.status_code == 302, page(response)
     with app.app_context():
-        user = sm(app).find_user(username=data["username"])
-        assert [role.name for role in user.roles] == ["OperatorAdmin"]
+        created = user(data["username"])
+        assert [role.name for role in created.roles] == ["OperatorAdmin"]
         assert db.session.query(Membership).filter_by(
-            user_id=user.id, organisation_id=org_id(app, "Fibre Rhône Télécom")).count() == 1
-        grant = db.session.query(RoleGrant).filter_by(grantee_id=user.id).one()
+            user_id=created.id, organisation_id=org_id(app, "Fibre Rhône Télécom")).count() == 1
+        grant = db.session.query(RoleGrant).filter_by(grantee_id=created.id).one()
         assert grant.granted_by.username == "opadmin"
     [mail] = mails_to(app, data["email"], "account_created")
     assert app.test_client().get(link_path(mail)).status_code == 200
@@ -421,13 +418,14 @@ def test_delegating_user_cannot_create_outside_their_organisation_or_rights(app,
     data = account_form(app, **{field: value})
     response = client.post("/accounts/form", data=data)
     assert response.status_code == 200 and message in page(response).replace("&#39;", "'")
-    assert find_user(app, data["username"]) is None
+    with app.app_context():
+        assert user(data["username"]) is None
     assert mails_to(app, data["email"]) == []
 
 
 def test_create_account_rule_refuses_escalation(app):
     with app.test_request_context():
-        opadmin = sm(app).find_user(username="opadmin")
+        opadmin = user("opadmin")
         base = dict(username=unique(), first_name="A", last_name="B", email=f"{unique()}@guichet.example",
                     organisation_id=org_id(app, "Fibre Rhône Télécom"), role_ids=[role_id(app, "OperatorAdmin")])
         with pytest.raises(accounts.AccountRefused) as refused:
@@ -439,19 +437,20 @@ def test_create_account_rule_refuses_escalation(app):
         with pytest.raises(accounts.AccountRefused) as refused:
             accounts.create_account(opadmin, **{**base, "username": "opadmin"})
         assert refused.value.field == "username"
-        creator = sm(app).find_user(username="creator")
+        creator = user("creator")
         with pytest.raises(accounts.AccountRefused):
             accounts.create_account(creator, **{**base, "organisation_id": org_id(app, "Rectorat de l'académie de Lyon"),
                                                 "role_ids": [role_id(app, "Booker")]})
         db.session.rollback()
-        assert sm(app).find_user(username=base["username"]) is None
+        assert user(base["username"]) is None
 
 
 def test_a_user_without_the_right_cannot_open_the_account_form(app, login_as):
     assert login_as("creator").get("/accounts/form").status_code in (302, 403)
     data = account_form(app)
     assert login_as("creator").post("/accounts/form", data=data).status_code in (302, 403)
-    assert find_user(app, data["username"]) is None
+    with app.app_context():
+        assert user(data["username"]) is None
 
 
 # ---------------------------------------------------------------------------

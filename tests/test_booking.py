@@ -5,7 +5,6 @@ import io
 import os
 import threading
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -25,25 +24,20 @@ from app.platform.workflow import TransitionRefused
 from app.rules import booking as rules
 from app.rules.booking import BookingDraft, BookingRefused, ParticipantLine
 
+from .helpers import local_now, user
+
+# Every test here runs with the clock stopped at 10:00 today (conftest's `clock`):
+# none depends on the time of day it is run at.
+pytestmark = pytest.mark.usefixtures("clock")
 
 RECTORAT = "Rectorat de l'académie de Lyon"
 UGA = "Université Grenoble Alpes"
-
-
-def user(app, login_name):
-    return app.appbuilder.sm.find_user(username=login_name)
 
 
 def rooms_of(organisation_name, *names):
     query = select(Room).join(Room.organisation).where(Room.organisation.has(name=organisation_name))
     rooms = db.session.scalars(query.order_by(Room.id)).all()
     return [r for r in rooms if r.name in names] if names else rooms
-
-
-def local_now():
-    from config import Config
-
-    return datetime.now(ZoneInfo(Config.TIMEZONE)).replace(tzinfo=None)
 
 
 def day_in(weeks, weekday=1):
@@ -86,7 +80,7 @@ def ctx(app):
 def test_every_empty_required_field_is_named_and_nothing_is_written(app, ctx):
     before = booking_count()
     with pytest.raises(BookingRefused) as refusal:
-        rules.create_booking(BookingDraft(), user(app, "creator"), [])
+        rules.create_booking(BookingDraft(), user("creator"), [])
     assert {"rooms", "session_name", "organiser_name", "organiser_email", "organiser_phone", "day",
             "start", "end"} <= fields_of(refusal)
     assert "Salles" in str(refusal.value) or "Rooms" in str(refusal.value)
@@ -95,7 +89,7 @@ def test_every_empty_required_field_is_named_and_nothing_is_written(app, ctx):
 
 def test_end_before_start_and_quarter_hours_are_refused(app, ctx):
     rooms = rooms_of(RECTORAT)[:1]
-    creator = user(app, "creator")
+    creator = user("creator")
     with pytest.raises(BookingRefused) as refusal:
         rules.create_booking(draft(rooms, day_in(10), "11:00", "10:00"), creator, rooms)
     assert fields_of(refusal) == {"end"}
@@ -104,21 +98,33 @@ def test_end_before_start_and_quarter_hours_are_refused(app, ctx):
     assert fields_of(refusal) == {"start"}
 
 
-def test_one_day_notice_unless_the_vnoc_books(app, ctx):
+@pytest.mark.parametrize("clock", ["10:00", "19:30", "21:30"], indirect=True)
+def test_one_day_notice_unless_the_vnoc_books(app, ctx, clock):
+    """A slot less than a day ahead, inside the service hours of one day (never across
+    midnight, whatever the time of day): refused for the notice, on its start.
+    (Taken 3 to 4 hours ahead at 19:30, a slot would end at midnight: refused on its end.)"""
+    assert rules.local_now() == clock  # the rules read the stopped clock
     rooms = rooms_of(RECTORAT)[:1]
-    soon = local_now() + timedelta(hours=3)
-    soon_day, soon_start = soon.date(), soon.replace(minute=0, second=0) + timedelta(hours=1)
-    attempt = draft(rooms, soon_day, soon_start.strftime("%H:%M"), (soon_start + timedelta(hours=1)).strftime("%H:%M"))
-    found = rules.problems(attempt, user(app, "creator"), rooms)
+    soon_start = (clock + timedelta(hours=4)).replace(minute=0, second=0, microsecond=0)
+    if soon_start.time() < time(9):  # before the service opens: that morning at 10:00
+        soon_start = soon_start.replace(hour=10)
+    elif soon_start.time() > time(17):  # too late for a slot: the next morning at 10:00
+        soon_start = datetime.combine(soon_start.date() + timedelta(days=1), time(10))
+    assert timedelta(hours=1) < soon_start - clock < timedelta(hours=24)
+    attempt = draft(rooms, soon_start.date(), soon_start.strftime("%H:%M"),
+                    (soon_start + timedelta(hours=1)).strftime("%H:%M"))
+    found = rules.problems(attempt, user("creator"), rooms)
     assert "start" in {p.field for p in found}
     assert any("24" in p.message for p in found)
-    vnoc_found = rules.problems(attempt, user(app, "vnoc"), rooms)
+    assert [p.field for p in found if "24" in p.message] == ["start"]
+    assert {p.field for p in found} <= {"start", "day"}  # "day": tomorrow may be a Saturday
+    vnoc_found = rules.problems(attempt, user("vnoc"), rooms)
     assert not [p for p in vnoc_found if "24" in p.message]
 
 
 def test_service_hours_and_working_days_unless_the_vnoc_books(app, ctx):
     rooms = rooms_of(RECTORAT)[:1]
-    creator, vnoc = user(app, "creator"), user(app, "vnoc")
+    creator, vnoc = user("creator"), user("vnoc")
     for start, end, field in [("07:00", "09:00", "start"), ("17:30", "18:30", "end")]:
         with pytest.raises(BookingRefused) as refusal:
             rules.create_booking(draft(rooms, day_in(11), start, end), creator, rooms)
@@ -134,7 +140,7 @@ def test_service_hours_and_working_days_unless_the_vnoc_books(app, ctx):
 
 def test_a_room_is_never_double_booked_counting_the_buffer(app, ctx):
     first, second = rooms_of(RECTORAT)[:2]
-    creator = user(app, "creator")
+    creator = user("creator")
     day = day_in(12)
     rules.create_booking(draft([first], day, "10:00", "11:00"), creator, [first])
     for start, end in [("10:00", "11:00"), ("10:30", "11:30"), ("11:15", "12:00"), ("09:00", "09:45")]:
@@ -150,7 +156,7 @@ def test_a_room_is_never_double_booked_counting_the_buffer(app, ctx):
 
 def test_the_buffer_is_configuration(app, ctx):
     room = rooms_of(RECTORAT)[0]
-    creator = user(app, "creator")
+    creator = user("creator")
     day = day_in(13)
     app.config["BOOKING_BUFFER_MINUTES"] = 0
     try:
@@ -167,14 +173,14 @@ def test_the_same_equipment_twice_is_refused(app, ctx):
     line = ParticipantLine(name=saved.name, kind=saved.kind.value, equipment_id=saved.id)
     for lines in ([line, line], [ParticipantLine(name="Salle 12"), ParticipantLine(name="salle 12 ")]):
         with pytest.raises(BookingRefused) as refusal:
-            rules.create_booking(draft(rooms, day_in(14), participants=lines), user(app, "creator"), rooms)
+            rules.create_booking(draft(rooms, day_in(14), participants=lines), user("creator"), rooms)
         assert fields_of(refusal) == {"participants"}
         assert "deux fois" in str(refusal.value) or "twice" in str(refusal.value)
 
 
 def test_vnoc_connects_only_ip_equipment_with_an_address(app, ctx):
     rooms = rooms_of(RECTORAT)[:1]
-    creator = user(app, "creator")
+    creator = user("creator")
     for kind, address in [("isdn", "10.0.0.1"), ("mobile", ""), ("ip", "")]:
         line = ParticipantLine(name="Invité", kind=kind, ip_address=address, vnoc_connects=True)
         with pytest.raises(BookingRefused) as refusal:
@@ -187,7 +193,7 @@ def test_vnoc_connects_only_ip_equipment_with_an_address(app, ctx):
 
 def test_recurrence_expands_into_occurrences(app, ctx):
     first, second = rooms_of(RECTORAT)[:2]
-    creator = user(app, "creator")
+    creator = user("creator")
     monday = day_in(20, weekday=0)
     weekly = rules.create_booking(draft([first, second], monday, recurrence="weekly", recurrence_count=4),
                                   creator, [first, second])
@@ -212,7 +218,7 @@ def test_recurrence_expands_into_occurrences(app, ctx):
 
 def test_save_to_my_equipment(app, ctx):
     rooms = rooms_of(RECTORAT)[:1]
-    creator = user(app, "creator")
+    creator = user("creator")
     saved = db.session.scalars(select(Equipment).where(Equipment.organisation_id == rooms[0].organisation_id,
                                                        Equipment.kind == "ip")).first()
     changed = ParticipantLine(name=saved.name, kind="ip", ip_address="10.1.2.3", phone="01 02 03 04 05",
@@ -233,7 +239,7 @@ def _mails(booking, template):
 
 def test_create_gives_a_reference_and_mails_everyone_with_the_ics(app, ctx):
     rooms = rooms_of(RECTORAT)[:1]
-    creator = user(app, "creator")
+    creator = user("creator")
     lines = [ParticipantLine(name="Invité A", kind="ip", email="a@partenaire.example"),
              ParticipantLine(name="Invité B", kind="mobile", email="b@partenaire.example")]
     booking = rules.create_booking(draft(rooms, day_in(17), participants=lines), creator, rooms)
@@ -250,7 +256,7 @@ def test_create_gives_a_reference_and_mails_everyone_with_the_ics(app, ctx):
 
 def test_mails_are_in_each_recipients_language(app, ctx):
     rooms = rooms_of(RECTORAT)[:1]
-    creator = user(app, "creator")
+    creator = user("creator")
     set_user_locale(creator.id, "en")
     booking = rules.create_booking(draft(rooms, day_in(18)), creator, rooms)
     by_recipient = {m.recipient: m for m in _mails(booking, "booking/created")}
@@ -260,7 +266,7 @@ def test_mails_are_in_each_recipients_language(app, ctx):
 
 def test_validate_refuse_cancel_modify_mail_the_same_people(app, ctx):
     rooms = rooms_of(RECTORAT)[:2]
-    creator, vnoc = user(app, "creator"), user(app, "vnoc")
+    creator, vnoc = user("creator"), user("vnoc")
     lines = [ParticipantLine(name="Invité A", kind="ip", email="a@partenaire.example")]
     expected = {creator.email, "helene.brun@ac-lyon.example", "a@partenaire.example", app.config["VNOC_MAILBOX"]}
     workflow = rules.BOOKING_WORKFLOW
@@ -296,7 +302,7 @@ def test_validate_refuse_cancel_modify_mail_the_same_people(app, ctx):
 
 def test_queue_time_left_and_todays_calls(app, ctx):
     rooms = rooms_of(RECTORAT)[:1]
-    creator, vnoc = user(app, "creator"), user(app, "vnoc")
+    creator, vnoc = user("creator"), user("vnoc")
     line = ParticipantLine(name="Invité IP", kind="ip", ip_address="10.2.3.4", vnoc_connects=True)
     booking = rules.create_booking(draft(rooms, day_in(21), participants=[line]), creator, rooms)
     assert 59 <= rules.minutes_left(booking) <= 60
@@ -309,7 +315,7 @@ def test_queue_time_left_and_todays_calls(app, ctx):
 
 def test_usage_report_counts_sessions_hours_participants(app, ctx):
     rooms = rooms_of(RECTORAT)[:1]
-    creator, vnoc = user(app, "creator"), user(app, "vnoc")
+    creator, vnoc = user("creator"), user("vnoc")
     month = day_in(40, weekday=0).replace(day=1) + timedelta(days=31)
     month = month.replace(day=1)
     first_monday = month + timedelta(days=(7 - month.weekday()) % 7)
@@ -325,7 +331,7 @@ def test_usage_report_counts_sessions_hours_participants(app, ctx):
 
 def _attempt(app, room_id, day, results):
     with app.test_request_context():
-        creator = user(app, "creator")
+        creator = user("creator")
         room = db.session.get(Room, room_id)
         try:
             rules.create_booking(draft([room], day), creator, [room])
@@ -451,8 +457,8 @@ def test_wizard_shows_each_refusal_at_its_step(app, login_as):
 def test_vnoc_queue_validates_with_connection_details_and_refuses_with_a_reason(app, login_as):
     with app.test_request_context():
         rooms = rooms_of(RECTORAT)[:1]
-        one = rules.create_booking(draft(rooms, day_in(23)), user(app, "creator"), rooms)
-        two = rules.create_booking(draft(rooms, day_in(23), "15:00", "16:00"), user(app, "creator"), rooms)
+        one = rules.create_booking(draft(rooms, day_in(23)), user("creator"), rooms)
+        two = rules.create_booking(draft(rooms, day_in(23), "15:00", "16:00"), user("creator"), rooms)
         db.session.commit()
         one_id, two_id, one_ref = one.id, two.id, one.reference
     client = login_as("vnoc")

@@ -3,10 +3,10 @@ every grant and revoke is logged; a refused grant changes nothing."""
 import pytest
 
 from app.extensions import db
-from app.models import DelegationLog, Membership, Organisation, RoleGrant
+from app.models import DelegationLog, Organisation, RoleGrant
 from app.platform import delegation
 
-from .conftest import login
+from .helpers import login, member, user
 
 FIBRE = "Fibre Rhône Télécom"
 ALPES = "Alpes Connect"
@@ -14,18 +14,6 @@ ALPES = "Alpes Connect"
 
 def _org(name):
     return db.session.query(Organisation).filter_by(name=name).one()
-
-
-def _member(app, login_name, organisation_name, role_name="User"):
-    sm = app.appbuilder.sm
-    user = sm.find_user(username=login_name) or sm.add_user(
-        login_name, "Camille", login_name.capitalize(), f"{login_name}@guichet.example",
-        [sm.find_role(role_name)], password="demo1234")
-    org = _org(organisation_name)
-    if not db.session.query(Membership).filter_by(user_id=user.id, organisation_id=org.id).first():
-        db.session.add(Membership(user_id=user.id, organisation_id=org.id))
-    db.session.commit()
-    return user
 
 
 def _state():
@@ -40,7 +28,7 @@ def _role_names(user):
 def test_grant_and_revoke_are_applied_and_logged(app):
     with app.app_context():
         sm = app.appbuilder.sm
-        opadmin, colleague = sm.find_user(username="opadmin"), _member(app, "fibre.tech", FIBRE)
+        opadmin, colleague = user("opadmin"), member("fibre.tech", FIBRE)
         grant = delegation.grant_role(opadmin, RoleGrant(grantee=colleague, role=sm.find_role("OperatorAdmin"),
                                                          organisation=_org(FIBRE)))
         db.session.commit()
@@ -68,10 +56,10 @@ def test_grant_and_revoke_are_applied_and_logged(app):
 def test_a_grant_beyond_ones_rights_is_refused_and_changes_nothing(app, grantor, role, organisation, grantee_org, field):
     with app.app_context():
         sm = app.appbuilder.sm
-        grantee = _member(app, f"grantee.{grantee_org[:5].lower().replace(' ', '')}", grantee_org)
+        grantee = member(f"grantee.{grantee_org[:5].lower().replace(' ', '')}", grantee_org)
         before, roles_before = _state(), _role_names(grantee)
         with pytest.raises(delegation.DelegationRefused) as refusal:
-            delegation.grant_role(sm.find_user(username=grantor),
+            delegation.grant_role(user(grantor),
                                   RoleGrant(grantee=grantee, role=sm.find_role(role), organisation=_org(organisation)))
         db.session.rollback()
         assert _state() == before and _role_names(grantee) == roles_before
@@ -81,7 +69,7 @@ def test_a_grant_beyond_ones_rights_is_refused_and_changes_nothing(app, grantor,
 
 def test_the_form_offers_only_held_roles_and_refuses_a_forged_one(app):
     with app.app_context():
-        colleague = _member(app, "fibre.support", FIBRE)
+        colleague = member("fibre.support", FIBRE)
         ids = {"grantee": colleague.id, "organisation": _org(FIBRE).id,
                "vnoc": app.appbuilder.sm.find_role("VNOC").id}
         before = _state()
@@ -92,7 +80,7 @@ def test_the_form_offers_only_held_roles_and_refuses_a_forged_one(app):
                                           "organisation": ids["organisation"]})
     with app.app_context():
         assert _state() == before
-        assert _role_names(app.appbuilder.sm.find_user(username="fibre.support")) == ["User"]
+        assert _role_names(user("fibre.support")) == ["User"]
 
 
 def test_the_log_grid_shows_only_ones_organisation(app):

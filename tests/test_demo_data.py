@@ -5,6 +5,8 @@ from app import demo
 from app.extensions import db
 from app.models import Membership, Organisation, OrganisationKind
 
+from .helpers import DEMO_PASSWORD, user
+
 LOGINS = ["admin", "vnoc", "creator", "creator2", "client", "cmartin", "client2", "lead", "agent", "eventadmin",
           "referent", "referent2", "teacher", "student", "desk", "opadmin", "opuser", "user"]
 
@@ -12,7 +14,7 @@ LOGINS = ["admin", "vnoc", "creator", "creator2", "client", "cmartin", "client2"
 @pytest.mark.parametrize("username", LOGINS)
 def test_every_demo_account_signs_in(app, username):
     client = app.test_client()
-    response = client.post("/login/", data={"username": username, "password": "demo1234"})
+    response = client.post("/login/", data={"username": username, "password": DEMO_PASSWORD})
     assert response.status_code == 302
     assert "/login" not in response.headers["Location"]
     assert client.get("/users/userinfo/").status_code == 200
@@ -49,4 +51,4 @@ def test_each_account_holds_its_role(app):
                 "opuser": "OperatorUser", "teacher": "User", "student": "User", "user": "User"}
     with app.app_context():
         for login, role in expected.items():
-            assert [r.name for r in app.appbuilder.sm.find_user(username=login).roles] == [role]
+            assert [r.name for r in user(login).roles] == [role]

@@ -6,7 +6,6 @@ import io
 import re
 
 import pytest
-from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import (
@@ -15,7 +14,6 @@ from app.models import (
     EntUserProfile,
     HelpRequest,
     HelpRequestStatus,
-    Membership,
     Notification,
     Organisation,
     StoredFile,
@@ -26,12 +24,9 @@ from app.platform import files
 from app.platform.workflow import TransitionRefused
 from app.rules import ent as rules
 
+from .helpers import PNG, member, upload, user
+
 VH, JM = "Lycée Victor Hugo", "Collège Jean Moulin"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def user(app, login):
-    return app.appbuilder.sm.find_user(username=login)
 
 
 def org_id(name):
@@ -45,7 +40,7 @@ def application_id():
 def file_request(app, login, establishment=VH, subject="Mon écran reste blanc", uploads=()):
     """A new request filed by `login` (committed); returns its id."""
     with app.app_context():
-        item = rules.create_request(user(app, login), application_id=application_id(), subject=subject,
+        item = rules.create_request(user(login), application_id=application_id(), subject=subject,
                                     description="Depuis ce matin, la page ne se charge plus.",
                                     organisation_id=org_id(establishment), uploads=uploads)
         db.session.commit()
@@ -55,7 +50,7 @@ def file_request(app, login, establishment=VH, subject="Mon écran reste blanc",
 def fire(app, request_id, name, login, comment=""):
     with app.app_context():
         item = db.session.get(HelpRequest, request_id)
-        rules.REQUEST_WORKFLOW.fire(item, name, user(app, login), comment)
+        rules.REQUEST_WORKFLOW.fire(item, name, user(login), comment)
         db.session.commit()
 
 
@@ -69,10 +64,6 @@ def notified(request_id, template):
 def counts():
     return (db.session.query(HelpRequest).count(), db.session.query(WorkflowEvent).count(),
             db.session.query(Notification).count())
-
-
-def png(name="capture.png"):
-    return FileStorage(io.BytesIO(PNG), filename=name, content_type="image/png")
 
 
 # ---------------------------------------------------------------------------
@@ -95,14 +86,14 @@ def test_the_establishment_is_asked_only_of_people_in_several(app):
     with app.app_context():
         before = counts()
         with pytest.raises(rules.RequestRefused, match="^Établissement"):
-            rules.create_request(user(app, "teacher"), application_id=application_id(),
+            rules.create_request(user("teacher"), application_id=application_id(),
                                  subject="Sujet", description="Texte")
         with pytest.raises(rules.RequestRefused, match="^Établissement"):
-            rules.create_request(user(app, "student"), application_id=application_id(), subject="Sujet",
+            rules.create_request(user("student"), application_id=application_id(), subject="Sujet",
                                  description="Texte", organisation_id=org_id(JM))
         db.session.rollback()
         assert counts() == before
-        item = rules.create_request(user(app, "student"), application_id=application_id(),
+        item = rules.create_request(user("student"), application_id=application_id(),
                                     subject="Sans établissement choisi", description="Texte")
         assert item.organisation.name == VH
         db.session.rollback()
@@ -120,20 +111,14 @@ def test_a_refused_request_names_its_field_and_writes_nothing(app, field, values
         arguments = {"application_id": application_id(), "subject": "Sujet", "description": "Texte",
                      "organisation_id": org_id(VH), **values}
         with pytest.raises(rules.RequestRefused, match=f"^{field}"):
-            rules.create_request(user(app, "teacher"), **arguments)
+            rules.create_request(user("teacher"), **arguments)
         db.session.rollback()
         assert counts() == before
 
 
 def test_the_profile_is_asked_once_then_kept_on_each_request(app):
     with app.app_context():
-        sm = app.appbuilder.sm
-        newcomer = sm.find_user(username="ent_parent") or sm.add_user(
-            "ent_parent", "Paul", "Petit", "ent_parent@guichet.example", [sm.find_role("User")],
-            password="demo1234")
-        if not db.session.query(Membership).filter_by(user_id=newcomer.id).first():
-            db.session.add(Membership(user_id=newcomer.id, organisation_id=org_id(JM)))
-        db.session.commit()
+        newcomer = member("ent_parent", JM)
         arguments = {"application_id": application_id(), "subject": "Connexion", "description": "Texte"}
         with pytest.raises(rules.RequestRefused, match="^Profil"):
             rules.create_request(newcomer, **arguments)
@@ -181,7 +166,7 @@ def test_status_changes_are_refused_to_others_and_change_nothing(app, login, tra
         before = counts()
         item = db.session.get(HelpRequest, request_id)
         with pytest.raises(TransitionRefused, match="ne vous est pas permise"):
-            rules.REQUEST_WORKFLOW.fire(item, transition, user(app, login))
+            rules.REQUEST_WORKFLOW.fire(item, transition, user(login))
         db.session.rollback()
         assert counts() == before and db.session.get(HelpRequest, request_id).status is HelpRequestStatus.new
 
@@ -195,7 +180,7 @@ def test_the_escalation_round_trip(app):
     request_id = file_request(app, "student", subject="Cahier de textes inaccessible")
     with app.app_context():
         item = db.session.get(HelpRequest, request_id)
-        rules.escalate(item, user(app, "referent"), "L'application ne répond plus.")
+        rules.escalate(item, user("referent"), "L'application ne répond plus.")
         db.session.commit()
         assert item.status is HelpRequestStatus.open and item.escalated
         assert item.support_reference == f"SUP-{request_id:06d}"
@@ -203,7 +188,7 @@ def test_the_escalation_round_trip(app):
         assert item.support_state is SupportState.transmitted
         assert notified(request_id, "ent/request_escalated") == ["desk", "student"]
 
-        rules.support_answer(item, user(app, "desk"), "Le service a été redémarré, réessayez.")
+        rules.support_answer(item, user("desk"), "Le service a été redémarré, réessayez.")
         db.session.commit()
         assert item.support_state is SupportState.answered
         assert notified(request_id, "ent/support_answer") == ["referent", "student"]
@@ -214,9 +199,9 @@ def test_the_escalation_round_trip(app):
 
         before = counts()
         with pytest.raises(TransitionRefused, match="SUP-"):
-            rules.escalate(item, user(app, "referent"))
+            rules.escalate(item, user("referent"))
         with pytest.raises(rules.RequestRefused, match="^Réponse"):
-            rules.support_answer(item, user(app, "agent"), "Je ne suis pas du support ENT.")
+            rules.support_answer(item, user("agent"), "Je ne suis pas du support ENT.")
         db.session.rollback()
         assert counts() == before
 
@@ -229,7 +214,7 @@ def test_escalation_only_from_new_or_open(app, final):
         item = db.session.get(HelpRequest, request_id)
         before = counts()
         with pytest.raises(TransitionRefused, match="est impossible depuis l.état"):
-            rules.escalate(item, user(app, "referent"))
+            rules.escalate(item, user("referent"))
         db.session.rollback()
         assert counts() == before and not db.session.get(HelpRequest, request_id).escalated
 
@@ -239,11 +224,11 @@ def test_escalation_needs_a_support_desk_and_the_desk_answers_escalated_requests
     with app.app_context():
         item = db.session.get(HelpRequest, request_id)
         with pytest.raises(rules.RequestRefused, match="^Réponse"):
-            rules.support_answer(item, user(app, "desk"), "Bonjour")
+            rules.support_answer(item, user("desk"), "Bonjour")
         settings = db.session.query(EntEstablishment).filter_by(organisation_id=org_id(JM)).one()
         settings.support_desk_id = None
         with pytest.raises(TransitionRefused, match="^Support"):
-            rules.escalate(item, user(app, "referent2"))
+            rules.escalate(item, user("referent2"))
         db.session.rollback()
 
 
@@ -251,15 +236,15 @@ def test_comments_go_to_the_other_side(app):
     request_id = file_request(app, "student")
     with app.app_context():
         item = db.session.get(HelpRequest, request_id)
-        rules.add_comment(item, user(app, "referent"), "Pouvez-vous joindre une capture ?")
-        rules.add_comment(item, user(app, "student"), "La voici.", png())
+        rules.add_comment(item, user("referent"), "Pouvez-vous joindre une capture ?")
+        rules.add_comment(item, user("student"), "La voici.", upload())
         db.session.commit()
         rows = db.session.query(Notification).filter_by(
             template="ent/request_comment", link=f"/helprequests/show/{request_id}").order_by(Notification.id)
         assert [row.user.username for row in rows] == ["student", "referent"]
         assert rules.events_of(item)[-1].attachment.original_name == "capture.png"
         with pytest.raises(rules.RequestRefused, match="^Commentaire"):
-            rules.add_comment(item, user(app, "teacher"), "Je m'invite.")
+            rules.add_comment(item, user("teacher"), "Je m'invite.")
         db.session.rollback()
 
 
@@ -270,16 +255,16 @@ def test_comments_go_to_the_other_side(app):
 
 def test_help_request_attachments_are_accepted_when_the_quota_is_full(app, monkeypatch):
     monkeypatch.setitem(app.config, "FILE_USER_QUOTA_BYTES", 1)  # full as soon as one byte is stored
-    request_id = file_request(app, "student", uploads=[png()])
+    request_id = file_request(app, "student", uploads=[upload()])
     with app.app_context():
-        student = user(app, "student")
+        student = user("student")
         assert files.used_bytes(student.id) > 1
         stored = files.files_of(db.session.get(HelpRequest, request_id))
         assert [f.original_name for f in stored] == ["capture.png"]
         before = db.session.query(StoredFile).count()
         other_owner = db.session.query(Organisation).filter_by(name=VH).one()
         with pytest.raises(files.FileRefused, match="^Pièce jointe.*quota"):
-            files.save_upload(png(), other_owner, student)
+            files.save_upload(upload(), other_owner, student)
         db.session.rollback()
         assert db.session.query(StoredFile).count() == before
 
@@ -353,7 +338,7 @@ def test_the_list_shows_profile_event_count_summary_and_a_link_to_the_requester(
     request_id = file_request(app, "teacher", subject="Colonnes de la liste")
     fire(app, request_id, "open", "referent")
     with app.app_context():
-        teacher_id = user(app, "teacher").id
+        teacher_id = user("teacher").id
     html = login_as("referent").get("/helprequests/list/?psize_HelpRequestView=500").get_data(as_text=True)
     row = html[html.index(f'/helprequests/show/{request_id}"'):]
     row = row[:row.index("</tr>")]
@@ -399,10 +384,10 @@ def test_the_desk_answers_from_the_request_page(app, login_as):
 
 
 def test_referent2_reaches_nothing_of_the_other_establishment(app, login_as):
-    request_id = file_request(app, "student", VH, subject="Confidentiel Victor Hugo", uploads=[png()])
+    request_id = file_request(app, "student", VH, subject="Confidentiel Victor Hugo", uploads=[upload()])
     with app.app_context():
         file_id = files.files_of(db.session.get(HelpRequest, request_id))[0].id
-        student_id = user(app, "student").id
+        student_id = user("student").id
         vh_ids = {r.id for r in db.session.query(HelpRequest).filter_by(organisation_id=org_id(VH))}
     client = login_as("referent2")
     listed = _listed_ids(client.get("/helprequests/list/?psize_HelpRequestView=500").get_data(as_text=True))
@@ -430,7 +415,7 @@ def test_users_see_their_own_requests_and_the_desk_escalated_ones(app, login_as)
     fire(app, escalated, "escalate", "referent2")
     kept = file_request(app, "teacher", JM, subject="Gardée par la référente")
     with app.app_context():
-        student_id, teacher_id = user(app, "student").id, user(app, "teacher").id
+        student_id, teacher_id = user("student").id, user("teacher").id
         own = {r.id for r in db.session.query(HelpRequest).filter_by(requester_id=student_id)}
         escalated_ids = {r.id for r in db.session.query(HelpRequest).filter(HelpRequest.escalated_on.isnot(None))}
     student = login_as("student")

@@ -56,9 +56,9 @@ def test_xlsx_matches_the_csv(login_as):
     assert xlsx_rows[0] == csv_rows[0]
 
 
-def test_file_names_carry_the_grid_name_and_date(login_as):
+def test_file_names_carry_the_grid_name_and_date(login_as, clock):
     response = login_as("admin").get("/organisations/export/csv")
-    today = date.today().isoformat()
+    today = date.today().isoformat()  # the clock is stopped: the same day as the export's, even at midnight
     assert response.headers["Content-Disposition"] == f'attachment; filename="organisations-{today}.csv"'
     assert file_name("Réservations à valider", "xlsx", date(2026, 11, 23)) == "reservations-a-valider-2026-11-23.xlsx"
 

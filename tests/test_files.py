@@ -1,21 +1,16 @@
 """Attachments: type read from the content, size capped, served only within row scope."""
-import io
 import os
 
 import pytest
-from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import Organisation, StoredFile
 from app.platform import files
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+from .helpers import PNG, upload
+
 PDF = b"%PDF-1.7\n" + b"0" * 64
 ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
-
-
-def upload(content, name):
-    return FileStorage(stream=io.BytesIO(content), filename=name)
 
 
 @pytest.fixture()
@@ -29,12 +24,12 @@ def rectorat_id(app):
 def test_type_comes_from_the_content_not_the_name(app, rectorat_id):
     with app.test_request_context():
         rectorat = db.session.get(Organisation, rectorat_id)
-        stored = files.save_upload(upload(PNG, "rapport.pdf"), rectorat)
+        stored = files.save_upload(upload("rapport.pdf", PNG), rectorat)
         assert stored.content_type == "image/png"
         assert stored.original_name == "rapport.pdf"
         with pytest.raises(files.FileRefused, match="Pièce jointe|Attachment"):
-            files.save_upload(upload(ELF, "facture.pdf"), rectorat)
-        text = files.save_upload(upload("Bonjour, voici le compte rendu.\n".encode(), "cr.txt"), rectorat)
+            files.save_upload(upload("facture.pdf", ELF), rectorat)
+        text = files.save_upload(upload("cr.txt", "Bonjour, voici le compte rendu.\n".encode()), rectorat)
         assert text.content_type == "text/plain"
         db.session.rollback()
 
@@ -46,7 +41,7 @@ def test_size_limit_names_the_field_and_leaves_no_file(app, rectorat_id):
         try:
             before = _stored_files(app)
             with pytest.raises(files.FileRefused) as refusal:
-                files.save_upload(upload(PDF * 10, "gros.pdf"), rectorat, field_label="Justificatif")
+                files.save_upload(upload("gros.pdf", PDF * 10), rectorat, field_label="Justificatif")
             assert "Justificatif" in str(refusal.value)
             assert _stored_files(app) == before
         finally:
@@ -62,7 +57,7 @@ def _stored_files(app):
 def test_files_live_outside_the_web_root(app, rectorat_id):
     with app.test_request_context():
         rectorat = db.session.get(Organisation, rectorat_id)
-        stored = files.save_upload(upload(PDF, "convention.pdf"), rectorat)
+        stored = files.save_upload(upload("convention.pdf", PDF), rectorat)
         path = files.absolute_path(stored)
         assert path.startswith(app.instance_path) or app.config.get("FILES_ROOT")
         assert not path.startswith(app.static_folder)
@@ -72,7 +67,7 @@ def test_files_live_outside_the_web_root(app, rectorat_id):
 def test_download_follows_the_row_scope(app, login_as, rectorat_id):
     with app.test_request_context():
         rectorat = db.session.get(Organisation, rectorat_id)
-        stored = files.save_upload(upload(PDF, "convention signée.pdf"), rectorat)
+        stored = files.save_upload(upload("convention signée.pdf", PDF), rectorat)
         db.session.commit()
         file_id = stored.id
     response = login_as("creator").get(f"/files/{file_id}")  # member of the Rectorat

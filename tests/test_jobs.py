@@ -12,6 +12,7 @@ from app.platform import jobs
 from app.platform.audit import acting_as
 
 from . import job_helpers
+from .helpers import user
 
 
 @pytest.fixture()
@@ -59,7 +60,7 @@ def test_a_job_writes_audited_rows_as_the_user_who_enqueued_it(app, in_process):
     name = "Jobs: audited in-process"
     in_process.append(name)
     with app.app_context():
-        creator = app.appbuilder.sm.find_user(username="creator")
+        creator = user("creator")
         with acting_as(creator.id):
             jobs.enqueue(job_helpers.create_organisation, name)
         row = db.session.query(Organisation).filter_by(name=name).one()

@@ -32,7 +32,7 @@ from app.platform.audit import acting_as
 from config import BASE_DIR
 
 from . import job_helpers
-from .conftest import login
+from .helpers import login, user
 
 REDIS_DB = 13
 PREFIX = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}-"
@@ -199,8 +199,7 @@ def languages(app):
 
     def set_language(username, locale):
         with app.app_context():
-            user = app.appbuilder.sm.find_user(username=username)
-            notifications.set_user_locale(user.id, locale)
+            notifications.set_user_locale(user(username).id, locale)
             db.session.commit()
 
     yield set_language
@@ -227,9 +226,9 @@ def notify_and_commit(app, recipients, template="test", **kwargs):
 
 def users(app, *usernames):
     with app.app_context():
-        found = [app.appbuilder.sm.find_user(username=name) for name in usernames]
-        for user in found:
-            db.session.expunge(user)
+        found = [user(name) for name in usernames]
+        for account in found:
+            db.session.expunge(account)
         return found
 
 
@@ -420,7 +419,7 @@ def test_a_worker_job_writes_audited_rows_as_the_user_who_enqueued_it(on_redis):
     app = on_redis
     name = "Jobs: audited on the worker"
     with app.app_context():
-        referent = app.appbuilder.sm.find_user(username="referent")
+        referent = user("referent")
         referent_id = referent.id
         with acting_as(referent_id):
             jobs.enqueue(job_helpers.create_organisation, name)

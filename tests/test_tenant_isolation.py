@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Membership, Organisation
 from app.security import ScopedInterface, Viewer, scope_criterion
 
-from .conftest import login
+from .helpers import login, member, user
 
 PROBE_ORGANISATION = "Rectorat de l'académie de Lyon"
 SELF_SERVICE_PERMISSIONS = {"can_userinfo", "resetmypassword", "userinfoedit",
@@ -43,13 +43,9 @@ def probe(app):
         names = {v.class_permission_name for v in _scoped_views(app)}
         role.permissions = [pv for pv in sm.session.query(sm.permissionview_model)
                             if pv.view_menu.name in names]
-        user = sm.find_user(username="probe") or sm.add_user(
-            "probe", "Pierre", "Sonde", "probe@guichet.example", [role], password="demo1234")
+        probe_user = member("probe", PROBE_ORGANISATION, role="IsolationProbe")
         organisation = db.session.query(Organisation).filter_by(name=PROBE_ORGANISATION).one()
-        if not db.session.query(Membership).filter_by(user_id=user.id).first():
-            db.session.add(Membership(user_id=user.id, organisation_id=organisation.id))
-        db.session.commit()
-        viewer = Viewer(user.id, frozenset({"IsolationProbe"}), frozenset({organisation.id}))
+        viewer = Viewer(probe_user.id, frozenset({"IsolationProbe"}), frozenset({organisation.id}))
         return {"viewer": viewer, "organisation_id": organisation.id}
 
 
@@ -135,6 +131,7 @@ def test_grids_hide_other_organisations(app, probe):
 
 
 def test_exports_hide_other_organisations(app, probe):
+    """Each export holds exactly the rows the probe's scope lets it see, none of Y's."""
     client = login(app.test_client(), "probe")
     for view in [v for v in _scoped_views(app) if isinstance(v, BaseCRUDView)]:
         model = view.datamodel.obj
@@ -142,6 +139,8 @@ def test_exports_hide_other_organisations(app, probe):
             outsiders = set(_rows_of_another_organisation(model, probe))
             pk = sa_inspect(model).primary_key[0]
             total = db.session.query(pk).count()
+            criterion = scope_criterion(model, probe["viewer"])  # None: the probe sees every row
+            visible = total if criterion is None else db.session.query(pk).filter(criterion).count()
             first_column = view.list_columns[0]
             outsider_labels = set()
             for key in outsiders:
@@ -152,6 +151,7 @@ def test_exports_hide_other_organisations(app, probe):
         response = client.get(f"{view.route_base}/export/csv")
         assert response.status_code == 200
         rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))[1:]
+        assert len(rows) == visible, f"{type(view).__name__} exports {len(rows)} rows, the probe sees {visible}"
         assert len(rows) <= total - len(outsiders), f"{type(view).__name__} exports rows of another organisation"
         if first_column in ("name", "reference", "username"):
             assert not outsider_labels & {row[0] for row in rows}
@@ -194,7 +194,7 @@ def test_cannot_write_a_row_into_another_organisation(app, probe):
     client = login(app.test_client(), "probe")
     with app.app_context():
         other = db.session.query(Organisation).filter(Organisation.id != probe["organisation_id"]).first()
-        user_id = app.appbuilder.sm.find_user(username="probe").id
+        user_id = user("probe").id
         mine = db.session.query(Membership).filter_by(user_id=user_id).one()
         count = db.session.query(Membership).count()
     response = client.post("/api/v1/membership/", json={"user": user_id, "organisation": other.id})

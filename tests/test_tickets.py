@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import (
@@ -26,10 +25,11 @@ from app.platform.workflow import TransitionRefused
 from app.rules import tickets as rules
 from app.security import ApproximateCount
 
+from .helpers import PNG, upload, user
+
 FESTIVAL = "Billetterie Festival 2026"  # Les Nuits de Fourvière, setup phase, client lead `client`
 SITE = "Site institutionnel des Nuits"  # Les Nuits de Fourvière, operation, listed: `client`
 SALON = "Extranet exposants Made in Rhône"  # Salon Made in Rhône, setup, client lead `client2`
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 VENDOR = {"lead", "agent"}
 CLIENT = {"client"}  # the declarant of the tickets below, and the project's client lead
@@ -39,22 +39,14 @@ WHO = {name: (CLIENT if name in ("send_back", "close") else VENDOR)
 PEOPLE = ("lead", "agent", "client", "cmartin", "client2")
 
 
-def person(app, login):
-    return app.appbuilder.sm.find_user(username=login)
-
-
 def project_named(name):
     return db.session.query(Project).filter_by(name=name).one()
-
-
-def upload(name="capture.png", data=PNG):
-    return FileStorage(stream=io.BytesIO(data), filename=name)
 
 
 def new_ticket(app, project=FESTIVAL, declarant="client", **fields):
     draft = rules.TicketDraft(title=fields.pop("title", "Le panier se vide tout seul"),
                               priority=fields.pop("priority", "medium"), **fields)
-    return rules.create_ticket(project_named(project), person(app, declarant), draft)
+    return rules.create_ticket(project_named(project), user(declarant), draft)
 
 
 def mails_to(ticket, template):
@@ -86,13 +78,13 @@ def test_each_transition_is_allowed_and_refused_per_role(app, name):
                 before = events_of(ticket)
                 expected = state in transition.sources and login in WHO[name]
                 if expected:
-                    event = rules.fire(ticket, name, person(app, login), "Commentaire de test")
+                    event = rules.fire(ticket, name, user(login), "Commentaire de test")
                     assert ticket.state is transition.target, (name, state, login)
                     assert (event.from_state, event.to_state) == (state.value, transition.target.value)
                     assert events_of(ticket) == before + 1
                 else:
                     with pytest.raises(TransitionRefused):
-                        rules.fire(ticket, name, person(app, login), "Commentaire de test")
+                        rules.fire(ticket, name, user(login), "Commentaire de test")
                     assert ticket.state is state, (name, state, login)
                     assert events_of(ticket) == before
                 db.session.rollback()
@@ -103,11 +95,11 @@ def test_a_comment_is_required_to_ask_the_client_or_return(app):
         ticket = new_ticket(app)
         ticket.state = ProjectTicketState.in_progress
         with pytest.raises(TransitionRefused, match="Commentaire"):
-            rules.fire(ticket, "ask_client", person(app, "agent"), "  ")
+            rules.fire(ticket, "ask_client", user("agent"), "  ")
         assert ticket.state is ProjectTicketState.in_progress
         ticket.state = ProjectTicketState.processed
         with pytest.raises(TransitionRefused, match="Commentaire"):
-            rules.fire(ticket, "send_back", person(app, "client"), "")
+            rules.fire(ticket, "send_back", user("client"), "")
         assert ticket.state is ProjectTicketState.processed
         db.session.rollback()
 
@@ -115,7 +107,7 @@ def test_a_comment_is_required_to_ask_the_client_or_return(app):
 def test_taking_a_ticket_makes_the_agent_its_assignee(app):
     with app.app_context():
         ticket = new_ticket(app)
-        rules.fire(ticket, "assign", person(app, "agent"))
+        rules.fire(ticket, "assign", user("agent"))
         assert ticket.assignee.username == "agent" and ticket.state is ProjectTicketState.assigned
         db.session.rollback()
 
@@ -126,20 +118,20 @@ def test_closed_is_final(app, login_as):
     with app.app_context():
         ticket = new_ticket(app)
         db.session.commit()
-        rules.fire(ticket, "close", person(app, "client"), "Merci, c'est réglé")
+        rules.fire(ticket, "close", user("client"), "Merci, c'est réglé")
         db.session.commit()
         assert ticket.state is ProjectTicketState.closed and ticket.closed_on is not None
         reference, ticket_id, events = ticket.reference, ticket.id, events_of(ticket)
         for login in PEOPLE + ("admin",):
-            user = person(app, login)
-            assert rules.available(ticket, user) == []
+            someone = user(login)
+            assert rules.available(ticket, someone) == []
             for name in WHO:
                 with pytest.raises(TransitionRefused, match="clos"):
-                    rules.fire(ticket, name, user, "encore")
+                    rules.fire(ticket, name, someone, "encore")
             with pytest.raises(rules.TicketRefused, match="nouveau ticket"):
-                rules.add_comment(ticket, user, "Une dernière chose")
+                rules.add_comment(ticket, someone, "Une dernière chose")
             with pytest.raises(rules.TicketRefused, match="nouveau ticket"):
-                rules.add_attachments(ticket, user, [upload()])
+                rules.add_attachments(ticket, someone, [upload()])
         db.session.rollback()
         assert events_of(ticket) == events
         assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
@@ -192,7 +184,7 @@ def test_required_fields_are_named(app):
         with pytest.raises(rules.TicketRefused, match="Priorité"):
             new_ticket(app, priority="")
         with pytest.raises(rules.TicketRefused, match="Suivi"):
-            new_ticket(app, follower_id=person(app, "client2").id)
+            new_ticket(app, follower_id=user("client2").id)
         db.session.rollback()
 
 
@@ -201,20 +193,20 @@ def test_five_attachments_at_most(app):
         files_before, tickets_before = db.session.query(StoredFile).count(), db.session.query(ProjectTicket).count()
         draft = rules.TicketDraft(title="Six captures", priority="low")
         with pytest.raises(rules.TicketRefused, match="Pièces jointes"):
-            rules.create_ticket(project_named(FESTIVAL), person(app, "client"), draft,
+            rules.create_ticket(project_named(FESTIVAL), user("client"), draft,
                                 [upload(f"c{i}.png") for i in range(6)])
         db.session.rollback()
         assert db.session.query(StoredFile).count() == files_before
         assert db.session.query(ProjectTicket).count() == tickets_before
 
-        ticket = rules.create_ticket(project_named(FESTIVAL), person(app, "client"), draft,
+        ticket = rules.create_ticket(project_named(FESTIVAL), user("client"), draft,
                                      [upload(f"c{i}.png") for i in range(4)])
-        rules.add_attachments(ticket, person(app, "client"), [upload("c5.png")])
+        rules.add_attachments(ticket, user("client"), [upload("c5.png")])
         assert len(rules.attachments(ticket)) == 5
         with pytest.raises(rules.TicketRefused, match="Pièces jointes"):
-            rules.add_attachments(ticket, person(app, "client"), [upload("c6.png")])
+            rules.add_attachments(ticket, user("client"), [upload("c6.png")])
         # A file sent with a comment is the comment's, not one of the ticket's five.
-        rules.add_comment(ticket, person(app, "agent"), "Voici le correctif", upload("correctif.png"))
+        rules.add_comment(ticket, user("agent"), "Voici le correctif", upload("correctif.png"))
         assert len(rules.attachments(ticket)) == 5
         db.session.rollback()
 
@@ -238,7 +230,7 @@ def test_creation_mail_in_setup_phase_goes_to_the_setup_contact(app):
 
 def test_creation_mail_in_operation_phase_goes_to_the_support_mailbox(app):
     with app.app_context():
-        ticket = new_ticket(app, project=SITE, declarant="client", follower_id=person(app, "cmartin").id)
+        ticket = new_ticket(app, project=SITE, declarant="client", follower_id=user("cmartin").id)
         recipients = [m.recipient for m in db.session.query(OutboxMail).filter_by(template="tickets/created")
                       if ticket.reference in m.subject]
         assert sorted(recipients) == sorted([
@@ -252,20 +244,20 @@ def test_creation_mail_in_operation_phase_goes_to_the_support_mailbox(app):
 
 def test_mails_at_each_step(app):
     with app.app_context():
-        ticket = new_ticket(app, declarant="client", follower_id=person(app, "cmartin").id)
+        ticket = new_ticket(app, declarant="client", follower_id=user("cmartin").id)
         client_side = {"client@guichet.example", "cmartin@guichet.example"}
-        rules.fire(ticket, "assign", person(app, "agent"))
+        rules.fire(ticket, "assign", user("agent"))
         assert mails_to(ticket, "tickets/assigned") == client_side | {"agent@guichet.example"}
-        rules.fire(ticket, "ask_client", person(app, "agent"), "Sur quel navigateur ?")
+        rules.fire(ticket, "ask_client", user("agent"), "Sur quel navigateur ?")
         assert mails_to(ticket, "tickets/waiting_client") == client_side
-        rules.fire(ticket, "send_back", person(app, "client"), "Firefox 128")
+        rules.fire(ticket, "send_back", user("client"), "Firefox 128")
         assert mails_to(ticket, "tickets/returned") == {"lead@guichet.example", "agent@guichet.example"}
-        rules.fire(ticket, "process", person(app, "agent"), "Corrigé")
+        rules.fire(ticket, "process", user("agent"), "Corrigé")
         assert mails_to(ticket, "tickets/processed") == client_side
         body = next(m.body for m in db.session.query(OutboxMail).filter_by(template="tickets/processed")
                     if ticket.reference in m.subject)
         assert "clôturer" in body and "Corrigé" in body
-        rules.fire(ticket, "close", person(app, "client"))
+        rules.fire(ticket, "close", user("client"))
         assert mails_to(ticket, "tickets/closed") == client_side | {"lead@guichet.example", "agent@guichet.example"}
         db.session.rollback()
 
@@ -308,7 +300,7 @@ def test_clients_see_only_their_company_and_the_listed_projects(app, login_as):
 def test_the_client_lead_manages_the_visibility_list(app, login_as):
     festival, site, *_ = _ids(app)
     with app.app_context():
-        cmartin_id = person(app, "cmartin").id
+        cmartin_id = user("cmartin").id
         logs = db.session.query(DelegationLog).filter_by(object_type="ticket_project").count()
     colleague = login_as("cmartin")
     colleague.post(f"/extranet/project/{site}/visibility/add", data={"user": cmartin_id})  # 404: not visible
@@ -329,7 +321,7 @@ def test_the_client_lead_manages_the_visibility_list(app, login_as):
 
     # Listing someone on the festival closes it to everyone else of the company.
     with app.app_context():
-        other = ProjectViewer(project_id=festival, user_id=person(app, "client").id)
+        other = ProjectViewer(project_id=festival, user_id=user("client").id)
         db.session.add(other)
         db.session.commit()
         other_id = other.id
@@ -342,7 +334,7 @@ def test_the_client_lead_manages_the_visibility_list(app, login_as):
 
 def test_attachments_download_only_for_those_who_see_the_ticket(app, login_as):
     with app.app_context():
-        ticket = rules.create_ticket(project_named(SALON), person(app, "client2"),
+        ticket = rules.create_ticket(project_named(SALON), user("client2"),
                                      rules.TicketDraft(title="Capture du bug", priority="low"), [upload()])
         db.session.commit()
         file_id = rules.attachments(ticket)[0].id

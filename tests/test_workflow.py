@@ -18,7 +18,7 @@ from app.platform.workflow import Transition, TransitionRefused, Workflow
 from app.security import ScopedInterface, by_organisation, scope
 from app.views.base import WorkflowModelView
 
-from .conftest import login
+from .helpers import login, user
 
 GadgetBase = declarative_base()
 
@@ -103,23 +103,13 @@ def gadget_app(app):
         GadgetBase.metadata.drop_all(db.engine)
 
 
-def user(app, login_name):
-    return app.appbuilder.sm.find_user(username=login_name)
-
-
 def new_gadget(name="Écran", state="draft", owner="creator", organisation="Rectorat de l'académie de Lyon"):
     org = db.session.query(Organisation).filter_by(name=organisation).one()
-    owner_id = db.session.query(type(user_of(owner))).filter_by(username=owner).one().id
+    owner_id = user(owner).id
     gadget = Gadget(name=name, state=GadgetState(state), owner_id=owner_id, organisation_id=org.id)
     db.session.add(gadget)
     db.session.commit()
     return gadget
-
-
-def user_of(login_name):
-    from flask import current_app
-
-    return current_app.appbuilder.sm.find_user(username=login_name)
 
 
 def events(gadget):
@@ -129,11 +119,11 @@ def events(gadget):
 def test_a_legal_transition_changes_the_state_and_writes_history(gadget_app):
     with gadget_app.app_context():
         gadget = new_gadget()
-        event = GADGET_FLOW.fire(gadget, "submit", user_of("creator"), comment="Prêt pour revue")
+        event = GADGET_FLOW.fire(gadget, "submit", user("creator"), comment="Prêt pour revue")
         db.session.commit()
         assert gadget.state == "submitted"
         assert (event.from_state, event.to_state, event.transition) == ("draft", "submitted", "submit")
-        assert event.actor_id == user_of("creator").id and event.comment == "Prêt pour revue"
+        assert event.actor_id == user("creator").id and event.comment == "Prêt pour revue"
         assert event.happened_on is not None
         assert [e.to_state for e in GADGET_FLOW.history(gadget)] == ["submitted"]
 
@@ -149,7 +139,7 @@ def test_an_illegal_transition_is_refused_and_changes_nothing(gadget_app, state,
     with gadget_app.test_request_context():
         gadget = new_gadget(state=state)
         with pytest.raises(TransitionRefused) as refusal:
-            GADGET_FLOW.fire(gadget, name, user_of(login_name), comment)
+            GADGET_FLOW.fire(gadget, name, user(login_name), comment)
         db.session.rollback()
         db.session.refresh(gadget)
         assert gadget.state == state
@@ -162,25 +152,25 @@ def test_a_guard_refuses_with_its_message(gadget_app):
     with gadget_app.app_context():
         gadget = new_gadget(name="TV", state="submitted")
         with pytest.raises(TransitionRefused, match="Nom : au moins 3 caractères"):
-            GADGET_FLOW.fire(gadget, "approve", user_of("vnoc"))
+            GADGET_FLOW.fire(gadget, "approve", user("vnoc"))
         assert gadget.state == "submitted"
 
 
 def test_who_else_may_fire_is_checked_per_row(gadget_app):
     with gadget_app.app_context():
         mine = new_gadget(state="approved", owner="creator")
-        GADGET_FLOW.fire(mine, "close", user_of("creator"))
+        GADGET_FLOW.fire(mine, "close", user("creator"))
         db.session.commit()
         assert mine.state == "closed"
         assert [t.name for t in GADGET_FLOW.available(new_gadget(state="approved", owner="vnoc"),
-                                                      user_of("creator"))] == []
+                                                      user("creator"))] == []
 
 
 def test_bulk_fires_each_row_on_its_own(gadget_app):
     with gadget_app.app_context():
         good1, good2 = new_gadget("Caméra", "submitted"), new_gadget("Micro", "submitted")
         bad_state, bad_guard = new_gadget("Enceinte", "draft"), new_gadget("PC", "submitted")
-        fired, refused = GADGET_FLOW.fire_many([good1, bad_state, good2, bad_guard], "approve", user_of("vnoc"))
+        fired, refused = GADGET_FLOW.fire_many([good1, bad_state, good2, bad_guard], "approve", user("vnoc"))
         assert fired == [good1, good2]
         assert [item for item, _ in refused] == [bad_state, bad_guard]
         for gadget, state, count in [(good1, "approved", 1), (good2, "approved", 1),

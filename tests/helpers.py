@@ -1,0 +1,87 @@
+"""Plain helpers shared by the tests: signing in, demo accounts, uploads and the clock.
+The fixtures are in conftest.py."""
+import io
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import time_machine
+from flask import current_app
+from werkzeug.datastructures import FileStorage
+
+from app.extensions import db
+from app.models import Membership, Organisation
+from config import Config
+
+DEMO_PASSWORD = "demo1234"  # every demo account's
+
+# Enough of a PNG for its type to be read from its content.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def login(client, username, password=DEMO_PASSWORD):
+    """Sign `client` (a test client) in as `username`; returns the client."""
+    client.get("/logout/")
+    response = client.post("/login/", data={"username": username, "password": password})
+    assert response.status_code == 302, f"login of {username} failed"
+    return client
+
+
+# -- accounts (inside an app context) --
+
+
+def user(username):
+    """The account `username` (None if there is none), from the current app's session."""
+    return current_app.appbuilder.sm.find_user(username=username)
+
+
+def member(username, organisation, role="User", password=DEMO_PASSWORD):
+    """The account `username`, created with `role` (a role name) if missing, and made a
+    member of `organisation` (a name) if it is not one yet; committed."""
+    sm = current_app.appbuilder.sm
+    account = user(username)
+    if account is None:
+        account = sm.add_user(username, "Camille", username.capitalize(), f"{username}@guichet.example",
+                              [sm.find_role(role)], password=password)
+        assert account, f"{username} could not be created"
+    organisation_id = db.session.query(Organisation.id).filter_by(name=organisation).scalar()
+    if not db.session.query(Membership).filter_by(user_id=account.id, organisation_id=organisation_id).first():
+        db.session.add(Membership(user_id=account.id, organisation_id=organisation_id))
+    db.session.commit()
+    return account
+
+
+# -- files --
+
+
+def upload(name="capture.png", data=PNG):
+    """A file as a form posts it (its type is read from `data`, never from `name`)."""
+    return FileStorage(stream=io.BytesIO(data), filename=name)
+
+
+# -- the clock --
+
+TIMEZONE = ZoneInfo(Config.TIMEZONE)  # the one bookings and their rules are written in
+
+
+def local_now():
+    """Now, as the naive local time bookings are written in (as app.rules.booking reads it)."""
+    return datetime.now(TIMEZONE).replace(tzinfo=None)
+
+
+def today_at(clock):
+    """Today (the real date, in TIMEZONE) at `clock` ("HH:MM", local time), time-zone aware.
+
+    The real date, because the demo data is loaded with the real clock at the start of
+    the session: only the time of day moves."""
+    return datetime.combine(datetime.now(TIMEZONE).date(), time.fromisoformat(clock), TIMEZONE)
+
+
+def frozen_clock(clock="10:00"):
+    """The clock stopped today at `clock` local time, for as long as the returned
+    time_machine traveller is entered (`with frozen_clock("21:30"): ...`).
+
+    Never around code that compares timestamps written by another process (the RQ
+    worker of test_notifications, the live server of the browser tests): time-machine
+    stops this process's clock only."""
+    # In UTC: a ZoneInfo destination would also switch the process's time zone (TZ).
+    return time_machine.travel(today_at(clock).astimezone(UTC), tick=False)
