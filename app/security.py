@@ -142,13 +142,28 @@ def viewer_for(user) -> Viewer:
     return Viewer(user.id, frozenset(r.name for r in user.roles), frozenset(org_ids))
 
 
-def current_viewer() -> Optional[Viewer]:
-    """The signed-in viewer, or None outside a request (commands, jobs: no scope)."""
+def signed_in_person():
+    """The person making the request: FAB's `g.user`, which is the bearer token's user
+    under the REST API (where Flask-Login's `current_user` stays anonymous), else the
+    session's. None when nobody is signed in."""
     if not has_request_context():
         return None
-    if "viewer" not in g:
-        g.viewer = viewer_for(current_user)
-    return g.viewer
+    person = g.get("user")
+    if person is None or not getattr(person, "is_authenticated", False):
+        person = current_user
+    return person if getattr(person, "is_authenticated", False) else None
+
+
+def current_viewer() -> Optional[Viewer]:
+    """The signed-in viewer (session or bearer token), or None outside a request
+    (commands, jobs: no scope)."""
+    if not has_request_context():
+        return None
+    viewer = g.get("viewer")
+    person = signed_in_person()
+    if viewer is None or viewer.user_id != getattr(person, "id", None):
+        viewer = g.viewer = viewer_for(person)
+    return viewer
 
 
 def scope_criterion(model: type, viewer: Optional[Viewer] = None):

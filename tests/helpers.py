@@ -85,3 +85,31 @@ def frozen_clock(clock="10:00"):
     stops this process's clock only."""
     # In UTC: a ZoneInfo destination would also switch the process's time zone (TZ).
     return time_machine.travel(today_at(clock).astimezone(UTC), tick=False)
+
+
+class BearerClient:
+    """A test client whose every request carries a bearer token of `username`, from
+    `POST /api/v1/security/login`, as an API client sends it (no session cookie)."""
+
+    def __init__(self, app, username, password=DEMO_PASSWORD):
+        self.client = app.test_client()
+        response = self.client.post("/api/v1/security/login", json={
+            "username": username, "password": password, "provider": "db"})
+        assert response.status_code == 200, f"no token for {username}: {response.status_code}"
+        self.headers = {"Authorization": f"Bearer {response.json['access_token']}"}
+
+    def open(self, path, method="GET", **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.open(path, "GET", **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.open(path, "POST", **kwargs)
+
+    def put(self, path, **kwargs):
+        return self.open(path, "PUT", **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.open(path, "DELETE", **kwargs)

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Membership, Organisation
 from app.security import ScopedInterface, Viewer, scope_criterion
 
-from .helpers import login, member, user
+from .helpers import BearerClient, login, member, user
 
 PROBE_ORGANISATION = "Rectorat de l'académie de Lyon"
 SELF_SERVICE_PERMISSIONS = {"can_userinfo", "resetmypassword", "userinfoedit",
@@ -157,8 +157,11 @@ def test_exports_hide_other_organisations(app, probe):
             assert not outsider_labels & {row[0] for row in rows}
 
 
-def test_apis_hide_other_organisations(app, probe):
-    client = login(app.test_client(), "probe")
+@pytest.mark.parametrize("signed_in", ["session", "bearer token"])
+def test_apis_hide_other_organisations(app, probe, signed_in):
+    """Under a browser session and under a bearer token alike (FAB's JWT leaves
+    Flask-Login's current_user anonymous: the scope must read the token's user)."""
+    client = login(app.test_client(), "probe") if signed_in == "session" else BearerClient(app, "probe")
     for view in [v for v in _scoped_views(app) if isinstance(v, ModelRestApi)]:
         model = view.datamodel.obj
         with app.app_context():
@@ -174,6 +177,12 @@ def test_apis_hide_other_organisations(app, probe):
                 break
             page += 1
         assert not listed & set(targets), f"{name} lists rows of another organisation"
+        with app.app_context():  # and exactly the rows the probe may see: an empty list hides nothing
+            pk = sa_inspect(model).primary_key[0]
+            criterion = scope_criterion(model, probe["viewer"])
+            query = db.session.query(pk) if criterion is None else db.session.query(pk).filter(criterion)
+            visible = {row[0] for row in query}
+        assert listed == visible, f"{name} lists {len(listed)} rows, the probe sees {len(visible)}"
         key = targets[0]
         with app.app_context():
             before, count_before = _snapshot(model, key), db.session.query(model).count()

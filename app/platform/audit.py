@@ -7,12 +7,11 @@ fails outside requests).
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import has_request_context
-from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ..models import Audited
+from ..security import signed_in_person
 
 _acting_user_id: ContextVar = ContextVar("acting_user_id", default=None)
 
@@ -27,9 +26,9 @@ def acting_as(user_id):
 
 
 def author_id():
-    if has_request_context() and getattr(current_user, "is_authenticated", False):
-        return current_user.id
-    return _acting_user_id.get()
+    """The signed-in person (session or bearer token), else the acting user of a job."""
+    person = signed_in_person()
+    return person.id if person is not None else _acting_user_id.get()
 
 
 def _stamp(session, flush_context, instances):
