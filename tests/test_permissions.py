@@ -91,6 +91,7 @@ can_add             RoomView              Y    Y    .    .    .    .    .    .  
 can_edit            RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .
 can_get             BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .
 can_info            BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .
+can_transition      BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .
 can_get             EquipmentApi          Y    Y    Y    .    .    .    .    .    .    .    .    .
 can_info            EquipmentApi          Y    Y    Y    .    .    .    .    .    .    .    .    .
 can_get             RoomApi               Y    Y    Y    .    .    .    .    .    .    .    .    .
@@ -107,6 +108,7 @@ can_read            Extranet              Y    .    .    Y    Y    Y    .    .  
 can_write           Extranet              Y    .    .    Y    Y    Y    .    .    .    .    .    .
 can_get             ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .
 can_info            ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .
+can_transition      ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .
 menu_access         MyProjects            Y    .    .    Y    Y    Y    .    .    .    .    .    .
 menu_access         MyTickets             Y    .    .    Y    Y    Y    .    .    .    .    .    .
 menu_access         Ticketing             Y    .    .    Y    Y    Y    .    .    .    .    .    .
@@ -140,6 +142,13 @@ resolve             HelpRequestView       Y    .    .    .    .    .    Y    Y  
 can_answer          HelpRequestView       Y    .    .    .    .    .    .    Y    .    .    .    .
 can_get             HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    Y
 can_info            HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_transition      HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    Y
+can_get             ProjectApi            Y    .    .    Y    Y    Y    .    .    .    .    .    .
+can_info            ProjectApi            Y    .    .    Y    Y    Y    .    .    .    .    .    .
+can_visibility      ProjectApi            Y    .    .    Y    .    .    .    .    .    .    .    .
+can_post            HelpRequestApi        Y    .    .    .    .    .    Y    .    .    .    .    Y
+can_comment         HelpRequestApi        Y    .    .    .    .    .    Y    .    .    .    .    Y
+can_answer          HelpRequestApi        Y    .    .    .    .    .    .    Y    .    .    .    .
 can_list            EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
 can_show            EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
 can_export          EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
@@ -200,6 +209,7 @@ API_PROBES = [
     ("can_post", "POST", "/", (400, 422)),
     ("can_put", "PUT", "/0", (400, 404)),
     ("can_delete", "DELETE", "/0", 404),
+    ("can_transition", "POST", "/0/transition/validate", 404),
 ]
 
 

@@ -22,11 +22,12 @@ from ..security import (
 # requests, the support desk answers escalated ones.
 HELP_REQUESTS = (
     grants("HelpRequestView", READ + EXPORT + ("can_home", "can_requester"))
-    + grants("HelpRequestApi", API_READ)
+    + grants("HelpRequestApi", API_READ + ("can_transition",))
     + grants("HelpDesk", ("menu_access",))
     + grants("HelpRequests", ("menu_access",))
 )
-FILE_REQUESTS = grants("HelpRequestView", ("can_new", "can_comment")) + grants("NewHelpRequest", ("menu_access",))
+FILE_REQUESTS = (grants("HelpRequestView", ("can_new", "can_comment")) + grants("NewHelpRequest", ("menu_access",))
+                 + grants("HelpRequestApi", ("can_post", "can_comment")))
 grant(USER, HELP_REQUESTS + FILE_REQUESTS + grants("HelpRequestView", ("close", "reopen")))
 grant(ENT_REFERENT, (
     HELP_REQUESTS + FILE_REQUESTS
@@ -34,7 +35,8 @@ grant(ENT_REFERENT, (
     + grants("EntApplicationView", READ + EXPORT) + grants("EntApplications", ("menu_access",))
     + grants("EntEstablishmentView", READ + EXPORT) + grants("EntEstablishments", ("menu_access",))
 ))
-grant(ENT_SUPPORT, HELP_REQUESTS + grants("HelpRequestView", ("can_answer", "resolve")))
+grant(ENT_SUPPORT, HELP_REQUESTS + grants("HelpRequestView", ("can_answer", "resolve"))
+      + grants("HelpRequestApi", ("can_answer",)))
 
 
 def filed_by_viewer(viewer: Viewer):

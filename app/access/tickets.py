@@ -23,7 +23,8 @@ from ..security import (
 TICKET_VENDOR_TRANSITIONS = ("assign", "start", "wait_rd", "ask_client", "lead_followup", "process")
 EXTRANET = (
     grants("Extranet", ("can_read", "can_write"))
-    + grants("ProjectTicketApi", API_READ)
+    + grants("ProjectTicketApi", API_READ + ("can_transition",))
+    + grants("ProjectApi", API_READ)
     + grants("MyProjects", ("menu_access",))
     + grants("MyTickets", ("menu_access",))
     + grants("Ticketing", ("menu_access",))
@@ -35,7 +36,7 @@ BACK_OFFICE = (
     + grants("Tickets", ("menu_access",))
 )
 VENDOR_ROLES = (PROJECT_LEAD, VENDOR_AGENT)
-grant(CLIENT, EXTRANET)
+grant(CLIENT, EXTRANET + grants("ProjectApi", ("can_visibility",)))
 grant(VENDOR_ROLES, EXTRANET + BACK_OFFICE)
 
 

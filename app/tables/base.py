@@ -7,7 +7,12 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import Column, DateTime, Enum, ForeignKey, Integer
 from sqlalchemy.orm import declared_attr, relationship
 
-__all__ = ["utcnow", "Audited", "LabelledEnum", "LABELS", "state_column"]
+__all__ = ["utcnow", "LOCAL_TIME", "Audited", "LabelledEnum", "LABELS", "state_column"]
+
+#: Column info of a naive datetime in local time (config TIMEZONE), such as a session's
+#: start; every other naive datetime of the schema is UTC. The API writes both with
+#: their offset (RFC 3339).
+LOCAL_TIME = {"local_time": True}
 
 
 def utcnow():

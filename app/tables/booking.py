@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import LABELS, Audited, LabelledEnum, state_column, utcnow
+from .base import LABELS, LOCAL_TIME, Audited, LabelledEnum, state_column, utcnow
 from .platform import Organisation
 
 __all__ = [
@@ -168,8 +168,8 @@ class Booking(Audited, Model):
     organiser_name = Column(String(150), nullable=False)
     organiser_email = Column(String(150), nullable=False)
     organiser_phone = Column(String(30), nullable=False)
-    start_at = Column(DateTime, nullable=False, index=True)
-    end_at = Column(DateTime, nullable=False)
+    start_at = Column(DateTime, nullable=False, index=True, info=LOCAL_TIME)
+    end_at = Column(DateTime, nullable=False, info=LOCAL_TIME)
     recurrence = Column(Enum(Recurrence, native_enum=False, length=10, name="booking_recurrence"))
     recurrence_until = Column(Date)
     recurrence_count = Column(Integer)
@@ -232,10 +232,10 @@ class BookingOccurrence(Model):
     id = Column(Integer, primary_key=True)
     booking_id = Column(Integer, ForeignKey("booking.id", ondelete="CASCADE"), nullable=False, index=True)
     room_id = Column(Integer, ForeignKey("booking_room.id"), nullable=False)
-    start_at = Column(DateTime, nullable=False, index=True)
-    end_at = Column(DateTime, nullable=False)
-    blocked_from = Column(DateTime, nullable=False)
-    blocked_until = Column(DateTime, nullable=False)
+    start_at = Column(DateTime, nullable=False, index=True, info=LOCAL_TIME)
+    end_at = Column(DateTime, nullable=False, info=LOCAL_TIME)
+    blocked_from = Column(DateTime, nullable=False, info=LOCAL_TIME)
+    blocked_until = Column(DateTime, nullable=False, info=LOCAL_TIME)
     active = Column(Boolean, nullable=False, default=True)
 
     booking = relationship(Booking, back_populates="occurrences")

@@ -4,16 +4,22 @@ Row scope lives in `ScopedInterface` (app/security.py); this module closes the
 FAB paths that bypass a view's filters (actions, file download) and adds the
 CSV/XLSX export of exactly what a grid shows.
 """
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView, expose
 from flask_appbuilder.actions import action
+from flask_appbuilder.api import safe
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder._compat import as_unicode
+from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.fields import EnumField
 from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWidget
-from flask_babel import get_locale, gettext, lazy_gettext as gettext_lazy, ngettext
+from flask_babel import get_locale, gettext, lazy_gettext as _l, ngettext
+from marshmallow import fields
 from wtforms import DateField, DateTimeField, DecimalField, FloatField, IntegerField, StringField
 
 from ..desks import DESKS
@@ -218,6 +224,41 @@ class GuichetModelView(ModelView):
         abort(404)
 
 
+class OffsetDateTime(fields.DateTime):
+    """A datetime as RFC 3339 with its offset. The schema's naive datetimes are UTC, or
+    local time (config TIMEZONE) for columns marked LOCAL_TIME; what a client sends
+    with an offset is stored in the column's zone, without one it is read in it."""
+
+    def __init__(self, local_time=False, **kwargs):
+        super().__init__(format="iso", **kwargs)
+        self.local_time = local_time
+
+    def _zone(self):
+        return ZoneInfo(current_app.config["TIMEZONE"]) if self.local_time else timezone.utc
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=self._zone())
+        return super()._serialize(value, attr, obj, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        return moment.astimezone(self._zone()).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+class GuichetSchemaConverter(Model2SchemaConverter):
+    """FAB's model-to-schema converter, writing datetimes with their offset."""
+
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        field = super()._column2field(datamodel, column, nested, parent_schema_name)
+        if type(field) is fields.DateTime:
+            info = datamodel.list_columns[column.name].info
+            return OffsetDateTime(local_time=bool(info.get("local_time")), required=field.required,
+                                  allow_none=field.allow_none, validate=field.validate,
+                                  dump_only=field.dump_only, load_only=field.load_only)
+        return field
+
+
 class GuichetModelRestApi(ModelRestApi):
     """A REST API with the same row scope as the grids (through ScopedInterface).
 
@@ -230,6 +271,7 @@ class GuichetModelRestApi(ModelRestApi):
 
     allow_browser_login = True
     page_size = 25
+    model2schemaconverter = GuichetSchemaConverter
     grid = None  # the GuichetModelView whose rows this API serves
     TITLES = ("list_title", "show_title", "add_title", "edit_title")
 
@@ -238,7 +280,97 @@ class GuichetModelRestApi(ModelRestApi):
             self._declare_from(self.grid)
         if not isinstance(self.datamodel, ScopedInterface):
             raise TypeError(f"{type(self).__name__}.datamodel must be a ScopedInterface")
+        if self.workflow is None:
+            self.exclude_route_methods = set(self.exclude_route_methods) | {"transition"}
+        else:
+            if self.base_permissions is not None:
+                self.base_permissions = [*self.base_permissions, "can_transition"]
+            if self.include_route_methods is not None:
+                self.include_route_methods = set(self.include_route_methods) | {"transition"}
         super().__init__(**kwargs)
+
+    @property
+    def workflow(self):
+        """The grid's workflow, whose transitions this API fires too."""
+        return getattr(self.grid, "workflow", None)
+
+    def response_refused(self, refusal: Refused):
+        """A rule's refusal as the API answers it: 422, naming the field at fault."""
+        return self.response_422(message={refusal.field or "_schema": [refusal.message]})
+
+    @expose("/<int:pk>/transition/<name>", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def transition(self, pk, name):
+        """Fire a workflow transition on one row, with the same rules as its grid.
+        ---
+        post:
+          summary: Fire a workflow transition (validate, refuse, assign, escalate...)
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          - in: path
+            schema:
+              type: string
+            name: name
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    comment:
+                      type: string
+          responses:
+            200:
+              description: Fired; the row's new state and the history event
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      state:
+                        type: string
+                      state_label:
+                        type: string
+                      event:
+                        type: object
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None or name not in {t.name for t in self.workflow.transitions}:
+            return self.response_404()
+
+        def fire():
+            return self.workflow.fire(item, name, g.user, read_json({"comment": str}).get("comment", ""))
+
+        def answer(event):
+            state = self.workflow.state_of(item)
+            return {"id": item.id, "state": state.value, "state_label": str(state), "event": {
+                "transition": event.transition, "from_state": event.from_state, "to_state": event.to_state,
+                "comment": event.comment, "actor": g.user.username,
+                "happened_on": OffsetDateTime()._serialize(event.happened_on, None, None)}}
+
+        return self.run_rule(fire, answer=answer)
+
+    def run_rule(self, rule, status=200, answer=lambda result: {}):
+        """Run a rule that may refuse: commit what it wrote and answer `status` with
+        `answer(result)`, or roll back and answer the refusal (422, naming its field)."""
+        with Attempt(flash_refusal=False) as attempt:
+            result = rule()
+        if attempt.refused is not None:
+            return self.response_refused(attempt.refused)
+        return self.response(status, **answer(result))
 
     def _own(self, name) -> bool:
         """Whether the API class itself (not FAB's bases) declares `name`."""
@@ -252,7 +384,7 @@ class GuichetModelRestApi(ModelRestApi):
         for name in self.TITLES:
             if not self._own(name) and getattr(grid, name, None):
                 setattr(self, name, getattr(grid, name))
-        labels = {"id": gettext_lazy("ID"), **grid.label_columns}
+        labels = {"id": _l("ID"), **grid.label_columns}
         for name, columns in (("list_columns", grid.list_columns), ("show_columns", grid.show_columns)):
             if not self._own(name):
                 setattr(self, name, ["id"] + [c for c in (self._api_column(model, c) for c in columns)
@@ -288,6 +420,32 @@ class GuichetModelRestApi(ModelRestApi):
             info["description"] = ""
         return info
 
+
+
+class JsonRefused(Refused):
+    """A JSON body the API cannot read: the field and the kind of value expected."""
+
+
+JSON_KINDS = {int: _l("an integer"), str: _l("a text")}
+
+
+def read_json(kinds: dict) -> dict:
+    """The request's JSON object, keeping the fields of `kinds` ({name: int or str}) that
+    it holds (null: left out); raise JsonRefused naming a field of the wrong kind."""
+    payload = request.get_json(silent=True)
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise JsonRefused(None, gettext("The body must be a JSON object."))
+    values = {}
+    for name, kind in kinds.items():
+        value = payload.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise JsonRefused(name, gettext("%(field)s: %(kind)s is expected.", field=name, kind=JSON_KINDS[kind]))
+        values[name] = value
+    return values
 
 
 class WorkflowModelView(GuichetModelView):

@@ -6,9 +6,10 @@ the establishments' settings.
 """
 from flask import abort, g, redirect, request, url_for
 from flask_appbuilder import expose
+from flask_appbuilder.api import safe
 from flask_appbuilder.models.sqla.filters import FilterIn
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
@@ -26,7 +27,7 @@ from ..platform import files
 from ..rules import ent as rules
 from ..security import ScopedInterface, apply_scope, role_names
 from ..desks import desk_of
-from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView
+from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView, read_json
 
 DESK = desk_of(__name__)
 
@@ -228,16 +229,119 @@ class HelpRequestView(WorkflowModelView):
 
 
 class HelpRequestApi(GuichetModelRestApi):
+    """Help requests: read in scope; filed, commented and answered through the desk's
+    rules (as the pages do), never written column by column."""
+
     grid = HelpRequestView
     resource_name = "helprequest"
-    base_permissions = ["can_get", "can_info"]
-    include_route_methods = {"get", "get_list", "info"}
+    base_permissions = ["can_get", "can_info", "can_post", "can_comment", "can_answer"]
+    include_route_methods = {"get", "get_list", "info", "post", "comment", "answer"}
     add_title = _l("New help request")
     edit_title = _l("Help request")
     # The grid's request column shows subject and description together: the API gives both.
     list_columns = ["id", "subject", "status", "application.name", "organisation.name",
                     "requester.username", "requester_profile", "support_reference", "created_on"]
     order_columns = ["id", "created_on"]
+
+    @expose("/", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def post(self):
+        """File a help request, as "new request" does.
+        ---
+        post:
+          summary: File a help request to one's establishment's referents
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [application, subject, description]
+                  properties:
+                    application: {type: integer, description: "the application concerned (id)"}
+                    subject: {type: string}
+                    description: {type: string}
+                    establishment: {type: integer, description: "asked when one belongs to several"}
+                    profile: {type: string, enum: [student, teacher, parent, staff]}
+          responses:
+            201:
+              description: Filed
+              content:
+                application/json:
+                  schema: {type: object, properties: {id: {type: integer}}}
+            401:
+              $ref: '#/components/responses/401'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        def file():
+            values = read_json({"application": int, "subject": str, "description": str, "establishment": int,
+                                "profile": str})
+            return rules.create_request(
+                g.user, application_id=values.get("application"), subject=values.get("subject"),
+                description=values.get("description"), organisation_id=values.get("establishment"),
+                profile=values.get("profile"))
+
+        return self.run_rule(file, 201, lambda item: {"id": item.id})
+
+    def _message(self, pk, record):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        return self.run_rule(lambda: record(item, g.user, read_json({"comment": str}).get("comment", "")),
+                             201, lambda event: {"id": item.id, "event": event.transition})
+
+    @expose("/<int:pk>/comment", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("comment")
+    def comment(self, pk):
+        """Comment on a help request (the requester or a referent).
+        ---
+        post:
+          summary: Comment on a help request
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object, properties: {comment: {type: string}}}
+          responses:
+            201:
+              description: Recorded
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        return self._message(pk, rules.add_comment)
+
+    @expose("/<int:pk>/answer", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("answer")
+    def answer(self, pk):
+        """The support desk's answer on an escalated request.
+        ---
+        post:
+          summary: Answer an escalated help request as the support desk
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object, properties: {comment: {type: string}}}
+          responses:
+            201:
+              description: Recorded
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        return self._message(pk, rules.support_answer)
 
 
 class EntApplicationView(GuichetModelView):

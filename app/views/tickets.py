@@ -11,7 +11,8 @@ a person may do is decided by app/rules/tickets.py.
 """
 from flask import abort, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.api import safe
+from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_babel import gettext, lazy_gettext as _l
 
 from ..extensions import db
@@ -19,7 +20,7 @@ from ..models import Project, ProjectViewer, ProjectTicket, ProjectTicketPriorit
 from ..rules import tickets as rules
 from ..security import ScopedInterface, apply_scope
 from ..desks import desk_of
-from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView
+from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView, read_json
 
 DESK = desk_of(__name__)
 
@@ -95,6 +96,79 @@ class ProjectTicketView(WorkflowModelView):
 
     def pre_update(self, item):
         rules.check_edit(item)
+
+
+class ProjectApi(GuichetModelRestApi):
+    """Projects: read in scope by their vendor's staff and client company; created and
+    changed by Admin; the visibility list is kept by the client project lead."""
+
+    grid = ProjectView
+    resource_name = "project"
+
+    def _project(self, pk):
+        return self.datamodel.get(pk, self._base_filters)
+
+    @expose("/<int:pk>/viewers", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("visibility")
+    def add_viewer(self, pk):
+        """Put a person of the client company on the project's visibility list.
+        ---
+        post:
+          summary: Add a person to a project's visibility list (the client project lead)
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {type: object, required: [user], properties: {user: {type: integer}}}
+          responses:
+            201:
+              description: Listed
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        project = self._project(pk)
+        if project is None:
+            return self.response_404()
+
+        def add():
+            user_id = read_json({"user": int}).get("user")
+            person = next((u for u in rules.company_people(project) if u.id == user_id), None)
+            return rules.add_viewer(project, g.user, person)
+
+        return self.run_rule(add, 201, lambda viewer: {"id": project.id, "user": viewer.user_id})
+
+    @expose("/<int:pk>/viewers/<int:user_id>", methods=["DELETE"])
+    @protect()
+    @safe
+    @permission_name("visibility")
+    def remove_viewer(self, pk, user_id):
+        """Take a person off the project's visibility list.
+        ---
+        delete:
+          summary: Remove a person from a project's visibility list (the client project lead)
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: path, name: user_id, schema: {type: integer}}
+          responses:
+            200:
+              description: Removed
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        project = self._project(pk)
+        if project is None:
+            return self.response_404()
+        viewer = next((v for v in project.viewers if v.user_id == user_id), None)
+        return self.run_rule(lambda: rules.remove_viewer(project, g.user, viewer),
+                             answer=lambda _: {"id": project.id, "user": user_id})
 
 
 class ProjectTicketApi(GuichetModelRestApi):
@@ -270,3 +344,4 @@ def register(appbuilder):
     appbuilder.add_view(ProjectView, "Projects", icon="fa-briefcase", label=_l("Projects"),
                         category=DESK.category)
     appbuilder.add_api(ProjectTicketApi)
+    appbuilder.add_api(ProjectApi)
