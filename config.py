@@ -15,7 +15,10 @@ def env(name, default=None, cast=str):
 
 class Config:
     APP_NAME = env("APP_NAME", "Guichet")
-    SECRET_KEY = env("SECRET_KEY", "change-me-in-production-guichet")
+    # The keys that sign sessions and API tokens (app/platform/settings.py): required
+    # outside the embedded default, which keeps generated ones in instance/.
+    SECRET_KEY = env("SECRET_KEY")
+    JWT_SECRET_KEY = env("JWT_SECRET_KEY")
     # None means SQLite in the instance folder (resolved in create_app).
     SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
     SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -107,7 +110,8 @@ class Config:
     # Queued mails untouched for this long (seconds) are queued again by the
     # periodic sweep (a job lost with Redis, say); default: after every retry.
     OUTBOX_STALE_AFTER = env("OUTBOX_STALE_AFTER", 0, int)
-    # The address users reach the app at, for links in mails (default: the request's).
+    # The address people reach the app at: links in mails are built on it, never on a
+    # request's Host. Required outside the embedded default (app/platform/settings.py).
     PUBLIC_URL = env("PUBLIC_URL")
     # Naive datetimes in .ics attachments are in this time zone.
     TIMEZONE = env("TIMEZONE", "Europe/Paris")

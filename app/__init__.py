@@ -8,6 +8,7 @@ from config import BASE_DIR, Config
 
 from .desks import DESKS, modules
 from .extensions import csrf, db, migrate
+from .platform import settings
 from .security import ADMIN
 
 
@@ -40,6 +41,7 @@ def create_app(overrides=None, register_more=None):
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "guichet.db")
+    settings.settle(app)  # keys, PUBLIC_URL, cookies: refuses to start when unsafe
     # Schema and permissions are owned by `flask db upgrade` and `flask sync-roles`,
     # not by whichever web worker starts first.
     app.config["FAB_CREATE_DB"] = False

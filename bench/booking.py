@@ -55,8 +55,8 @@ def build(url):
     from app import cli, create_app, demo
     from app.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 60,
-                                                                                   "max_overflow": 10}})
+    app = create_app({**common.APP_SETTINGS, "SQLALCHEMY_DATABASE_URI": url,
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 60, "max_overflow": 10}})
     with app.app_context():
         upgrade()
         cli.sync_roles()

@@ -1,5 +1,11 @@
-"""What every benchmark shares: its own PostgreSQL database, never the suite's `test`."""
+"""What every benchmark shares: its own PostgreSQL database, never the suite's `test`,
+and the settings an app needs off the embedded default (a key of its own, PUBLIC_URL)."""
+import os
+import secrets
 from urllib.parse import urlsplit, urlunsplit
+
+APP_SETTINGS = {"SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
+                "PUBLIC_URL": os.environ.get("PUBLIC_URL") or "http://127.0.0.1:8080"}
 
 
 def ensure_database(url):

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+import common  # noqa: E402
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
@@ -104,7 +105,8 @@ def main():
     from app import cli, create_app, demo
     from app.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url, "WTF_CSRF_ENABLED": False,
+    app = create_app({**common.APP_SETTINGS, "SQLALCHEMY_DATABASE_URI": args.database_url,
+                      "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_ENABLED": False, "AUTH_RATE_LIMITED": False, "SERVER_NAME": "localhost"})
     with app.app_context():
         upgrade()

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+import common  # noqa: E402
 
 from common import ensure_database  # noqa: E402
 
@@ -137,7 +138,7 @@ def grid_views():
 def build_app(url):
     from app import create_app
 
-    app = create_app({
+    app = create_app({**common.APP_SETTINGS,
         "SQLALCHEMY_DATABASE_URI": url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,

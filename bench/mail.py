@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+import common  # noqa: E402
 
 from common import ensure_database  # noqa: E402
 
@@ -95,7 +96,7 @@ def build_app(url, redis_url, smtp_port):
     def register_more(appbuilder):
         appbuilder.add_view_no_menu(view)
 
-    return create_app({
+    return create_app({**common.APP_SETTINGS,
         "SQLALCHEMY_DATABASE_URI": url,
         "REDIS_URL": redis_url,
         "JOB_QUEUE_PREFIX": PREFIX,

@@ -22,6 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+import common  # noqa: E402
 
 from common import ensure_database  # noqa: E402
 
@@ -74,7 +75,7 @@ def build(url, rows):
     from app.extensions import db
     from app.models import Organisation, Project, ProjectPhase, ProjectTicket
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False,
+    app = create_app({**common.APP_SETTINGS, "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False,
                       "AUTH_RATE_LIMITED": False})
     with app.app_context():
         upgrade()

@@ -4,6 +4,7 @@
 `DATABASE_URL` points the suite at PostgreSQL (CI); without it, a fresh SQLite file.
 """
 import os
+import secrets
 import tempfile
 import uuid
 
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.extensions import db
 
-from .helpers import DEMO_PASSWORD, frozen_clock, local_now, login
+from .helpers import DEMO_PASSWORD, SmtpServer, frozen_clock, local_now, login
 
 
 def _fresh_database_url():
@@ -42,6 +43,9 @@ def app():
         "RATELIMIT_ENABLED": False,
         "AUTH_RATE_LIMITED": False,
         "SERVER_NAME": "localhost",
+        "PUBLIC_URL": "http://localhost",
+        # On PostgreSQL the app needs a secret key (CI's comes from .ci/run).
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
         # Queues of their own: jobs this run leaves behind never reach another run's worker.
         "JOB_QUEUE_PREFIX": f"guichet-test-{uuid.uuid4().hex[:8]}-",
     })
@@ -63,6 +67,26 @@ def session(app):
     with app.app_context():
         yield db.session
         db.session.rollback()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def mailbox(app, smtp_server, monkeypatch):
+    """Mails go out right after each commit (jobs in this process) to a real SMTP server
+    on this machine; yields its inbox, emptied."""
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_server.port)
+    smtp_server.inbox.messages.clear()
+    smtp_server.inbox.reject.clear()
+    yield smtp_server.inbox
 
 
 @pytest.fixture()

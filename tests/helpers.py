@@ -1,10 +1,16 @@
 """Plain helpers shared by the tests: signing in, demo accounts, uploads and the clock.
 The fixtures are in conftest.py."""
+import email
 import io
+import re
+import socket
 from datetime import UTC, datetime, time
+from email import policy
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import time_machine
+from aiosmtpd.controller import Controller
 from flask import current_app
 from werkzeug.datastructures import FileStorage
 
@@ -113,3 +119,63 @@ class BearerClient:
 
     def delete(self, path, **kwargs):
         return self.open(path, "DELETE", **kwargs)
+
+
+# -- mail: a real SMTP server on this machine --
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Inbox:
+    """What the SMTP server received; addresses in `reject` are refused (550)."""
+
+    def __init__(self):
+        self.messages = []
+        self.reject = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def for_outbox(self, mail_id):
+        return [m for _, m in self.messages if m["X-Guichet-Outbox"] == str(mail_id)]
+
+
+class SmtpServer:
+    def __init__(self):
+        self.port = free_port()
+        self.inbox = Inbox()
+        self.controller = None
+
+    def start(self):
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+SET_PASSWORD_LINK = re.compile(r"https?://\S+/password/set/([A-Za-z0-9_\-]+)")
+
+
+def sent_link(inbox, mail):
+    """The path of the set-password or reset link in the message sent for the outbox
+    `mail` (the outbox keeps it masked)."""
+    messages = inbox.for_outbox(mail.id)
+    assert messages, f"outbox mail {mail.id} was not sent"
+    match = SET_PASSWORD_LINK.search(messages[-1].get_body(("plain",)).get_content())
+    assert match, f"no link in the mail sent:\n{messages[-1]}"
+    return urlparse(match.group(0)).path

@@ -16,10 +16,9 @@ from app.extensions import db
 from app.models import Membership, Organisation, OutboxMail, PasswordToken, PasswordTokenPurpose, RoleGrant, utcnow
 from app.platform import accounts
 
-from .helpers import member, user
+from .helpers import member, sent_link, user
 
 GOOD_PASSWORD = "nouveau2026"
-LINK = re.compile(r"https?://\S+/password/set/([A-Za-z0-9_\-]+)")
 
 
 def unique(prefix="compte"):
@@ -39,12 +38,6 @@ def mails_to(app, address, template=None):
         for mail in mails:
             db.session.expunge(mail)
         return mails
-
-
-def link_path(mail):
-    match = LINK.search(mail.body)
-    assert match, f"no link in the mail:\n{mail.body}"
-    return urlparse(match.group(0)).path
 
 
 def role_id(app, name):
@@ -85,7 +78,7 @@ def page(response):
 # ---------------------------------------------------------------------------
 
 
-def test_admin_creates_an_account_and_the_mailed_link_sets_a_password_that_signs_in(app, login_as):
+def test_admin_creates_an_account_and_the_mailed_link_sets_a_password_that_signs_in(app, login_as, mailbox):
     admin = login_as("admin")
     username = unique()
     email = f"{username}@guichet.example"
@@ -102,7 +95,7 @@ def test_admin_creates_an_account_and_the_mailed_link_sets_a_password_that_signs
 
     [mail] = mails_to(app, email, "account_created")
     assert mail.subject and username in mail.body
-    path = link_path(mail)
+    path = sent_link(mailbox, mail)
     token = path.rsplit("/", 1)[1]
     with app.app_context():  # only the token's hash is stored
         assert not db.session.query(PasswordToken).filter_by(token_hash=token).count()
@@ -131,7 +124,7 @@ def test_fab_user_form_refuses_a_taken_or_malformed_login(app, login_as, usernam
         assert not db.session.query(sm(app).user_model).filter_by(email=email).count()
 
 
-def test_account_created_through_the_user_api_without_password_gets_the_mail(app, login_as):
+def test_account_created_through_the_user_api_without_password_gets_the_mail(app, login_as, mailbox):
     admin = login_as("admin")
     username = unique()
     email = f"{username}@guichet.example"
@@ -141,16 +134,16 @@ def test_account_created_through_the_user_api_without_password_gets_the_mail(app
     })
     assert response.status_code == 201, response.get_json()
     [mail] = mails_to(app, email, "account_created")
-    assert app.test_client().get(link_path(mail)).status_code == 200
+    assert app.test_client().get(sent_link(mailbox, mail)).status_code == 200
 
 
-def test_a_used_link_is_refused_and_changes_nothing(app, login_as):
+def test_a_used_link_is_refused_and_changes_nothing(app, login_as, mailbox):
     username, email, user_id = make_user(app)
     with app.app_context():
         user = db.session.get(sm(app).user_model, user_id)
         accounts.send_password_link(user, PasswordTokenPurpose.reset)
         db.session.commit()
-    path = link_path(mails_to(app, email, "password_reset")[-1])
+    path = sent_link(mailbox, mails_to(app, email, "password_reset")[-1])
     client = app.test_client()
     assert client.post(path, data={"password": GOOD_PASSWORD, "conf_password": GOOD_PASSWORD}).status_code == 302
     before = password_hash(app, user_id)
@@ -291,7 +284,7 @@ def test_login_page_links_to_forgot_password(app):
     assert "/password/forgot/" in login_page and "Mot de passe oublié" in login_page
 
 
-def test_forgot_password_answers_the_same_and_mails_only_a_known_address(app, monkeypatch):
+def test_forgot_password_answers_the_same_and_mails_only_a_known_address(app, monkeypatch, mailbox):
     monkeypatch.setitem(app.config, "PASSWORD_RESET_MIN_RESPONSE_TIME", 0.3)
     username, email, user_id = make_user(app)
     unknown = f"{unique('personne')}@guichet.example"
@@ -311,7 +304,7 @@ def test_forgot_password_answers_the_same_and_mails_only_a_known_address(app, mo
 
     assert mails_to(app, unknown) == []
     [mail] = mails_to(app, email, "password_reset")
-    path = link_path(mail)
+    path = sent_link(mailbox, mail)
     client = app.test_client()
     assert client.post(path, data={"password": GOOD_PASSWORD, "conf_password": GOOD_PASSWORD}).status_code == 302
     assert signs_in(app, username, GOOD_PASSWORD)
@@ -388,7 +381,7 @@ def account_form(app, **overrides):
     return data
 
 
-def test_operator_admin_creates_an_account_in_their_organisation(app, login_as):
+def test_operator_admin_creates_an_account_in_their_organisation(app, login_as, mailbox):
     client = login_as("opadmin")
     form = client.get("/accounts/form")
     assert form.status_code == 200
@@ -404,7 +397,7 @@ def test_operator_admin_creates_an_account_in_their_organisation(app, login_as):
         grant = db.session.query(RoleGrant).filter_by(grantee_id=created.id).one()
         assert grant.granted_by.username == "opadmin"
     [mail] = mails_to(app, data["email"], "account_created")
-    assert app.test_client().get(link_path(mail)).status_code == 200
+    assert app.test_client().get(sent_link(mailbox, mail)).status_code == 200
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -493,3 +486,40 @@ def test_forgot_password_is_rate_limited(limited_app, monkeypatch):
     statuses = [client.post("/password/forgot/", data={"email": "personne@guichet.example"}).status_code
                 for _ in range(11)]
     assert statuses[:10] == [302] * 10 and statuses[10] == 429
+
+
+# ---------------------------------------------------------------------------
+# Links in mails: on PUBLIC_URL, and never at rest in the outbox
+# ---------------------------------------------------------------------------
+
+
+def test_a_reset_link_is_built_on_public_url_whatever_the_host_header(app, mailbox):
+    username, email, user_id = make_user(app)
+    app.test_client().post("/password/forgot/", data={"email": email}, headers={"Host": "evil.example"})
+    [mail] = mails_to(app, email, "password_reset")
+    body = mailbox.for_outbox(mail.id)[0].get_body(("plain",)).get_content()
+    assert "evil.example" not in body
+    assert f"{app.config['PUBLIC_URL']}/password/set/" in body
+
+
+def test_the_outbox_keeps_password_links_masked_and_a_resend_sends_a_fresh_one(app, login_as, mailbox):
+    from app.platform import notifications
+
+    username, email, user_id = make_user(app)
+    with app.app_context():
+        accounts.send_password_link(user(username), PasswordTokenPurpose.reset)
+        db.session.commit()
+    [mail] = mails_to(app, email, "password_reset")
+    first = sent_link(mailbox, mail)
+    assert notifications.MASKED_TOKEN in mail.body and first.rsplit("/", 1)[1] not in mail.body
+    outbox_page = page(login_as("admin").get(f"/outbox/show/{mail.id}"))
+    assert notifications.MASKED_TOKEN in outbox_page and first.rsplit("/", 1)[1] not in outbox_page
+    masked = re.search(r"\S+/password/set/" + notifications.MASKED_TOKEN, mail.body).group(0)
+    assert app.test_client().get(urlparse(masked).path).status_code == 404  # the mask opens nothing
+
+    login_as("admin").post("/outbox/action_post", data={"action": "resend", "rowid": [mail.id]})
+    resent = mails_to(app, email, "password_reset")[-1]
+    second = sent_link(mailbox, resent)
+    assert second != first
+    client = app.test_client()
+    assert client.get(second).status_code == 200 and client.get(first).status_code == 200

@@ -5,6 +5,7 @@ Each test builds its own database (SQLite in a temporary folder, or a scratch
 PostgreSQL database next to the suite's when DATABASE_URL is set).
 """
 import os
+import secrets
 import tempfile
 
 import pytest
@@ -39,7 +40,8 @@ def _ids(connection, table, column="name"):
 
 
 def test_shared_roles_become_one_role_per_job(scratch_url):
-    application = create_app({"SQLALCHEMY_DATABASE_URI": scratch_url, "TESTING": True})
+    application = create_app({"SQLALCHEMY_DATABASE_URI": scratch_url, "TESTING": True,
+                              "SECRET_KEY": secrets.token_hex(32), "PUBLIC_URL": "http://localhost"})
     with application.app_context():
         upgrade(revision=BEFORE_ROLE_SPLIT)
         engine = create_engine(scratch_url)

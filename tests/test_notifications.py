@@ -7,20 +7,16 @@ keys are deleted afterwards: the database is not flushed, so that two runs at on
 (two checkouts, CI) never take each other's jobs. The worker retries after 1 s
 (JOB_RETRY_INTERVALS) so that the SMTP outage and the final failure take seconds.
 """
-import email
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta
-from email import policy
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 from redis import Redis
 from sqlalchemy import select
@@ -32,7 +28,7 @@ from app.platform.audit import acting_as
 from config import BASE_DIR
 
 from . import job_helpers
-from .helpers import login, user
+from .helpers import SmtpServer, login, user
 
 REDIS_DB = 13
 PREFIX = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}-"
@@ -53,12 +49,6 @@ def wait_for(predicate, timeout=WAIT, what="the worker"):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------
@@ -96,44 +86,6 @@ def forget_our_keys(connection):
         connection.delete(*keys)
 
 
-class Inbox:
-    """What the SMTP server received; addresses in `reject` are refused (550)."""
-
-    def __init__(self):
-        self.messages = []
-        self.reject = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.reject:
-            return "550 5.1.1 Mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    def for_outbox(self, mail_id):
-        return [m for _, m in self.messages if m["X-Guichet-Outbox"] == str(mail_id)]
-
-
-class SmtpServer:
-    def __init__(self):
-        self.port = free_port()
-        self.inbox = Inbox()
-        self.controller = None
-
-    def start(self):
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
 @pytest.fixture(scope="module")
 def smtp():
     server = SmtpServer()
@@ -146,6 +98,7 @@ def smtp():
 def worker(app, redis_url, smtp):
     """One `flask worker` process (with RQ's scheduler, for retries) on the test database."""
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=redis_url,
+               SECRET_KEY=app.config["SECRET_KEY"], PUBLIC_URL=app.config["PUBLIC_URL"],
                MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp.port), JOB_RETRY_INTERVALS=RETRIES,
                JOB_QUEUE_PREFIX=PREFIX, RATELIMIT_STORAGE_URI="memory://", FLASK_APP="run.py")
     log = tempfile.NamedTemporaryFile(prefix="guichet-worker-", suffix=".log", delete=False)

@@ -9,8 +9,9 @@ does, so a refusal leaves the session as it was.
 * Policy: `password_problems` / `check_password_policy`, from the PASSWORD_*
   settings. FAB calls `check_password_policy` (FAB_PASSWORD_COMPLEXITY_VALIDATOR)
   for its own password forms and its user API.
-* Links: `send_password_link` stores only the SHA-256 of a random token and mails
-  the link (through `app.platform.notifications`); `set_password_with_token`
+* Links: `send_password_link` queues the mail with the link masked; the token is
+  issued when the mail is sent, only its SHA-256 is stored and only the message sent
+  holds it (through `app.platform.notifications`); `set_password_with_token`
   checks it (known, not expired, not used), applies the policy, marks it used and
   sets the password, in that order, so a refusal changes nothing.
 * Delegated creation: `create_account` creates an account only inside the
@@ -209,18 +210,30 @@ def set_password_with_token(raw: str, password: str, now=None):
     return user
 
 
-def send_password_link(user, purpose: PasswordTokenPurpose, now=None) -> str:
-    """Issue a token and queue the mail carrying its link; return the link's path.
+def _issue_for(purpose):
+    def issue(user_id):
+        user = db.session.get(User, user_id)
+        if user is None or not user.active:
+            raise TokenUnknown()
+        return issue_token(user, purpose)
 
-    The mail's link is made absolute on PUBLIC_URL (`notifications.absolute_url`).
-    """
-    raw = issue_token(user, purpose, now)
-    path = url_for(LINK_ENDPOINT, token=raw)
+    return issue
+
+
+for _purpose in PasswordTokenPurpose:
+    notifications.register_secret_link(f"password_{_purpose.value}", _issue_for(_purpose))
+
+
+def send_password_link(user, purpose: PasswordTokenPurpose):
+    """Queue the mail carrying a link to choose a password. The outbox keeps the link
+    masked: its token is issued when the mail is sent, valid from then on
+    (`notifications.register_secret_link`), and a resend sends a fresh one. The link is
+    absolute on PUBLIC_URL (`notifications.absolute_url`)."""
     max_age = current_app.config["PASSWORD_TOKEN_MAX_AGE"]
     notifications.notify([user], MAIL_TEMPLATES[purpose],
                          {"user": user, "valid_minutes": max_age // 60},
-                         link=path, feed=False)
-    return path
+                         link=url_for(LINK_ENDPOINT, token=notifications.MASKED_TOKEN), feed=False,
+                         secret_link=f"password_{purpose.value}")
 
 
 def find_active_user_by_email(email: str):
@@ -232,7 +245,7 @@ def find_active_user_by_email(email: str):
             .order_by(User.id).first())
 
 
-def request_password_reset(email: str, now=None) -> bool:
+def request_password_reset(email: str) -> bool:
     """"Forgot password": mail a reset link if an active account has this address.
 
     The answer is for tests and logs only: a person asking is never told.
@@ -240,7 +253,7 @@ def request_password_reset(email: str, now=None) -> bool:
     user = find_active_user_by_email(email)
     if user is None:
         return False
-    send_password_link(user, PasswordTokenPurpose.reset, now)
+    send_password_link(user, PasswordTokenPurpose.reset)
     return True
 
 
@@ -292,7 +305,7 @@ def check_new_email(email: str) -> str:
 
 
 def create_account(creator, *, username, first_name, last_name, email,
-                   organisation_id, role_ids: Iterable[int], now=None):
+                   organisation_id, role_ids: Iterable[int]):
     """Create an active account without a known password, its membership and its
     roles (each a logged `RoleGrant`, app.platform.delegation), and queue the
     set-password mail. Raise AccountRefused, naming the field, when `creator` may
@@ -338,7 +351,7 @@ def create_account(creator, *, username, first_name, last_name, email,
             delegation.grant_role(creator, RoleGrant(grantee=user, role=roles[pk], organisation=organisation))
     except delegation.DelegationRefused as refusal:
         raise AccountRefused("roles", str(refusal)) from refusal
-    send_password_link(user, PasswordTokenPurpose.set, now)
+    send_password_link(user, PasswordTokenPurpose.set)
     return user
 
 

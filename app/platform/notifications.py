@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import click
 import flask_mail
-from flask import current_app, has_request_context, request
+from flask import current_app
 from flask.cli import with_appcontext
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import force_locale
@@ -99,13 +99,28 @@ def saved_locale(user_id):
 # ---------------------------------------------------------------------------
 
 
-def notify(recipients, template, context=None, *, link=None, attachments=(), feed=True, mail=True):
+# Secret links (a set-password link...) never rest in the outbox, where admins read the
+# mails: a mail's body holds MASKED_TOKEN in their place, and the sending job asks the
+# kind's issuer for a fresh token, which goes only into the message sent. So a resend
+# sends a fresh link too.
+MASKED_TOKEN = "lien-masque"
+SECRET_LINKS: dict = {}
+
+
+def register_secret_link(kind, issue):
+    """`issue(user_id)` -> the secret token to put where a mail of `kind` says MASKED_TOKEN."""
+    SECRET_LINKS[kind] = issue
+
+
+def notify(recipients, template, context=None, *, link=None, attachments=(), feed=True, mail=True,
+           secret_link=None):
     """Notify people: a feed entry for each user, a mail for each user and address.
 
     `recipients`: FAB users and plain addresses (a desk mailbox, an organiser), in any
     mix; duplicates and empty values are dropped, an address of a listed user is that
     user. `link`: a path or URL of the object concerned. `attachments`: tuples
-    (filename, content type, bytes), e.g. `ics_attachment(...)`. Returns the
+    (filename, content type, bytes), e.g. `ics_attachment(...)`. `secret_link`: the kind
+    (see `register_secret_link`) of the secret link the mail holds masked. Returns the
     notifications and outbox mails added to the session.
     """
     users, addresses = _split(recipients)
@@ -151,7 +166,7 @@ def notify(recipients, template, context=None, *, link=None, attachments=(), fee
                     mails.append(OutboxMail(
                         recipient=address, user_id=user.id if user else None, locale=locale,
                         template=template, subject=subject, body=body,
-                        html=html, state=MailState.queued, attempts=0,
+                        html=html, state=MailState.queued, attempts=0, secret_link=secret_link,
                         attachments=[OutboxAttachment(filename=n, content_type=t, data=d)
                                      for n, t, d in attachments],
                     ))
@@ -221,11 +236,9 @@ def _render(name, context, optional=False):
 
 
 def absolute_url(link) -> str:
-    """A link as a mail needs it: absolute, on PUBLIC_URL (or the current request's host)."""
-    base = current_app.config.get("PUBLIC_URL")
-    if not base and has_request_context():
-        base = request.host_url
-    return urljoin((base or "http://127.0.0.1:8080").rstrip("/") + "/", link)
+    """A link as a mail needs it: absolute, on PUBLIC_URL, never on the request's Host
+    (which anyone sending a request may set)."""
+    return urljoin(current_app.config["PUBLIC_URL"].rstrip("/") + "/", link)
 
 
 # ---------------------------------------------------------------------------
@@ -302,6 +315,15 @@ class _Message(flask_mail.Message):
 _SMTP_COMPAT32 = email_policy.compat32.clone(linesep="\r\n")
 
 
+def _unsealed(mail):
+    """The mail as it is sent: its secret link issued now (see MASKED_TOKEN)."""
+    if mail.secret_link:
+        token = SECRET_LINKS[mail.secret_link](mail.user_id)
+        mail.body = mail.body.replace(MASKED_TOKEN, token)
+        mail.html = mail.html.replace(MASKED_TOKEN, token) if mail.html else mail.html
+    return mail
+
+
 def _message(mail):
     message = _Message(
         subject=mail.subject, recipients=[mail.recipient], body=mail.body, html=mail.html,
@@ -343,7 +365,7 @@ def _lock(mail_id):
     one process.)"""
     rows = db.session.execute(
         select(_MAILS.c.id, _MAILS.c.recipient, _MAILS.c.subject, _MAILS.c.body, _MAILS.c.html,
-               _MAILS.c.state, _ATTACHMENTS.c.filename, _ATTACHMENTS.c.content_type, _ATTACHMENTS.c.data)
+               _MAILS.c.state, _MAILS.c.user_id, _MAILS.c.secret_link, _ATTACHMENTS.c.filename, _ATTACHMENTS.c.content_type, _ATTACHMENTS.c.data)
         .select_from(_MAILS.outerjoin(_ATTACHMENTS, _ATTACHMENTS.c.mail_id == _MAILS.c.id))
         .where(_MAILS.c.id == mail_id)
         .order_by(_ATTACHMENTS.c.id)
@@ -355,6 +377,7 @@ def _lock(mail_id):
     first = rows[0]
     return SimpleNamespace(
         id=first.id, recipient=first.recipient, subject=first.subject, body=first.body, html=first.html,
+        user_id=first.user_id, secret_link=first.secret_link,
         attachments=[SimpleNamespace(filename=r.filename, content_type=r.content_type, data=r.data)
                      for r in rows if r.filename is not None],
     )
@@ -414,7 +437,7 @@ def send_mails(mail_ids):
                 errors.append(error)
                 break
             try:
-                connection.send(_message(mail))
+                connection.send(_message(_unsealed(mail)))
             except Exception as error:
                 _failed(mail, error, final)
                 errors.append(error)
@@ -460,7 +483,7 @@ def resend(mails) -> int:
             mail = OutboxMail(
                 recipient=mail.recipient, user_id=mail.user_id, locale=mail.locale,
                 template=mail.template, subject=mail.subject, body=mail.body, html=mail.html,
-                state=MailState.queued, attempts=0,
+                state=MailState.queued, attempts=0, secret_link=mail.secret_link,
                 attachments=[OutboxAttachment(filename=a.filename, content_type=a.content_type, data=a.data)
                              for a in mail.attachments],
             )

@@ -326,6 +326,9 @@ class OutboxMail(Audited, Model):
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text)
     sent_on = Column(DateTime)
+    # The kind of secret link (a password link...) the body holds masked: the sending job
+    # issues it and puts it in the message sent only (app.platform.notifications).
+    secret_link = Column(String(20))
 
     user = relationship(User, foreign_keys=[user_id])
     attachments = relationship(
