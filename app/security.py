@@ -14,21 +14,23 @@ and applied here:
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from flask import current_app, g, has_request_context
+from flask import current_app, g, has_request_context, session as flask_session
 from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityValidationError
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.sqla.models import User
 from flask_babel import gettext
-from flask_login import current_user
-from sqlalchemy import false, func, select, text
-from sqlalchemy.orm import joinedload
+from flask_login import current_user, user_logged_in
+from sqlalchemy import event, false, func, inspect, select, text
+from sqlalchemy.orm import Session, joinedload
 
 from .extensions import db
-from .models import Membership
+from .models import Membership, PasswordToken, SecurityStamp, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +360,77 @@ class ScopedInterface(SQLAInterface):
         super().edit(item, commit)
 
 
+# ---------------------------------------------------------------------------
+# Security stamps: signing out and any password change end every session and token
+# ---------------------------------------------------------------------------
+
+STAMP_KEY = "guichet_stamp"  # in the session cookie, and a claim of every API token
+
+
+def current_stamp(user_id) -> Optional[str]:
+    return db.session.scalar(select(SecurityStamp.stamp).where(SecurityStamp.user_id == user_id))
+
+
+def stamp_for_sign_in(user_id) -> str:
+    """The stamp a new session or token carries (made on a person's first sign-in)."""
+    stamp = current_stamp(user_id)
+    if stamp is None:
+        stamp = _new_stamps(db.session.connection(), [user_id])[user_id]
+        db.session.commit()
+    return stamp
+
+
+def _new_stamps(connection, user_ids) -> dict:
+    """Give these people new stamps: the sessions and tokens they had stop working."""
+    stamps = {}
+    table = SecurityStamp.__table__
+    for user_id in set(user_ids):
+        stamps[user_id] = secrets.token_hex(16)
+        values = {"stamp": stamps[user_id], "changed_on": utcnow()}
+        if not connection.execute(table.update().where(table.c.user_id == user_id).values(**values)).rowcount:
+            connection.execute(table.insert().values(user_id=user_id, **values))
+    return stamps
+
+
+def end_sessions(user_ids) -> None:
+    """Sign these people out everywhere (the caller commits)."""
+    _new_stamps(db.session.connection(), user_ids)
+
+
+def _note_password_changes(session, flush_context, instances):
+    changed = {user.id for user in session.dirty
+               if isinstance(user, User) and user.id and inspect(user).attrs.password.history.has_changes()}
+    if changed:
+        session.info.setdefault("guichet_password_changed", set()).update(changed)
+
+
+def _after_password_changes(session, flush_context):
+    """A new password ends the person's sessions, tokens and open set/reset links.
+    Whoever changes their own password keeps the session they did it in."""
+    changed = session.info.pop("guichet_password_changed", None)
+    if not changed:
+        return
+    connection = session.connection()
+    stamps = _new_stamps(connection, changed)
+    tokens = PasswordToken.__table__
+    connection.execute(tokens.update().where(tokens.c.user_id.in_(changed), tokens.c.used_at.is_(None))
+                       .values(used_at=utcnow()))
+    person = signed_in_person()
+    if person is not None and person.id in stamps and has_request_context() and STAMP_KEY in flask_session:
+        flask_session[STAMP_KEY] = stamps[person.id]
+
+
+def _on_sign_in(app, user, **extra):
+    flask_session[STAMP_KEY] = stamp_for_sign_in(user.id)
+
+
+def install_session_guards(app) -> None:
+    if not event.contains(Session, "before_flush", _note_password_changes):
+        event.listen(Session, "before_flush", _note_password_changes)
+        event.listen(Session, "after_flush", _after_password_changes)
+    user_logged_in.connect(_on_sign_in, app)
+
+
 class GuichetSecurityManager(SecurityManager):
     """FAB's security manager, plus Guichet's roles built from the registered grants."""
 
@@ -372,6 +445,35 @@ class GuichetSecurityManager(SecurityManager):
         for name, view in {**security_views.SECURITY_VIEWS, **accounts.SECURITY_VIEWS}.items():
             setattr(self, name, view)
         super().__init__(appbuilder)
+        install_session_guards(current_app._get_current_object())
+
+    # -- sessions and tokens end with their stamp ------------------------------
+
+    def load_user(self, pk):
+        """The session's person, while the session carries their current stamp."""
+        user = super().load_user(pk)
+        if user is not None and flask_session.get(STAMP_KEY) != current_stamp(user.id):
+            return None
+        return user
+
+    def create_jwt_manager(self, app):
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(lambda identity: {STAMP_KEY: stamp_for_sign_in(int(identity))})
+        return jwt_manager
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        """The token's person, while the token carries their current stamp (FAB's, checked)."""
+        user = super().load_user(jwt_data["sub"])
+        if user is None or jwt_data.get(STAMP_KEY) != current_stamp(user.id):
+            return None
+        g.user = user
+        return user
+
+    def on_user_logout(self, user) -> None:
+        """Signing out ends every session and token of the person, not just this one."""
+        super().on_user_logout(user)
+        end_sessions([user.id])
+        db.session.commit()
 
     # -- permission checks: one query per request, not one per check --------
     #

@@ -25,7 +25,7 @@ from .base import LABELS, Audited, LabelledEnum, utcnow
 
 __all__ = [
     "OrganisationKind", "ORGANISATION_KIND_LABELS", "Organisation", "Membership",
-    "PasswordTokenPurpose", "PasswordToken", "RoleGrant", "DelegationAction",
+    "SecurityStamp", "PasswordTokenPurpose", "PasswordToken", "RoleGrant", "DelegationAction",
     "DELEGATION_ACTION_LABELS", "DelegationLog", "WorkflowEvent", "StoredFile",
     "UserPreference", "Notification", "MailState", "MAIL_STATE_LABELS", "OutboxMail",
     "OutboxAttachment",
@@ -102,6 +102,18 @@ class Membership(Audited, Model):
 class PasswordTokenPurpose(enum.Enum):
     set = "set"  # a new account's first password
     reset = "reset"  # "forgot password"
+
+
+class SecurityStamp(Model):
+    """A person's security stamp: every session and API token carries the stamp of its
+    sign-in, and stops working once the stamp changes (sign-out, any password change).
+    See app.security."""
+
+    __tablename__ = "security_stamp"
+
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
+    stamp = Column(String(32), nullable=False)
+    changed_on = Column(DateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
 class PasswordToken(Model):
