@@ -57,7 +57,8 @@ serve:
 	  trap 'kill $$worker $$cron 2>/dev/null; wait $$worker $$cron 2>/dev/null' EXIT; \
 	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - run:app; \
 	else \
-	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - run:app; \
+	  echo "Embedded default: one web process (its sign-in attempt counts live in its memory)"; \
+	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --access-logfile - run:app; \
 	fi
 
 run: translations vendor demo-data serve

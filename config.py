@@ -31,10 +31,20 @@ class Config:
     FAB_ADD_SECURITY_API = True
     AUTH_TYPE = 1  # database authentication
     AUTH_ROLE_PUBLIC = "Public"
-    AUTH_RATE_LIMITED = env("AUTH_RATE_LIMITED", True, bool)
-    RATELIMIT_ENABLED = env("RATELIMIT_ENABLED", True, bool)
-    AUTH_RATE_LIMIT = env("AUTH_RATE_LIMIT", "10 per 5 minute")
+    # Attempts a guesser repeats (app/platform/attempts.py): only failures are counted,
+    # per account and per client address, in shared storage (Redis when set). FAB's own
+    # limiter, which counts every sign-in per address, stays off.
+    AUTH_RATE_LIMITED = False
+    ATTEMPT_LIMITS_ENABLED = env("ATTEMPT_LIMITS_ENABLED", True, bool)
+    LOGIN_FAILURES_PER_ACCOUNT = env("LOGIN_FAILURES_PER_ACCOUNT", "10 per 15 minutes")
+    LOGIN_FAILURES_PER_ADDRESS = env("LOGIN_FAILURES_PER_ADDRESS", "100 per 15 minutes")
+    PASSWORD_RESET_PER_ACCOUNT = env("PASSWORD_RESET_PER_ACCOUNT", "5 per hour")
+    PASSWORD_RESET_PER_ADDRESS = env("PASSWORD_RESET_PER_ADDRESS", "30 per hour")
+    PASSWORD_LINK_FAILURES_PER_ADDRESS = env("PASSWORD_LINK_FAILURES_PER_ADDRESS", "20 per 15 minutes")
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", env("REDIS_URL", "memory://"))
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (the client
+    # address the limits count), 0 when the app is reached directly.
+    TRUSTED_PROXIES = env("TRUSTED_PROXIES", 0, int)
 
     # Accounts (app/platform/accounts.py). The password policy applies to every way
     # of setting a password: set/reset links, FAB's password forms, the user API,

@@ -3,6 +3,7 @@ import os
 
 from flask import Flask, g, redirect
 from flask_appbuilder import AppBuilder, IndexView, expose
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, Config
 
@@ -42,6 +43,9 @@ def create_app(overrides=None, register_more=None):
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "guichet.db")
     settings.settle(app)  # keys, PUBLIC_URL, cookies: refuses to start when unsafe
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:  # the client address the attempt limits count, behind our reverse proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     # Schema and permissions are owned by `flask db upgrade` and `flask sync-roles`,
     # not by whichever web worker starts first.
     app.config["FAB_CREATE_DB"] = False

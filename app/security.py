@@ -599,14 +599,10 @@ class GuichetSecurityManager(SecurityManager):
 
     # -- accounts ------------------------------------------------------------
 
-    def register_views(self):
-        """FAB's security views, and the login rate limit on the API login too
-        (FAB limits only the form)."""
-        super().register_views()
-        if self.is_auth_limited:
-            views = current_app.view_functions
-            endpoint = f"{self.security_api.__name__}.login"
-            views[endpoint] = self.limiter.limit(self.auth_rate_limit, methods=["POST"])(views[endpoint])
+    def on_user_login(self, user) -> None:
+        """FAB calls this once a password was right (form and API sign-in alike)."""
+        super().on_user_login(user)
+        g.guichet_signed_in = True
 
     def _password_refusal(self, password):
         """The policy's message for `password`, or None (FAB's complexity hook)."""

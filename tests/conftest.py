@@ -40,8 +40,7 @@ def app():
         "SQLALCHEMY_DATABASE_URI": _fresh_database_url(),
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
-        "RATELIMIT_ENABLED": False,
-        "AUTH_RATE_LIMITED": False,
+        "ATTEMPT_LIMITS_ENABLED": False,  # tests/test_accounts.py turns them on where it tests them
         "SERVER_NAME": "localhost",
         "PUBLIC_URL": "http://localhost",
         # On PostgreSQL the app needs a secret key (CI's comes from .ci/run).

@@ -452,40 +452,115 @@ def test_a_user_without_the_right_cannot_open_the_account_form(app, login_as):
 
 
 @pytest.fixture()
-def limited_app(app):
-    """A second app on the same database, with rate limiting on (memory storage)."""
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "TESTING": True,
-        "WTF_CSRF_ENABLED": False,
-        "SERVER_NAME": "localhost",
-        "RATELIMIT_ENABLED": True,
-        "AUTH_RATE_LIMITED": True,
-        "AUTH_RATE_LIMIT": "10 per 5 minute",
-        "RATELIMIT_STORAGE_URI": "memory://",
-    })
+def limits_on(app, monkeypatch):
+    """The attempt limits on, counting afresh in memory for this test."""
+    monkeypatch.setitem(app.config, "ATTEMPT_LIMITS_ENABLED", True)
+    monkeypatch.setitem(app.config, "RATELIMIT_STORAGE_URI", "memory://")
+    app.extensions.pop("guichet_attempts", None)
+    yield app
+    app.extensions.pop("guichet_attempts", None)
 
 
-def test_form_login_is_rate_limited(limited_app):
-    client = limited_app.test_client()
-    statuses = [client.post("/login/", data={"username": "personne", "password": "faux1234"}).status_code
-                for _ in range(11)]
-    assert 429 not in statuses[:10] and statuses[10] == 429
+DEMO_LOGINS = ["admin", "vnoc", "creator", "creator2", "client", "cmartin", "client2", "lead", "agent",
+               "referent", "referent2", "desk", "teacher", "student", "user", "eventadmin", "opadmin", "opuser"]
 
 
-def test_api_login_is_rate_limited(limited_app):
-    client = limited_app.test_client()
-    payload = {"username": "personne", "password": "faux1234", "provider": "db"}
+def test_an_office_of_forty_signs_in_from_one_address(limits_on):
+    """Forty correct sign-ins from one address within a minute: none refused."""
+    statuses = []
+    for index in range(40):
+        response = limits_on.test_client().post("/login/", data={
+            "username": DEMO_LOGINS[index % len(DEMO_LOGINS)], "password": "demo1234"})
+        statuses.append(response.status_code == 302 and "/login" not in response.headers["Location"])
+    assert statuses == [True] * 40
+
+
+def test_the_eleventh_wrong_password_is_refused_and_other_accounts_still_sign_in(limits_on):
+    username, email, user_id = make_user(limits_on)
+    client = limits_on.test_client()
+    wrong = [client.post("/login/", data={"username": username, "password": "faux12345"}).status_code
+             for _ in range(11)]
+    assert 429 not in wrong[:10] and wrong[10] == 429
+    right = client.post("/login/", data={"username": username, "password": "ancien2026"})
+    assert right.status_code == 429 and "Trop de tentatives" in page(right)  # even the right password now
+    assert signs_in(limits_on, "teacher", "demo1234")  # another account, same address
+
+
+def test_the_api_sign_in_counts_failures_alike(limits_on):
+    username, email, user_id = make_user(limits_on)
+    client = limits_on.test_client()
+    payload = {"username": username, "password": "faux12345", "provider": "db"}
     statuses = [client.post("/api/v1/security/login", json=payload).status_code for _ in range(11)]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    assert client.post("/api/v1/security/login", json={**payload, "username": "creator", "password": "demo1234"}
+                       ).status_code == 200
 
 
-def test_forgot_password_is_rate_limited(limited_app, monkeypatch):
-    monkeypatch.setitem(limited_app.config, "PASSWORD_RESET_MIN_RESPONSE_TIME", 0)
-    client = limited_app.test_client()
-    statuses = [client.post("/password/forgot/", data={"email": "personne@guichet.example"}).status_code
-                for _ in range(11)]
-    assert statuses[:10] == [302] * 10 and statuses[10] == 429
+def test_a_guesser_trying_many_accounts_from_one_address_is_stopped(limits_on, monkeypatch):
+    monkeypatch.setitem(limits_on.config, "LOGIN_FAILURES_PER_ADDRESS", "12 per 15 minutes")
+    client = limits_on.test_client()
+    statuses = [client.post("/login/", data={"username": f"inconnu{n}", "password": "faux12345"}).status_code
+                for n in range(13)]
+    assert 429 not in statuses[:12] and statuses[12] == 429
+    other = limits_on.test_client()  # another address, behind no trusted proxy: counted apart
+    other_status = other.post("/login/", data={"username": "creator", "password": "demo1234"},
+                              environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code
+    assert other_status == 302
+
+
+def test_forgot_password_is_limited_per_account_and_per_address(limits_on, monkeypatch):
+    monkeypatch.setitem(limits_on.config, "PASSWORD_RESET_MIN_RESPONSE_TIME", 0)
+    monkeypatch.setitem(limits_on.config, "PASSWORD_RESET_PER_ADDRESS", "8 per hour")
+    client = limits_on.test_client()
+    per_account = [client.post("/password/forgot/", data={"email": "lea@guichet.example"}).status_code
+                   for _ in range(6)]
+    assert per_account == [302] * 5 + [429]
+    others = [client.post("/password/forgot/", data={"email": f"p{n}@guichet.example"}).status_code
+              for n in range(4)]
+    assert others == [302, 302, 302, 429]  # the address's 8: 5 for one account, 3 for others
+
+
+def test_guessing_password_links_is_stopped(limits_on, monkeypatch):
+    monkeypatch.setitem(limits_on.config, "PASSWORD_LINK_FAILURES_PER_ADDRESS", "3 per 15 minutes")
+    client = limits_on.test_client()
+    assert [client.get(f"/password/set/faux{n}").status_code for n in range(4)] == [404, 404, 404, 429]
+
+
+@pytest.mark.parametrize("trusted_proxies, second_address_refused", [(1, False), (0, True)])
+def test_the_client_address_is_read_behind_trusted_proxies_only(app, trusted_proxies, second_address_refused):
+    """Behind one trusted proxy, X-Forwarded-For is the client address the limits count;
+    without one, anyone could send that header to dodge them: it is ignored."""
+    proxied = create_app({
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
+        "WTF_CSRF_ENABLED": False, "SERVER_NAME": "localhost", "SECRET_KEY": app.config["SECRET_KEY"],
+        "PUBLIC_URL": app.config["PUBLIC_URL"], "RATELIMIT_STORAGE_URI": "memory://",
+        "ATTEMPT_LIMITS_ENABLED": True, "LOGIN_FAILURES_PER_ADDRESS": "3 per 15 minutes",
+        "TRUSTED_PROXIES": trusted_proxies,
+    })
+    client = proxied.test_client()
+
+    def sign_in(address, username="inconnu", password="faux12345"):
+        return client.post("/login/", data={"username": username, "password": password},
+                           headers={"X-Forwarded-For": address}).status_code
+
+    assert [sign_in("203.0.113.7") for _ in range(4)] == [302, 302, 302, 429]  # back to the form, then refused
+    assert (sign_in("198.51.100.9", "creator", "demo1234") == 429) is second_address_refused
+
+
+def test_two_web_workers_share_the_counts_in_redis(app):
+    """Two apps, as two gunicorn workers: failures counted by one refuse on the other."""
+    import os
+
+    username, email, user_id = make_user(app)
+    workers = [create_app({
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
+        "WTF_CSRF_ENABLED": False, "SERVER_NAME": "localhost", "SECRET_KEY": app.config["SECRET_KEY"],
+        "PUBLIC_URL": app.config["PUBLIC_URL"], "ATTEMPT_LIMITS_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        "LOGIN_FAILURES_PER_ACCOUNT": "4 per 15 minutes"}) for _ in range(2)]
+    statuses = [workers[n % 2].test_client().post("/login/", data={"username": username, "password": "faux12345"}
+                                                  ).status_code for n in range(5)]
+    assert statuses == [302, 302, 302, 302, 429]
 
 
 # ---------------------------------------------------------------------------

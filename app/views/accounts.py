@@ -12,6 +12,7 @@ to follow Guichet's account rules (app/platform/accounts.py):
 FAB's views keep their class names, so their endpoints and permissions are FAB's;
 `GuichetSecurityManager.register_views` plugs them in (`SECURITY_VIEWS`).
 """
+import functools
 import time
 
 from flask import (
@@ -56,7 +57,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp, Validation
 
 from ..extensions import db
 from ..models import PasswordTokenPurpose
-from ..platform import accounts
+from ..platform import accounts, attempts
 from . import security_views
 from .base import Attempt
 
@@ -280,6 +281,11 @@ class PasswordView(BaseView):
     def forgot(self):
         form = ForgotPasswordForm()
         if request.method == "POST" and form.validate():
+            # Every request counts, known address or not: no mail bombing, no probing.
+            asked = {"reset_account": form.email.data, "reset_address": attempts.client_address()}
+            if attempts.exhausted(**asked):
+                abort(429)
+            attempts.count(**asked)
             started = time.monotonic()
             accounts.request_password_reset(form.email.data)
             db.session.commit()
@@ -297,9 +303,13 @@ class PasswordView(BaseView):
     @expose("/set/<token>", methods=["GET", "POST"])
     @no_cache
     def choose(self, token):
+        address = {"link_address": attempts.client_address()}
+        if attempts.exhausted(**address):  # someone trying links
+            abort(429)
         try:
             found = accounts.find_token(token)
         except accounts.TokenError as error:
+            attempts.count(**address)
             return self._refused(error)
         form = ChoosePasswordForm()
         if request.method == "POST" and form.validate():
@@ -388,15 +398,37 @@ def too_many_attempts(error):
     return page, 429
 
 
+def _sign_in_guarded(view):
+    """A sign-in view (the form's, the API's) that refuses with 429 once the account or
+    the client address has failed too often, and counts its failures only
+    (app.platform.attempts): a right password counts for nothing."""
+
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):
+        if request.method != "POST":
+            return view(*args, **kwargs)
+        payload = request.get_json(silent=True) if request.is_json else None
+        username = payload.get("username") if isinstance(payload, dict) else request.form.get("username")
+        who = {"sign_in_account": username if isinstance(username, str) else "",
+               "sign_in_address": attempts.client_address()}
+        if attempts.exhausted(**who):
+            abort(429)
+        response = view(*args, **kwargs)
+        if not g.get("guichet_signed_in"):
+            attempts.count(**who)
+        return response
+
+    return guarded
+
+
 def register(appbuilder):
     accounts.install()
     current_app.register_error_handler(429, too_many_attempts)
     current_app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", accounts.check_password_policy)
-    password_view = appbuilder.add_view_no_menu(PasswordView())
+    appbuilder.add_view_no_menu(PasswordView())
     appbuilder.add_view(AccountCreateView, "CreateAccount", icon="fa-user-plus",
                         label=_l("Create an account"), category="Administration",
                         category_label=_l("Administration"), category_icon="fa-cogs")
-    sm = appbuilder.sm
-    if sm.is_auth_limited:
-        # Asking for links is limited like signing in (no mail bombing, no token guessing).
-        sm.limiter.limit(sm.auth_rate_limit, methods=["POST"])(password_view.blueprint)
+    sm, views = appbuilder.sm, current_app.view_functions
+    for endpoint in (f"{sm.auth_view.endpoint}.login", f"{sm.security_api.__name__}.login"):
+        views[endpoint] = _sign_in_guarded(views[endpoint])
