@@ -144,19 +144,27 @@ def events(object_type, object_id, *transitions):
         WorkflowEvent.transition.in_(transitions)).order_by(WorkflowEvent.id)).all()
 
 
+def _extra_account(app, username, organisation, role):
+    """An account for this module only: active while it runs, then inactive (the
+    other modules' tests count the people of an organisation and role)."""
+    with app.app_context():
+        member(username, organisation, role=role).active = True
+        db.session.commit()
+    yield username
+    with app.app_context():
+        user(username).active = False
+        db.session.commit()
+
+
 @pytest.fixture(scope="module")
 def second_vnoc(app):
     """A second VNOC operator, so that the one who lost is told about someone else."""
-    with app.app_context():
-        member("vnoc2", RECTORAT, role=VNOC)
-    return "vnoc2"
+    yield from _extra_account(app, "vnoc2", RECTORAT, VNOC)
 
 
 @pytest.fixture(scope="module")
 def second_referent(app):
-    with app.app_context():
-        member("referent3", VH, role=ENT_REFERENT)
-    return "referent3"
+    yield from _extra_account(app, "referent3", VH, ENT_REFERENT)
 
 
 DONE = "Action effectuée"  # the winner's flash ("Done: %(action)s.")
