@@ -228,3 +228,52 @@ def test_detail_page_fires_with_comment_and_attachment_and_shows_the_timeline(ga
         file_id = event.attachment_id
     assert client.get(f"/files/{file_id}").data == b"%PDF-1.4 devis"
     assert login(gadget_app.test_client(), "user").get(f"/files/{file_id}").status_code == 404
+
+
+# ---------------------------------------------------------------------------
+# Races: the engine re-reads the row under a lock and compares-and-sets the state
+# (the concurrent HTTP tests are in test_races.py)
+# ---------------------------------------------------------------------------
+
+
+def _local_clock(moment):
+    """A history row's time (UTC) as people read it (TIMEZONE, HH:MM)."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    from config import Config
+
+    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(Config.TIMEZONE)).strftime("%H:%M")
+
+
+def test_a_row_changed_since_it_was_read_is_re_read_and_the_loser_told_who_did_what(gadget_app):
+    with gadget_app.test_request_context():
+        gadget_id = new_gadget("Caméra 4K", "submitted").id
+        stale = db.session.get(Gadget, gadget_id)
+        assert stale.state == "submitted"  # what this request read
+        with gadget_app.app_context():  # meanwhile, someone else approves and commits
+            GADGET_FLOW.fire(db.session.get(Gadget, gadget_id), "approve", user("vnoc"))
+            db.session.commit()
+        with pytest.raises(TransitionRefused) as refusal:
+            GADGET_FLOW.fire(stale, "reject", user("admin"), "Trop cher")
+        db.session.rollback()
+        (event,) = GADGET_FLOW.history(stale)
+        assert (stale.state, event.transition) == ("approved", "approve")
+        message = str(refusal.value)
+        assert "Julien Mercier" in message and _local_clock(event.happened_on) in message, message
+
+
+def test_move_changes_the_state_only_if_it_is_still_what_was_read(gadget_app):
+    """The compare-and-set itself, without the lock: a stale state changes nothing."""
+    with gadget_app.test_request_context():
+        gadget_id = new_gadget("Dalle tactile", "submitted").id
+        stale = db.session.get(Gadget, gadget_id)
+        assert stale.state == "submitted"
+        with gadget_app.app_context():
+            GADGET_FLOW.fire(db.session.get(Gadget, gadget_id), "reject", user("vnoc"), "Hors budget")
+            db.session.commit()
+        with pytest.raises(TransitionRefused) as refusal:
+            GADGET_FLOW.move(stale, "approve", user("vnoc"), GadgetState.approved)
+        db.session.rollback()
+        assert db.session.get(Gadget, gadget_id).state == "rejected" and events(stale) == 1
+        assert "Julien Mercier" in str(refusal.value)

@@ -14,17 +14,43 @@ sets the state, writes a `WorkflowEvent` (when, who, from, to, comment,
 attachment) and hands the notification to `app.platform.notifications`.
 `record()` writes the events that keep the state (a comment, a change) in the
 same history, which `history()` reads back for the timeline.
+
+Of people firing on one row at once, exactly one wins. A request loads its row
+before it decides to act, so what it read may be stale by the time it writes:
+two VNOC operators both read "pending" and both validate, or one validates while
+the other refuses and releases the rooms. So `fire()`:
+
+1. locks the row and reads it again (`app.platform.transactions.lock`: FOR UPDATE
+   on PostgreSQL, the database's write lock on SQLite), so that the checks and
+   guards see the row as the winner left it (an escalation keeps the state but
+   not `escalated`) and the others wait for the winner's commit;
+2. checks, then changes the state with a compare-and-set
+   (`UPDATE ... SET state = target WHERE id = :id AND state = :what_was_read`),
+   which changes nothing if anyone changed the state without the lock;
+3. only then writes the history row and runs the side effects (mails, rooms
+   released, escalation fields): the loser never reaches them.
+
+The loser's refusal says who did what and when, from the history (`already()`):
+"Julien Mercier a déjà validé cette réservation le 01/12/2026 à 10:03."
+A change of state that is not a declared transition (a booking's modification)
+goes through the same compare-and-set (`move()`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Callable, Optional
+from zoneinfo import ZoneInfo
 
-from flask_babel import gettext
+from flask import current_app
+from flask_babel import format_date, format_time, gettext
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import WorkflowEvent, utcnow
+from ..models import Audited, WorkflowEvent, utcnow
 from ..security import ADMIN, role_names
+from . import audit, transactions
 from .refusals import Refused
 
 
@@ -48,6 +74,9 @@ class Transition:
     notify: Optional[Callable] = None
     icon: str = "fa-arrow-right"
     confirmation: object = None
+    # What someone did, as the end of "Julien Mercier already ... on <day> at <time>"
+    # (the loser's refusal): e.g. _l("validated this booking").
+    done: object = None
 
 
 @dataclass
@@ -105,8 +134,9 @@ class Workflow:
         transition = self.transition(name)
         state = self.state_of(item)
         if state not in transition.sources:
-            return TransitionRefused(None, gettext("“%(action)s” is not possible from the state “%(state)s”.",
-                                                   action=transition.label, state=self.state_label(state)))
+            message = gettext("“%(action)s” is not possible from the state “%(state)s”.",
+                              action=transition.label, state=self.state_label(state))
+            return TransitionRefused(None, " ".join(filter(None, [message, self.already(item)])))
         roles = role_names(user)
         may = ADMIN in roles or roles.intersection(transition.roles) or (
             transition.allowed is not None and transition.allowed(user, item))
@@ -123,19 +153,33 @@ class Workflow:
 
     def available(self, item, user) -> list:
         """The transitions `user` could fire on `item` now (a comment may still be asked)."""
+        state = self.state_of(item)
         return [t for t in self.transitions
-                if self.refusal(item, t.name, user, comment="-") is None]
+                if state in t.sources and self.refusal(item, t.name, user, comment="-") is None]
 
-    def fire(self, item, name, user, comment="", attachment=None) -> WorkflowEvent:
-        """Fire a transition or raise TransitionRefused, leaving everything as it was."""
+    def lock(self, item):
+        """`item` read again and kept from changing by anyone else until the commit
+        (see the module's docstring); returns it."""
+        return transactions.lock(item)
+
+    def check(self, item, name, user, comment=""):
+        """Lock `item`, then raise the refusal of `name`, if any: what a caller runs
+        before writing what goes with the transition (its attachment), so that the
+        one who lost a race writes nothing."""
+        self.lock(item)
         refusal = self.refusal(item, name, user, comment)
         if refusal is not None:
             raise refusal
+
+    def fire(self, item, name, user, comment="", attachment=None) -> WorkflowEvent:
+        """Fire a transition or raise TransitionRefused, leaving everything as it was.
+
+        Exactly one of several people firing at once wins (the module's docstring);
+        notifications, and whatever a desk's `fire()` does after this one returns,
+        happen for the winner only."""
+        self.check(item, name, user, comment)
         transition = self._by_name[name]
-        event = self.record(item, name, user, comment, attachment, from_state=self.state_of(item),
-                            to_state=transition.target)
-        setattr(item, self.state_attribute, transition.target)
-        db.session.flush()
+        event = self.move(item, name, user, transition.target, comment, attachment)
         if transition.notify is not None:
             message = transition.notify(item, event)
             if message:
@@ -144,6 +188,32 @@ class Workflow:
                 recipients, template, context, *link = message
                 notifications.notify(recipients, template, context, link=link[0] if link else None)
         return event
+
+    def move(self, item, kind, user, target, comment=None, attachment=None) -> WorkflowEvent:
+        """Set the state of `item` to `target` if it is still what was read (the
+        compare-and-set), and write the history row `kind`; else raise
+        TransitionRefused saying who changed it. `fire()` calls it after its checks;
+        a desk calls it (after `lock()`) for a change of state that is not a declared
+        transition."""
+        model = type(item)
+        source = self.state_of(item)
+        values = {self.state_attribute: target}
+        author = audit.author_id()
+        if isinstance(item, Audited) and author is not None:
+            values["changed_by_id"] = author
+        changed = db.session.execute(
+            update(model).where(model.id == item.id, getattr(model, self.state_attribute) == source)
+            .values(values).execution_options(synchronize_session=False)).rowcount
+        if changed != 1:
+            db.session.refresh(item)
+            label = self._by_name[kind].label if kind in self._by_name else self.event_labels.get(kind, kind)
+            message = gettext("“%(action)s” is not possible from the state “%(state)s”.",
+                              action=label, state=self.state_label(self.state_of(item)))
+            raise TransitionRefused(None, " ".join(filter(None, [message, self.already(item)])))
+        set_committed_value(item, self.state_attribute, target)
+        if isinstance(item, Audited):
+            db.session.expire(item, ["changed_on", "changed_by_id"])
+        return self.record(item, kind, user, comment, attachment, from_state=source, to_state=target)
 
     def fire_many(self, items, name, user, comment=""):
         """Fire on each item on its own: (fired items, [(item, refusal message)]).
@@ -156,10 +226,39 @@ class Workflow:
                 self.fire(item, name, user, comment)
                 db.session.commit()
                 fired.append(item)
-            except TransitionRefused as refusal:
+            except Refused as refusal:
                 db.session.rollback()
                 refused.append((item, str(refusal)))
         return fired, refused
+
+    def last_change(self, item, kinds=None) -> Optional[WorkflowEvent]:
+        """The latest history row of `item` that changed its state, or the latest of
+        the events `kinds` (names) when given."""
+        query = db.session.query(WorkflowEvent).filter_by(object_type=self.object_type, object_id=item.id)
+        if kinds:
+            query = query.filter(WorkflowEvent.transition.in_(list(kinds)))
+        else:
+            query = query.filter(WorkflowEvent.from_state != WorkflowEvent.to_state)
+        return query.order_by(WorkflowEvent.happened_on.desc(), WorkflowEvent.id.desc()).first()
+
+    def already(self, item, kinds=None) -> str:
+        """Who did what to `item`, and when: "Julien Mercier already validated this
+        booking on 01/12/2026 at 10:03." for its last change of state (or the last
+        of the events `kinds`), from the history; "" if the history has none."""
+        event = self.last_change(item, kinds)
+        if event is None:
+            return ""
+        actor = event.actor.get_full_name() if event.actor is not None else gettext("Someone")
+        # History rows are written in UTC; people read them in TIMEZONE.
+        local = (event.happened_on.replace(tzinfo=timezone.utc)
+                 .astimezone(ZoneInfo(current_app.config["TIMEZONE"])).replace(tzinfo=None))
+        day, moment = format_date(local.date(), "short"), format_time(local, "short", rebase=False)
+        transition = self._by_name.get(event.transition)
+        if transition is not None and transition.done:
+            return gettext("%(actor)s already %(done)s on %(day)s at %(time)s.",
+                           actor=actor, done=transition.done, day=day, time=moment)
+        return gettext("Already done by %(actor)s on %(day)s at %(time)s: “%(event)s”.",
+                       actor=actor, day=day, time=moment, event=self.event_label(event))
 
     def record(self, item, kind, user, comment=None, attachment=None, from_state=None,
                to_state=None) -> WorkflowEvent:

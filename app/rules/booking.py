@@ -10,8 +10,9 @@ its participants and its occurrences, and mail everyone concerned.
 Times are naive local times (config TIMEZONE). A room is held from
 `start - BOOKING_BUFFER_MINUTES` to `end + BOOKING_BUFFER_MINUTES`; two held ranges
 of one room never overlap. The application checks it in the writing transaction;
-on PostgreSQL an exclusion constraint also enforces it, so that of concurrent
-attempts on one slot exactly one is written.
+of concurrent attempts on one slot exactly one is written: on PostgreSQL an
+exclusion constraint also enforces it, on SQLite booking transactions take the
+database's write lock before the check (`app.platform.transactions.serialise`).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ from ..models import (
     WorkflowEvent,
     utcnow,
 )
-from ..platform import notifications
+from ..platform import notifications, transactions
 from ..platform.refusals import Refused
 from ..platform.workflow import Transition, Workflow
 from ..access.booking import is_vnoc
@@ -411,7 +412,11 @@ def create_booking(draft: BookingDraft, user, rooms, equipment=None) -> Booking:
     """Write a pending booking for the rooms' organisation, or raise BookingRefused.
 
     `rooms` and `equipment` ({id: Equipment}) are what the user may use (scope applied).
+    The conflict check and the insert are one step for concurrent bookings: on
+    SQLite one booking transaction at a time (`transactions.serialise`), on
+    PostgreSQL the exclusion constraint refuses the second (`_flush_occurrences`).
     """
+    transactions.serialise()
     found = problems(draft, user, rooms)
     if found:
         raise BookingRefused(found)
@@ -427,21 +432,25 @@ def create_booking(draft: BookingDraft, user, rooms, equipment=None) -> Booking:
 
 
 def modify_booking(booking: Booking, draft: BookingDraft, user, rooms, equipment=None) -> Booking:
-    """Change a pending or validated booking (it goes back to the VNOC), or raise BookingRefused."""
-    if not may_change(booking):
-        raise BookingRefused([Problem("day", gettext("a booking %(state)s can no longer be changed.",
-                                                     state=str(booking.state).lower()))])
+    """Change a pending or validated booking (it goes back to the VNOC), or raise BookingRefused.
+
+    Like a transition, it locks the booking and reads it again first (a VNOC
+    operator may have refused it meanwhile), and moves its state with the engine's
+    compare-and-set; like a new booking, its conflict check and its writes are one
+    step (`create_booking`): on SQLite the lock is the database's write lock."""
+    BOOKING_WORKFLOW.lock(booking)
+    refusal = change_refusal(booking)
+    if refusal is not None:
+        raise refusal
     found = problems(draft, user, rooms, booking=booking)
     if found:
         raise BookingRefused(found)
-    previous = booking.state
     booking.occurrences.clear()
     booking.participants.clear()
     db.session.flush()
     _fill(booking, draft, rooms, equipment or {}, booking.organisation_id)
-    booking.state = BookingState.pending
     _flush_occurrences(booking, draft, rooms)
-    BOOKING_WORKFLOW.record(booking, "modify", user, from_state=previous)
+    BOOKING_WORKFLOW.move(booking, "modify", user, BookingState.pending)
     send_mail(booking, "booking/modified")
     return booking
 
@@ -511,6 +520,15 @@ def may_change(booking) -> bool:
     return booking.state in HOLDING_STATES
 
 
+def change_refusal(booking) -> Optional[BookingRefused]:
+    """Why `booking` can no longer be changed, saying who refused or cancelled it and
+    when; None while it may be."""
+    if may_change(booking):
+        return None
+    message = gettext("a booking %(state)s can no longer be changed.", state=str(booking.state).lower())
+    return BookingRefused([Problem("day", " ".join(filter(None, [message, BOOKING_WORKFLOW.already(booking)])))])
+
+
 def release(booking):
     """A refused or cancelled booking no longer holds its rooms."""
     for occurrence in booking.occurrences:
@@ -530,7 +548,9 @@ def _not_started(item, user, comment):
 
 class BookingWorkflow(Workflow):
     """The platform's workflow, plus: refused and cancelled bookings release their
-    rooms, and every change is mailed with its .ics."""
+    rooms, and every change is mailed with its .ics. Both happen only for the one
+    whose transition won (the engine's fire() raises for the others), so a booking's
+    occurrences always agree with its state."""
 
     def fire(self, item, name, user, comment="", attachment=None):
         event = super().fire(item, name, user, comment, attachment)
@@ -545,12 +565,13 @@ BOOKING_WORKFLOW = BookingWorkflow(
     states=BookingState,
     transitions=[
         Transition("validate", _l("Validate"), sources=(BookingState.pending,), target=BookingState.validated,
-                   roles=(VNOC,), icon="fa-check"),
+                   roles=(VNOC,), icon="fa-check", done=_l("validated this booking")),
         Transition("refuse", _l("Refuse"), sources=(BookingState.pending,), target=BookingState.refused,
-                   roles=(VNOC,), comment_required=True, icon="fa-ban"),
+                   roles=(VNOC,), comment_required=True, icon="fa-ban",
+                   done=_l("refused this booking")),
         Transition("cancel", _l("Cancel the booking"), sources=HOLDING_STATES, target=BookingState.cancelled,
                    roles=(VNOC, BOOKER), guards=(_not_started,), icon="fa-times",
-                   confirmation=_l("Cancel the selected bookings?")),
+                   confirmation=_l("Cancel the selected bookings?"), done=_l("cancelled this booking")),
     ],
     final_states=(BookingState.refused, BookingState.cancelled),
     event_labels={"modify": _l("Changed")},

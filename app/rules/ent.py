@@ -182,9 +182,12 @@ def _notify_escalation(item, event):
 
 
 def _not_escalated(item, user, comment):
+    """Escalation keeps the status, so its compare-and-set cannot tell a second one:
+    this guard does, on the row as the engine re-read it under its lock."""
     if item.escalated:
-        return gettext("Support: this request was already transmitted (reference %(ref)s).",
-                       ref=item.support_reference)
+        message = gettext("Support: this request was already transmitted (reference %(ref)s).",
+                          ref=item.support_reference)
+        return " ".join(filter(None, [message, REQUEST_WORKFLOW.already(item, ("escalate",))]))
     return None
 
 
@@ -219,7 +222,8 @@ def support_reference_for(item) -> str:
 
 class RequestWorkflow(Workflow):
     """The engine, plus what escalation does besides the status: the support-side
-    record (desk, reference, state), written with the event."""
+    record (desk, reference, state), written with the event, by the winner only
+    (the engine's fire() raises for the others)."""
 
     def fire(self, item, name, user, comment="", attachment=None):
         event = super().fire(item, name, user, comment, attachment)
@@ -240,17 +244,22 @@ REQUEST_WORKFLOW = RequestWorkflow(
     state_attribute="status",
     transitions=[
         Transition("open", _l("Open"), (NEW,), OPEN,
-                   allowed=_referent, notify=_notify_change, icon="fa-folder-open"),
+                   allowed=_referent, notify=_notify_change, icon="fa-folder-open",
+                   done=_l("opened this request")),
         Transition("resolve", _l("Mark resolved"), (NEW, OPEN), RESOLVED,
-                   allowed=_referent_or_desk, notify=_notify_change, icon="fa-check"),
+                   allowed=_referent_or_desk, notify=_notify_change, icon="fa-check",
+                   done=_l("marked this request resolved")),
         Transition("close", _l("Close"), (NEW, OPEN, RESOLVED), CLOSED,
-                   allowed=_referent_or_requester, notify=_notify_change, icon="fa-lock"),
+                   allowed=_referent_or_requester, notify=_notify_change, icon="fa-lock",
+                   done=_l("closed this request")),
         Transition("reopen", _l("Reopen"), (RESOLVED, CLOSED), OPEN,
-                   allowed=_referent_or_requester, notify=_notify_change, icon="fa-undo"),
+                   allowed=_referent_or_requester, notify=_notify_change, icon="fa-undo",
+                   done=_l("reopened this request")),
         Transition("escalate", _l("Transmit to support"), (NEW, OPEN), OPEN,
                    allowed=_referent, guards=(_not_escalated, _has_support_desk),
                    notify=_notify_escalation, icon="fa-share",
-                   confirmation=_l("Transmit the selected requests to the support desk?")),
+                   confirmation=_l("Transmit the selected requests to the support desk?"),
+                   done=_l("transmitted this request to support")),
     ],
     event_labels={
         CREATED: _l("Request filed"),

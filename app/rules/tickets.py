@@ -140,27 +140,30 @@ TICKET_WORKFLOW = Workflow(
     final_states=(CLOSED,),
     transitions=[
         Transition("assign", _l("Assign"), (NEW, RETURNED), ASSIGNED,
-                   allowed=_vendor, notify=_on_assign, icon="fa-user"),
+                   allowed=_vendor, notify=_on_assign, icon="fa-user", done=_l("assigned this ticket")),
         Transition("start", _l("Start processing"),
                    (ASSIGNED, WAITING_RD, WAITING_CLIENT, LEAD_FOLLOWUP, RETURNED), IN_PROGRESS,
-                   allowed=_vendor, icon="fa-play"),
+                   allowed=_vendor, icon="fa-play", done=_l("started processing this ticket")),
         Transition("wait_rd", _l("Wait for R&D"), (ASSIGNED, IN_PROGRESS, LEAD_FOLLOWUP, RETURNED), WAITING_RD,
-                   allowed=_vendor, icon="fa-flask"),
+                   allowed=_vendor, icon="fa-flask", done=_l("put this ticket on hold for R&D")),
         Transition("ask_client", _l("Ask the client for information"),
                    (NEW, ASSIGNED, IN_PROGRESS, WAITING_RD, LEAD_FOLLOWUP, RETURNED), WAITING_CLIENT,
                    allowed=_vendor, comment_required=True,
-                   notify=_mail("tickets/waiting_client", client_recipients), icon="fa-question"),
+                   notify=_mail("tickets/waiting_client", client_recipients), icon="fa-question",
+                   done=_l("asked the client for information on this ticket")),
         Transition("lead_followup", _l("Hand to the project lead"),
                    (NEW, ASSIGNED, IN_PROGRESS, WAITING_RD, WAITING_CLIENT, RETURNED), LEAD_FOLLOWUP,
-                   allowed=_vendor, icon="fa-handshake-o"),
+                   allowed=_vendor, icon="fa-handshake-o", done=_l("handed this ticket to the project lead")),
         Transition("process", _l("Mark as processed"),
                    (NEW, ASSIGNED, IN_PROGRESS, WAITING_RD, LEAD_FOLLOWUP, RETURNED), PROCESSED,
-                   allowed=_vendor, notify=_mail("tickets/processed", client_recipients), icon="fa-check"),
+                   allowed=_vendor, notify=_mail("tickets/processed", client_recipients), icon="fa-check",
+                   done=_l("marked this ticket as processed")),
         Transition("send_back", _l("Return the ticket"), (PROCESSED, WAITING_CLIENT), RETURNED,
                    allowed=is_client_party, comment_required=True,
-                   notify=_mail("tickets/returned", vendor_recipients), icon="fa-reply"),
+                   notify=_mail("tickets/returned", vendor_recipients), icon="fa-reply",
+                   done=_l("returned this ticket")),
         Transition("close", _l("Close the ticket"), OPEN_STATES, CLOSED,
-                   allowed=is_client_party, notify=_on_close, icon="fa-lock"),
+                   allowed=is_client_party, notify=_on_close, icon="fa-lock", done=_l("closed this ticket")),
     ],
 )
 
@@ -175,8 +178,14 @@ def closed_refusal(ticket) -> Optional[TicketRefused]:
 
 def fire(ticket, name, user, comment="", upload=None):
     """Fire a transition with its comment and optional attachment, or raise a
-    Refused (TicketRefused, TransitionRefused, FileRefused) leaving everything as it was."""
+    Refused (TicketRefused, TransitionRefused, FileRefused) leaving everything as it was.
+
+    The ticket is locked and read again first (`Workflow.lock`): of two people acting
+    at once, the one who lost is refused before writing the attachment."""
+    TICKET_WORKFLOW.lock(ticket)
     closed = closed_refusal(ticket)
+    if closed:
+        closed = " ".join(filter(None, [closed.message, TICKET_WORKFLOW.already(ticket)]))
     refusal = TransitionRefused(None, closed) if closed else TICKET_WORKFLOW.refusal(ticket, name, user, comment)
     if refusal is not None:
         raise refusal

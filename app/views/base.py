@@ -497,9 +497,7 @@ class WorkflowModelView(GuichetModelView):
         comment = request.form.get("comment", "")
         upload = request.files.get("attachment")
         with Attempt(done=gettext("Done: %(action)s.", action=self.workflow.transition(name).label)):
-            refusal = self.workflow.refusal(item, name, g.user, comment)
-            if refusal is not None:
-                raise refusal
+            self.workflow.check(item, name, g.user, comment)  # the loser of a race writes no file
             attachment = files.save_upload(upload, item, g.user) if upload and upload.filename else None
             self.workflow.fire(item, name, g.user, comment, attachment)
         return redirect(url_for(f"{self.endpoint}.show", pk=pk))

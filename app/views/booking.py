@@ -8,7 +8,7 @@ reaches their organisation's rows only, the VNOC every row; others answer 404.
 import json
 from datetime import date, datetime, time, timedelta
 
-from flask import abort, g, jsonify, redirect, request, url_for
+from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
@@ -27,7 +27,7 @@ from ..models import (
     Room,
     utcnow,
 )
-from ..platform import exports
+from ..platform import exports, transactions
 from ..rules import booking as rules
 from ..security import ScopedInterface, apply_scope
 from ..desks import desk_of
@@ -322,8 +322,13 @@ class BookingWizard(BaseView):
         booking_id = request.values.get("booking", type=int)
         if booking_id:
             booking = _scoped_or_404(Booking, booking_id)
-            if not rules.may_change(booking):
-                abort(404)
+            refusal = rules.change_refusal(booking)
+            if refusal is not None:
+                if request.method == "GET":
+                    abort(404)
+                # Refused or cancelled while the wizard was open: say by whom.
+                flash(refusal.message, "danger")
+                return redirect(url_for("BookingView.show", pk=booking.id))
         if request.method == "GET":
             draft = rules.BookingDraft.from_booking(booking) if booking else self._new_draft()
             return self._render(draft, 1, [], booking)
@@ -415,6 +420,9 @@ class BookingWizard(BaseView):
             else:
                 rules.modify_booking(booking, draft, g.user, rooms, self._equipment(draft))
             reference, booking_id = booking.reference, booking.id
+        if isinstance(attempt.refused, transactions.Busy):  # nothing to show at a step: stay on the review
+            flash(attempt.refused.message, "danger")
+            return self._render(draft, 4, [], db.session.get(Booking, booking_id) if booking_id else None)
         if attempt.refused is not None:
             problems = attempt.refused.problems
             booking = db.session.get(Booking, booking_id) if booking_id else None  # the one being changed

@@ -1,0 +1,88 @@
+"""Who writes first: the transaction-level tools that make concurrent requests take
+turns where the result depends on what was read.
+
+A rule that reads, decides, then writes ("the slot is free, book it"; "the booking
+is pending, validate it") is wrong under concurrency unless no one else can write
+what it read between its read and its write. The two databases need different
+tools for that:
+
+* PostgreSQL locks rows (`SELECT ... FOR UPDATE`) and lets an exclusion constraint
+  refuse an overlapping booking by itself, so a booking needs nothing more and a
+  transition locks its row.
+* SQLite has no row locks and no exclusion constraints: it has one write lock for
+  the whole database, which a transaction normally takes at its first write, after
+  its reads (Python's sqlite3 module even runs those reads outside any
+  transaction). Two requests can then both read "free" and both write. Beginning
+  the transaction with `BEGIN IMMEDIATE` takes the write lock before the reads:
+  the next writer waits (up to the busy timeout) until the first has committed,
+  then reads what it wrote.
+
+`serialise()` is that: the rest of the current transaction is the only writer on
+SQLite, nothing on PostgreSQL. `lock(item)` re-reads one row and keeps it from
+changing until the transaction ends, on both. Both hold until the commit or the
+rollback, which every request ends with (`app.views.base.Attempt`).
+"""
+from __future__ import annotations
+
+from flask_babel import gettext
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
+
+from ..extensions import db
+from .refusals import Refused
+
+
+class Busy(Refused):
+    """SQLite's write lock was not free within the busy timeout: nothing was written."""
+
+
+def dialect(session=None) -> str:
+    return (session or db.session).get_bind().dialect.name
+
+
+def serialise(session=None) -> None:
+    """Make the rest of the current transaction the database's only writer, on SQLite.
+
+    On SQLite, begin the transaction with BEGIN IMMEDIATE (the write lock, taken
+    now, before this transaction reads anything it will decide on). If the
+    transaction has already written, it already holds that lock (SQLite takes it at
+    the first write and keeps it to the end), so there is nothing to do. On
+    PostgreSQL, nothing: its row locks and constraints decide (see `lock`).
+
+    Raises `Busy` if another writer held the lock past the busy timeout.
+    """
+    session = session or db.session
+    if dialect(session) != "sqlite":
+        return
+    connection = session.connection()
+    if connection.connection.dbapi_connection.in_transaction:
+        return
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except OperationalError as error:
+        if "locked" not in str(error.orig) and "busy" not in str(error.orig):
+            raise
+        raise Busy(None, gettext("The service is busy: nothing was recorded, please try again.")) from None
+
+
+def lock(item, session=None):
+    """`item` as it is in the database now, kept from changing by anyone else until
+    this transaction ends: its row locked (FOR UPDATE) on PostgreSQL, the database's
+    write lock (`serialise`) on SQLite. Returns `item`, re-read.
+
+    What the transaction changed on `item` so far is written first, then every
+    column is read again (a request loads its row before it decides to act: another
+    request may have changed it since), and its relations are reloaded on use.
+    """
+    session = session or db.session
+    session.flush()
+    if dialect(session) == "sqlite":
+        serialise(session)
+    else:  # waits for whoever holds the row, then reads what they committed
+        mapper = inspect(type(item))
+        key = mapper.primary_key_from_instance(item)
+        session.execute(select(*mapper.primary_key)
+                        .where(*[column == value for column, value in zip(mapper.primary_key, key)])
+                        .with_for_update())
+    session.refresh(item)
+    return item
