@@ -9,7 +9,7 @@ from config import BASE_DIR, Config
 
 from .desks import DESKS, modules
 from .extensions import csrf, db, migrate
-from .platform import settings
+from .platform import inputs, settings
 from .security import ADMIN
 
 
@@ -39,6 +39,7 @@ def create_app(overrides=None, register_more=None):
     app = Flask(__name__, instance_path=os.path.join(BASE_DIR, "instance"))
     app.config.from_object(Config)
     app.config.update(overrides or {})
+    inputs.register_converters(app)  # before any view: ids in URLs hold 64 bits
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "guichet.db")
@@ -77,6 +78,9 @@ def create_app(overrides=None, register_more=None):
             desk.module("views").register(appbuilder)
         if register_more is not None:
             register_more(appbuilder)
+    # After FAB's own request set-up (g.user): what no column can hold is refused
+    # before the database sees it.
+    inputs.init_app(app)
 
     from . import cli
 

@@ -54,7 +54,7 @@ class Room(Audited, Model):
     name = Column(String(100), nullable=False, index=True)
     kind = Column(Enum(RoomKind, native_enum=False, length=10, name="room_kind"), nullable=False)
     organisation_id = Column(Integer, ForeignKey("organisation.id"), nullable=False, index=True)
-    capacity = Column(Integer)
+    capacity = Column(Integer, info={"min": 0})  # app.platform.inputs refuses a negative one
     active = Column(Boolean, nullable=False, default=True)
 
     organisation = relationship(Organisation)

@@ -4,6 +4,7 @@ Row scope lives in `ScopedInterface` (app/security.py); this module closes the
 FAB paths that bypass a view's filters (actions, file download) and adds the
 CSV/XLSX export of exactly what a grid shows.
 """
+import sys
 from datetime import timezone
 from zoneinfo import ZoneInfo
 
@@ -13,19 +14,22 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
-from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.api.convert import Model2SchemaConverter
+from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.fields import EnumField
 from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWidget
 from flask_babel import get_locale, gettext, lazy_gettext as _l, ngettext
-from marshmallow import fields
+from marshmallow import ValidationError, fields
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from wtforms import DateField, DateTimeField, DecimalField, FloatField, IntegerField, StringField
+from wtforms.validators import StopValidation
 
 from ..desks import DESKS
 from ..i18n import localise
 from ..extensions import db
-from ..platform import exports, files
+from ..platform import exports, files, inputs
 from ..platform.refusals import Refused
 from ..security import ScopedInterface
 
@@ -152,6 +156,87 @@ class GuichetModelView(ModelView):
         )
         localise(self)  # Oui/Non, dates, enum labels in the reader's language
 
+    def _init_forms(self):
+        """FAB's forms, each field checked against its column (inputs.column_problem)."""
+        self.validators_columns = {
+            name: [*self.validators_columns.get(name, []), *column_validators(self.datamodel, name)]
+            for name in {*self.validators_columns, *(self.add_columns or []), *(self.edit_columns or [])}}
+        super()._init_forms()
+
+    def _add(self):
+        """FAB's add, with a refusal (the row's checks, a rule in pre_add) on its form field."""
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                item = self.datamodel.obj()
+                if self._write(form, lambda: (form.populate_obj(item), self.pre_add(item)),
+                               lambda: self.datamodel.add(item), lambda: self.post_add(item),
+                               self.add_row_message, item):
+                    return None
+        else:
+            self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        """FAB's edit, with a refusal (the row's checks, a rule in pre_update) on its form field."""
+        if request.method != "POST":
+            return super()._edit(pk)
+        pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        form = self.edit_form.refresh(request.form)
+        self._fill_form_exclude_cols(exclude_cols, form)
+        form._id = pk
+        if form.validate():
+            self.process_form(form, False)
+            if self._write(form, lambda: (form.populate_obj(item), self.pre_update(item)),
+                           lambda: self.datamodel.edit(item), lambda: self.post_update(item),
+                           self.edit_row_message, item):
+                return None
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        widgets = self._get_related_views_widgets(item, filters={}, orders=orders, pages=pages,
+                                                  page_sizes=page_sizes, widgets=widgets)
+        return widgets
+
+    def _write(self, form, fill, store, after, done, item) -> bool:
+        """Fill the row from the form, check it, store it: True when stored. A refusal is
+        shown on its field (or flashed) and nothing is written."""
+        labels = {name: str(label) for name, label in self.label_columns.items()}
+        with Attempt(form=form) as attempt:
+            fill()
+            inputs.check_row(item, labels)
+            try:
+                store()
+            except (IntegrityError, DatabaseException) as error:
+                raise database_refusal(error, self.datamodel.obj, request.form, labels) from None
+            after()
+        if attempt.refused is not None:
+            return False
+        flash(str(done), "success")
+        return True
+
+    def _delete(self, pk):
+        """FAB's delete, saying why the database kept a row still in use (not its SQL)."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        with Attempt(done=self.delete_row_message):
+            self.pre_delete(item)
+            try:
+                self.datamodel.delete(item)
+            except (IntegrityError, DatabaseException) as error:
+                raise database_refusal(error, self.datamodel.obj) from None
+            self.post_delete(item)
+        self.update_redirect()
+
     @expose("/list/")
     @has_access
     def list(self):
@@ -212,6 +297,8 @@ class GuichetModelView(ModelView):
             return redirect(self.get_redirect())
         items = []
         for pk in request.form.getlist("rowid"):
+            if not inputs.is_int64(pk):
+                abort(404)
             item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
             if item is None:
                 abort(404)
@@ -222,6 +309,145 @@ class GuichetModelView(ModelView):
     def download(self, filename):
         """FAB serves any uploaded file to anyone: files go through app.platform.files."""
         abort(404)
+
+
+def column_validators(datamodel, name) -> list:
+    """The WTForms validator of a form field over a table column: what the column
+    cannot hold (inputs.column_problem) is refused on the field."""
+    column = datamodel.list_columns.get(name)
+    if column is None or not hasattr(column, "type") or datamodel.is_relation(name):
+        return []
+
+    def check(form, field):
+        problem = inputs.column_problem(column, field.data)
+        if problem:
+            raise StopValidation(problem)
+
+    return [check]
+
+
+def database_refusal(error, model, values=None, labels=None) -> Refused:
+    """What the database refused, as a refusal without its SQL: a row still in use
+    or a value another row already has (naming the field when `values` show it)."""
+    if isinstance(error, DatabaseException) and not isinstance(error.__cause__, DBAPIError):
+        return inputs.InputRefused(None, str(error) or gettext("This record cannot be saved."))
+    cause = error if isinstance(error, DBAPIError) else error.__cause__
+    if request.method == "DELETE" or request.path.split("/")[-2:-1] == ["delete"]:
+        return inputs.InputRefused(None, gettext("This record is still used by other records."))
+    name = inputs.clashing_field(model, values or {}) if isinstance(cause, IntegrityError) else None
+    if name is not None:
+        label = (labels or {}).get(name, name)
+        return inputs.InputRefused(name, gettext("%(field)s: %(message)s", field=label,
+                                                 message=inputs.already_used()))
+    return inputs.InputRefused(None, gettext("This record conflicts with another one "
+                                             "(a value already used, or a linked record missing)."))
+
+
+class AnswersInputs:
+    """A REST API answering every refusal with a 4xx naming the field, never FAB's
+    500 "Fatal error" nor the database's text: the rows it writes are checked
+    first (inputs.check_row), a rule's refusal is a 422, and what FAB's catch-all
+    blocks would answer (its `@safe` 500, its 422 quoting the database) is mapped
+    here, from the exception being handled. Mixed into our APIs and FAB's security APIs."""
+
+    WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+    def response_refused(self, refusal: Refused):
+        """A rule's refusal as the API answers it: 422, naming the field at fault."""
+        db.session.rollback()
+        status = 422 if request.method in self.WRITES else 400
+        return self.response(status, message={refusal.field or "_schema": [refusal.message]})
+
+    def _answer_error(self, error):
+        if isinstance(error, Refused):
+            return self.response_refused(error)
+        if isinstance(error, (IntegrityError, DatabaseException)):
+            db.session.rollback()
+            values = request.get_json(silent=True)
+            return self.response_refused(database_refusal(
+                error, self.datamodel.obj, values if isinstance(values, dict) else {}))
+        if isinstance(error, (DBAPIError, OverflowError)):
+            response, status = inputs.answer_database_error(error)
+            response.status_code = status
+            return response
+        return None
+
+    def response_500(self, message=None):
+        return self._answer_error(sys.exc_info()[1]) or super().response_500(message=message)
+
+    def response_422(self, message=None):
+        error = sys.exc_info()[1]
+        if isinstance(error, (IntegrityError, DatabaseException)):
+            return self._answer_error(error)
+        return super().response_422(message=message)
+
+    def post_headless(self):
+        """FAB's POST, checking the row (lengths, ranges, unique values) before the database."""
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message=gettext("The body must be a JSON object."))
+        try:
+            item = self.add_model_schema.load(payload)
+        except ValidationError as err:
+            return self.response_422(message=err.messages)
+        self.pre_add(item)
+        inputs.check_row(item)
+        self.datamodel.add(item)
+        self.post_add(item)
+        return self.response(201, result=self.add_model_schema.dump(item, many=False),
+                             id=self.datamodel.get_pk_value(item))
+
+    def put_headless(self, pk):
+        """FAB's PUT, checking the row (lengths, ranges, unique values) before the database."""
+        item = self.datamodel.get(pk, self._base_filters)
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message=gettext("The body must be a JSON object."))
+        if not item:
+            return self.response_404()
+        try:
+            item = self.edit_model_schema.load(self._merge_update_item(item, payload), instance=item)
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=err.messages)
+        self.pre_update(item)
+        inputs.check_row(item)
+        self.datamodel.edit(item)
+        self.post_update(item)
+        return self.response(200, result=self.edit_model_schema.dump(item, many=False))
+
+    def _sanitize_page_args(self, page, page_size):
+        for name, value, low, high in (("page", page, 0, inputs.MAX_PAGE),
+                                       ("page_size", page_size, -1, inputs.MAX_PAGE_SIZE)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                      or not low <= value <= high):
+                raise inputs.InputRefused(name, gettext(
+                    "%(field)s: an integer between %(min)d and %(max)d is expected.", field=name, min=low, max=high))
+        return super()._sanitize_page_args(page, page_size)
+
+    def _handle_filters_args(self, rison_args):
+        filters = rison_args.get("filters", [])
+        if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
+            raise inputs.InputRefused("filters", gettext("filters: a list of filters is expected."))
+        for index, flt in enumerate(filters):
+            column = flt.get("col")
+            if not isinstance(column, str) or column not in self.search_columns:
+                continue  # FAB answers 400 for a column it does not search
+            problem = inputs.filter_problem(self.datamodel, column, flt.get("value"))
+            if problem:
+                name = f"filters[{index}].value"
+                raise inputs.InputRefused(name, gettext("%(field)s: %(message)s", field=name, message=problem))
+        return super()._handle_filters_args(rison_args)
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        """FAB answers a column without description with gettext(""), which is the
+        whole catalogue header: answer an empty description instead. The pages of
+        the related values offered (`_info`'s rison arguments) are bounded."""
+        self._sanitize_page_args(page, page_size)
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        if not self.description_columns.get(field.name):
+            info["description"] = ""
+        return info
 
 
 class OffsetDateTime(fields.DateTime):
@@ -259,7 +485,7 @@ class GuichetSchemaConverter(Model2SchemaConverter):
         return field
 
 
-class GuichetModelRestApi(ModelRestApi):
+class GuichetModelRestApi(AnswersInputs, ModelRestApi):
     """A REST API with the same row scope as the grids (through ScopedInterface).
 
     A resource is declared once: an API naming its `grid` takes the grid's model,
@@ -293,10 +519,6 @@ class GuichetModelRestApi(ModelRestApi):
     def workflow(self):
         """The grid's workflow, whose transitions this API fires too."""
         return getattr(self.grid, "workflow", None)
-
-    def response_refused(self, refusal: Refused):
-        """A rule's refusal as the API answers it: 422, naming the field at fault."""
-        return self.response_422(message={refusal.field or "_schema": [refusal.message]})
 
     @expose("/<int:pk>/transition/<name>", methods=["POST"])
     @protect()
@@ -411,15 +633,6 @@ class GuichetModelRestApi(ModelRestApi):
             label = exports.label_attribute(relation.mapper.class_)
             return f"{name}.{label}" if label else None
         return None
-
-    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
-        """FAB answers a column without description with gettext(""), which is the
-        whole catalogue header: answer an empty description instead."""
-        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
-        if not self.description_columns.get(field.name):
-            info["description"] = ""
-        return info
-
 
 
 class JsonRefused(Refused):
