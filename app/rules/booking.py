@@ -44,7 +44,7 @@ from ..models import (
     WorkflowEvent,
     utcnow,
 )
-from ..platform import notifications, transactions
+from ..platform import inputs, notifications, transactions
 from ..platform.refusals import Refused
 from ..platform.workflow import Transition, Workflow
 from ..access.booking import is_vnoc
@@ -130,19 +130,30 @@ class BookingDraft:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "BookingDraft":
-        data = dict(data or {})
-        draft = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "participants"})
-        draft.participants = [ParticipantLine(**{k: v for k, v in line.items()
-                                                 if k in ParticipantLine.__dataclass_fields__})
-                              for line in data.get("participants") or []]
-        draft.room_ids = [int(i) for i in draft.room_ids]
+    def from_dict(cls, data) -> "BookingDraft":
+        """The draft the wizard carried, read back; InputRefused (naming `draft.<field>`)
+        when a value is not of its kind (the draft travels in the form: anyone can change it)."""
+        data = _expect(dict, data or {}, "draft")
+        values = {}
+        for name in ("session_name", "organiser_name", "organiser_email", "organiser_phone", "notes"):
+            values[name] = _expect(str, data.get(name) or "", name)
+        values["recurrence"] = _expect(str, data.get("recurrence"), "recurrence", optional=True)
+        values["recurrence_count"] = _expect(int, data.get("recurrence_count"), "recurrence_count", optional=True)
+        values["room_ids"] = [_expect(int, i, "room_ids") for i in _expect(list, data.get("room_ids") or [], "room_ids")]
         for name in ("day", "recurrence_until"):
-            value = getattr(draft, name)
-            setattr(draft, name, date.fromisoformat(value) if isinstance(value, str) and value else value or None)
+            values[name] = inputs.parse_date(_expect(str, data.get(name), name, optional=True), f"draft.{name}")
         for name in ("start_time", "end_time"):
-            value = getattr(draft, name)
-            setattr(draft, name, time.fromisoformat(value) if isinstance(value, str) and value else value or None)
+            text = _expect(str, data.get(name), name, optional=True)
+            values[name] = inputs.parse_date(text, f"draft.{name}", time.fromisoformat) if text else None
+        draft = cls(**values)
+        for line in _expect(list, data.get("participants") or [], "participants"):
+            line = _expect(dict, line, "participants")
+            fields = {name: _expect(str, line.get(name) or "", "participants")
+                      for name in ("name", "kind", "contact_name", "email", "phone", "ip_address", "bridge_id")}
+            draft.participants.append(ParticipantLine(
+                **fields, vnoc_connects=_expect(bool, line.get("vnoc_connects") or False, "participants"),
+                save=_expect(bool, line.get("save") or False, "participants"),
+                equipment_id=_expect(int, line.get("equipment_id"), "participants", optional=True)))
         return draft
 
     @classmethod
@@ -160,6 +171,19 @@ class BookingDraft:
             recurrence_until=booking.recurrence_until, recurrence_count=booking.recurrence_count,
             notes=booking.notes or "",
         )
+
+
+def _expect(kind, value, name, optional=False):
+    """`value` when it is a `kind` (an int of 64 bits), else InputRefused naming `draft.<name>`."""
+    if value is None and optional:
+        return None
+    wrong = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+    if not wrong and kind is int and not inputs.is_int64(value):
+        wrong = True
+    if wrong:
+        raise inputs.InputRefused(f"draft.{name}", gettext("%(field)s: this value is not of the expected kind.",
+                                                          field=f"draft.{name}"))
+    return value
 
 
 @dataclass(frozen=True)
@@ -279,6 +303,11 @@ def problems(draft: BookingDraft, user, rooms, booking: Optional[Booking] = None
             refuse(name, gettext("this field is required."))
     if draft.organiser_email and not EMAIL.match(draft.organiser_email.strip()):
         refuse("organiser_email", gettext("this is not a valid address."))
+    for name in ("day", "recurrence_until"):
+        problem = inputs.date_problem(getattr(draft, name))
+        if problem:
+            refuse(name, problem)
+            return found
     if draft.start_time is None:
         refuse("start", gettext("this field is required."))
     if draft.end_time is None:

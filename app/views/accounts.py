@@ -59,7 +59,7 @@ from ..extensions import db
 from ..models import PasswordTokenPurpose
 from ..platform import accounts, attempts
 from . import security_views
-from .base import Attempt
+from .base import AnswersInputs, Attempt
 
 POLICY = LazyString(accounts.policy_description)
 LOGIN_HELP = _l("5 to 64 letters, digits and ! . @ _ - ; it can never be changed afterwards.")
@@ -162,7 +162,7 @@ class UserPostSchema(FabUserPostSchema):
                                                       "link is mailed to the user"})
 
 
-class UserApi(FabUserApi):
+class UserApi(AnswersInputs, FabUserApi):
     """FAB's user API: the password is optional at creation (the set-password mail
     is sent instead) and a login cannot be changed."""
 
@@ -408,6 +408,10 @@ def _sign_in_guarded(view):
         if request.method != "POST":
             return view(*args, **kwargs)
         payload = request.get_json(silent=True) if request.is_json else None
+        if isinstance(payload, dict):
+            for name in ("username", "password", "provider"):
+                if name in payload and not isinstance(payload[name], str):
+                    return jsonify(message={name: [gettext("%(field)s: a text is expected.", field=name)]}), 400
         username = payload.get("username") if isinstance(payload, dict) else request.form.get("username")
         who = {"sign_in_account": username if isinstance(username, str) else "",
                "sign_in_address": attempts.client_address()}

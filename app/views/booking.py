@@ -27,7 +27,7 @@ from ..models import (
     Room,
     utcnow,
 )
-from ..platform import exports, transactions
+from ..platform import exports, inputs
 from ..rules import booking as rules
 from ..security import ScopedInterface, apply_scope
 from ..desks import desk_of
@@ -114,7 +114,8 @@ class RoomView(GuichetModelView):
     def calendar_events(self, pk):
         """The room's sessions between `start` and `end` (FullCalendar's feed)."""
         room = _scoped_or_404(Room, pk)
-        start, end = _iso(request.args.get("start")), _iso(request.args.get("end"))
+        start, end = (inputs.parse_date((request.args.get(name) or "")[:19], name, datetime.fromisoformat)
+                      for name in ("start", "end"))
         query = apply_scope(
             select(BookingOccurrence, Booking).join(Booking, Booking.id == BookingOccurrence.booking_id)
             .where(BookingOccurrence.room_id == room.id, BookingOccurrence.active.is_(True)), Booking)
@@ -132,15 +133,6 @@ class RoomView(GuichetModelView):
             "extendedProps": {"state": str(booking.state)},
         } for occurrence, booking in db.session.execute(query.limit(2000))]
         return jsonify(events)
-
-
-def _iso(value):
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value[:19])
-    except ValueError:
-        abort(400)
 
 
 def _scoped_or_404(model, pk):
@@ -245,7 +237,7 @@ class BookingView(WorkflowModelView):
     @expose("/connections/")
     @has_access
     def connections(self):
-        day = _day(request.args.get("day")) or rules.local_now().date()
+        day = inputs.parse_date(request.args.get("day"), "day") or rules.local_now().date()
         calls = rules.calls_of_day(day)
         return self.render_template("booking/connections.html", calls=calls, day=day,
                                     previous=day - timedelta(days=1), following=day + timedelta(days=1),
@@ -254,7 +246,7 @@ class BookingView(WorkflowModelView):
     @expose("/report/")
     @has_access
     def report(self):
-        month = _month(request.args.get("month")) or rules.local_now().date().replace(day=1)
+        month = inputs.parse_month(request.args.get("month"), "month") or rules.local_now().date().replace(day=1)
         rows = rules.usage(month)
         fmt = request.args.get("format")
         if fmt:
@@ -266,20 +258,6 @@ class BookingView(WorkflowModelView):
         return self.render_template("booking/report.html", rows=rows, totals=totals, month=month,
                                     previous=previous, following=following,
                                     title=gettext("Usage report"))
-
-
-def _day(value):
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        abort(400)
-
-
-def _month(value):
-    try:
-        return datetime.strptime(value, "%Y-%m").date() if value else None
-    except ValueError:
-        abort(400)
 
 
 def _report_export(rows, month, fmt):
@@ -319,7 +297,7 @@ class BookingWizard(BaseView):
     @has_access
     def book(self):
         booking = None
-        booking_id = request.values.get("booking", type=int)
+        booking_id = request.values.get("booking", type=inputs.int64)
         if booking_id:
             booking = _scoped_or_404(Booking, booking_id)
             refusal = rules.change_refusal(booking)
@@ -333,10 +311,12 @@ class BookingWizard(BaseView):
             draft = rules.BookingDraft.from_booking(booking) if booking else self._new_draft()
             return self._render(draft, 1, [], booking)
         try:
-            draft = rules.BookingDraft.from_dict(json.loads(request.form.get("draft") or "{}"))
-            step = min(max(int(request.form.get("step", 1)), 1), 4)
-        except (TypeError, ValueError, KeyError):
-            abort(400)
+            carried = json.loads(request.form.get("draft") or "{}")
+        except ValueError:
+            raise inputs.InputRefused("draft", gettext("%(field)s: this value is not of the expected kind.",
+                                                       field="draft")) from None
+        draft = rules.BookingDraft.from_dict(carried)
+        step = min(max(request.form.get("step", 1, type=inputs.int64) or 1, 1), 4)
         self._merge(draft, step)
         action = request.form.get("action", "next")
         if action == "back":
@@ -386,10 +366,10 @@ class BookingWizard(BaseView):
     def _merge(self, draft, step):
         form = request.form
         if step == 1:
-            draft.room_ids = sorted({int(v) for v in form.getlist("room") if v.isdigit()})
+            draft.room_ids = sorted({int(v) for v in form.getlist("room") if v.isdigit() and inputs.is_int64(v)})
         elif step == 2:
             indexes = sorted({int(key.split("-")[1]) for key in form if key.startswith("p-")
-                              and key.split("-")[1].isdigit()})
+                              and key.split("-")[1].isdigit() and inputs.is_int64(key.split("-")[1])})
             lines = []
             for index in indexes:
                 values = {name: (form.get(f"p-{index}-{name}") or "").strip() for name in PARTICIPANT_FIELDS}
@@ -399,7 +379,8 @@ class BookingWizard(BaseView):
                 lines.append(rules.ParticipantLine(
                     **values, vnoc_connects=form.get(f"p-{index}-vnoc_connects") == "yes",
                     save=bool(form.get(f"p-{index}-save")),
-                    equipment_id=int(equipment_id) if equipment_id.isdigit() else None))
+                    equipment_id=int(equipment_id) if equipment_id.isdigit() and inputs.is_int64(equipment_id)
+                    else None))
             draft.participants = lines
         elif step == 3:
             for name in ("session_name", "organiser_name", "organiser_email", "organiser_phone", "notes"):
@@ -420,7 +401,8 @@ class BookingWizard(BaseView):
             else:
                 rules.modify_booking(booking, draft, g.user, rooms, self._equipment(draft))
             reference, booking_id = booking.reference, booking.id
-        if isinstance(attempt.refused, transactions.Busy):  # nothing to show at a step: stay on the review
+        if attempt.refused is not None and not isinstance(attempt.refused, rules.BookingRefused):
+            # nothing to show at a step (busy database, a value no column holds): stay on the review
             flash(attempt.refused.message, "danger")
             return self._render(draft, 4, [], db.session.get(Booking, booking_id) if booking_id else None)
         if attempt.refused is not None:

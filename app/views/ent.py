@@ -23,7 +23,7 @@ from ..models import (
     HelpRequest,
     HelpRequestStatus,
 )
-from ..platform import files
+from ..platform import files, inputs
 from ..rules import ent as rules
 from ..security import ScopedInterface, apply_scope, role_names
 from ..desks import desk_of
@@ -163,8 +163,8 @@ class HelpRequestView(WorkflowModelView):
             filed = gettext("Your request has been filed: your establishment's referents are notified.")
             with Attempt(done=filed) as attempt:
                 item = rules.create_request(
-                    user, application_id=form.get("application", type=int), subject=form.get("subject"),
-                    description=form.get("description"), organisation_id=form.get("establishment", type=int),
+                    user, application_id=form.get("application", type=inputs.int64), subject=form.get("subject"),
+                    description=form.get("description"), organisation_id=form.get("establishment", type=inputs.int64),
                     profile=form.get("profile"), uploads=request.files.getlist("attachments"))
             if attempt.refused is None:
                 return redirect(url_for(".show", pk=item.id))

@@ -2,8 +2,15 @@
 values shown in the reader's language (`app.i18n.localise`).
 
 Each class keeps FAB's class name, so its endpoint and permission names (those of
-`ROLE_GRANTS`) are FAB's own. `GuichetSecurityManager` plugs them in.
+`ROLE_GRANTS`) are FAB's own. `GuichetSecurityManager` plugs them in, with FAB's security APIs.
 """
+from flask_appbuilder.security.sqla.apis import (
+    GroupApi as FabGroupApi,
+    PermissionApi as FabPermissionApi,
+    PermissionViewMenuApi as FabPermissionViewMenuApi,
+    RoleApi as FabRoleApi,
+    ViewMenuApi as FabViewMenuApi,
+)
 from flask_appbuilder.security.views import (
     RoleModelView as FabRoleModelView,
     UserDBModelView as FabUserDBModelView,
@@ -14,6 +21,7 @@ from flask_appbuilder.security.views import (
 from flask_babel import lazy_gettext as _l
 
 from ..i18n import localise
+from .base import AnswersInputs
 
 
 class UserDBModelView(FabUserDBModelView):
@@ -50,10 +58,37 @@ class UserStatsChartView(FabUserStatsChartView):
     ]
 
 
+# FAB's security APIs, answering wrong input with a 4xx naming the field (never its
+# 500 "Fatal error" nor the database's text): app.views.base.AnswersInputs.
+class RoleApi(AnswersInputs, FabRoleApi):
+    pass
+
+
+class GroupApi(AnswersInputs, FabGroupApi):
+    pass
+
+
+class PermissionApi(AnswersInputs, FabPermissionApi):
+    pass
+
+
+class ViewMenuApi(AnswersInputs, FabViewMenuApi):
+    pass
+
+
+class PermissionViewMenuApi(AnswersInputs, FabPermissionViewMenuApi):
+    pass
+
+
 # The security manager's attributes these views replace (app/security.py).
 SECURITY_VIEWS = {
     "userdbmodelview": UserDBModelView,
     "rolemodelview": RoleModelView,
     "groupmodelview": UserGroupModelView,
     "userstatschartview": UserStatsChartView,
+    "role_api": RoleApi,
+    "group_api": GroupApi,
+    "permission_api": PermissionApi,
+    "view_menu_api": ViewMenuApi,
+    "permission_view_menu_api": PermissionViewMenuApi,
 }

@@ -17,6 +17,7 @@ from flask_babel import gettext, lazy_gettext as _l
 
 from ..extensions import db
 from ..models import Project, ProjectViewer, ProjectTicket, ProjectTicketPriority
+from ..platform import inputs
 from ..rules import tickets as rules
 from ..security import ScopedInterface, apply_scope
 from ..desks import desk_of
@@ -184,7 +185,7 @@ class ProjectTicketApi(GuichetModelRestApi):
 
 def _form_int(name):
     try:
-        return int(request.values.get(name) or 0) or None
+        return inputs.int64(request.values.get(name) or 0) or None
     except ValueError:
         return None
 
