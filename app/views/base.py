@@ -428,7 +428,7 @@ class AnswersInputs:
     def _handle_filters_args(self, rison_args):
         filters = rison_args.get("filters", [])
         if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
-            raise inputs.InputRefused("filters", gettext("filters: a list of filters is expected."))
+            raise inputs.InputRefused("filters", gettext("%(field)s: a list of filters is expected.", field="filters"))
         for index, flt in enumerate(filters):
             column = flt.get("col")
             if not isinstance(column, str) or column not in self.search_columns:
