@@ -413,8 +413,46 @@ def check_request():
             payload = None  # unreadable: the view answers as it does for a body it cannot read
         for name, problem in _json_problems(payload):
             raise InputRefused(name, gettext("%(field)s: %(message)s", field=name, message=problem))
+    if request.path.startswith("/api/") and request.args.get("q"):
+        _check_rison(request.args["q"])
     for name, problem in grid_argument_problems(request.args):
         raise InputRefused(name, gettext("%(field)s: %(message)s", field=name, message=problem))
+    _check_action()
+
+
+def _check_rison(value):
+    """The APIs' rison argument `q`: readable (FAB answers what its parser refuses, but
+    not every error of that parser) and holding nothing a column cannot hold."""
+    import prison
+
+    try:
+        decoded = prison.loads(value)
+    except prison.decoder.ParserException:
+        return  # FAB tries it as JSON, then answers 400
+    except Exception:
+        raise InputRefused("q", gettext("%(field)s: not a valid rison argument.", field="q")) from None
+    for name, problem in _json_problems(decoded, "q"):
+        raise InputRefused(name, gettext("%(field)s: %(message)s", field=name, message=problem))
+
+
+def _check_action():
+    """A grid action (`/action/<name>/<pk>`, `/action_post`) the view does not have
+    names nothing: 404, as do selected rows whose ids hold more than 64 bits."""
+    endpoint = request.endpoint or ""
+    if not endpoint.endswith((".action", ".action_post")):
+        return
+    view = _views_by_blueprint().get(request.blueprint)
+    actions = getattr(view, "actions", None)
+    if actions is None:
+        return
+    if endpoint.endswith(".action"):
+        name = (request.view_args or {}).get("name")
+    else:
+        name = request.form.get("action")
+        if not all(is_int64(pk) for pk in request.form.getlist("rowid")):
+            raise NotFound()
+    if name not in actions:
+        raise NotFound()
 
 
 def answer_refusal(refusal: InputRefused):

@@ -222,7 +222,9 @@ class UserApi(AnswersInputs, FabUserApi):
         if user is None:
             return self.response_404()
         payload = request.get_json(silent=True)
-        if isinstance(payload, dict) and "username" in payload and payload["username"] != user.username:
+        if not isinstance(payload, dict):
+            return self.response_400(message=gettext("The body must be a JSON object."))
+        if "username" in payload and payload["username"] != user.username:
             return self.response_400(message={"username": [gettext("The login cannot be changed.")]})
         return super().put(pk)
 

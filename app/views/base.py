@@ -416,6 +416,21 @@ class AnswersInputs:
         self.post_update(item)
         return self.response(200, result=self.edit_model_schema.dump(item, many=False))
 
+    def get_list_headless(self, **kwargs):
+        return self._with_rison(super().get_list_headless, **kwargs)
+
+    def get_headless(self, pk, **kwargs):
+        return self._with_rison(super().get_headless, pk, **kwargs)
+
+    def info_headless(self, **kwargs):
+        return self._with_rison(super().info_headless, **kwargs)
+
+    def _with_rison(self, answer, *args, **kwargs):
+        """FAB reads the rison argument `q` as an object: anything else is a 400 naming it."""
+        if not isinstance(kwargs.get("rison", {}), dict):
+            return self.response_400(message={"q": [gettext("%(field)s: an object is expected.", field="q")]})
+        return answer(*args, **kwargs)
+
     def _sanitize_page_args(self, page, page_size):
         for name, value, low, high in (("page", page, 0, inputs.MAX_PAGE),
                                        ("page_size", page_size, -1, inputs.MAX_PAGE_SIZE)):
@@ -428,7 +443,8 @@ class AnswersInputs:
     def _handle_filters_args(self, rison_args):
         filters = rison_args.get("filters", [])
         if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
-            raise inputs.InputRefused("filters", gettext("%(field)s: a list of filters is expected.", field="filters"))
+            raise inputs.InputRefused("filters", gettext("%(field)s: a list of filters is expected.",
+                                                         field="filters"))
         for index, flt in enumerate(filters):
             column = flt.get("col")
             if not isinstance(column, str) or column not in self.search_columns:
