@@ -98,7 +98,7 @@ def test_a_duplicate_name_in_a_form_is_shown_on_its_field(app):
     room = first(app, Room)
     before = count(app, Room)
     response = login(app.test_client(), "admin").post("/rooms/add", data={
-        "name": room.name, "kind": "visio", "organisation": str(room.organisation_id)})
+        "name": room.name, "kind": "visio", "organisation": str(room.organisation_id), "active": "y"})
     assert response.status_code == 200
     body = no_sql(response)
     assert "déjà utilisé" in body
@@ -113,7 +113,7 @@ def test_integers_no_column_holds_are_refused_on_the_form_field(app, data, error
     room = first(app, Room)
     before = count(app, Room)
     response = login(app.test_client(), "admin").post("/rooms/add", data={
-        "name": "Salle neuve", "kind": "visio", "organisation": str(room.organisation_id), **data})
+        "name": "Salle neuve", "kind": "visio", "organisation": str(room.organisation_id), "active": "y", **data})
     assert response.status_code == 200
     assert error in no_sql(response)
     assert count(app, Room) == before

@@ -233,7 +233,7 @@ class GuichetModelView(ModelView):
             try:
                 self.datamodel.delete(item)
             except (IntegrityError, DatabaseException) as error:
-                raise database_refusal(error, self.datamodel.obj) from None
+                raise database_refusal(error, self.datamodel.obj, deleting=True) from None
             self.post_delete(item)
         self.update_redirect()
 
@@ -326,13 +326,14 @@ def column_validators(datamodel, name) -> list:
     return [check]
 
 
-def database_refusal(error, model, values=None, labels=None) -> Refused:
+def database_refusal(error, model, values=None, labels=None, deleting=False) -> Refused:
     """What the database refused, as a refusal without its SQL: a row still in use
-    or a value another row already has (naming the field when `values` show it)."""
+    (`deleting`) or a value another row already has (naming the field when `values`,
+    {attribute: value}, show it)."""
     if isinstance(error, DatabaseException) and not isinstance(error.__cause__, DBAPIError):
         return inputs.InputRefused(None, str(error) or gettext("This record cannot be saved."))
     cause = error if isinstance(error, DBAPIError) else error.__cause__
-    if request.method == "DELETE" or request.path.split("/")[-2:-1] == ["delete"]:
+    if deleting:
         return inputs.InputRefused(None, gettext("This record is still used by other records."))
     name = inputs.clashing_field(model, values or {}) if isinstance(cause, IntegrityError) else None
     if name is not None:
@@ -365,7 +366,8 @@ class AnswersInputs:
             db.session.rollback()
             values = request.get_json(silent=True)
             return self.response_refused(database_refusal(
-                error, self.datamodel.obj, values if isinstance(values, dict) else {}))
+                error, self.datamodel.obj, values if isinstance(values, dict) else {},
+                deleting=request.method == "DELETE"))
         if isinstance(error, (DBAPIError, OverflowError)):
             response, status = inputs.answer_database_error(error)
             response.status_code = status
