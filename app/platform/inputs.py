@@ -105,7 +105,7 @@ def parse_date(value, field, parser=date.fromisoformat):
         raise InputRefused(field, gettext("%(field)s: this is not a valid date.", field=field)) from None
     problem = date_problem(moment)
     if problem:
-        raise InputRefused(field, f"{field}: {problem}")
+        raise InputRefused(field, gettext("%(field)s: %(message)s", field=field, message=problem))
     return moment
 
 

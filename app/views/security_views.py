@@ -59,25 +59,42 @@ class UserStatsChartView(FabUserStatsChartView):
 
 
 # FAB's security APIs, answering wrong input with a 4xx naming the field (never its
-# 500 "Fatal error" nor the database's text): app.views.base.AnswersInputs.
+# 500 "Fatal error" nor the database's text: app.views.base.AnswersInputs), with
+# titles and labels in the reader's language (FAB makes up English ones).
 class RoleApi(AnswersInputs, FabRoleApi):
-    pass
+    list_title, show_title, add_title, edit_title = (
+        _l("List Roles"), _l("Show Role"), _l("Add Role"), _l("Edit Role"))
+    label_columns = {"id": _l("ID"), "name": _l("Name")}
 
 
 class GroupApi(AnswersInputs, FabGroupApi):
-    pass
+    list_title, show_title, add_title, edit_title = (
+        _l("List Groups"), _l("Show Group"), _l("Add Group"), _l("Edit Group"))
+    label_columns = {"id": _l("ID"), "name": _l("Name"), "label": _l("Label"), "description": _l("Description"),
+                     "roles": _l("Roles"), "roles.id": _l("Role ids"), "roles.name": _l("Roles"),
+                     "users": _l("Users"), "users.id": _l("User ids"), "users.username": _l("Users")}
 
 
 class PermissionApi(AnswersInputs, FabPermissionApi):
-    pass
+    list_title, show_title, add_title, edit_title = (
+        _l("List Base Permissions"), _l("Show Base Permission"), _l("Add Base Permission"),
+        _l("Edit Base Permission"))
+    label_columns = {"id": _l("ID"), "name": _l("Name")}
 
 
 class ViewMenuApi(AnswersInputs, FabViewMenuApi):
-    pass
+    list_title, show_title, add_title, edit_title = (
+        _l("List View Menus"), _l("Show View Menu"), _l("Add View Menu"), _l("Edit View Menu"))
+    label_columns = {"id": _l("ID"), "name": _l("Name")}
 
 
 class PermissionViewMenuApi(AnswersInputs, FabPermissionViewMenuApi):
-    pass
+    list_title, show_title, add_title, edit_title = (
+        _l("List Permissions on Views/Menus"), _l("Show Permission on Views/Menus"),
+        _l("Add Permission on Views/Menus"), _l("Edit Permission on Views/Menus"))
+    label_columns = {"id": _l("ID"), "permission": _l("Permission"), "permission.name": _l("Permission"),
+                     "permission_id": _l("Permission"), "view_menu": _l("View/Menu"),
+                     "view_menu.name": _l("View/Menu"), "view_menu_id": _l("View/Menu")}
 
 
 # The security manager's attributes these views replace (app/security.py).
