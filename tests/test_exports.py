@@ -113,3 +113,38 @@ def test_workflow_states_are_filtered_and_exported_by_label(app, login_as, grid,
         state_column = rows[0].index(str(view.label_columns[column]))
     assert rows[1:], f"no {code} row in the demo data of {grid}"
     assert {row[state_column] for row in rows[1:]} == {label}
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(app, login_as):
+    """A requester-typed value such as `=HYPERLINK(...)` reaches a manager's spreadsheet
+    as text: the CSV cell starts with an apostrophe; the XLSX cell is a string anyway."""
+    from app.extensions import db
+    from app.models import Organisation
+
+    attacks = ['=HYPERLINK("http://evil.example","Cliquez")', "+33 4 72 00 00 00", "-2+3", "@SUM(A1)",
+               "\tTabulée", "\rRetour"]
+    with app.app_context():
+        rows = [Organisation(name=f"Piège {number}", kind="member", city=value)
+                for number, value in enumerate(attacks)]
+        db.session.add_all(rows)
+        db.session.commit()
+        ids = [row.id for row in rows]
+    try:
+        client = login_as("admin")
+        query = "_flt_0_kind=member&_flt_2_name=Piège&_oc_OrganisationView=name&_od_OrganisationView=asc"
+        exported = _csv(client.get(f"/organisations/export/csv?{query}"))
+        assert [row[2] for row in exported[1:]] == ["'" + value for value in attacks]
+        assert [row[0] for row in exported[1:]] == [f"Piège {number}" for number in range(len(attacks))]
+        sheet = load_workbook(io.BytesIO(client.get(f"/organisations/export/xlsx?{query}").data)).active
+        assert [row[2].data_type for row in sheet.iter_rows(min_row=2)] == ["s"] * len(attacks)
+    finally:
+        with app.app_context():
+            db.session.query(Organisation).filter(Organisation.id.in_(ids)).delete()
+            db.session.commit()
+
+
+def test_csv_neutralises_formulas_in_every_kind_of_column():
+    rows = [(1, "=1+1", None), (-2, "texte", "@x"), (3, None, "ok")]
+    text = "".join(csv_chunks(["n", "texte", "autre"], rows))
+    parsed = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+    assert parsed[1:] == [["1", "'=1+1", ""], ["-2", "texte", "'@x"], ["3", "", "ok"]]

@@ -130,23 +130,47 @@ _TZINFO, _YEAR = attrgetter("tzinfo"), attrgetter("year")
 _TO_MINUTE = methodcaller("isoformat", " ", "minutes")
 
 
+#: What a spreadsheet reads as the start of a formula (or of a hidden cell break): a CSV
+#: cell starting so is prefixed with an apostrophe, which the spreadsheet shows as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_STARTS_FORMULA = methodcaller("startswith", FORMULA_STARTS)
+
+
+def neutralise(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _neutralised(column, only_text):
+    """The column with its text cells neutralised (a list), or None when none needs it."""
+    texts = column if only_text else [value for value in column if type(value) is str]
+    if not any(map(_STARTS_FORMULA, texts)):
+        return None
+    return [neutralise(value) if type(value) is str else value for value in column]
+
+
 def _text_rows(batch, text):
-    """The rows of `batch` with each value as `text` writes it, converted column by
-    column with C-level map() where possible (a few times faster than per value)."""
+    """The rows of `batch` with each value as `text` writes it, text cells neutralised,
+    converted column by column with C-level map() where possible (a few times faster
+    than per value)."""
     columns = list(zip(*batch))
     for index, column in enumerate(columns):
         kinds = set(map(type, column))
         if kinds <= _CSV_PLAIN:
-            continue  # the csv module writes these as `text` would
-        if kinds == {datetime} and set(map(_TZINFO, column)) == {None} and min(map(_YEAR, column)) >= 1000:
+            pass  # the csv module writes these as `text` would
+        elif kinds == {datetime} and set(map(_TZINFO, column)) == {None} and min(map(_YEAR, column)) >= 1000:
             columns[index] = list(map(_TO_MINUTE, column))  # = text(value) for these
             continue
-        by_id = dict(zip(map(id, column), column))
-        if len(by_id) * 4 <= len(column):  # few distinct objects: enums, booleans
-            labels = {key: text(value) for key, value in by_id.items()}
-            columns[index] = list(map(labels.__getitem__, map(id, column)))
         else:
-            columns[index] = [text(value) for value in column]
+            by_id = dict(zip(map(id, column), column))
+            if len(by_id) * 4 <= len(column):  # few distinct objects: enums, booleans
+                labels = {key: text(value) for key, value in by_id.items()}
+                columns[index] = list(map(labels.__getitem__, map(id, column)))
+            else:
+                columns[index] = [text(value) for value in column]
+        if str in kinds or not kinds <= _CSV_PLAIN:
+            neutral = _neutralised(columns[index], kinds == {str})
+            if neutral is not None:
+                columns[index] = neutral
     return zip(*columns)
 
 
