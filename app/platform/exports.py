@@ -10,14 +10,22 @@ import enum
 import io
 import os
 import re
+import secrets
 import tempfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import islice
 from operator import attrgetter, methodcaller
 
-from flask import Response, current_app, stream_with_context
-from flask_babel import gettext
+from flask import Response, current_app, g, stream_with_context
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import force_locale, get_locale, gettext
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..models import ExportFile, ExportState, utcnow
+from ..security import signed_in_person
+from . import jobs, notifications
 
 LABEL_ATTRIBUTES = ("name", "title", "reference", "username")
 
@@ -373,3 +381,115 @@ def rows_response(name, headers, rows, fmt):
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name(name, fmt)}"'
     return response
+
+
+# ---------------------------------------------------------------------------
+# Exports too large for a request: a job writes the file, a page waits for it
+# ---------------------------------------------------------------------------
+
+
+def export_root() -> str:
+    return current_app.config.get("EXPORTS_ROOT") or os.path.join(current_app.instance_path, "exports")
+
+
+def progress_key(export_id) -> str:
+    return f"export:{export_id}"
+
+
+def write_file(path, fmt, name, headers, rows):
+    """Write the rows to `path` as CSV or XLSX, as the download would hold them."""
+    if fmt == "csv":
+        delimiter = current_app.config.get("EXPORT_CSV_DELIMITER", ";")
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.writelines(csv_chunks(headers, rows, delimiter))
+    else:
+        write_xlsx(path, name, headers, rows)
+
+
+class _Counted:
+    """Rows passed through, counted, with `on_progress(done)` every `every` rows."""
+
+    def __init__(self, rows, on_progress, every):
+        self.rows, self.on_progress, self.every, self.done = rows, on_progress, every, 0
+
+    def __iter__(self):
+        for row in self.rows:
+            yield row
+            self.done += 1
+            if self.done % self.every == 0:
+                self.on_progress(self.done)
+
+
+def start_export(view, fmt, grid_query) -> ExportFile:
+    """An ExportFile of the grid as the current request asks for it, and the job that
+    writes it (in a thread of its own when jobs run in-process); committed."""
+    export = ExportFile(
+        user_id=signed_in_person().id, grid=view.endpoint, title=str(view.list_title)[:255], format=fmt,
+        query=grid_query, locale=str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
+        rows_total=0, file_name=file_name(str(view.list_title), fmt))
+    db.session.add(export)
+    db.session.flush()
+    jobs.enqueue_job(run_export, (export.id,), background=True, retry=False)
+    db.session.commit()
+    return export
+
+
+def run_export(export_id):
+    """The job: rebuild the grid's plan (filters, sort, columns) from its query string
+    in a request signed in as the requester, so that their row scope applies; count,
+    then write the file, telling the waiting page how far it has got."""
+    export = db.session.get(ExportFile, export_id)
+    if export is None or export.state is not ExportState.queued:
+        return
+    view = next(v for v in current_app.appbuilder.baseviews if v.endpoint == export.grid)
+    os.makedirs(export_root(), exist_ok=True)
+    relative = f"{export.id}-{secrets.token_hex(8)}.{export.format}"
+    path = os.path.join(export_root(), relative)
+    key = progress_key(export.id)
+    try:
+        export.state = ExportState.running
+        db.session.commit()
+        with current_app.test_request_context(f"/exports/{export.id}", query_string=export.query), \
+                force_locale(export.locale):
+            g.user = db.session.get(User, export.user_id)
+            columns, filters, order_column, order_direction = view.export_plan()
+            total = view.datamodel.exact_count(filters)
+            jobs.set_progress(key, 0, total)
+            rows = _Counted(iter_rows(view.datamodel, [name for name, _ in columns], filters,
+                                      order_column, order_direction),
+                            lambda done: jobs.set_progress(key, done, total),
+                            current_app.config["EXPORT_BATCH_SIZE"])
+            write_file(path, export.format, export.title, [header for _, header in columns], rows)
+        db.session.rollback()  # end the reading transaction before writing the outcome
+        export = db.session.get(ExportFile, export_id)
+        export.state, export.rows_total, export.rows_done = ExportState.ready, total, rows.done
+        export.storage_path, export.finished_on = relative, utcnow()
+        notifications.notify([export.user], "export_ready", {"title": export.title, "rows": rows.done},
+                             link=f"/exports/{export.id}", mail=False)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        if os.path.exists(path):
+            os.unlink(path)
+        export = db.session.get(ExportFile, export_id)
+        export.state, export.finished_on = ExportState.failed, utcnow()
+        db.session.commit()
+        raise
+    finally:
+        jobs.forget_progress(key)
+
+
+def export_path(export) -> str:
+    return os.path.join(export_root(), export.storage_path)
+
+
+def sweep_exports() -> int:
+    """Delete the exports older than EXPORT_KEEP_HOURS, files first (a periodic job)."""
+    limit = utcnow() - timedelta(hours=current_app.config["EXPORT_KEEP_HOURS"])
+    expired = db.session.scalars(select(ExportFile).where(ExportFile.created_on < limit)).all()
+    for export in expired:
+        if export.storage_path and os.path.exists(export_path(export)):
+            os.unlink(export_path(export))
+        db.session.delete(export)
+    db.session.commit()
+    return len(expired)

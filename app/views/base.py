@@ -168,18 +168,28 @@ class GuichetModelView(ModelView):
             export_urls=export_urls if can_export else [],
         )
 
-    @expose("/export/<fmt>")
-    @has_access
-    def export(self, fmt):
-        """Every row the grid shows (its filters, sort, columns and scope), not just one page."""
-        if fmt not in self.export_formats:
-            abort(404)
+    def export_plan(self):
+        """What an export of the grid holds for this request's arguments:
+        ([(column, header)], filters, order column, order direction)."""
         get_filter_args(self._filters)
         filters = self._filters.get_joined_filters(self._base_filters)
         order_column, order_direction = get_order_args().get(type(self).__name__, ("", ""))
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order
         columns = [(name, str(self.label_columns.get(name, name))) for name in self.list_columns]
+        return columns, filters, order_column, order_direction
+
+    @expose("/export/<fmt>")
+    @has_access
+    def export(self, fmt):
+        """Every row the grid shows (its filters, sort, columns and scope), not just one
+        page: streamed, or past EXPORT_ASYNC_ROWS written by a job that a page waits for."""
+        if fmt not in self.export_formats:
+            abort(404)
+        columns, filters, order_column, order_direction = self.export_plan()
+        if self.datamodel.has_more_rows_than(current_app.config["EXPORT_ASYNC_ROWS"], filters):
+            export = exports.start_export(self, fmt, request.query_string.decode())
+            return redirect(url_for("ExportView.progress", export_id=export.id))
         return exports.export_response(
             self.datamodel, columns, filters, order_column, order_direction,
             fmt, grid_name=str(self.list_title),
