@@ -257,3 +257,24 @@ def test_exports_are_swept_after_their_keeping_time(app, login_as, large_exports
         assert sweep_exports() >= 1
         assert not os.path.exists(path)
     assert client.get(location).status_code == 404
+
+
+def test_the_help_request_export_reads_plain_columns_with_the_grids_cells(app, login_as):
+    """Subject and description in one column (a hybrid property) and the requester's
+    full name come from SQL (the fast path), written as the grid shows them."""
+    from app.extensions import db
+    from app.models import HelpRequest
+    from app.platform.exports import _sql_columns
+
+    with app.app_context():
+        view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "HelpRequestView")
+        query = db.session.query(HelpRequest)
+        assert _sql_columns(view.datamodel, query, view.list_columns)[1] is not None
+    rows = _csv(login_as("referent").get("/helprequests/export/csv"))
+    headers = rows[0]
+    with app.app_context():
+        for row in rows[1:]:
+            request = db.session.get(HelpRequest, int(row[0]))
+            cells = dict(zip(headers, row))
+            assert cells["Demande"] == f"{request.subject} — {request.description}"
+            assert cells["Demandeur"] == request.requester.get_full_name()

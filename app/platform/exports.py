@@ -1,9 +1,10 @@
 """CSV and XLSX export of a grid, streamed in constant memory.
 
 The rows come from the grid's own datamodel query (row scope, filters, sort),
-read in batches from a server-side cursor. Plain and many-to-one columns are
-selected as SQL columns (fast path); a column that is a Python property makes
-the export read whole objects instead (slower, same result).
+read in batches from a server-side cursor. Plain, hybrid and many-to-one columns
+are selected as SQL columns (fast path); a column that is a plain Python property
+makes the export read whole objects instead (several times slower, same result):
+give such a property an SQL expression (a hybrid property) to keep the fast path.
 """
 import csv
 import enum
@@ -20,6 +21,7 @@ from flask import Response, current_app, g, stream_with_context
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import force_locale, get_locale, gettext
 from sqlalchemy import select
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -38,25 +40,42 @@ def label_attribute(model):
     return None
 
 
+def _is_sql(model, name) -> bool:
+    """A column, a column_property or a hybrid property (whose expression is SQL)."""
+    return name in model.__mapper__.columns or isinstance(
+        model.__mapper__.all_orm_descriptors.get(name), hybrid_property)
+
+
+def _label_expression(related, alias):
+    """The SQL of how a related row is written: a person by their full name (as
+    `str(user)`), any other row by its label attribute; None if there is none."""
+    if related is User:
+        return alias.first_name + " " + alias.last_name
+    attribute = label_attribute(related)
+    return getattr(alias, attribute) if attribute else None
+
+
 def _sql_columns(datamodel, query, names):
     """(query with joins, [column expressions]) or (None, None) when a name is not SQL."""
     model = datamodel.obj
     expressions, aliases = [], {}
     for name in names:
         head, _, tail = name.partition(".")
-        if not tail and head in model.__mapper__.columns:
+        if not tail and _is_sql(model, head):
             expressions.append(getattr(model, head))
             continue
         if not datamodel.is_relation_many_to_one(head):
             return None, None
         related = datamodel.get_related_model(head)
-        attribute = tail or label_attribute(related)
-        if not attribute or "." in attribute or attribute not in related.__mapper__.columns:
+        if tail and ("." in tail or not _is_sql(related, tail)):
             return None, None
         if head not in aliases:
             aliases[head] = aliased(related)
             query = query.outerjoin(aliases[head], getattr(model, head))
-        expressions.append(getattr(aliases[head], attribute))
+        expression = getattr(aliases[head], tail) if tail else _label_expression(related, aliases[head])
+        if expression is None:
+            return None, None
+        expressions.append(expression)
     return query, expressions
 
 
