@@ -72,11 +72,13 @@ class SupportState(LabelledEnum):
 
     transmitted = "transmitted"
     answered = "answered"
+    resolved = "resolved"
 
 
 SUPPORT_STATE_LABELS = LABELS[SupportState] = {
     SupportState.transmitted: lazy_gettext("Transmitted to support"),
     SupportState.answered: lazy_gettext("Answered by support"),
+    SupportState.resolved: lazy_gettext("Resolved by support"),
 }
 
 
