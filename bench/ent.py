@@ -76,8 +76,10 @@ def load(rows):
         FROM ent_request r CROSS JOIN (VALUES (1, 'create'), (2, 'comment'), (3, 'comment')) AS k(i, kind)
     """))
     db.session.commit()
-    db.session.execute(text("ANALYZE"))
-    db.session.commit()
+    # As autovacuum leaves a table in steady use: statistics, and a visibility map for
+    # the index-only scans (the event counter of each row).
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM (ANALYZE)"))
     return time.perf_counter() - started
 
 

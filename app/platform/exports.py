@@ -20,7 +20,7 @@ from operator import attrgetter, methodcaller
 from flask import Response, current_app, g, stream_with_context
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import force_locale, get_locale, gettext
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
 
@@ -89,9 +89,14 @@ def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
         # rows come without the ORM's per-row work, about twice as fast.
         statement = joined.with_entities(*expressions).statement
         connection = datamodel.session.connection()
-        result = connection.execution_options(stream_results=True, max_row_buffer=batch).execute(statement)
+        if connection.dialect.name == "postgresql":
+            # JIT compiling costs a few hundred ms per query and gains nothing on a scan
+            # whose work per row is reading it out; for this transaction only.
+            connection.execute(text("SET LOCAL jit = off"))
+        result = connection.execution_options(stream_results=True, yield_per=batch).execute(statement)
         try:
-            yield from result
+            for rows in result.partitions():  # a batch per fetch: no per-row fetch call
+                yield from rows
         finally:
             result.close()
         return
