@@ -79,6 +79,8 @@ def create_app(overrides=None, register_more=None):
             register_more(appbuilder)
 
     from . import cli
+    from .views import errors
 
+    errors.install(app)
     cli.register(app)
     return app

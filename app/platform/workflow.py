@@ -151,6 +151,14 @@ class Workflow:
                 return TransitionRefused(None, message)
         return None
 
+    def done_message(self, name) -> str:
+        """What the person is told once their transition went through: "Vous avez validé
+        cette réservation." (from its `done`), else the action's name."""
+        transition = self.transition(name)
+        if transition.done:
+            return gettext("You have %(done)s.", done=transition.done)
+        return gettext("Done: %(action)s.", action=transition.label)
+
     def nothing_offered(self, item) -> str:
         """Why a row offers no action to this person: its state is final, or what can
         happen from it is for others."""

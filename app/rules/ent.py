@@ -10,7 +10,7 @@ their feed (and by mail).
 from __future__ import annotations
 
 from flask_appbuilder.security.sqla.models import Role, User
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l, lazy_pgettext
 from sqlalchemy import select
 
 from ..extensions import db
@@ -272,8 +272,9 @@ REQUEST_WORKFLOW = RequestWorkflow(
         COMMENT: _l("Comment"),
         SUPPORT_ANSWER: _l("Support answer"),
         "open": _l("Opened"),
-        "resolve": _l("Resolved"),
-        "close": _l("Closed"),
+        # A change of status reads as the status itself (one word per state).
+        "resolve": lazy_pgettext("help request status", "Resolved"),
+        "close": lazy_pgettext("help request status", "Closed"),
         "reopen": _l("Reopened"),
         "escalate": _l("Transmitted to support"),
     },

@@ -564,7 +564,7 @@ class WorkflowModelView(GuichetModelView):
             abort(404)
         comment = request.form.get("comment", "")
         upload = request.files.get("attachment")
-        with Attempt(done=gettext("Done: %(action)s.", action=self.workflow.transition(name).label)):
+        with Attempt(done=self.workflow.done_message(name)):
             self.workflow.check(item, name, g.user, comment)  # the loser of a race writes no file
             attachment = files.save_upload(upload, item, g.user) if upload and upload.filename else None
             self.workflow.fire(item, name, g.user, comment, attachment)

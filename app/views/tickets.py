@@ -268,7 +268,7 @@ class ExtranetView(BaseView):
                 attempt.done = gettext("Your comment has been added.")
             else:
                 rules.fire(ticket, name, g.user, text, upload)
-                attempt.done = gettext("Done: %(action)s.", action=rules.TICKET_WORKFLOW.transition(name).label)
+                attempt.done = rules.TICKET_WORKFLOW.done_message(name)
         return redirect(url_for(".ticket", reference=reference))
 
     @expose("/ticket/<reference>/attach", methods=["POST"])
