@@ -23,8 +23,8 @@ from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityVal
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.sqla.models import User
-from flask_babel import gettext
+from flask_appbuilder.security.sqla.models import Role, User
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from sqlalchemy import event, false, func, inspect, select, text
 from sqlalchemy.orm import Session, joinedload
@@ -52,6 +52,29 @@ OPERATOR_USER = "OperatorUser"  # desk E: a client operator's staff
 USER = "User"  # anyone with an account
 ROLE_NAMES = (ADMIN, BOOKER, VNOC, CLIENT, PROJECT_LEAD, VENDOR_AGENT, ENT_REFERENT, ENT_SUPPORT,
               EVENT_ADMIN, OPERATOR_ADMIN, OPERATOR_USER, USER)
+#: How people read each role (drop-downs, profiles, grids): `str(role)` is its label.
+ROLE_LABELS = {
+    ADMIN: lazy_gettext("Administrator"),
+    BOOKER: lazy_gettext("Booker (visio)"),
+    VNOC: lazy_gettext("VNOC (visio operations centre)"),
+    CLIENT: lazy_gettext("Client (projects)"),
+    PROJECT_LEAD: lazy_gettext("Vendor project lead"),
+    VENDOR_AGENT: lazy_gettext("Vendor support agent"),
+    ENT_REFERENT: lazy_gettext("Workspace referent (ENT)"),
+    ENT_SUPPORT: lazy_gettext("Workspace support desk (ENT)"),
+    EVENT_ADMIN: lazy_gettext("Event organiser"),
+    OPERATOR_ADMIN: lazy_gettext("Operator administrator"),
+    OPERATOR_USER: lazy_gettext("Operator staff"),
+    USER: lazy_gettext("User"),
+}
+
+
+def role_label(name: str) -> str:
+    return str(ROLE_LABELS.get(name, name))
+
+
+Role.__str__ = lambda role: role_label(role.name)
+
 #: Who may hand on their rights inside their own organisation (app.platform.delegation),
 #: besides Admin; and the roles they may give without holding them.
 DELEGATING_ROLES = (OPERATOR_ADMIN,)

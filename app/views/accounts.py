@@ -355,7 +355,7 @@ class AccountForm(DynamicForm):
     def refresh(cls, obj=None):
         form = super().refresh(obj)
         form.organisation.choices = [(str(org.id), org.name) for org in accounts.allowed_organisations(g.user)]
-        form.roles.choices = [(str(role.id), role.name) for role in accounts.allowed_roles(g.user)]
+        form.roles.choices = [(str(role.id), str(role)) for role in accounts.allowed_roles(g.user)]
         return form
 
 
