@@ -348,6 +348,11 @@ def keep_uploads(user, uploads, field="attachments") -> list:
             for upload in uploads if upload is not None and upload.filename]
 
 
+def pending_uploads(user, file_ids) -> list:
+    """The person's files kept from a refused form, among `file_ids`."""
+    return files.pending_of(user, file_ids)
+
+
 def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=None, pending=()) -> ProjectTicket:
     """A new ticket (state New) with its attachments (new `uploads` and the declarant's
     `pending` uploads), and the creation mail; or raise TicketRefused (nothing is kept)
