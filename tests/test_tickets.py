@@ -505,3 +505,260 @@ def test_back_office_grid_filters_and_bulk_transitions(app, login_as):
             ticket.state, ticket.assignee_id = ProjectTicketState.new, None
         db.session.commit()
     assert login_as("client").get("/tickets/list/").status_code in (302, 403)
+
+
+# ---------------------------------------------------------------------------
+# The vendor's staff: assignment, queues, internal notes, canned answers
+# ---------------------------------------------------------------------------
+
+
+def _ticket_id(app, **fields):
+    with app.app_context():
+        ticket = new_ticket(app, **fields)
+        db.session.commit()
+        return ticket.id, ticket.reference
+
+
+def _ticket(ticket_id):
+    return db.session.get(ProjectTicket, ticket_id)
+
+
+def test_agents_assign_to_an_agent_chosen_from_the_list_and_clients_never_see_it(app, login_as):
+    ticket_id, reference = _ticket_id(app)
+    agent = login_as("agent")
+    page = agent.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', page.split('id="assignee"')[1].split("</select>")[0])
+    with app.app_context():
+        lead_id = user("lead").id
+        assert {int(i) for i, _ in options} == {user("agent").id, lead_id}
+    assert 'value="assign"' not in page  # the plain "take it" button gives way to the list
+    client_page = login_as("client").get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    assert 'id="assignee"' not in client_page and "Girard" not in client_page
+
+    agent.post(f"/extranet/ticket/{reference}/assign", data={"assignee": lead_id})
+    with app.app_context():
+        ticket = _ticket(ticket_id)
+        assert ticket.state is ProjectTicketState.assigned and ticket.assignee.username == "lead"
+        assert "lead@guichet.example" in mails_to(ticket, "tickets/assigned")
+        ticket.state = ProjectTicketState.in_progress
+        db.session.commit()
+    # Later, a reassignment keeps the state; the new assignee is mailed.
+    agent.post(f"/extranet/ticket/{reference}/assign", data={"assignee": user_id(app, "agent")})
+    with app.app_context():
+        ticket = _ticket(ticket_id)
+        assert ticket.state is ProjectTicketState.in_progress and ticket.assignee.username == "agent"
+        assert db.session.query(WorkflowEvent).filter_by(object_id=ticket_id, transition="reassign").count() == 1
+    # Someone who is not the vendor's staff, or a client, is refused.
+    agent.post(f"/extranet/ticket/{reference}/assign", data={"assignee": user_id(app, "client")})
+    login_as("client").post(f"/extranet/ticket/{reference}/assign", data={"assignee": lead_id})
+    api = login_as("client").post(f"/api/v1/ticket/{ticket_id}/assign", json={"assignee": lead_id})
+    assert api.status_code == 422
+    with app.app_context():
+        assert _ticket(ticket_id).assignee.username == "agent"
+    assert login_as("lead").post(f"/api/v1/ticket/{ticket_id}/assign",
+                                 json={"assignee": lead_id}).json["assignee"] == lead_id
+
+
+def user_id(app, login):
+    with app.app_context():
+        return user(login).id
+
+
+def _queue(client, name):
+    page = client.get(f"/ticket-queues/{name}").get_data(as_text=True)
+    counts = dict(re.findall(r'id="queue-([a-z_]+)"[^>]*>[^<]*<span class="badge queue-count">(\d+)<', page))
+    rows = page.split('id="queue"')[1].split("</table>")[0]
+    return {k: int(v) for k, v in counts.items()}, set(re.findall(r"/extranet/ticket/([A-Z0-9]{7})", rows))
+
+
+def test_queues_mine_unassigned_waiting_for_the_client_and_overdue(app, login_as, monkeypatch):
+    agent = login_as("agent")
+    counts, mine = _queue(agent, "mine")
+    with app.app_context():
+        open_tickets = db.session.query(ProjectTicket).filter(ProjectTicket.state != ProjectTicketState.closed)
+        assert mine == {t.reference for t in open_tickets if t.assignee_id == user("agent").id}
+        unassigned = {t.reference for t in open_tickets if t.assignee_id is None}
+        waiting = {t.reference for t in open_tickets if t.state is ProjectTicketState.waiting_client}
+    assert _queue(agent, "unassigned")[1] == unassigned and "2GBS0DW" in unassigned
+    assert _queue(agent, "waiting_client")[1] == waiting == {"OK899Q5", "OSS0KUW"}
+    overdue = _queue(agent, "overdue")[1]
+    assert {"KJC0E3R", "VHBS48F", "34D8T7T"} <= overdue  # blocking for a day; returned, unanswered
+    assert "2GBS0DW" not in overdue  # medium, two hours old: not yet
+    assert counts == {"mine": len(mine), "unassigned": len(unassigned), "waiting_client": 2,
+                      "overdue": len(overdue)}
+    # The response time is a setting, per priority.
+    monkeypatch.setitem(app.config, "TICKET_RESPONSE_HOURS", {**app.config["TICKET_RESPONSE_HOURS"], "medium": 1})
+    assert "2GBS0DW" in _queue(agent, "overdue")[1]
+    # Clients have no queue.
+    assert login_as("client").get("/ticket-queues/mine").status_code in (302, 403)
+    assert login_as("client").get("/extranet/home").headers["Location"].endswith("/extranet/")
+    assert agent.get("/extranet/home").headers["Location"].endswith("/ticket-queues/mine")
+
+
+def test_an_answer_of_the_vendor_stops_the_clock_and_the_clients_message_starts_it(app, login_as, monkeypatch):
+    monkeypatch.setitem(app.config, "TICKET_RESPONSE_HOURS", {"low": 0, "medium": 0, "high": 0, "blocking": 0})
+    ticket_id, reference = _ticket_id(app)
+    agent = login_as("agent")
+    assert reference in _queue(agent, "overdue")[1]
+    agent.post(f"/extranet/ticket/{reference}/assign", data={"assignee": user_id(app, "agent")})
+    assert reference in _queue(agent, "overdue")[1]  # assigning is no answer
+    agent.post(f"/extranet/ticket/{reference}/act", data={"action": "note", "comment": "À voir"})
+    assert reference in _queue(agent, "overdue")[1]  # nor is an internal note
+    agent.post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Nous regardons."})
+    assert reference not in _queue(agent, "overdue")[1]
+    login_as("client").post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Alors ?"})
+    assert reference in _queue(agent, "overdue")[1]
+
+
+def test_bulk_assignment_from_a_queue(app, login_as):
+    first, _ = _ticket_id(app, title="Premier à affecter")
+    second, _ = _ticket_id(app, title="Second à affecter")
+    with app.app_context():
+        processed = db.session.query(ProjectTicket).filter_by(reference="5VH8E3Z").one().id
+        salon = db.session.query(ProjectTicket).filter_by(reference="TWU0EMC").one().id
+    lead_id = user_id(app, "lead")
+    agent = login_as("agent")
+    response = agent.post("/ticket-queues/assign", data={"rowid": [first, second], "assignee": lead_id,
+                                                         "queue": "unassigned"}, follow_redirects=True)
+    assert "2 ticket(s)" in response.get_data(as_text=True) or "2 tickets" in response.get_data(as_text=True)
+    with app.app_context():
+        assert {_ticket(first).assignee_id, _ticket(second).assignee_id} == {lead_id}
+        assert _ticket(first).state is ProjectTicketState.assigned
+    # A ticket out of the person's scope: nothing happens.
+    assert login_as("client2").post("/ticket-queues/assign", data={"rowid": [salon], "assignee": lead_id}
+                                    ).status_code in (302, 403)
+    with app.app_context():
+        assert _ticket(processed).state is ProjectTicketState.processed
+
+
+def test_internal_notes_never_reach_the_client(app, login_as):
+    ticket_id, reference = _ticket_id(app, follower_id=user_id(app, "cmartin"))
+    note = "Note interne : le client a déjà eu un geste commercial"
+    agent = login_as("agent")
+    agent.post(f"/extranet/ticket/{reference}/act", data={
+        "action": "note", "comment": note, "attachment": (io.BytesIO(PNG), "interne.png")},
+        content_type="multipart/form-data")
+    with app.app_context():
+        comment = db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id, internal=True).one()
+        file_id = comment.attachment_id
+        # Mails and feed: the vendor's staff only.
+        note_mails = db.session.query(OutboxMail).filter(OutboxMail.body.contains(note)).all()
+        assert note_mails and {m.recipient for m in note_mails} <= {"lead@guichet.example", "agent@guichet.example"}
+        from app.models import Notification
+        clients = [user(n).id for n in ("client", "cmartin")]
+        assert not db.session.query(Notification).filter(Notification.user_id.in_(clients),
+                                                         Notification.template == "tickets/internal_note").count()
+    # The page: a distinct style and label for the staff, nothing for the client.
+    staff_page = agent.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    row = re.search(r'<tr class="warning internal-note">.*?</tr>', staff_page, re.S).group(0)
+    assert "Note interne" in row and note in row and "interne.png" in row
+    for login in ("client", "cmartin"):
+        client = login_as(login)
+        page = client.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+        assert note not in page and "interne.png" not in page and "internal-note" not in page
+        assert client.get(f"/files/{file_id}").status_code == 404
+        history = client.get(f"/api/v1/ticket/{ticket_id}/comments").json["result"]
+        assert all(not entry["internal"] and entry["text"] != note for entry in history)
+        project_page = client.get(f"/extranet/project/{_ids(app)[0]}").get_data(as_text=True)
+        assert note not in project_page
+    assert agent.get(f"/files/{file_id}").status_code == 200
+    assert any(e["internal"] and e["text"] == note for e in agent.get(f"/api/v1/ticket/{ticket_id}/comments").json["result"])
+    assert note not in agent.get("/tickets/export/csv").get_data(as_text=True)
+    # A client cannot write one, on the page or through the API.
+    refused = login_as("client").post(f"/api/v1/ticket/{ticket_id}/comments", json={"text": "x", "internal": True})
+    assert refused.status_code == 422 and "internal" in refused.json["message"]
+    login_as("client").post(f"/extranet/ticket/{reference}/act", data={"action": "note", "comment": "y"})
+    with app.app_context():
+        assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id, internal=True).count() == 1
+
+
+def test_canned_answers_per_vendor_with_placeholders(app, login_as):
+    from app.models import CannedAnswer
+
+    ticket_id, reference = _ticket_id(app)
+    agent = login_as("agent")
+    listing = agent.get("/canned-answers/list/").get_data(as_text=True)
+    assert "Prise en charge" in listing
+    assert login_as("client").get("/canned-answers/list/").status_code in (302, 403)
+    with app.app_context():
+        answer = db.session.query(CannedAnswer).filter_by(title="Prise en charge").one()
+        vendor_id, answer_id = answer.vendor_id, answer.id
+    # Unknown placeholders are refused; a new answer belongs to the agent's vendor.
+    refused = agent.post("/canned-answers/add", data={"vendor": vendor_id, "title": "Faute",
+                                                      "body": "Bonjour {nom_client}"}, follow_redirects=True)
+    assert "{nom_client}" in refused.get_data(as_text=True)
+    agent.post("/canned-answers/add", data={"vendor": vendor_id, "title": "Relance",
+                                            "body": "Bonjour {client_name}, une nouvelle sur {ticket_title} ?"})
+    with app.app_context():
+        assert not db.session.query(CannedAnswer).filter_by(title="Faute").count()
+        assert db.session.query(CannedAnswer).filter_by(title="Relance").one().vendor_id == vendor_id
+        other_vendor = db.session.query(Project).filter_by(name=FESTIVAL).one().organisation_id
+    agent.post("/canned-answers/add", data={"vendor": other_vendor, "title": "Ailleurs", "body": "Non"})
+    with app.app_context():
+        assert not db.session.query(CannedAnswer).filter_by(title="Ailleurs").count()
+    # Inserted into the comment with the placeholders filled in, no script needed.
+    page = agent.get(f"/extranet/ticket/{reference}?canned={answer_id}").get_data(as_text=True)
+    textarea = page.split('id="comment"')[1].split("</textarea>")[0]
+    assert "Xavier Lemoine" in textarea and reference in textarea and "Le panier se vide tout seul" in textarea
+    assert "Inès Benali" in textarea and "{" not in textarea
+    client_page = login_as("client").get(f"/extranet/ticket/{reference}?canned={answer_id}").get_data(as_text=True)
+    assert 'id="canned"' not in client_page and "Nous avons bien reçu" not in client_page
+
+
+def test_files_are_kept_across_a_refused_form(app, login_as):
+    festival = _ids(app)[0]
+    client = login_as("cmartin")
+    refused = client.post(f"/extranet/new?project={festival}", data={
+        "title": "Paiement refusé", "priority": "blocking", "priority_context": "",
+        "attachments": [(io.BytesIO(PNG), "erreur-paiement.png")]}, content_type="multipart/form-data")
+    page = refused.get_data(as_text=True)
+    assert "Contexte de la priorité" in page
+    kept = re.search(r'name="pending" value="(\d+)" checked>\s*<i class="fa fa-paperclip"></i> '
+                     r'<span class="pending-name">erreur-paiement.png</span>', page)
+    assert kept, page.split('id="ticket-form"')[1][:3000]
+    # Someone else cannot take it.
+    login_as("client").post(f"/extranet/new?project={festival}", data={
+        "title": "Pas à moi", "priority": "low", "pending": kept.group(1)})
+    response = client.post(f"/extranet/new?project={festival}", data={
+        "title": "Paiement refusé", "priority": "blocking", "priority_context": "Ventes bloquées",
+        "pending": kept.group(1)})
+    assert response.status_code == 302
+    reference = response.headers["Location"].rsplit("/", 1)[-1]
+    assert "erreur-paiement.png" in client.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    with app.app_context():
+        other = db.session.query(ProjectTicket).filter_by(title="Pas à moi").one()
+        assert rules.attachments(other) == []
+
+    # The comment form too: a comment left empty keeps its file.
+    again = client.post(f"/extranet/ticket/{reference}/act", data={
+        "action": "comment", "comment": " ", "attachment": (io.BytesIO(PNG), "detail.png")},
+        content_type="multipart/form-data")
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422 and "Commentaire : ce champ est obligatoire" in page
+    kept = re.search(r'name="pending" value="(\d+)" checked>\s*<i class="fa fa-paperclip"></i> '
+                     r'<span class="pending-name">detail.png</span>', page)
+    assert kept
+    client.post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Voici le détail",
+                                                           "pending": kept.group(1)})
+    with app.app_context():
+        comment = db.session.query(ProjectTicketComment).filter_by(text="Voici le détail").one()
+        assert comment.attachment.original_name == "detail.png"
+
+
+def test_a_colleague_answers_a_ticket_waiting_for_the_client_or_is_told_why_not(app, login_as):
+    ticket_id, reference = _ticket_id(app, declarant="client")
+    colleague = login_as("cmartin")  # Les Nuits de Fourvière, sees the festival, not its declarant
+    page = colleague.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    refused = page.split('id="comment-refused"')[1].split("</div>")[0]
+    assert "Xavier Lemoine" in refused and "attend des informations" in refused
+    assert 'name="comment"' not in page
+    colleague.post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Je peux ?"})
+    with app.app_context():
+        assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
+        rules.fire(_ticket(ticket_id), "ask_client", user("agent"), "Quel navigateur ?")
+        db.session.commit()
+    page = colleague.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    assert 'id="comment-refused"' not in page and 'value="send_back"' in page and 'value="close"' not in page
+    colleague.post(f"/extranet/ticket/{reference}/act", data={"action": "send_back", "comment": "Firefox 128"})
+    with app.app_context():
+        assert _ticket(ticket_id).state is ProjectTicketState.returned

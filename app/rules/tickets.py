@@ -853,8 +853,8 @@ def queue_tickets(name, user, now=None, page=0, page_size=QUEUE_PAGE_SIZE):
     """(count, tickets) of a queue in the person's row scope: the most urgent first
     (the longest wait, then the highest priority), a page at a time."""
     query = visible_tickets().filter(queue_criterion(name, user, now))
-    urgency = case({p: rank for rank, p in enumerate(reversed(list(ProjectTicketPriority)))},
-                   value=ProjectTicket.priority)
+    urgency = case(*[(ProjectTicket.priority == p, rank)
+                     for rank, p in enumerate(reversed(list(ProjectTicketPriority)))])
     tickets = (query.order_by(ProjectTicket.awaiting_vendor_since.is_(None), ProjectTicket.awaiting_vendor_since,
                               urgency, ProjectTicket.created_on, ProjectTicket.id)
                .offset(page * page_size).limit(page_size).all())

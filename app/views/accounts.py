@@ -43,7 +43,7 @@ from flask_appbuilder.security.forms import LoginForm_db, ResetPasswordForm
 from flask_appbuilder.security.sqla.apis.user.api import UserApi as FabUserApi
 from flask_appbuilder.security.sqla.apis.user.schema import UserPostSchema as FabUserPostSchema
 from flask_appbuilder.security.sqla.apis.user.validator import PasswordComplexityValidator as ApiPolicy
-from flask_appbuilder.security.utils import get_safe_redirect
+from flask_appbuilder.utils.base import get_safe_redirect
 from flask_appbuilder.security.views import (
     AuthDBView as FabAuthDBView,
     ResetMyPasswordView as FabResetMyPasswordView,
