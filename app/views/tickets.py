@@ -60,6 +60,7 @@ TICKET_LABELS = {
     "follower": _l("Follower"),
     "assignee": _l("Assignee"),
     "closed_on": _l("Closed on"),
+    "awaiting_vendor_since": _l("Waiting for our answer since"),
     "created_on": _l("Created on"),
     "changed_on": _l("Changed on"),
     "created_by": _l("Created by"),
@@ -114,7 +115,7 @@ class ProjectTicketView(WorkflowModelView):
     list_columns = ["reference", "title", "project", "priority", "state", "assignee", "created_on"]
     show_columns = ["reference", "title", "project", "organisation", "description", "page_url", "priority",
                     "priority_context", "state", "declarant", "follower", "assignee", "created_on",
-                    "closed_on"]
+                    "awaiting_vendor_since", "closed_on"]
     edit_columns = ["assignee", "priority", "priority_context"]
     search_columns = ["state", "priority", "project", "assignee", "reference", "title", "created_on"]
     label_columns = TICKET_LABELS
