@@ -19,6 +19,7 @@ from app.models import Membership, Organisation
 from config import Config
 
 DEMO_PASSWORD = "demo1234"  # every demo account's
+INBOUND_DOMAIN = "reponses.guichet.example"  # where the tests' reply addresses point
 
 # Enough of a PNG for its type to be read from its content.
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -179,3 +180,25 @@ def sent_link(inbox, mail):
     match = SET_PASSWORD_LINK.search(messages[-1].get_body(("plain",)).get_content())
     assert match, f"no link in the mail sent:\n{messages[-1]}"
     return urlparse(match.group(0)).path
+
+
+def send_to_inbound(port, to, sender, text, headers=None):
+    """Send one mail to the inbound endpoint on `port` with smtplib, as an MTA relays
+    it: (250, "") once taken, else (code, reason) of the refusal."""
+    import smtplib
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, "Re: ticket"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        try:
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as refused:
+            code, reason = next(iter(refused.recipients.values()))
+            return code, reason.decode()
+        except smtplib.SMTPDataError as refused:
+            return refused.smtp_code, refused.smtp_error.decode()
+    return 250, ""

@@ -25,7 +25,7 @@ from app.platform.workflow import TransitionRefused
 from app.rules import tickets as rules
 from app.security import ApproximateCount
 
-from .helpers import PNG, upload, user
+from .helpers import INBOUND_DOMAIN, PNG, upload, user
 
 FESTIVAL = "Billetterie Festival 2026"  # Les Nuits de Fourvière, setup phase, client lead `client`
 SITE = "Site institutionnel des Nuits"  # Les Nuits de Fourvière, operation, listed: `client`
@@ -768,46 +768,6 @@ def test_a_colleague_answers_a_ticket_waiting_for_the_client_or_is_told_why_not(
 # Replies by mail: a live `inbound-mail` endpoint, a real SMTP client
 # ---------------------------------------------------------------------------
 
-INBOUND_DOMAIN = "reponses.guichet.example"
-
-
-@pytest.fixture()
-def inbound(app, monkeypatch):
-    """The `flask inbound-mail` endpoint serving on a port of this machine; yields a
-    function sending one mail to it with smtplib: (code, reply text) of the refusal, or
-    (250, ...)."""
-    import smtplib
-    from email.message import EmailMessage
-
-    from app.platform import inbound as endpoint
-
-    from .helpers import free_port
-
-    monkeypatch.setitem(app.config, "INBOUND_MAIL_DOMAIN", INBOUND_DOMAIN)
-    port = free_port()
-    server = endpoint.controller(app, "127.0.0.1", port)
-    server.start()
-
-    def send(to, sender, text, headers=None):
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = sender, to, "Re: ticket"
-        for name, value in (headers or {}).items():
-            message[name] = value
-        message.set_content(text)
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-            try:
-                smtp.send_message(message)
-            except smtplib.SMTPRecipientsRefused as refused:
-                code, reason = next(iter(refused.recipients.values()))
-                return code, reason.decode()
-            except smtplib.SMTPDataError as refused:
-                return refused.smtp_code, refused.smtp_error.decode()
-        return 250, ""
-
-    yield send
-    server.stop()
-
-
 def _reply_address(app, ticket_id, login):
     from app.platform import inbound as endpoint
 
@@ -837,13 +797,13 @@ def test_ticket_mails_carry_a_signed_reply_address_per_person(app, mailbox, monk
     assert sent["agent@guichet.example"]["Reply-To"] == _reply_address(app, ticket_id, "agent")
 
 
-def test_a_reply_to_a_notification_mail_becomes_a_comment_of_its_author(app, inbound, mailbox, login_as):
+def test_a_reply_to_a_notification_mail_becomes_a_comment_of_its_author(app, inbound_mail, mailbox, login_as):
     ticket_id, reference = _ticket_id(app)
     with app.app_context():
         rules.fire(_ticket(ticket_id), "ask_client", user("agent"), "Pouvez-vous envoyer le plan ?")
         db.session.commit()
     to = _reply_address(app, ticket_id, "client")
-    assert inbound(to, "Xavier Lemoine <CLIENT@guichet.example>", QUOTED) == (250, "")
+    assert inbound_mail(to, "Xavier Lemoine <CLIENT@guichet.example>", QUOTED) == (250, "")
     with app.app_context():
         comment = db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).one()
         assert comment.author.username == "client" and not comment.internal
@@ -854,7 +814,7 @@ def test_a_reply_to_a_notification_mail_becomes_a_comment_of_its_author(app, inb
     assert "Voici le plan à jour" in history and "Xavier Lemoine" in history and "a écrit" not in history
 
 
-def test_forged_unknown_and_misused_reply_addresses_are_refused_and_write_nothing(app, inbound):
+def test_forged_unknown_and_misused_reply_addresses_are_refused_and_write_nothing(app, inbound_mail):
     ticket_id, _ = _ticket_id(app)
     good = _reply_address(app, ticket_id, "client")
     local, domain = good.split("@")
@@ -868,38 +828,38 @@ def test_forged_unknown_and_misused_reply_addresses_are_refused_and_write_nothin
         f"inconnu@{domain}",
     ]
     for address in forged:
-        code, reason = inbound(address, "client@guichet.example", "Bonjour")
+        code, reason = inbound_mail(address, "client@guichet.example", "Bonjour")
         assert code == 550, (address, code, reason)
-    code, reason = inbound(good, "pirate@ailleurs.example", "Fermez tout")  # not its person
+    code, reason = inbound_mail(good, "pirate@ailleurs.example", "Fermez tout")  # not its person
     assert code == 550 and "adresse" in reason.lower()
-    assert inbound(good, "client@guichet.example", "Absent jusqu'au 5 janvier",
+    assert inbound_mail(good, "client@guichet.example", "Absent jusqu'au 5 janvier",
                    {"Auto-Submitted": "auto-replied"}) == (250, "")  # ignored
     with app.app_context():
         assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
 
 
-def test_a_reply_to_a_closed_ticket_or_from_someone_who_may_not_comment_is_refused_with_the_reason(app, inbound):
+def test_a_reply_to_a_closed_ticket_or_from_someone_who_may_not_comment_is_refused_with_the_reason(app, inbound_mail):
     ticket_id, _ = _ticket_id(app, declarant="client")
-    code, reason = inbound(_reply_address(app, ticket_id, "cmartin"), "cmartin@guichet.example", "Moi aussi")
+    code, reason = inbound_mail(_reply_address(app, ticket_id, "cmartin"), "cmartin@guichet.example", "Moi aussi")
     assert code == 550 and "Xavier Lemoine" in reason  # a colleague, while the vendor works on it
     with app.app_context():
         rules.fire(_ticket(ticket_id), "close", user("client"))
         db.session.commit()
-    code, reason = inbound(_reply_address(app, ticket_id, "client"), "client@guichet.example", "Encore une chose")
+    code, reason = inbound_mail(_reply_address(app, ticket_id, "client"), "client@guichet.example", "Encore une chose")
     assert code == 550 and "nouveau ticket" in reason
     with app.app_context():
         assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
 
 
-def test_answering_an_internal_notes_mail_adds_an_internal_note(app, inbound):
+def test_answering_an_internal_notes_mail_adds_an_internal_note(app, inbound_mail):
     from app.platform import inbound as endpoint
 
     ticket_id, _ = _ticket_id(app)
     with app.app_context():
         to = endpoint.reply_address(rules.NOTE_REPLY_KIND, ticket_id, user("lead").id)
         client_to = endpoint.reply_address(rules.NOTE_REPLY_KIND, ticket_id, user("client").id)
-    assert inbound(to, "lead@guichet.example", "Je m'en occupe") == (250, "")
-    assert inbound(client_to, "client@guichet.example", "Et moi ?")[0] == 550
+    assert inbound_mail(to, "lead@guichet.example", "Je m'en occupe") == (250, "")
+    assert inbound_mail(client_to, "client@guichet.example", "Et moi ?")[0] == 550
     with app.app_context():
         comments = db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).all()
         assert [(c.text, c.internal) for c in comments] == [("Je m'en occupe", True)]
