@@ -231,8 +231,6 @@ class InboundHandler:
             except Exception:
                 log.exception("inbound mail to %s failed", recipient)
                 return "451 4.3.0 Temporary failure, try again later"
-            finally:
-                db.session.remove()
         log.info("inbound mail to %s: %s", recipient, answer)
         return answer
 
