@@ -35,8 +35,9 @@ def test_client_creates_agent_processes_client_closes(browser_login, live_url):
 
     agent = browser_login("agent")
     agent.goto(f"{live_url}/extranet/ticket/{reference}")
-    agent.click("button[value=assign]")
+    agent.click("#assign-button")  # the list offers the agent first: taking it
     expect(agent.locator("#ticket-state")).to_have_text("Affecté")
+    expect(agent.locator("#ticket-assignee")).to_have_text("Inès Benali")
     agent.fill("#comment", "Corrigé : le plan se charge de nouveau.")
     agent.click("button[value=process]")
     expect(agent.locator("#ticket-state")).to_have_text("Traité")
