@@ -56,11 +56,12 @@ def create_app(overrides=None, register_more=None):
     csrf.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
 
-    from .platform import audit, jobs, notifications as notification_service
+    from .platform import audit, inbound, jobs, notifications as notification_service
 
     audit.install()
     jobs.init_app(app)  # jobs after commit: RQ on REDIS_URL, else in-process
     notification_service.init_app(app)  # Flask-Mail, `flask send-outbox`
+    inbound.init_app(app)  # `flask inbound-mail`: replies by mail
 
     from .access import platform as platform_access  # noqa: F401  (registers scopes and grants)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable, Optional
 
-from flask import current_app, g, has_request_context, session as flask_session
+from flask import current_app, g, has_request_context, request, session as flask_session
 from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityValidationError
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -26,6 +27,7 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import event, false, func, inspect, select, text
 from sqlalchemy.orm import Session, joinedload
 
@@ -401,6 +403,10 @@ class ScopedInterface(SQLAInterface):
 # ---------------------------------------------------------------------------
 
 STAMP_KEY = "guichet_stamp"  # in the session cookie, and a claim of every API token
+# "Remember me": Flask-Login's remember cookie names the person; this one, set and
+# cleared beside it, carries the stamp of that sign-in (signed), so a session it
+# restores ends with the stamp like any other.
+REMEMBER_STAMP_COOKIE = "guichet_remember_stamp"
 
 
 def current_stamp(user_id) -> Optional[str]:
@@ -456,8 +462,41 @@ def _after_password_changes(session, flush_context):
         flask_session[STAMP_KEY] = stamps[person.id]
 
 
+def _remember_serializer():
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="guichet.remember-stamp")
+
+
+def remembered_stamp(user_id) -> Optional[str]:
+    """The stamp the request's remember cookie was given for `user_id`, if it holds one."""
+    cookie = request.cookies.get(REMEMBER_STAMP_COOKIE) if has_request_context() else None
+    if not cookie:
+        return None
+    try:
+        remembered_id, stamp = _remember_serializer().loads(cookie)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return stamp if remembered_id == user_id else None
+
+
 def _on_sign_in(app, user, **extra):
     flask_session[STAMP_KEY] = stamp_for_sign_in(user.id)
+    if flask_session.get("_remember") == "set":  # login_user(remember=True)
+        g.guichet_remember = (user.id, flask_session[STAMP_KEY])
+
+
+def _remember_cookie(response):
+    """Set the stamp cookie beside Flask-Login's remember cookie, or clear it with it."""
+    remember = g.get("guichet_remember")
+    config = current_app.config
+    if remember:
+        duration = config.get("REMEMBER_COOKIE_DURATION", timedelta(days=365))
+        seconds = duration.total_seconds() if isinstance(duration, timedelta) else int(duration)
+        response.set_cookie(REMEMBER_STAMP_COOKIE, _remember_serializer().dumps(list(remember)),
+                            max_age=int(seconds), httponly=True, secure=config.get("REMEMBER_COOKIE_SECURE", False),
+                            samesite=config.get("REMEMBER_COOKIE_SAMESITE", "Lax"))
+    elif g.get("guichet_forget"):
+        response.delete_cookie(REMEMBER_STAMP_COOKIE)
+    return response
 
 
 def install_session_guards(app) -> None:
@@ -465,6 +504,7 @@ def install_session_guards(app) -> None:
         event.listen(Session, "before_flush", _note_password_changes)
         event.listen(Session, "after_flush", _after_password_changes)
     user_logged_in.connect(_on_sign_in, app)
+    app.after_request(_remember_cookie)
 
 
 class GuichetSecurityManager(SecurityManager):
@@ -486,10 +526,15 @@ class GuichetSecurityManager(SecurityManager):
     # -- sessions and tokens end with their stamp ------------------------------
 
     def load_user(self, pk):
-        """The session's person, while the session carries their current stamp."""
+        """The session's person, while the session carries their current stamp. A session
+        restored from the remember cookie takes the stamp of its stamp cookie."""
         user = super().load_user(pk)
-        if user is not None and flask_session.get(STAMP_KEY) != current_stamp(user.id):
+        if user is None:
             return None
+        stamp = flask_session.get(STAMP_KEY) or remembered_stamp(user.id)
+        if stamp is None or stamp != current_stamp(user.id):
+            return None
+        flask_session[STAMP_KEY] = stamp
         return user
 
     def create_jwt_manager(self, app):
@@ -510,6 +555,7 @@ class GuichetSecurityManager(SecurityManager):
         super().on_user_logout(user)
         end_sessions([user.id])
         db.session.commit()
+        g.guichet_forget = True
 
     # -- permission checks: one query per request, not one per check --------
     #
@@ -522,8 +568,6 @@ class GuichetSecurityManager(SecurityManager):
     def _role_permission_pairs(self, role_ids):
         if not has_request_context():
             return None
-        from flask import request
-
         current = request._get_current_object()
         cache = g.get("_guichet_permissions")
         if cache is None or cache[0] is not current:
@@ -561,7 +605,6 @@ class GuichetSecurityManager(SecurityManager):
     def _session_user_pairs(self):
         if not has_request_context() or getattr(g, "_api_key_user", False):
             return None
-        from flask import request
 
         user = current_user._get_current_object()
         if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
@@ -595,7 +638,7 @@ class GuichetSecurityManager(SecurityManager):
     NAVBAR_CACHE_SIZE = 128
 
     def navbar_menu(self, menu):
-        from flask import request
+
         from flask_babel import get_locale
         from markupsafe import Markup
 

@@ -20,13 +20,16 @@ from config import BASE_DIR
 
 from .helpers import (
     DEMO_PASSWORD,
+    INBOUND_DOMAIN,
     PREFIX,
     RETRIES,
-    SmtpServer,
     forget_our_keys,
+    free_port,
     frozen_clock,
     local_now,
     login,
+    send_to_inbound,
+    SmtpServer,
     test_redis_url,
     wait_for,
     workers,
@@ -102,6 +105,21 @@ def mailbox(app, smtp_server, monkeypatch):
     smtp_server.inbox.messages.clear()
     smtp_server.inbox.reject.clear()
     yield smtp_server.inbox
+
+
+@pytest.fixture()
+def inbound_mail(app, monkeypatch):
+    """The `flask inbound-mail` endpoint (replies by mail) serving on a port of this
+    machine for INBOUND_DOMAIN; yields send(to, sender, text, headers=None), which
+    sends one mail to it with smtplib and returns (code, reason)."""
+    from app.platform import inbound
+
+    monkeypatch.setitem(app.config, "INBOUND_MAIL_DOMAIN", INBOUND_DOMAIN)
+    port = free_port()
+    server = inbound.controller(app, "127.0.0.1", port)
+    server.start()
+    yield lambda *args, **kwargs: send_to_inbound(port, *args, **kwargs)
+    server.stop()
 
 
 @pytest.fixture()

@@ -23,6 +23,7 @@ from app.platform import jobs
 from config import Config
 
 DEMO_PASSWORD = "demo1234"  # every demo account's
+INBOUND_DOMAIN = "reponses.guichet.example"  # where the tests' reply addresses point
 
 # Enough of a PNG for its type to be read from its content.
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -214,11 +215,6 @@ def wait_for(predicate, timeout=WAIT, what="the worker"):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-# ---------------------------------------------------------------------------
-# The services
-# ---------------------------------------------------------------------------
-
-
 def forget_our_keys(connection):
     """Delete this run's queues, registries and jobs."""
     from rq import Queue
@@ -248,3 +244,25 @@ def queues_empty(connection):
     from rq import Queue
 
     return all(Queue(PREFIX + name, connection=connection).count == 0 for name in jobs.QUEUES)
+
+
+def send_to_inbound(port, to, sender, text, headers=None):
+    """Send one mail to the inbound endpoint on `port` with smtplib, as an MTA relays
+    it: (250, "") once taken, else (code, reason) of the refusal."""
+    import smtplib
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, "Re: ticket"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        try:
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as refused:
+            code, reason = next(iter(refused.recipients.values()))
+            return code, reason.decode()
+        except smtplib.SMTPDataError as refused:
+            return refused.smtp_code, refused.smtp_error.decode()
+    return 250, ""

@@ -90,3 +90,54 @@ def test_a_token_minted_from_a_refresh_token_after_logout_is_refused(app):
     login(app.test_client(), name).get("/logout/")
     refreshed = client.post("/api/v1/security/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
     assert refreshed.status_code == 401
+
+
+# -- "Remember me": the remember cookie ends with the stamp too --
+
+
+def _remembered(app, client):
+    """A browser reopened: only the remember cookies of `client` are left."""
+    fresh = app.test_client()
+    for name in ("remember_token", "guichet_remember_stamp"):
+        cookie = client.get_cookie(name, domain="localhost")
+        if cookie is not None:
+            fresh.set_cookie(name, cookie.value, domain="localhost")
+    return fresh
+
+
+def _sign_in_remembered(app, name):
+    client = app.test_client()
+    response = client.post("/login/", data={"username": name, "password": "demo1234", "remember": "y"})
+    assert response.status_code == 302
+    return client
+
+
+def test_remember_me_keeps_the_person_signed_in_after_the_browser_closes(app):
+    name = _person(app, "souvenir1")
+    assert _signed_in(_remembered(app, _sign_in_remembered(app, name)))
+    forgotten = login(app.test_client(), name)  # not ticked: nothing is remembered
+    assert forgotten.get_cookie("remember_token", domain="localhost") is None
+    assert not _signed_in(_remembered(app, forgotten))
+
+
+def test_logout_and_a_password_change_end_the_remembered_sessions(app):
+    name = _person(app, "souvenir2")
+    remembered = _sign_in_remembered(app, name)
+    login(app.test_client(), name).get("/logout/")  # signing out elsewhere
+    assert not _signed_in(_remembered(app, remembered))
+
+    remembered = _sign_in_remembered(app, name)
+    with app.app_context():
+        app.appbuilder.sm.reset_password(user(name).id, NEW_PASSWORD)
+    assert not _signed_in(_remembered(app, remembered))
+
+
+def test_a_remember_cookie_without_its_stamp_or_with_a_forged_one_signs_nobody_in(app):
+    name = _person(app, "souvenir3")
+    remembered = _sign_in_remembered(app, name)
+    alone = app.test_client()
+    alone.set_cookie("remember_token", remembered.get_cookie("remember_token", domain="localhost").value,
+                     domain="localhost")
+    assert not _signed_in(alone)
+    alone.set_cookie("guichet_remember_stamp", "W1sIjAwMCJd.forged", domain="localhost")
+    assert not _signed_in(alone)

@@ -3,10 +3,18 @@ only to people who may see the row they belong to.
 
 The type is read from the content (magic numbers), never from the name, and must
 be in FILE_ALLOWED_TYPES; the size is capped by FILE_MAX_BYTES.
+
+A file sent with a form that is then refused (a required field left empty) is kept
+as a *pending upload* of its sender (`keep_pending`): the form shown again lists it
+and carries its id, and the rule that finally accepts the form gives it to its row
+(`claim_pending`). Nobody downloads a pending upload; those left behind are removed
+after FILE_PENDING_MAX_AGE seconds (`remove_stale_pending`, a periodic job).
 """
 import hashlib
 import os
 import uuid
+from datetime import timedelta
+from types import SimpleNamespace
 
 import filetype
 from flask import current_app
@@ -19,6 +27,7 @@ from ..security import apply_scope, scoped_models
 from .refusals import Refused
 
 TEXT_TYPE = "text/plain"
+PENDING_OWNER = "pending_upload"  # owner_type of pending uploads; owner_id is their sender
 
 
 class FileRefused(Refused):
@@ -128,3 +137,50 @@ def files_of(owner) -> list:
     return (db.session.query(StoredFile)
             .filter_by(owner_type=owner.__tablename__, owner_id=owner.id)
             .order_by(StoredFile.id).all())
+
+
+# ---------------------------------------------------------------------------
+# Pending uploads: files kept across a refused form
+# ---------------------------------------------------------------------------
+
+
+def keep_pending(upload, user, field_label=None, field="attachment") -> StoredFile:
+    """Store an upload as `user`'s pending upload (type, size and quota checked as
+    for any file), or raise FileRefused."""
+    owner = SimpleNamespace(__tablename__=PENDING_OWNER, id=user.id)
+    return save_upload(upload, owner, user, field_label, field)
+
+
+def pending_of(user, file_ids) -> list:
+    """`user`'s pending uploads among `file_ids` (others' and claimed files are left out)."""
+    ids = [int(i) for i in file_ids if str(i).isdigit()]
+    if not ids or user is None:
+        return []
+    return (db.session.query(StoredFile)
+            .filter(StoredFile.owner_type == PENDING_OWNER, StoredFile.owner_id == user.id,
+                    StoredFile.id.in_(ids))
+            .order_by(StoredFile.id).all())
+
+
+def claim_pending(stored_files, owner) -> list:
+    """Give pending uploads to `owner` (a business row): they become its files."""
+    for stored in stored_files:
+        stored.owner_type, stored.owner_id = owner.__tablename__, owner.id
+    db.session.flush()
+    return list(stored_files)
+
+
+def remove_stale_pending(now=None) -> int:
+    """Periodic job: remove the pending uploads older than FILE_PENDING_MAX_AGE
+    (forms never sent again), rows and files."""
+    before = (now or utcnow()) - timedelta(seconds=current_app.config["FILE_PENDING_MAX_AGE"])
+    stale = (db.session.query(StoredFile)
+             .filter(StoredFile.owner_type == PENDING_OWNER, StoredFile.created_on < before).all())
+    for stored in stale:
+        try:
+            os.unlink(absolute_path(stored))
+        except FileNotFoundError:
+            pass
+        db.session.delete(stored)
+    db.session.commit()
+    return len(stale)

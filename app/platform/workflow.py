@@ -70,7 +70,8 @@ class Transition:
     # guard(item, user, comment) -> a refusal message, or None
     guards: tuple = ()
     comment_required: bool = False
-    # notify(item, event) -> (recipients, template, context[, link]) or None
+    # notify(item, event) -> (recipients, template, context[, link[, options]]) or None,
+    # options being more keyword arguments of notifications.notify (reply_to...)
     notify: Optional[Callable] = None
     icon: str = "fa-arrow-right"
     confirmation: object = None
@@ -202,8 +203,9 @@ class Workflow:
             if message:
                 from . import notifications
 
-                recipients, template, context, *link = message
-                notifications.notify(recipients, template, context, link=link[0] if link else None)
+                recipients, template, context, *rest = message
+                options = rest[1] if len(rest) > 1 else {}
+                notifications.notify(recipients, template, context, link=rest[0] if rest else None, **options)
         return event
 
     def move(self, item, kind, user, target, comment=None, attachment=None) -> WorkflowEvent:

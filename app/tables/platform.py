@@ -341,6 +341,8 @@ class OutboxMail(Audited, Model):
     # The kind of secret link (a password link...) the body holds masked: the sending job
     # issues it and puts it in the message sent only (app.platform.notifications).
     secret_link = Column(String(20))
+    # Where an answer to the mail goes (a signed reply address, app.platform.inbound).
+    reply_to = Column(String(254))
 
     user = relationship(User, foreign_keys=[user_id])
     attachments = relationship(

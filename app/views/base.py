@@ -476,11 +476,11 @@ class JsonRefused(Refused):
     """A JSON body the API cannot read: the field and the kind of value expected."""
 
 
-JSON_KINDS = {int: _l("an integer"), str: _l("a text")}
+JSON_KINDS = {int: _l("an integer"), str: _l("a text"), bool: _l("true or false")}
 
 
 def read_json(kinds: dict) -> dict:
-    """The request's JSON object, keeping the fields of `kinds` ({name: int or str}) that
+    """The request's JSON object, keeping the fields of `kinds` ({name: int, str or bool}) that
     it holds (null: left out); raise JsonRefused naming a field of the wrong kind."""
     payload = request.get_json(silent=True)
     if payload is None:
@@ -492,7 +492,7 @@ def read_json(kinds: dict) -> dict:
         value = payload.get(name)
         if value is None:
             continue
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise JsonRefused(name, gettext("%(field)s: %(kind)s is expected.", field=name, kind=JSON_KINDS[kind]))
         values[name] = value
     return values
