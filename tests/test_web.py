@@ -37,6 +37,13 @@ def test_every_response_carries_the_security_headers(app, path, status):
     assert "Strict-Transport-Security" not in response.headers  # PUBLIC_URL is http here
 
 
+def test_a_page_whose_address_holds_a_token_keeps_its_stricter_referrer_policy(app):
+    response = app.test_client().get("/password/set/unknown-token")
+    assert response.status_code == 404
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Content-Security-Policy"]
+
+
 def test_a_signed_in_page_gives_its_inline_scripts_the_nonce_of_its_policy(login_as):
     response = login_as("creator").get("/bookings/list/")
     nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"]).group(1)

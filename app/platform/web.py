@@ -9,7 +9,8 @@
 * **Framing.** `frame-ancestors 'none'` and `X-Frame-Options: DENY`: no page is meant
   to be shown inside another site's frame (clickjacking).
 * **nosniff** and **Referrer-Policy: same-origin**: a file is what its type says, and
-  no address (some carry a secret token) leaves for another site.
+  no address leaves for another site; a page whose address holds a secret token sets
+  its own, stricter, policy (no-referrer) and keeps it.
 * **HSTS** only when PUBLIC_URL is https, on requests that came over https (directly or
   through TRUSTED_PROXIES). The app itself never redirects to https: the embedded
   default and the tests are served over http, and TLS is the reverse proxy's job.
@@ -31,10 +32,16 @@ CONTENT_SECURITY_POLICY = {
 HSTS_MAX_AGE = 365 * 24 * 3600
 
 
+class _Talisman(Talisman):
+    def _set_referrer_policy_headers(self, headers):
+        """A page that chose a stricter policy keeps it (one whose address holds a token)."""
+        headers.setdefault("Referrer-Policy", self.referrer_policy)
+
+
 def install(app) -> None:
     """Add the headers to every response of `app` (after settings.settle)."""
     https = app.config["PUBLIC_URL"].lower().startswith("https://")
-    app.extensions["talisman"] = Talisman(
+    app.extensions["talisman"] = _Talisman(
         app,
         force_https=False,
         strict_transport_security=https,
