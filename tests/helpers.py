@@ -26,7 +26,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 def login(client, username, password=DEMO_PASSWORD):
     """Sign `client` (a test client) in as `username`; returns the client."""
-    client.get("/logout/")
+    client.post("/logout/")
     response = client.post("/login/", data={"username": username, "password": password})
     assert response.status_code == 302, f"login of {username} failed"
     return client

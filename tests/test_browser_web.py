@@ -110,3 +110,32 @@ def test_the_tickets_and_help_desks_work_under_the_csp(browser_login, live_url):
     add_filter(referent)
     for path in ("/entapplications/list/", "/entestablishments/list/"):
         visit(referent, live_url + path)
+
+
+def test_the_navbar_opens_a_notification_and_signs_out_with_posts(app, browser_login, live_url):
+    from app.extensions import db
+    from app.platform import notifications
+
+    from .helpers import user
+
+    with app.test_request_context():
+        notifications.notify([user("creator2")], "notification", {"title": "Audioconf UGA libérée", "message": "…"},
+                             link="/rooms/list/", mail=False)
+        db.session.commit()
+    page = browser_login("creator2")
+    visit(page, f"{live_url}/bookings/list/")
+    page.click(".guichet-feed > a.dropdown-toggle")
+    with page.expect_navigation():
+        page.click(".guichet-feed-open button:has-text('Audioconf UGA libérée')")
+    assert page.url.endswith("/rooms/list/")
+    assert page.locator(".guichet-unread").count() == 0 or "Audioconf UGA" not in page.inner_text(".guichet-feed")
+
+    visit(page, f"{live_url}/logout/")  # a GET asks
+    expect(page.locator(".guichet-logout-confirm")).to_be_visible()
+    visit(page, f"{live_url}/bookings/list/")  # still signed in
+    assert "/login" not in page.url
+    page.click(".navbar-right .fa-user")
+    with page.expect_navigation():
+        page.click(".guichet-logout button")
+    visit(page, f"{live_url}/bookings/list/")
+    assert "/login" in page.url

@@ -72,3 +72,68 @@ def test_hsts_only_when_public_url_is_https(app):
     # The embedded default and the test app, on http: never HSTS, never a redirect.
     response = app.test_client().get("/login/", headers={"X-Forwarded-Proto": "https"})
     assert response.status_code == 200 and "Strict-Transport-Security" not in response.headers
+
+
+# ---------------------------------------------------------------------------
+# No GET changes state: signing out and opening a notification are POSTs
+# ---------------------------------------------------------------------------
+
+
+def signed_in(client):
+    return client.get("/users/userinfo/").status_code == 200
+
+
+def test_a_get_to_the_logout_address_does_not_sign_out(app, login_as):
+    client = login_as("creator")
+    page = client.get("/logout/")
+    assert page.status_code == 200  # it asks, with the button
+    assert re.search(r'<form method="post" action="/logout/"', page.get_data(as_text=True))
+    assert signed_in(client)
+    # The navbar signs out with a form too: no link to /logout/ anywhere.
+    navbar = client.get("/bookings/list/").get_data(as_text=True)
+    assert 'href="/logout/"' not in navbar
+    assert re.search(r'<form method="post" action="/logout/" class="guichet-logout">', navbar)
+
+
+def test_signing_out_is_a_post_with_its_csrf_token(app, login_as, monkeypatch):
+    client = login_as("creator")
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    assert client.post("/logout/").status_code == 400  # from another site: no token
+    assert signed_in(client)
+    page = client.get("/logout/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/logout/", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert not signed_in(client)
+    assert client.get("/logout/").status_code == 302  # signed out: nothing to confirm
+
+
+def test_opening_a_notification_is_a_post(app, login_as, monkeypatch):
+    from app.extensions import db
+    from app.models import Notification
+    from app.platform import notifications
+
+    from .helpers import user
+
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    with app.test_request_context():
+        [item] = notifications.notify([user("creator")], "notification", {"title": "Salle Rotonde libérée",
+                                      "message": "…"}, link="/rooms/list/", mail=False).notifications
+        db.session.commit()
+        pk = item.id
+
+    def read_on():
+        with app.app_context():
+            return db.session.get(Notification, pk).read_on
+
+    client = login_as("creator")
+    navbar = client.get("/bookings/list/").get_data(as_text=True)
+    assert f'<form method="post" action="/notifications/open/{pk}"' in navbar
+    assert f'href="/notifications/open/{pk}"' not in navbar
+    assert client.get(f"/notifications/open/{pk}").status_code == 405
+    show = client.get(f"/notifications/show/{pk}")
+    assert show.status_code == 200 and f'action="/notifications/open/{pk}"' in show.get_data(as_text=True)
+    assert read_on() is None  # neither GET marked it read
+    response = client.post(f"/notifications/open/{pk}")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/rooms/list/")
+    assert read_on() is not None

@@ -97,9 +97,19 @@ class ResetPasswordView(FabResetPasswordView):
 
 
 class AuthDBView(FabAuthDBView):
-    """FAB's login page, plus the "forgot password" link."""
+    """FAB's login page, plus the "forgot password" link; signing out is a POST."""
 
     login_template = "guichet/security/login_db.html"
+
+    @expose("/logout/", methods=["GET", "POST"])
+    def logout(self):
+        """A POST with its CSRF token signs out (the navbar's button): a link or an image
+        on another site cannot. A GET only asks to confirm, with the same button."""
+        if request.method == "POST":
+            return super().logout()
+        if not g.user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_index)
+        return self.render_template("guichet/security/logout.html", title=gettext("Sign out"))
 
 
 class UserDBModelView(security_views.UserDBModelView):
