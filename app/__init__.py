@@ -57,9 +57,10 @@ def create_app(overrides=None, register_more=None):
     csrf.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
 
-    from .platform import audit, jobs, notifications as notification_service
+    from .platform import audit, files, jobs, notifications as notification_service
 
     audit.install()
+    files.install()  # files written by a transaction that rolls back are deleted
     jobs.init_app(app)  # jobs after commit: RQ on REDIS_URL, else in-process
     notification_service.init_app(app)  # Flask-Mail, `flask send-outbox`
 

@@ -2,6 +2,7 @@
 The fixtures are in conftest.py."""
 import email
 import io
+import os
 import re
 import socket
 from datetime import UTC, datetime, time
@@ -62,6 +63,14 @@ def member(username, organisation, role="User", password=DEMO_PASSWORD):
 def upload(name="capture.png", data=PNG):
     """A file as a form posts it (its type is read from `data`, never from `name`)."""
     return FileStorage(stream=io.BytesIO(data), filename=name)
+
+
+def stored_paths():
+    """Every file on disk under the attachments' storage root (in an app context)."""
+    from app.platform import files
+
+    root = files.storage_root()
+    return sorted(os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names)
 
 
 # -- the clock --
