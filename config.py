@@ -77,6 +77,11 @@ class Config:
     GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT = env("GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT", 100, int)
     # Rows fetched per round trip when streaming an export.
     EXPORT_BATCH_SIZE = env("EXPORT_BATCH_SIZE", 5000, int)
+    # Past this many rows a grid export is written by a job (RQ, or a thread of the
+    # embedded server) while a page shows its progress; the file is kept this long.
+    EXPORT_ASYNC_ROWS = env("EXPORT_ASYNC_ROWS", 50000, int)
+    EXPORT_KEEP_HOURS = env("EXPORT_KEEP_HOURS", 24, int)
+    EXPORTS_ROOT = env("EXPORTS_ROOT")  # default: <instance>/exports
 
     # Attachments: stored under FILES_ROOT (default: <instance>/files).
     FILES_ROOT = env("FILES_ROOT")

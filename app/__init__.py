@@ -70,9 +70,9 @@ def create_app(overrides=None, register_more=None):
     with app.app_context():
         appbuilder = AppBuilder(indexview=GuichetIndexView, update_perms=False)
         appbuilder.init_app(app, db.session)
-        from .views import accounts, delegation, files, notifications, platform
+        from .views import accounts, delegation, exports, files, notifications, platform
 
-        for module in (platform, delegation, files, accounts, notifications):
+        for module in (platform, delegation, files, exports, accounts, notifications):
             module.register(appbuilder)
         for desk in DESKS:
             appbuilder.menu.add_category(desk.category, icon=desk.icon, label=desk.label)

@@ -271,9 +271,7 @@ class ScopedInterface(SQLAInterface):
         from flask import current_app
 
         limit = limit or current_app.config["GRID_EXACT_COUNT_LIMIT"]
-        query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
-        capped = query.with_entities(self.obj.__mapper__.primary_key[0]).order_by(None).limit(limit + 1)
-        count = self.session.query(func.count()).select_from(capped.subquery()).scalar()
+        count = self._capped_count(filters, limit + 1)
         if count <= limit:
             return count
         unfiltered = not (filters and filters.filters) and scope_criterion(self.obj) is None
@@ -284,6 +282,21 @@ class ScopedInterface(SQLAInterface):
             ).scalar()
             return ApproximateCount(max(int(estimate or 0), count), estimated=True)
         return ApproximateCount(limit, estimated=False)
+
+    def _capped_count(self, filters, cap) -> int:
+        query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+        capped = query.with_entities(self.obj.__mapper__.primary_key[0]).order_by(None).limit(cap)
+        return self.session.query(func.count()).select_from(capped.subquery()).scalar()
+
+    def has_more_rows_than(self, limit: int, filters=None) -> bool:
+        """Whether the filters and the scope let more than `limit` rows through (reads limit + 1 keys)."""
+        return self._capped_count(filters, limit + 1) > limit
+
+    def exact_count(self, filters=None) -> int:
+        """Every row the filters and the scope let through, counted (an export's total)."""
+        query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+        keys = query.with_entities(self.obj.__mapper__.primary_key[0]).order_by(None).subquery()
+        return self.session.query(func.count()).select_from(keys).scalar()
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
         """FAB's count for `query()` with select_columns (the REST API): bounded too."""

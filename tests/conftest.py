@@ -5,16 +5,32 @@
 """
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
 import uuid
 
 import pytest
+from redis import Redis
 from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
+from config import BASE_DIR
 
-from .helpers import DEMO_PASSWORD, SmtpServer, frozen_clock, local_now, login
+from .helpers import (
+    DEMO_PASSWORD,
+    PREFIX,
+    RETRIES,
+    SmtpServer,
+    forget_our_keys,
+    frozen_clock,
+    local_now,
+    login,
+    test_redis_url,
+    wait_for,
+    workers,
+)
 
 
 def _fresh_database_url():
@@ -196,3 +212,63 @@ def browser_login(chromium, live_url):
     for context in contexts:
         context.close()
     assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+# -- Redis and a real RQ worker process (`flask worker`) on the test database --
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    url = test_redis_url()
+    connection = Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        connection.ping()
+    except Exception as error:  # a missing Redis is a failure, not a skip
+        pytest.fail(f"Redis is unreachable at {url}: {error}")
+    yield url
+    forget_our_keys(connection)
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(app, redis_url, smtp):
+    """One `flask worker` process (with RQ's scheduler, for retries) on the test database."""
+    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=redis_url,
+               SECRET_KEY=app.config["SECRET_KEY"], PUBLIC_URL=app.config["PUBLIC_URL"],
+               MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp.port), JOB_RETRY_INTERVALS=RETRIES,
+               JOB_QUEUE_PREFIX=PREFIX, RATELIMIT_STORAGE_URI="memory://", FLASK_APP="run.py")
+    log = tempfile.NamedTemporaryFile(prefix="guichet-worker-", suffix=".log", delete=False)
+    process = subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=BASE_DIR, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    connection = Redis.from_url(redis_url)
+    try:
+        wait_for(lambda: process.poll() is not None or workers(connection) > 0,
+                 what="the worker to start")
+        assert process.poll() is None, open(log.name).read()[-3000:]
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if os.environ.get("GUICHET_SHOW_WORKER_LOG"):
+            print(open(log.name).read())
+        os.unlink(log.name)
+
+
+@pytest.fixture()
+def on_redis(app, redis_url, worker, monkeypatch):
+    """The test's app enqueues on the worker's Redis and queues."""
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    monkeypatch.setitem(app.config, "JOB_QUEUE_PREFIX", PREFIX)
+    monkeypatch.setitem(app.config, "JOB_RETRY_INTERVALS", [int(s) for s in RETRIES.split(",")])
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    return app

@@ -5,9 +5,11 @@ import io
 import os
 import re
 import socket
+import uuid
 from datetime import UTC, datetime, time
 from email import policy
-from urllib.parse import urlparse
+from time import monotonic, sleep
+from urllib.parse import urlparse, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -17,6 +19,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import Membership, Organisation
+from app.platform import jobs
 from config import Config
 
 DEMO_PASSWORD = "demo1234"  # every demo account's
@@ -188,3 +191,68 @@ def sent_link(inbox, mail):
     match = SET_PASSWORD_LINK.search(messages[-1].get_body(("plain",)).get_content())
     assert match, f"no link in the mail sent:\n{messages[-1]}"
     return urlparse(match.group(0)).path
+
+
+# ---------------------------------------------------------------------------
+# Redis and a real RQ worker (the fixtures `redis_url`, `worker`, `on_redis`)
+# ---------------------------------------------------------------------------
+# Redis is REDIS_URL's server (default 127.0.0.1:6379), database 13; the tests fail if
+# it cannot be reached. Queues get a name of their own per run (JOB_QUEUE_PREFIX), whose
+# keys are deleted afterwards: the database is not flushed, so that two runs at once
+# (two checkouts, CI) never take each other's jobs.
+
+REDIS_DB = 13
+PREFIX = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}-"
+RETRIES = "1,1,1,1,1"  # 5 retries, 1 s apart: 6 attempts in all
+WAIT = 30  # seconds, at most, for the worker
+
+
+def test_redis_url():
+    parts = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
+    return urlunsplit((parts.scheme, parts.netloc, f"/{REDIS_DB}", "", ""))
+
+
+def wait_for(predicate, timeout=WAIT, what="the worker"):
+    deadline = monotonic() + timeout
+    while monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+# ---------------------------------------------------------------------------
+# The services
+# ---------------------------------------------------------------------------
+
+
+def forget_our_keys(connection):
+    """Delete this run's queues, registries and jobs."""
+    from rq import Queue
+
+    job_ids = set()
+    for name in jobs.QUEUES:
+        queue = Queue(PREFIX + name, connection=connection)
+        job_ids.update(queue.get_job_ids())
+        for registry in (queue.started_job_registry, queue.finished_job_registry,
+                         queue.failed_job_registry, queue.scheduled_job_registry,
+                         queue.deferred_job_registry, queue.canceled_job_registry):
+            job_ids.update(registry.get_job_ids())
+    keys = [key for job_id in job_ids for key in connection.scan_iter(f"rq:*{job_id}*")]
+    keys += list(connection.scan_iter(f"rq:*{PREFIX}*"))
+    if keys:
+        connection.delete(*keys)
+
+
+def workers(connection):
+    """How many workers serve this run's mail queue."""
+    from rq import Queue, Worker
+
+    return Worker.count(connection=connection, queue=Queue(PREFIX + jobs.MAIL_QUEUE, connection=connection))
+
+
+def queues_empty(connection):
+    from rq import Queue
+
+    return all(Queue(PREFIX + name, connection=connection).count == 0 for name in jobs.QUEUES)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from app.extensions import db
 from app.models import (
     DelegationLog,
+    Notification,
     OutboxMail,
     Project,
     ProjectViewer,
@@ -230,16 +231,68 @@ def test_creation_mail_in_setup_phase_goes_to_the_setup_contact(app):
 
 def test_creation_mail_in_operation_phase_goes_to_the_support_mailbox(app):
     with app.app_context():
-        ticket = new_ticket(app, project=SITE, declarant="client", follower_id=user("cmartin").id)
+        ticket = new_ticket(app, project=SITE, declarant="client")
         recipients = [m.recipient for m in db.session.query(OutboxMail).filter_by(template="tickets/created")
                       if ticket.reference in m.subject]
         assert sorted(recipients) == sorted([
             "client@guichet.example",  # declarant and client lead: one mail
             "lead@guichet.example",
-            "cmartin@guichet.example",  # the follower
             "support@atelier-numerique.example",  # the support mailbox, not the setup contact
         ])
         db.session.rollback()
+
+
+def test_a_follower_is_someone_who_may_see_the_project(app, login_as):
+    """The site's visibility list names `client` only: their colleague may not follow its
+    tickets (the feed would show them the title, the mail the description)."""
+    site = _ids(app)[1]
+    with app.app_context():
+        with pytest.raises(rules.TicketRefused, match="Suivi"):
+            new_ticket(app, project=SITE, declarant="client", follower_id=user("cmartin").id)
+        db.session.rollback()
+        tickets_before = db.session.query(ProjectTicket).count()
+        cmartin_id = user("cmartin").id
+    client = login_as("client")
+    form = client.get(f"/extranet/new?project={site}").get_data(as_text=True)
+    assert f'<option value="{cmartin_id}"' not in form
+    response = client.post(f"/extranet/new?project={site}", data={
+        "title": "Bandeau cassé", "priority": "low", "follower": cmartin_id})
+    assert response.status_code == 200 and "Suivi" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(ProjectTicket).count() == tickets_before
+
+
+def test_a_follower_hidden_later_gets_no_more_mail_nor_feed(app):
+    with app.app_context():
+        ticket = new_ticket(app, declarant="client", follower_id=user("cmartin").id)
+        assert "cmartin@guichet.example" in mails_to(ticket, "tickets/created")
+        # The client lead then lists only themself: the festival is hidden from cmartin.
+        db.session.add(ProjectViewer(project_id=ticket.project_id, user_id=user("client").id))
+        db.session.flush()
+        feed_before = db.session.query(Notification).filter_by(user_id=user("cmartin").id).count()
+        rules.fire(ticket, "ask_client", user("agent"), comment="Quel navigateur ?")
+        assert mails_to(ticket, "tickets/waiting_client") == {"client@guichet.example"}
+        assert db.session.query(Notification).filter_by(user_id=user("cmartin").id).count() == feed_before
+        db.session.rollback()
+
+
+def test_a_page_url_is_a_web_address(app, login_as):
+    with app.app_context():
+        for url in ("javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>",
+                    "JAVASCRIPT://x", "https://", "ftp://festival.example/"):
+            with pytest.raises(rules.TicketRefused, match="URL"):
+                new_ticket(app, page_url=url)
+            db.session.rollback()
+        assert new_ticket(app, page_url=" https://billetterie.example/panier ").page_url == \
+            "https://billetterie.example/panier"
+        db.session.rollback()
+        tickets_before = db.session.query(ProjectTicket).count()
+    festival = _ids(app)[0]
+    response = login_as("client").post(f"/extranet/new?project={festival}", data={
+        "title": "Lien piégé", "priority": "low", "page_url": "javascript:alert(1)"})
+    assert response.status_code == 200 and "URL de la page" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(ProjectTicket).count() == tickets_before
 
 
 def test_mails_at_each_step(app):

@@ -79,3 +79,5 @@ scope(ProjectTicket, lambda viewer: ProjectTicket.project_id.in_(select(Project.
 is_vendor_staff = row_predicate(Project, run_by_viewer)
 #: may_file_on(user, project): the project's vendor staff and its client company's people.
 may_file_on = row_predicate(Project, open_to_new_tickets)
+#: may_see_project(user, project): the project's scope, for one person and one project.
+may_see_project = row_predicate(Project, visible_projects)

@@ -151,6 +151,15 @@ class Workflow:
                 return TransitionRefused(None, message)
         return None
 
+    def nothing_offered(self, item) -> str:
+        """Why a row offers no action to this person: its state is final, or what can
+        happen from it is for others."""
+        state = self.state_label(self.state_of(item))
+        if self.state_of(item) in self.final_states or not any(
+                self.state_of(item) in t.sources for t in self.transitions):
+            return gettext("No action: “%(state)s” is final, nothing can change any more.", state=state)
+        return gettext("No action for you: what can happen from “%(state)s” is for other people.", state=state)
+
     def available(self, item, user) -> list:
         """The transitions `user` could fire on `item` now (a comment may still be asked)."""
         state = self.state_of(item)

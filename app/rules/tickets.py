@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Optional
@@ -32,7 +33,7 @@ from ..models import (
     WorkflowEvent,
     utcnow,
 )
-from ..access.tickets import is_vendor_staff, may_file_on, open_to_new_tickets
+from ..access.tickets import is_vendor_staff, may_file_on, may_see_project, open_to_new_tickets
 from ..platform import files, notifications
 from ..platform.refusals import Refused
 from ..platform.workflow import Transition, TransitionRefused, Workflow
@@ -44,6 +45,9 @@ REFERENCE_ATTEMPTS = 20
 MAX_ATTACHMENTS = 5
 CONTEXT_REQUIRED = (ProjectTicketPriority.high, ProjectTicketPriority.blocking)
 TITLE_MAX = 200
+PAGE_URL_MAX = ProjectTicket.page_url.type.length
+#: A ticket links the page it is about; other schemes (javascript:, data:) would run in the reader's browser.
+WEB_SCHEMES = ("http", "https")
 
 
 class TicketRefused(Refused):
@@ -83,11 +87,18 @@ def creation_recipients(ticket) -> list:
     people = [ticket.declarant, project.vendor_lead]
     if project.client_lead_id and project.client_lead_id != ticket.declarant_id:
         people.append(project.client_lead)
-    return people + [ticket.follower, phase_contact(project)]
+    return people + [informed_follower(ticket), phase_contact(project)]
+
+
+def informed_follower(ticket):
+    """The follower, while they may see the project: a visibility list set after they were
+    chosen stops their mails and feed entries."""
+    follower = ticket.follower
+    return follower if follower is not None and may_see_project(follower, ticket.project) else None
 
 
 def client_recipients(ticket) -> list:
-    return [ticket.declarant, ticket.project.client_lead, ticket.follower]
+    return [ticket.declarant, ticket.project.client_lead, informed_follower(ticket)]
 
 
 def vendor_recipients(ticket) -> list:
@@ -253,18 +264,23 @@ def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=
     refusal = priority_refusal(priority, draft.priority_context)
     if refusal is not None:
         raise refusal
+    page_url = (draft.page_url or "").strip()
+    if page_url and (urlsplit(page_url).scheme.lower() not in WEB_SCHEMES or not urlsplit(page_url).netloc):
+        raise TicketRefused("page_url", gettext("Page URL: an address starting with http:// or https://."))
+    if len(page_url) > PAGE_URL_MAX:
+        raise TicketRefused("page_url", gettext("Page URL: at most %(max)d characters.", max=PAGE_URL_MAX))
     follower = None
     if draft.follower_id:
-        follower = next((u for u in company_people(project) if u.id == draft.follower_id), None)
+        follower = next((u for u in follower_candidates(project) if u.id == draft.follower_id), None)
         if follower is None:
-            raise TicketRefused("follower", gettext("Follower: choose a person of the client company."))
+            raise TicketRefused("follower", gettext("Follower: choose a person of the client company who may see this project."))
     uploads = [u for u in uploads if u is not None and u.filename]
     if len(uploads) > MAX_ATTACHMENTS:
         raise TicketRefused("attachments", gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
     ticket = ProjectTicket(
         reference=reference or new_reference(), project=project, organisation_id=project.organisation_id,
         title=title, description=(draft.description or "").strip() or None,
-        page_url=(draft.page_url or "").strip()[:500] or None, priority=priority,
+        page_url=page_url or None, priority=priority,
         priority_context=(draft.priority_context or "").strip() or None,
         state=ProjectTicketState.new, declarant=declarant, follower=follower,
     )
@@ -517,12 +533,18 @@ def may_manage_visibility(user, project) -> bool:
 
 
 def company_people(project) -> list:
-    """The people of the project's client company (candidates for the list and followers)."""
+    """The people of the project's client company (candidates for the visibility list)."""
     from flask_appbuilder.security.sqla.models import User
 
     return (db.session.query(User).join(Membership, Membership.user_id == User.id)
             .filter(Membership.organisation_id == project.organisation_id, User.active.is_(True))
             .order_by(User.last_name, User.first_name).all())
+
+
+def follower_candidates(project) -> list:
+    """Who may follow a ticket of the project: its client company's people who may see
+    it (a visibility list hides the project, its tickets and their mails from the rest)."""
+    return [person for person in company_people(project) if may_see_project(person, project)]
 
 
 def _log_visibility(actor, action, project, user):

@@ -297,7 +297,7 @@ class ExtranetView(BaseView):
                 attempt.done = gettext("Ticket %(reference)s created.", reference=ticket.reference)
             if attempt.refused is None:
                 return redirect(url_for(".ticket", reference=ticket.reference))
-        people = [u for u in rules.company_people(project) if u.id != g.user.id] if project else []
+        people = [u for u in rules.follower_candidates(project) if u.id != g.user.id] if project else []
         return self.render_template(
             "tickets/new_ticket.html", title=gettext("Create a ticket"), projects=projects, project=project,
             draft=draft, priorities=list(ProjectTicketPriority), people=people,
