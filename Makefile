@@ -36,6 +36,9 @@ $(VENDOR)/.installed: package.json package-lock.json
 	cp node_modules/fullcalendar/index.global.min.js $(VENDOR)/fullcalendar/fullcalendar.min.js
 	cp node_modules/@fullcalendar/core/locales/fr.global.min.js $(VENDOR)/fullcalendar/fr.min.js
 	cp node_modules/fullcalendar/LICENSE.md $(VENDOR)/fullcalendar/LICENSE.md
+	mkdir -p $(VENDOR)/chart.js
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.js/chart.min.js
+	cp node_modules/chart.js/LICENSE.md $(VENDOR)/chart.js/LICENSE.md
 	touch $@
 
 vendor: $(VENDOR)/.installed

@@ -92,6 +92,8 @@ class Config:
     # Attachments: stored under FILES_ROOT (default: <instance>/files).
     FILES_ROOT = env("FILES_ROOT")
     FILE_MAX_BYTES = env("FILE_MAX_BYTES", 10 * 1024 * 1024, int)
+    # Files one request may store (a form's file field, or all of a request's together).
+    FILE_MAX_PER_REQUEST = env("FILE_MAX_PER_REQUEST", 5, int)
     FILE_ALLOWED_TYPES = tuple(env("FILE_ALLOWED_TYPES", ",".join([
         "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp",
         "text/plain", "application/zip",

@@ -9,7 +9,7 @@ from config import BASE_DIR, Config
 
 from .desks import DESKS, modules
 from .extensions import csrf, db, migrate
-from .platform import settings
+from .platform import settings, web
 from .security import ADMIN
 
 
@@ -43,6 +43,7 @@ def create_app(overrides=None, register_more=None):
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "guichet.db")
     settings.settle(app)  # keys, PUBLIC_URL, cookies: refuses to start when unsafe
+    web.install(app)  # CSP, framing, nosniff, referrer, HSTS on every response
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:  # the client address the attempt limits count, behind our reverse proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
@@ -56,9 +57,10 @@ def create_app(overrides=None, register_more=None):
     csrf.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
 
-    from .platform import audit, inbound, jobs, notifications as notification_service
+    from .platform import audit, files, inbound, jobs, notifications as notification_service
 
     audit.install()
+    files.install()  # files written by a transaction that rolls back are deleted
     jobs.init_app(app)  # jobs after commit: RQ on REDIS_URL, else in-process
     notification_service.init_app(app)  # Flask-Mail, `flask send-outbox`
     inbound.init_app(app)  # `flask inbound-mail`: replies by mail

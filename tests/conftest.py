@@ -183,14 +183,38 @@ def chromium():
         browser.close()
 
 
+# Reports each Content-Security-Policy violation of a page to the test (collect_csp_violations).
+_CSP_LISTENER = """document.addEventListener("securitypolicyviolation", function (event) {
+    window.guichetCspViolation(event.violatedDirective + " blocked " + (event.blockedURI || "inline")
+        + " at " + (event.sourceFile || location.href) + ":" + event.lineNumber);
+});"""
+
+
+def collect_csp_violations(context, violations):
+    """Append to `violations` every CSP violation in `context`'s pages: the DOM event and
+    the browser's console message both, so that none is missed."""
+    context.expose_binding("guichetCspViolation", lambda source, text: violations.append(text))
+    context.add_init_script(_CSP_LISTENER)
+
+    def watch(page):
+        page.on("console", lambda message: "Content Security Policy" in message.text
+                and violations.append(f"{page.url}: {message.text}"))
+
+    context.on("page", watch)
+
+
 @pytest.fixture()
 def browser_login(chromium, live_url):
-    """browser_login('creator') -> a Playwright page signed in as that demo account."""
-    contexts = []
+    """browser_login('creator') -> a Playwright page signed in as that demo account.
+
+    The pages run under the app's Content-Security-Policy: a test whose pages had a
+    violation fails (the list is `browser_login.csp_violations`)."""
+    contexts, violations = [], []
 
     def make(username, password=DEMO_PASSWORD):
         context = chromium.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
         contexts.append(context)
+        collect_csp_violations(context, violations)
         page = context.new_page()
         page.set_default_timeout(15000)
         page.goto(f"{live_url}/login/")
@@ -201,9 +225,11 @@ def browser_login(chromium, live_url):
         assert "/login" not in page.url, f"{username} could not sign in"
         return page
 
+    make.csp_violations = violations
     yield make
     for context in contexts:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 # -- Redis and a real RQ worker process (`flask worker`) on the test database --

@@ -31,7 +31,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 def login(client, username, password=DEMO_PASSWORD):
     """Sign `client` (a test client) in as `username`; returns the client."""
-    client.get("/logout/")
+    client.post("/logout/")
     response = client.post("/login/", data={"username": username, "password": password})
     assert response.status_code == 302, f"login of {username} failed"
     return client
@@ -67,6 +67,14 @@ def member(username, organisation, role="User", password=DEMO_PASSWORD):
 def upload(name="capture.png", data=PNG):
     """A file as a form posts it (its type is read from `data`, never from `name`)."""
     return FileStorage(stream=io.BytesIO(data), filename=name)
+
+
+def stored_paths():
+    """Every file on disk under the attachments' storage root (in an app context)."""
+    from app.platform import files
+
+    root = files.storage_root()
+    return sorted(os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names)
 
 
 # -- the clock --

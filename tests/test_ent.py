@@ -24,7 +24,7 @@ from app.platform import files
 from app.platform.workflow import TransitionRefused
 from app.rules import ent as rules
 
-from .helpers import PNG, member, upload, user
+from .helpers import PNG, member, stored_paths, upload, user
 
 VH, JM = "Lycée Victor Hugo", "Collège Jean Moulin"
 
@@ -299,6 +299,44 @@ def test_filing_through_the_form(app, login_as):
     refused = client.post("/helprequests/new", data={**data, "subject": "", "attachments": []},
                           content_type="multipart/form-data")
     assert refused.status_code == 200 and "Objet : un objet est obligatoire." in refused.get_data(as_text=True)
+
+
+def test_twelve_files_of_a_megabyte_are_refused_naming_the_field_and_none_is_written(app, login_as):
+    client = login_as("teacher")
+    with app.app_context():
+        data = {"application": str(application_id()), "establishment": str(org_id(JM)),
+                "subject": "Douze captures", "description": "Voici toutes mes captures d'écran."}
+        before, requests = stored_paths(), db.session.query(HelpRequest).count()
+    megabyte = PNG + b"\x00" * (1024 * 1024 - len(PNG))
+    data["attachments"] = [(io.BytesIO(megabyte), f"capture{n}.png") for n in range(12)]
+    response = client.post("/helprequests/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "Pièces jointes : 5 fichiers au plus à la fois." in response.get_data(as_text=True)
+    with app.app_context():
+        assert stored_paths() == before
+        assert db.session.query(HelpRequest).count() == requests
+    data["attachments"] = [(io.BytesIO(megabyte), f"capture{n}.png") for n in range(5)]
+    assert client.post("/helprequests/new", data=data, content_type="multipart/form-data").status_code == 302
+    with app.app_context():
+        assert len(stored_paths()) == len(before) + 5
+
+
+def test_a_request_refused_after_its_files_were_written_leaves_none_on_disk(app, login_as):
+    """The first two files are stored, the third is refused (its type): the request is
+    not filed and the two files written before are deleted."""
+    client = login_as("teacher")
+    with app.app_context():
+        data = {"application": str(application_id()), "establishment": str(org_id(JM)),
+                "subject": "Trois fichiers", "description": "Deux captures et un programme."}
+        before, requests = stored_paths(), db.session.query(HelpRequest).count()
+    data["attachments"] = [(io.BytesIO(PNG), "ecran1.png"), (io.BytesIO(PNG), "ecran2.png"),
+                           (io.BytesIO(b"\x7fELF\x02\x01\x01" + b"\x00" * 64), "outil.exe")]
+    response = client.post("/helprequests/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "Pièces jointes : ce type de fichier" in response.get_data(as_text=True)
+    with app.app_context():
+        assert stored_paths() == before
+        assert db.session.query(HelpRequest).count() == requests
 
 
 def _filter_arg(app, column, filter_name):

@@ -345,12 +345,12 @@ def test_the_feed_shows_ones_own_notifications_and_the_unread_count(app, monkeyp
     for item in theirs:
         assert f'/notifications/show/{item.id}"' not in page
         assert client.get(f"/notifications/show/{item.id}").status_code == 404
-        assert client.get(f"/notifications/open/{item.id}").status_code == 404
+        assert client.post(f"/notifications/open/{item.id}").status_code == 404
     assert "Réservation 00042 validée" in page and "Demande 17" not in page
     assert unread >= 1 and unread_badge(page) == unread
 
     # Opening a notification follows its link and marks it read.
-    response = client.get(f"/notifications/open/{newest.id}")
+    response = client.post(f"/notifications/open/{newest.id}")
     assert response.status_code == 302 and response.headers["Location"].endswith("/organisations/list/")
     assert unread_badge(client.get("/notifications/list/").get_data(as_text=True)) == unread - 1
 

@@ -35,7 +35,7 @@ def test_a_session_cookie_replayed_after_logout_no_longer_signs_in(app):
     client = login(app.test_client(), _person(app, "sortie1"))
     cookie = _session_cookie(client)
     assert _signed_in(_replayed(app, cookie))
-    client.get("/logout/")
+    client.post("/logout/")
     assert not _signed_in(_replayed(app, cookie))
 
 
@@ -43,7 +43,7 @@ def test_logout_ends_the_other_sessions_and_the_tokens_of_the_person(app):
     name = _person(app, "sortie2")
     laptop, phone, script = login(app.test_client(), name), login(app.test_client(), name), BearerClient(app, name)
     assert script.get("/api/v1/organisation/").status_code == 200
-    phone.get("/logout/")
+    phone.post("/logout/")
     assert not _signed_in(laptop)
     assert script.get("/api/v1/organisation/").status_code == 401
 
@@ -87,7 +87,7 @@ def test_a_token_minted_from_a_refresh_token_after_logout_is_refused(app):
     client = app.test_client()
     tokens = client.post("/api/v1/security/login", json={"username": name, "password": "demo1234",
                                                           "provider": "db", "refresh": True}).json
-    login(app.test_client(), name).get("/logout/")
+    login(app.test_client(), name).post("/logout/")
     refreshed = client.post("/api/v1/security/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
     assert refreshed.status_code == 401
 

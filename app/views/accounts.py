@@ -105,7 +105,7 @@ class LoginForm(LoginForm_db):
 class AuthDBView(FabAuthDBView):
     """FAB's login page, plus "remember me" (a remember cookie that ends with the
     person's security stamp, app/security.py) and the "forgot password" and "first
-    sign-in" links."""
+    sign-in" links; signing out is a POST."""
 
     login_template = "guichet/security/login_db.html"
 
@@ -125,6 +125,16 @@ class AuthDBView(FabAuthDBView):
             login_user(user, remember=bool(form.remember.data))
             return redirect(next_url)
         return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
+
+    @expose("/logout/", methods=["GET", "POST"])
+    def logout(self):
+        """A POST with its CSRF token signs out (the navbar's button): a link or an image
+        on another site cannot. A GET only asks to confirm, with the same button."""
+        if request.method == "POST":
+            return super().logout()
+        if not g.user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_index)
+        return self.render_template("guichet/security/logout.html", title=gettext("Sign out"))
 
 
 class UserDBModelView(security_views.UserDBModelView):
