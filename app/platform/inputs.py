@@ -463,9 +463,10 @@ def answer_refusal(refusal: InputRefused):
         status = 422 if request.is_json and request.method in ("POST", "PUT", "PATCH") else 400
         return jsonify(message={field: [refusal.message]}), status
     appbuilder = current_app.appbuilder
-    page = render_template("guichet/refused.html", title=gettext("This request cannot be read"),
-                           message=refusal.message, appbuilder=appbuilder,
-                           base_template=appbuilder.base_template)
+    referrer = request.referrer or ""
+    page = render_template("guichet/error.html", code=400, title=gettext("This request cannot be read"),
+                           message=refusal.message, appbuilder=appbuilder, base_template=appbuilder.base_template,
+                           back=referrer if referrer.startswith(request.host_url) else None)
     return page, 400
 
 
