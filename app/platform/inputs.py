@@ -146,21 +146,29 @@ def column_problem(column, value):
     return None
 
 
-def row_problems(item, names=None) -> list:
-    """[(attribute, message)] of the values of `item` its table cannot hold
-    (only those of `names` when given, else those set or changed)."""
+_COLUMNS: dict = {}
+
+
+def _columns_of(mapper) -> dict:
+    """{attribute: its columns} of a mapped class (read once per class)."""
+    columns = _COLUMNS.get(mapper)
+    if columns is None:
+        columns = _COLUMNS[mapper] = {attr.key: attr.columns for attr in mapper.column_attrs}
+    return columns
+
+
+def row_problems(item) -> list:
+    """[(attribute, message)] of the values of `item` (those set or changed) its table
+    cannot hold. Only what changed is read: this runs at every flush."""
     state = inspect(item)
+    columns = _columns_of(state.mapper)
+    changed = state.dict if state.key is None else state.committed_state
     found = []
-    for attribute in state.mapper.column_attrs:
-        if names is not None and attribute.key not in names:
-            continue
-        if names is None and not state.pending and not state.attrs[attribute.key].history.has_changes():
-            continue
-        value = state.dict.get(attribute.key)
-        for column in attribute.columns:
-            problem = column_problem(column, value)
+    for key in changed:
+        for column in columns.get(key, ()):
+            problem = column_problem(column, state.dict.get(key))
             if problem:
-                found.append((attribute.key, problem))
+                found.append((key, problem))
                 break
     return found
 
