@@ -14,11 +14,13 @@ the schema, so that they are declared once, next to the column:
 The checks run at four places, from the outside in:
 
 1. every request (`check_request`): NUL bytes in query arguments, form values, file
-   names and JSON bodies; JSON numbers beyond 64 bits or not finite; ids in URLs
-   beyond 64 bits (the `int` URL converter, and `<pk>` arguments) answer 404; the
-   grid arguments of FAB's list pages (page, page size, sort column, filters);
-2. the forms and API schemas of the generic grids (`column_problem`, used by
-   app/views/base.py) and the rison arguments of the APIs (`filter_problem`);
+   names and JSON bodies; JSON and rison numbers beyond 64 bits or not finite; ids in
+   URLs beyond 64 bits (the `int` URL converter, and `<pk>` arguments) answer 404, as
+   do grid actions a view does not have; the grid arguments of FAB's list pages (page,
+   page size, sort column, filters);
+2. the forms and rows of the generic grids and APIs (app/views/base.py: a validator
+   per column from `column_problem`, `check_row` before a write, unique values
+   included) and the rison filters of the APIs (`filter_problem`);
 3. every flush (`check_flush`): what a rule writes is checked too, as the last step
    before the database;
 4. a safety net (`answer_database_error`): a database error that slipped through is
@@ -36,9 +38,11 @@ import math
 import re
 from datetime import date, datetime
 
-from flask import current_app, g, jsonify, render_template, request
+import prison
+from dateutil import parser as date_parser
+from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext
-from sqlalchemy import Date, DateTime, Float, Integer, Numeric, String, event, inspect
+from sqlalchemy import Date, DateTime, Float, Integer, Numeric, String, UniqueConstraint, event, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
@@ -174,8 +178,6 @@ def row_problems(item) -> list:
 
 
 def _unique_groups(table) -> list:
-    from sqlalchemy import UniqueConstraint
-
     groups = [list(c.columns) for c in table.constraints if isinstance(c, UniqueConstraint)]
     groups += [[column] for column in table.columns if column.unique]
     groups += [list(index.columns) for index in table.indexes if index.unique]
@@ -186,8 +188,6 @@ def clashing_field(model, values: dict, own_pk=None, changed=None):
     """The attribute whose value (in `values`, {attribute: value}) another row of
     `model` already has: a unique column, or the last column of a unique group; None.
     `changed` (attributes) limits the groups checked to those it touches."""
-    from sqlalchemy import select
-
     mapper = inspect(model)
     keys = {column: mapper.get_property_by_column(column).key for column in mapper.local_table.columns}
     relations = {column: relation.key for relation in mapper.relationships if relation.direction.name == "MANYTOONE"
@@ -280,10 +280,8 @@ def filter_problem(datamodel, column_name, value):
         elif isinstance(column.type, (Date, DateTime)):
             if isinstance(item, (int, float)):
                 return gettext("a date is expected.")
-            from dateutil import parser
-
             try:
-                moment = parser.parse(str(item))
+                moment = date_parser.parse(str(item))
             except (ValueError, OverflowError):
                 return gettext("a date is expected.")
             problem = date_problem(moment)
@@ -431,8 +429,6 @@ def check_request():
 def _check_rison(value):
     """The APIs' rison argument `q`: readable (FAB answers what its parser refuses, but
     not every error of that parser) and holding nothing a column cannot hold."""
-    import prison
-
     try:
         decoded = prison.loads(value)
     except prison.decoder.ParserException:
@@ -484,7 +480,6 @@ def answer_database_error(error):
     db.session.rollback()
     log.warning("input refused by the database, not by app.platform.inputs: %s %s: %r",
                 request.method, request.path, error)
-    g.guichet_database_refused = True
     message = gettext("A value of this request cannot be stored.")
     return answer_refusal(InputRefused(None, message))
 
