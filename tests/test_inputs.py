@@ -222,9 +222,9 @@ def test_an_action_a_grid_does_not_have_names_nothing(app, path):
     assert login(app.test_client(), "admin").post(path).status_code == 404
 
 
-def test_a_user_changed_without_a_json_object_is_a_400(app):
-    response = BearerClient(app, "admin").put("/api/v1/security/users/1", data="[]", content_type="application/json")
-    assert response.status_code == 400
+@pytest.mark.parametrize("body", [{}, {"data": "[]", "content_type": "application/json"}])
+def test_a_user_changed_without_a_json_object_is_a_400(app, body):
+    assert BearerClient(app, "admin").put("/api/v1/security/users/1", **body).status_code == 400
 
 
 def test_a_sign_in_with_texts_of_the_wrong_kind_names_the_field(app):
