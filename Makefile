@@ -34,6 +34,9 @@ $(VENDOR)/.installed: package.json package-lock.json
 	cp node_modules/fullcalendar/index.global.min.js $(VENDOR)/fullcalendar/fullcalendar.min.js
 	cp node_modules/@fullcalendar/core/locales/fr.global.min.js $(VENDOR)/fullcalendar/fr.min.js
 	cp node_modules/fullcalendar/LICENSE.md $(VENDOR)/fullcalendar/LICENSE.md
+	mkdir -p $(VENDOR)/chartjs
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chartjs/chart.umd.min.js
+	cp node_modules/chart.js/LICENSE.md $(VENDOR)/chartjs/LICENSE.md
 	touch $@
 
 vendor: $(VENDOR)/.installed
