@@ -143,3 +143,6 @@ class Config:
     BOOKING_MAX_OCCURRENCES = env("BOOKING_MAX_OCCURRENCES", 200, int)
     # The VNOC's mailbox: every booking mail goes to it too.
     VNOC_MAILBOX = env("VNOC_MAILBOX", "vnoc@guichet.example")
+    # Whom people call when they cannot sign in, shown under the login box (none if
+    # empty); the demo's is the VNOC.
+    LOGIN_CONTACT = env("LOGIN_CONTACT", "VNOC — 04 72 00 00 00 — vnoc@guichet.example")

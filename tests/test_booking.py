@@ -113,12 +113,12 @@ def test_one_day_notice_unless_the_vnoc_books(app, ctx, clock):
     assert timedelta(hours=1) < soon_start - clock < timedelta(hours=24)
     attempt = draft(rooms, soon_start.date(), soon_start.strftime("%H:%M"),
                     (soon_start + timedelta(hours=1)).strftime("%H:%M"))
-    found = rules.problems(attempt, user("creator"), rooms)
+    found = rules.problems(attempt, user("creator"), rooms, check_rooms=False)  # the demo may hold the slot
     assert "start" in {p.field for p in found}
     assert any("24" in p.message for p in found)
     assert [p.field for p in found if "24" in p.message] == ["start"]
     assert {p.field for p in found} <= {"start", "day"}  # "day": tomorrow may be a Saturday
-    vnoc_found = rules.problems(attempt, user("vnoc"), rooms)
+    vnoc_found = rules.problems(attempt, user("vnoc"), rooms, check_rooms=False)
     assert not [p for p in vnoc_found if "24" in p.message]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import smtplib
 import uuid
 from collections import namedtuple
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email import policy as email_policy
 from types import SimpleNamespace
@@ -608,6 +609,47 @@ def ics_attachment(summary, start, end, *, uid=None, description=None, location=
                                    last_date=max(last, first + timedelta(days=3653)) + timedelta(days=366))
     content_type = f"text/calendar; charset=utf-8; method={method}"
     return filename, content_type, calendar.to_ical()
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One event of an iCalendar feed (`ics_feed`); naive datetimes are in TIMEZONE."""
+
+    uid: str
+    summary: str
+    start: datetime
+    end: datetime
+    location: str = ""
+    url: str = ""
+    tentative: bool = False
+
+
+def ics_feed(name, events) -> bytes:
+    """An iCalendar feed (a calendar application subscribes to its URL): `events`
+    (FeedEvent), tentative ones marked so, times with their TZID."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Guichet//Guichet//FR")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", str(name))
+    stamp = datetime.now(timezone.utc)
+    for item in events:
+        event = Event()
+        event.add("uid", item.uid)
+        event.add("dtstamp", stamp)
+        event.add("dtstart", _local(item.start))
+        event.add("dtend", _local(item.end))
+        event.add("summary", str(item.summary))
+        event.add("status", "TENTATIVE" if item.tentative else "CONFIRMED")
+        if item.location:
+            event.add("location", str(item.location))
+        if item.url:
+            event.add("url", absolute_url(item.url))
+        calendar.add_component(event)
+    if events:
+        first, last = min(_local(e.start) for e in events), max(_local(e.end) for e in events)
+        calendar.add_missing_timezones(first_date=first.date() - timedelta(days=366),
+                                       last_date=last.date() + timedelta(days=366))
+    return calendar.to_ical()
 
 
 def _address(person):

@@ -23,7 +23,9 @@ occurrence cancelled alone is a CANCEL with its RECURRENCE-ID.
 """
 from __future__ import annotations
 
+import hmac
 import re
+import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Optional
@@ -67,6 +69,7 @@ FIELD_LABELS = {
     "organiser_name": _l("Organiser's name"),
     "organiser_email": _l("Organiser's email"),
     "organiser_phone": _l("Organiser's phone"),
+    "creator_phone": _l("Requester's phone"),
     "day": _l("Date"),
     "start": _l("Start"),
     "end": _l("End"),
@@ -116,6 +119,7 @@ class BookingDraft:
     organiser_name: str = ""
     organiser_email: str = ""
     organiser_phone: str = ""
+    creator_phone: str = ""
     day: Optional[date] = None
     start_time: Optional[time] = None
     end_time: Optional[time] = None
@@ -180,7 +184,8 @@ class BookingDraft:
                 vnoc_connects=p.vnoc_connects, equipment_id=p.equipment_id) for p in booking.participants],
             session_name=booking.session_name, organiser_name=booking.organiser_name,
             organiser_email=booking.organiser_email, organiser_phone=booking.organiser_phone,
-            day=booking.start_at.date(), start_time=booking.start_at.time(), end_time=booking.end_at.time(),
+            creator_phone=booking.creator_phone or "", day=booking.start_at.date(),
+            start_time=booking.start_at.time(), end_time=booking.end_at.time(),
             recurrence=booking.recurrence.value if booking.recurrence else None,
             recurrence_until=booking.recurrence_until, recurrence_count=booking.recurrence_count,
             notes=booking.notes or "",
@@ -197,7 +202,7 @@ def clean_exceptions(value) -> dict:
     if not isinstance(value, dict):
         return clean
     for key, change in value.items():
-        if not isinstance(change, dict) or not _iso_date(key):
+        if not isinstance(change, dict) or not is_iso_date(key):
             continue
         if change.get("skip") is True:
             clean[key] = {"skip": True}
@@ -209,14 +214,14 @@ def clean_exceptions(value) -> dict:
                      if str(k).isdigit() and isinstance(v, int) and not isinstance(v, bool)}
             if swaps:
                 entry["rooms"] = swaps
-        if _iso_date(change.get("day")) and _clock_text(change.get("start")) and _clock_text(change.get("end")):
+        if is_iso_date(change.get("day")) and _clock_text(change.get("start")) and _clock_text(change.get("end")):
             entry.update(day=change["day"], start=change["start"], end=change["end"])
         if entry:
             clean[key] = entry
     return clean
 
 
-def _iso_date(value) -> bool:
+def is_iso_date(value) -> bool:
     try:
         date.fromisoformat(value)
         return isinstance(value, str)
@@ -318,6 +323,8 @@ class Problem:
     # The wizard step that shows it, when not the field's: a conflict of the rooms
     # is shown at review, where the booker resolves it date by date.
     at_step: Optional[int] = None
+    # The input at fault, where the field is a table (an equipment line's cell).
+    cell: Optional[str] = None
 
     @property
     def step(self) -> int:
@@ -514,33 +521,38 @@ def _exception_problems(draft, held, main, rooms) -> list:
 
 
 def participant_problems(lines) -> list:
+    """The problems of the equipment lines, each naming its cell (`p-<line>-<column>`,
+    as the wizard's participants table names its inputs)."""
     found = []
     seen_ids, seen_names = set(), set()
-    for line in lines:
+
+    def refuse(index, column, message):
+        found.append(Problem("participants", message, cell=f"p-{index}-{column}"))
+
+    for index, line in enumerate(lines):
         name = (line.name or "").strip()
         if not name:
-            found.append(Problem("participants", gettext("every equipment needs a name.")))
+            refuse(index, "name", gettext("every equipment needs a name."))
             continue
         try:
             kind = EquipmentKind(line.kind)
         except ValueError:
-            found.append(Problem("participants", gettext("“%(name)s”: unknown type.", name=name)))
+            refuse(index, "kind", gettext("“%(name)s”: unknown type.", name=name))
             continue
         if (line.equipment_id and line.equipment_id in seen_ids) or name.lower() in seen_names:
-            found.append(Problem("participants", gettext("“%(name)s” is listed twice.", name=name)))
+            refuse(index, "name", gettext("“%(name)s” is listed twice.", name=name))
         seen_names.add(name.lower())
         if line.equipment_id:
             seen_ids.add(line.equipment_id)
         if line.email and not EMAIL.match(line.email.strip()):
-            found.append(Problem("participants", gettext("“%(name)s”: the email is not a valid address.",
-                                                         name=name)))
+            refuse(index, "email", gettext("“%(name)s”: the email is not a valid address.", name=name))
         if line.vnoc_connects and kind is not EquipmentKind.ip:
-            found.append(Problem("participants", gettext(
+            refuse(index, "vnoc_connects", gettext(
                 "“%(name)s”: only IP equipment can be connected by the VNOC; "
-                "ISDN and mobile participants connect themselves.", name=name)))
+                "ISDN and mobile participants connect themselves.", name=name))
         elif line.vnoc_connects and not (line.ip_address or "").strip():
-            found.append(Problem("participants", gettext(
-                "“%(name)s”: the VNOC needs the IP address to connect it.", name=name)))
+            refuse(index, "ip_address", gettext(
+                "“%(name)s”: the VNOC needs the IP address to connect it.", name=name))
     return found
 
 
@@ -881,6 +893,7 @@ def describe(draft: BookingDraft, rooms_by_id) -> dict:
         "organiser_name": draft.organiser_name,
         "organiser_email": draft.organiser_email,
         "organiser_phone": draft.organiser_phone,
+        "creator_phone": draft.creator_phone or "",
         "day": schedule,
         "recurrence": recurrence,
         "sessions": "; ".join(sessions),
@@ -896,6 +909,7 @@ def _fill(booking, draft, rooms, equipment, organisation_id):
     booking.organiser_name = draft.organiser_name.strip()
     booking.organiser_email = draft.organiser_email.strip()
     booking.organiser_phone = draft.organiser_phone.strip()
+    booking.creator_phone = (draft.creator_phone or "").strip() or None
     booking.start_at, booking.end_at = draft.start, draft.end
     booking.recurrence = Recurrence(draft.recurrence) if draft.recurrence else None
     booking.recurrence_until = draft.recurrence_until if draft.recurrence else None
@@ -1220,6 +1234,15 @@ class UsageRow:
     def hours(self) -> float:
         return round(self.minutes / 60, 2)
 
+    @property
+    def duration(self) -> str:
+        """The time booked, as h:mm."""
+        return hours_minutes(self.minutes)
+
+
+def hours_minutes(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
 
 def month_bounds(month: date):
     first = month.replace(day=1)
@@ -1227,9 +1250,10 @@ def month_bounds(month: date):
     return datetime.combine(first, time.min), datetime.combine(following, time.min)
 
 
-def usage(month: date, viewer=None) -> list:
-    """Validated sessions of the month the viewer sees, by organisation and room:
-    sessions, hours, participants."""
+def usage(month: date, viewer=None, organisation_id=None, room_id=None) -> list:
+    """Validated sessions of the month the viewer sees (of one organisation, one room
+    if given), by organisation and room: sessions, hours, participants. A session
+    cancelled alone is not usage."""
     start, end = month_bounds(month)
     participants = (select(BookingParticipant.booking_id, func.count().label("n"))
                     .group_by(BookingParticipant.booking_id).subquery())
@@ -1239,8 +1263,12 @@ def usage(month: date, viewer=None) -> list:
              .join(BookingOccurrence, BookingOccurrence.booking_id == Booking.id)
              .join(Room, Room.id == BookingOccurrence.room_id)
              .outerjoin(participants, participants.c.booking_id == Booking.id)
-             .where(Booking.state == BookingState.validated, BookingOccurrence.start_at >= start,
-                    BookingOccurrence.start_at < end))
+             .where(Booking.state == BookingState.validated, BookingOccurrence.active.is_(True),
+                    BookingOccurrence.start_at >= start, BookingOccurrence.start_at < end))
+    if organisation_id is not None:
+        query = query.where(Booking.organisation_id == organisation_id)
+    if room_id is not None:
+        query = query.where(BookingOccurrence.room_id == room_id)
     rows = {}
     for organisation, room, s, e, count in db.session.execute(apply_scope(query, Booking, viewer)):
         row = rows.setdefault((organisation, room), UsageRow(organisation, room))
@@ -1248,3 +1276,134 @@ def usage(month: date, viewer=None) -> list:
         row.minutes += int((e - s).total_seconds() // 60)
         row.participants += int(count)
     return [rows[key] for key in sorted(rows)]
+
+
+# ---------------------------------------------------------------------------
+# The free/busy grid and the rooms' iCalendar feeds
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class GridCell:
+    """A run of time slots of one room on one day: free (one slot, which the viewer
+    may book or not), the session of a booking, or its reconfiguration buffer."""
+
+    start: datetime
+    end: datetime
+    kind: str  # "free", "busy" or "buffer"
+    span: int = 1
+    occurrence: Optional[BookingOccurrence] = None
+    booking: Optional[Booking] = None  # the booking, when the viewer may see it
+    bookable: bool = False
+
+
+def grid_hours():
+    config = current_app.config
+    return _clock(config["BOOKING_SERVICE_START"]), _clock(config["BOOKING_SERVICE_END"])
+
+
+def grid_slots(day: date, step: timedelta) -> list:
+    """The starts of the grid's columns on `day`: the service hours by `step`."""
+    opening, closing = grid_hours()
+    moment, last = datetime.combine(day, opening), datetime.combine(day, closing)
+    starts = []
+    while moment < last:
+        starts.append(moment)
+        moment += step
+    return starts
+
+
+def freebusy(rooms, days, step: timedelta, user) -> list:
+    """The free/busy grid of `rooms` (those the viewer may see) on `days`:
+    [(day, [(room, [GridCell])])]. Busy cells name their booking only if the
+    viewer's scope holds it; free cells are bookable from the notice on, on
+    working days (the VNOC books any free slot to come)."""
+    if not rooms or not days:
+        return []
+    config = current_app.config
+    opening, closing = grid_hours()
+    first, last = datetime.combine(min(days), time.min), datetime.combine(max(days) + timedelta(days=1), time.min)
+    held = held_occurrences({r.id for r in rooms}, first, last)
+    ids = {o.booking_id for o in held}
+    visible = {}
+    if ids:
+        visible = {b.id: b for b in db.session.scalars(
+            apply_scope(select(Booking).where(Booking.id.in_(ids)), Booking))}
+    vnoc = is_vnoc(user)
+    earliest = local_now() + (timedelta(0) if vnoc else timedelta(hours=config["BOOKING_NOTICE_HOURS"]))
+    grid = []
+    for day in days:
+        starts = grid_slots(day, step)
+        working = vnoc or day.weekday() in config["BOOKING_WORKING_DAYS"]
+        lines = []
+        for room in rooms:
+            mine = [o for o in held if o.room_id == room.id]
+            cells = []
+            for start in starts:
+                end = start + step
+                session = next((o for o in mine if o.start_at < end and o.end_at > start), None)
+                pad = None if session else next((o for o in mine if o.blocked_from < end and o.blocked_until > start),
+                                                None)
+                occurrence = session or pad
+                kind = "busy" if session else "buffer" if pad else "free"
+                previous = cells[-1] if cells else None
+                if kind != "free" and previous and previous.kind == kind and previous.occurrence is occurrence:
+                    previous.span += 1
+                    previous.end = end
+                    continue
+                cells.append(GridCell(start, end, kind, occurrence=occurrence,
+                                      booking=visible.get(occurrence.booking_id) if occurrence else None,
+                                      bookable=kind == "free" and working and room.active and start >= earliest))
+            lines.append((room, cells))
+        grid.append((day, lines))
+    return grid
+
+
+def wizard_slot(cell: GridCell) -> dict:
+    """What a free cell opens the wizard with: its room's day, its start, an hour
+    (cut at closing time)."""
+    _, closing = grid_hours()
+    end = min(cell.start + timedelta(hours=1), datetime.combine(cell.start.date(), closing))
+    return {"day": cell.start.date().isoformat(), "start": cell.start.strftime("%H:%M"),
+            "end": end.strftime("%H:%M")}
+
+
+FEED_PAST_DAYS, FEED_FUTURE_DAYS = 30, 180
+
+
+def issue_feed_token(room) -> str:
+    """A new secret for the room's feed: the URL given before stops working."""
+    room.feed_token = secrets.token_urlsafe(32)
+    return room.feed_token
+
+
+def revoke_feed(room) -> None:
+    room.feed_token = None
+
+
+def feed_room(room_id, token) -> Optional[Room]:
+    """The room whose feed this secret opens, or None (compared in constant time)."""
+    room = db.session.get(Room, room_id)
+    if room is None or not room.feed_token or not isinstance(token, str):
+        return None
+    return room if hmac.compare_digest(room.feed_token.encode(), token.encode()) else None
+
+
+def feed(room) -> bytes:
+    """The room's iCalendar feed: its sessions from FEED_PAST_DAYS ago to
+    FEED_FUTURE_DAYS ahead, validated ones confirmed, pending ones tentative."""
+    today = local_now().date()
+    first = datetime.combine(today - timedelta(days=FEED_PAST_DAYS), time.min)
+    last = datetime.combine(today + timedelta(days=FEED_FUTURE_DAYS), time.min)
+    rows = db.session.execute(
+        select(BookingOccurrence, Booking).join(Booking, Booking.id == BookingOccurrence.booking_id)
+        .where(BookingOccurrence.room_id == room.id, BookingOccurrence.active.is_(True),
+               Booking.state.in_(HOLDING_STATES), BookingOccurrence.start_at < last,
+               BookingOccurrence.end_at > first)
+        .order_by(BookingOccurrence.start_at)).all()
+    events = [notifications.FeedEvent(
+        uid=f"occurrence-{occurrence.id}@guichet", summary=f"{booking.reference} {booking.session_name}",
+        start=occurrence.start_at, end=occurrence.end_at, location=room.name,
+        url=f"/bookings/show/{booking.id}",
+        tentative=booking.state is BookingState.pending) for occurrence, booking in rows]
+    return notifications.ics_feed(room.name, events)

@@ -172,6 +172,8 @@ class Booking(Audited, Model):
     organiser_name = Column(String(150), nullable=False)
     organiser_email = Column(String(150), nullable=False)
     organiser_phone = Column(String(30), nullable=False)
+    # Where the VNOC calls the person who asked (its queue shows it).
+    creator_phone = Column(String(30))
     start_at = Column(DateTime, nullable=False, index=True, info=LOCAL_TIME)
     end_at = Column(DateTime, nullable=False, info=LOCAL_TIME)
     recurrence = Column(Enum(Recurrence, native_enum=False, length=10, name="booking_recurrence"))

@@ -6,6 +6,7 @@
   never moved (planned_start = start_at).
 * booking_occurrence.cancelled_on: one occurrence cancelled alone.
 * booking_room.feed_token: the secret of a room's iCalendar feed URL.
+* booking.creator_phone: where the VNOC calls the person who asked.
 * workflow_event.changes: [[field, old, new]] of a change (a booking's modification).
 
 Revision ID: b5d2e8a41c07
@@ -32,6 +33,9 @@ def upgrade():
     with op.batch_alter_table('booking_occurrence', schema=None) as batch_op:
         batch_op.alter_column('planned_start', existing_type=sa.DateTime(), nullable=False)
 
+    with op.batch_alter_table('booking', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('creator_phone', sa.String(length=30), nullable=True))
+
     with op.batch_alter_table('booking_room', schema=None) as batch_op:
         batch_op.add_column(sa.Column('feed_token', sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint('uq_booking_room_feed_token', ['feed_token'])
@@ -43,6 +47,8 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('workflow_event', schema=None) as batch_op:
         batch_op.drop_column('changes')
+    with op.batch_alter_table('booking', schema=None) as batch_op:
+        batch_op.drop_column('creator_phone')
     with op.batch_alter_table('booking_room', schema=None) as batch_op:
         batch_op.drop_constraint('uq_booking_room_feed_token', type_='unique')
         batch_op.drop_column('feed_token')
