@@ -8,7 +8,7 @@ reaches their organisation's rows only, the VNOC every row; others answer 404.
 import json
 from datetime import date, datetime, time, timedelta
 
-from flask import Response, abort, flash, g, jsonify, redirect, request, url_for
+from flask import Response, abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_datetime, gettext, lazy_gettext as _l
@@ -147,7 +147,7 @@ class RoomView(GuichetModelView):
         if mode == "week":
             monday = day - timedelta(days=day.weekday())
             days = [monday + timedelta(days=n) for n in range(7)
-                    if n in self.appbuilder.get_app.config["BOOKING_WORKING_DAYS"]]
+                    if n in current_app.config["BOOKING_WORKING_DAYS"]]
             step, previous, following = timedelta(minutes=30), monday - timedelta(weeks=1), monday + timedelta(weeks=1)
         else:
             days = [day]
