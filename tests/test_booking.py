@@ -964,3 +964,20 @@ def test_the_outbox_lists_a_mails_attachments_and_serves_them(app, login_as):
     assert b"BEGIN:VCALENDAR" in download.data and name in download.headers["Content-Disposition"]
     assert admin.get(f"/outbox/attachment/{mail_id}/{attachment_id + 100000}").status_code == 404
     assert login_as("vnoc").get(f"/outbox/attachment/{mail_id}/{attachment_id}").status_code in (302, 403, 404)
+
+
+def test_refusing_from_the_queue_stays_in_the_queue(app, login_as):
+    with app.test_request_context():
+        rooms = rooms_of(RECTORAT)[:1]
+        booking = rules.create_booking(draft(rooms, day_in(66), "15:00", "16:00"), user("creator"), rooms)
+        other = rules.create_booking(draft(rooms, day_in(66), "08:30", "09:30"), user("creator"), rooms)
+        db.session.commit()
+        booking_id, other_id = booking.id, other.id
+    vnoc = login_as("vnoc")
+    response = vnoc.post(f"/bookings/transition/{booking_id}/refuse",
+                         data={"comment": "Salle en travaux, rappel fait.", "next": "/bookings/queue/"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/bookings/queue/")
+    # Only a path of this site: anything else goes back to the booking.
+    response = vnoc.post(f"/bookings/transition/{other_id}/refuse",
+                         data={"comment": "Doublon.", "next": "//evil.example/"})
+    assert response.headers["Location"].endswith(f"/bookings/show/{other_id}")

@@ -500,7 +500,7 @@ class WorkflowModelView(GuichetModelView):
             self.workflow.check(item, name, g.user, comment)  # the loser of a race writes no file
             attachment = files.save_upload(upload, item, g.user) if upload and upload.filename else None
             self.workflow.fire(item, name, g.user, comment, attachment)
-        return redirect(url_for(f"{self.endpoint}.show", pk=pk))
+        return redirect(local_path(request.form.get("next")) or url_for(f"{self.endpoint}.show", pk=pk))
 
     def fire_from_grid(self, name, items):
         items = items if isinstance(items, list) else [items]
@@ -512,6 +512,14 @@ class WorkflowModelView(GuichetModelView):
         for item, message in refused:
             flash(f"{item}: {message}", "danger")
         return redirect(self.get_redirect())
+
+
+def local_path(target):
+    """`target` if it is a path of this site (where a form asks to go back to, such
+    as a queue), else None: never another site's address."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
 
 
 def _transition_action(transition):
