@@ -627,7 +627,6 @@ def find_conflicts(held, booking: Optional[Booking] = None) -> list:
     ranges = [(slot.start - pad, slot.end + pad) for slot in held]
     room_ids = {room_id for slot in held for room_id in slot.room_ids}
     others = held_occurrences(room_ids, min(r[0] for r in ranges), max(r[1] for r in ranges), booking, ranges)
-    rooms = {room.id: room for room in db.session.scalars(select(Room).where(Room.id.in_(list(room_ids))))}
     found = []
     taken = {}
     for slot, (s, e) in sorted(zip(held, ranges), key=lambda item: item[0].start):
@@ -636,10 +635,13 @@ def find_conflicts(held, booking: Optional[Booking] = None) -> list:
                           and o.blocked_until > s), None)
             own = not _is_free(slot.start, slot.end, taken.get(room_id, ()))
             if other is not None or own:
-                found.append(Conflict(slot, rooms[room_id], other))
+                found.append((slot, room_id, other))
             else:
                 taken.setdefault(room_id, []).append((s, e))
-    return found
+    if not found:
+        return []
+    rooms = {room.id: room for room in db.session.scalars(select(Room).where(Room.id.in_(list(room_ids))))}
+    return [Conflict(slot, rooms[room_id], other) for slot, room_id, other in found]
 
 
 def conflicts(room_ids, times, booking: Optional[Booking] = None) -> list:

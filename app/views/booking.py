@@ -64,6 +64,7 @@ BOOKING_LABELS = {
     "kind": _l("Kind"),
     "organisation": _l("Organisation"),
     "creator": _l("Requested by"),
+    "creator_phone": _l("Requester's phone"),
     "session_name": _l("Session name"),
     "organiser_name": _l("Organiser"),
     "organiser_email": _l("Organiser's email"),
@@ -271,7 +272,7 @@ class BookingView(WorkflowModelView):
     show_title = _l("Booking")
     list_columns = ["reference", "session_name", "organisation", "organiser_name", "start_at", "end_at",
                     "kind", "state"]
-    show_columns = ["reference", "kind", "state", "session_name", "organisation", "creator",
+    show_columns = ["reference", "kind", "state", "session_name", "organisation", "creator", "creator_phone",
                     "organiser_name", "organiser_email", "organiser_phone", "start_at", "end_at", "rooms",
                     "recurrence", "recurrence_until", "recurrence_count", "connection_id", "connection_url",
                     "notes", "requested_on"]
