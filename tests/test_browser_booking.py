@@ -8,8 +8,8 @@
   the series after confirming;
 * `vnoc` refuses a request from its queue with a reason and stays in the queue.
 
-Screenshots of the free/busy grid (day and week), the review with a conflict and the
-report with its chart are saved under SCREENSHOTS (default /tmp/shots-deska/) at
+Screenshots of the free/busy grid (day and week), the participants, the review with a
+conflict and the report with its chart are saved under SCREENSHOTS (default /tmp/shots-deska/) at
 1280 and 390 px wide."""
 import os
 from datetime import time, timedelta
@@ -60,6 +60,7 @@ def test_creator_books_through_the_wizard_and_vnoc_validates(browser_login, live
     page.click("#add-participant")
     page.fill("input[name=p-1-name]", "Portable du recteur")
     page.select_option("select[name=p-1-kind]", "mobile")
+    _shoot(page, "participants")  # on a phone each equipment is a block: no sideways scroll
     page.click("button[value=next]")
     page.fill("#session_name", "Conférence des chefs d'établissement")
     page.fill("#organiser_phone", "04 72 80 60 10")

@@ -467,11 +467,11 @@ def problems(draft: BookingDraft, user, rooms, booking: Optional[Booking] = None
     config = current_app.config
     if not is_vnoc(user):
         notice = timedelta(hours=config["BOOKING_NOTICE_HOURS"])
-        first = min(slot.start for slot in held)
-        if min(start, first) < local_now() + notice:
+        first = min(slot.start for slot in held)  # a skipped first date does not count
+        if first < local_now() + notice:
             refuse("start", gettext("bookings are made at least %(hours)d hours ahead; "
                                     "the VNOC can book sooner.", hours=config["BOOKING_NOTICE_HOURS"]),
-                   at_step=None if start < local_now() + notice else 4)
+                   at_step=None if first == start else 4)
         opening, closing = _clock(config["BOOKING_SERVICE_START"]), _clock(config["BOOKING_SERVICE_END"])
         if start.time() < opening:
             refuse("start", gettext("the service opens at %(time)s.", time=opening.strftime("%H:%M")))

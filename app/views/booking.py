@@ -116,7 +116,7 @@ class RoomView(GuichetModelView):
         widgets = self._show(pk)
         feed = {}
         if self.appbuilder.sm.has_access("can_feed", self.class_permission_name):
-            room = _scoped_or_404(Room, pk)
+            room = self.datamodel.get(pk, self._base_filters)
             feed = {"may_manage_feed": True, "feed_url": absolute_url(url_for(
                 "RoomFeedView.feed", pk=room.id, token=room.feed_token)) if room.feed_token else None}
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
