@@ -849,7 +849,8 @@ def modify_booking(booking: Booking, draft: BookingDraft, user, rooms, equipment
     found = problems(draft, user, rooms, booking=booking)
     if found:
         raise BookingRefused(found)
-    before = describe(BookingDraft.from_booking(booking), {r.id: r for r in booking.rooms})
+    before = describe(BookingDraft.from_booking(booking),
+                      {**{o.room_id: o.room for o in booking.occurrences}, **{r.id: r for r in booking.rooms}})
     booking.occurrences.clear()
     booking.participants.clear()
     db.session.flush()

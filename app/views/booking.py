@@ -492,7 +492,7 @@ class BookingWizard(BaseView):
                  if p.step <= step]
         if found:
             return self._render(draft, min(p.step for p in found), found, booking)
-        return self._render(draft, step + 1, [], booking)
+        return self._render(draft, min(step + 1, 4), [], booking)
 
     @expose("/equipment")
     @has_access
