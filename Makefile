@@ -26,17 +26,19 @@ extract-messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --project=Guichet --copyright-holder=Guichet -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
-# JavaScript libraries from the npm registry (package-lock.json), served from app/static/vendor/.
+# JavaScript libraries from the npm registry (package-lock.json), served from app/static/vendor/;
+# Debian's nodejs and npm are installed when missing.
 VENDOR := app/static/vendor
 $(VENDOR)/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }
 	npm ci --no-audit --no-fund
 	mkdir -p $(VENDOR)/fullcalendar
 	cp node_modules/fullcalendar/index.global.min.js $(VENDOR)/fullcalendar/fullcalendar.min.js
 	cp node_modules/@fullcalendar/core/locales/fr.global.min.js $(VENDOR)/fullcalendar/fr.min.js
 	cp node_modules/fullcalendar/LICENSE.md $(VENDOR)/fullcalendar/LICENSE.md
-	mkdir -p $(VENDOR)/chartjs
-	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chartjs/chart.umd.min.js
-	cp node_modules/chart.js/LICENSE.md $(VENDOR)/chartjs/LICENSE.md
+	mkdir -p $(VENDOR)/chart.js
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.js/chart.min.js
+	cp node_modules/chart.js/LICENSE.md $(VENDOR)/chart.js/LICENSE.md
 	touch $@
 
 vendor: $(VENDOR)/.installed

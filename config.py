@@ -13,6 +13,12 @@ def env(name, default=None, cast=str):
     return cast(value)
 
 
+def pairs(value, cast=int):
+    """{name: value} from "name:value,name:value" (a setting given as one variable)."""
+    items = (item.split(":", 1) for item in value.split(",") if item.strip())
+    return {name.strip(): cast(number) for name, number in items}
+
+
 class Config:
     APP_NAME = env("APP_NAME", "Guichet")
     # The keys that sign sessions and API tokens (app/platform/settings.py): required
@@ -77,10 +83,17 @@ class Config:
     GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT = env("GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT", 100, int)
     # Rows fetched per round trip when streaming an export.
     EXPORT_BATCH_SIZE = env("EXPORT_BATCH_SIZE", 5000, int)
+    # Past this many rows a grid export is written by a job (RQ, or a thread of the
+    # embedded server) while a page shows its progress; the file is kept this long.
+    EXPORT_ASYNC_ROWS = env("EXPORT_ASYNC_ROWS", 50000, int)
+    EXPORT_KEEP_HOURS = env("EXPORT_KEEP_HOURS", 24, int)
+    EXPORTS_ROOT = env("EXPORTS_ROOT")  # default: <instance>/exports
 
     # Attachments: stored under FILES_ROOT (default: <instance>/files).
     FILES_ROOT = env("FILES_ROOT")
     FILE_MAX_BYTES = env("FILE_MAX_BYTES", 10 * 1024 * 1024, int)
+    # Files one request may store (a form's file field, or all of a request's together).
+    FILE_MAX_PER_REQUEST = env("FILE_MAX_PER_REQUEST", 5, int)
     FILE_ALLOWED_TYPES = tuple(env("FILE_ALLOWED_TYPES", ",".join([
         "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp",
         "text/plain", "application/zip",
@@ -95,6 +108,8 @@ class Config:
     # Each person's storage quota for the files they upload (0: no quota). Rows whose
     # model sets `exempt_from_file_quota` (help requests) accept files beyond it.
     FILE_USER_QUOTA_BYTES = env("FILE_USER_QUOTA_BYTES", 100 * 1024 * 1024, int)
+    # Files sent with a refused form are kept this long (seconds) for it to be sent again.
+    FILE_PENDING_MAX_AGE = env("FILE_PENDING_MAX_AGE", 24 * 3600, int)
 
     # Jobs (app/platform/jobs.py): with REDIS_URL, RQ queues and `flask worker`;
     # without it, jobs run in the web process right after the transaction commits.
@@ -146,3 +161,13 @@ class Config:
     # Whom people call when they cannot sign in, shown under the login box (none if
     # empty); the demo's is the VNOC.
     LOGIN_CONTACT = env("LOGIN_CONTACT", "VNOC — 04 72 00 00 00 — vnoc@guichet.example")
+
+    # Desk B, client-project ticketing (app/rules/tickets.py). A ticket is overdue when
+    # its client has waited this many hours for a vendor response, per priority.
+    TICKET_RESPONSE_HOURS = pairs(env("TICKET_RESPONSE_HOURS", "blocking:4,high:8,medium:24,low:72"))
+
+    # Replies by mail (app/platform/inbound.py): a desk's notification mails carry a
+    # Reply-To address <kind>+<signed token>@INBOUND_MAIL_DOMAIN, which the MTA relays
+    # to `flask inbound-mail` (an SMTP endpoint). Unset: mails carry no reply address.
+    INBOUND_MAIL_DOMAIN = env("INBOUND_MAIL_DOMAIN")
+    INBOUND_MAIL_MAX_BYTES = env("INBOUND_MAIL_MAX_BYTES", 20 * 1024 * 1024, int)

@@ -9,7 +9,7 @@ from config import BASE_DIR, Config
 
 from .desks import DESKS, modules
 from .extensions import csrf, db, migrate
-from .platform import settings
+from .platform import settings, web
 from .security import ADMIN
 
 
@@ -43,6 +43,7 @@ def create_app(overrides=None, register_more=None):
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "guichet.db")
     settings.settle(app)  # keys, PUBLIC_URL, cookies: refuses to start when unsafe
+    web.install(app)  # CSP, framing, nosniff, referrer, HSTS on every response
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:  # the client address the attempt limits count, behind our reverse proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
@@ -56,11 +57,13 @@ def create_app(overrides=None, register_more=None):
     csrf.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
 
-    from .platform import audit, jobs, notifications as notification_service
+    from .platform import audit, files, inbound, jobs, notifications as notification_service
 
     audit.install()
+    files.install()  # files written by a transaction that rolls back are deleted
     jobs.init_app(app)  # jobs after commit: RQ on REDIS_URL, else in-process
     notification_service.init_app(app)  # Flask-Mail, `flask send-outbox`
+    inbound.init_app(app)  # `flask inbound-mail`: replies by mail
 
     from .access import platform as platform_access  # noqa: F401  (registers scopes and grants)
 
@@ -68,9 +71,9 @@ def create_app(overrides=None, register_more=None):
     with app.app_context():
         appbuilder = AppBuilder(indexview=GuichetIndexView, update_perms=False)
         appbuilder.init_app(app, db.session)
-        from .views import accounts, delegation, files, notifications, platform
+        from .views import accounts, delegation, exports, files, notifications, platform
 
-        for module in (platform, delegation, files, accounts, notifications):
+        for module in (platform, delegation, files, exports, accounts, notifications):
             module.register(appbuilder)
         for desk in DESKS:
             appbuilder.menu.add_category(desk.category, icon=desk.icon, label=desk.label)
@@ -79,6 +82,8 @@ def create_app(overrides=None, register_more=None):
             register_more(appbuilder)
 
     from . import cli
+    from .views import errors
 
+    errors.install(app)
     cli.register(app)
     return app

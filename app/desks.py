@@ -31,7 +31,7 @@ class Desk:
 
 DESKS = (
     Desk("booking", "Visio", _l("Visio"), "fa-video-camera", "BookingView.home"),
-    Desk("tickets", "Ticketing", _l("Tickets"), "fa-ticket", "ExtranetView.projects"),
+    Desk("tickets", "Ticketing", _l("Tickets"), "fa-ticket", "ExtranetView.home"),
     Desk("ent", "HelpDesk", _l("Help and support"), "fa-life-ring", "HelpRequestView.home"),
 )
 

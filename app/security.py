@@ -16,16 +16,18 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable, Optional
 
-from flask import current_app, g, has_request_context, session as flask_session
+from flask import current_app, g, has_request_context, request, session as flask_session
 from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityValidationError
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.sqla.models import User
-from flask_babel import gettext
+from flask_appbuilder.security.sqla.models import Role, User
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import event, false, func, inspect, select, text
 from sqlalchemy.orm import Session, joinedload
 
@@ -52,6 +54,29 @@ OPERATOR_USER = "OperatorUser"  # desk E: a client operator's staff
 USER = "User"  # anyone with an account
 ROLE_NAMES = (ADMIN, BOOKER, VNOC, CLIENT, PROJECT_LEAD, VENDOR_AGENT, ENT_REFERENT, ENT_SUPPORT,
               EVENT_ADMIN, OPERATOR_ADMIN, OPERATOR_USER, USER)
+#: How people read each role (drop-downs, profiles, grids): `str(role)` is its label.
+ROLE_LABELS = {
+    ADMIN: lazy_gettext("Administrator"),
+    BOOKER: lazy_gettext("Booker (visio)"),
+    VNOC: lazy_gettext("VNOC (visio operations centre)"),
+    CLIENT: lazy_gettext("Client (projects)"),
+    PROJECT_LEAD: lazy_gettext("Vendor project lead"),
+    VENDOR_AGENT: lazy_gettext("Vendor support agent"),
+    ENT_REFERENT: lazy_gettext("Workspace referent (ENT)"),
+    ENT_SUPPORT: lazy_gettext("Workspace support desk (ENT)"),
+    EVENT_ADMIN: lazy_gettext("Event organiser"),
+    OPERATOR_ADMIN: lazy_gettext("Operator administrator"),
+    OPERATOR_USER: lazy_gettext("Operator staff"),
+    USER: lazy_gettext("User"),
+}
+
+
+def role_label(name: str) -> str:
+    return str(ROLE_LABELS.get(name, name))
+
+
+Role.__str__ = lambda role: role_label(role.name)
+
 #: Who may hand on their rights inside their own organisation (app.platform.delegation),
 #: besides Admin; and the roles they may give without holding them.
 DELEGATING_ROLES = (OPERATOR_ADMIN,)
@@ -271,9 +296,7 @@ class ScopedInterface(SQLAInterface):
         from flask import current_app
 
         limit = limit or current_app.config["GRID_EXACT_COUNT_LIMIT"]
-        query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
-        capped = query.with_entities(self.obj.__mapper__.primary_key[0]).order_by(None).limit(limit + 1)
-        count = self.session.query(func.count()).select_from(capped.subquery()).scalar()
+        count = self._capped_count(filters, limit + 1)
         if count <= limit:
             return count
         unfiltered = not (filters and filters.filters) and scope_criterion(self.obj) is None
@@ -284,6 +307,21 @@ class ScopedInterface(SQLAInterface):
             ).scalar()
             return ApproximateCount(max(int(estimate or 0), count), estimated=True)
         return ApproximateCount(limit, estimated=False)
+
+    def _capped_count(self, filters, cap) -> int:
+        query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+        capped = query.with_entities(self.obj.__mapper__.primary_key[0]).order_by(None).limit(cap)
+        return self.session.query(func.count()).select_from(capped.subquery()).scalar()
+
+    def has_more_rows_than(self, limit: int, filters=None) -> bool:
+        """Whether the filters and the scope let more than `limit` rows through (reads limit + 1 keys)."""
+        return self._capped_count(filters, limit + 1) > limit
+
+    def exact_count(self, filters=None) -> int:
+        """Every row the filters and the scope let through, counted (an export's total)."""
+        query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+        keys = query.with_entities(self.obj.__mapper__.primary_key[0]).order_by(None).subquery()
+        return self.session.query(func.count()).select_from(keys).scalar()
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
         """FAB's count for `query()` with select_columns (the REST API): bounded too."""
@@ -365,6 +403,10 @@ class ScopedInterface(SQLAInterface):
 # ---------------------------------------------------------------------------
 
 STAMP_KEY = "guichet_stamp"  # in the session cookie, and a claim of every API token
+# "Remember me": Flask-Login's remember cookie names the person; this one, set and
+# cleared beside it, carries the stamp of that sign-in (signed), so a session it
+# restores ends with the stamp like any other.
+REMEMBER_STAMP_COOKIE = "guichet_remember_stamp"
 
 
 def current_stamp(user_id) -> Optional[str]:
@@ -420,8 +462,41 @@ def _after_password_changes(session, flush_context):
         flask_session[STAMP_KEY] = stamps[person.id]
 
 
+def _remember_serializer():
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="guichet.remember-stamp")
+
+
+def remembered_stamp(user_id) -> Optional[str]:
+    """The stamp the request's remember cookie was given for `user_id`, if it holds one."""
+    cookie = request.cookies.get(REMEMBER_STAMP_COOKIE) if has_request_context() else None
+    if not cookie:
+        return None
+    try:
+        remembered_id, stamp = _remember_serializer().loads(cookie)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return stamp if remembered_id == user_id else None
+
+
 def _on_sign_in(app, user, **extra):
     flask_session[STAMP_KEY] = stamp_for_sign_in(user.id)
+    if flask_session.get("_remember") == "set":  # login_user(remember=True)
+        g.guichet_remember = (user.id, flask_session[STAMP_KEY])
+
+
+def _remember_cookie(response):
+    """Set the stamp cookie beside Flask-Login's remember cookie, or clear it with it."""
+    remember = g.get("guichet_remember")
+    config = current_app.config
+    if remember:
+        duration = config.get("REMEMBER_COOKIE_DURATION", timedelta(days=365))
+        seconds = duration.total_seconds() if isinstance(duration, timedelta) else int(duration)
+        response.set_cookie(REMEMBER_STAMP_COOKIE, _remember_serializer().dumps(list(remember)),
+                            max_age=int(seconds), httponly=True, secure=config.get("REMEMBER_COOKIE_SECURE", False),
+                            samesite=config.get("REMEMBER_COOKIE_SAMESITE", "Lax"))
+    elif g.get("guichet_forget"):
+        response.delete_cookie(REMEMBER_STAMP_COOKIE)
+    return response
 
 
 def install_session_guards(app) -> None:
@@ -429,6 +504,7 @@ def install_session_guards(app) -> None:
         event.listen(Session, "before_flush", _note_password_changes)
         event.listen(Session, "after_flush", _after_password_changes)
     user_logged_in.connect(_on_sign_in, app)
+    app.after_request(_remember_cookie)
 
 
 class GuichetSecurityManager(SecurityManager):
@@ -450,10 +526,15 @@ class GuichetSecurityManager(SecurityManager):
     # -- sessions and tokens end with their stamp ------------------------------
 
     def load_user(self, pk):
-        """The session's person, while the session carries their current stamp."""
+        """The session's person, while the session carries their current stamp. A session
+        restored from the remember cookie takes the stamp of its stamp cookie."""
         user = super().load_user(pk)
-        if user is not None and flask_session.get(STAMP_KEY) != current_stamp(user.id):
+        if user is None:
             return None
+        stamp = flask_session.get(STAMP_KEY) or remembered_stamp(user.id)
+        if stamp is None or stamp != current_stamp(user.id):
+            return None
+        flask_session[STAMP_KEY] = stamp
         return user
 
     def create_jwt_manager(self, app):
@@ -474,6 +555,7 @@ class GuichetSecurityManager(SecurityManager):
         super().on_user_logout(user)
         end_sessions([user.id])
         db.session.commit()
+        g.guichet_forget = True
 
     # -- permission checks: one query per request, not one per check --------
     #
@@ -486,8 +568,6 @@ class GuichetSecurityManager(SecurityManager):
     def _role_permission_pairs(self, role_ids):
         if not has_request_context():
             return None
-        from flask import request
-
         current = request._get_current_object()
         cache = g.get("_guichet_permissions")
         if cache is None or cache[0] is not current:
@@ -525,7 +605,6 @@ class GuichetSecurityManager(SecurityManager):
     def _session_user_pairs(self):
         if not has_request_context() or getattr(g, "_api_key_user", False):
             return None
-        from flask import request
 
         user = current_user._get_current_object()
         if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
@@ -559,7 +638,7 @@ class GuichetSecurityManager(SecurityManager):
     NAVBAR_CACHE_SIZE = 128
 
     def navbar_menu(self, menu):
-        from flask import request
+
         from flask_babel import get_locale
         from markupsafe import Markup
 

@@ -5,16 +5,35 @@
 """
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
 import uuid
 
 import pytest
+from redis import Redis
 from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
+from config import BASE_DIR
 
-from .helpers import DEMO_PASSWORD, SmtpServer, frozen_clock, local_now, login
+from .helpers import (
+    DEMO_PASSWORD,
+    INBOUND_DOMAIN,
+    PREFIX,
+    RETRIES,
+    forget_our_keys,
+    free_port,
+    frozen_clock,
+    local_now,
+    login,
+    send_to_inbound,
+    SmtpServer,
+    test_redis_url,
+    wait_for,
+    workers,
+)
 
 
 def _fresh_database_url():
@@ -89,6 +108,21 @@ def mailbox(app, smtp_server, monkeypatch):
 
 
 @pytest.fixture()
+def inbound_mail(app, monkeypatch):
+    """The `flask inbound-mail` endpoint (replies by mail) serving on a port of this
+    machine for INBOUND_DOMAIN; yields send(to, sender, text, headers=None), which
+    sends one mail to it with smtplib and returns (code, reason)."""
+    from app.platform import inbound
+
+    monkeypatch.setitem(app.config, "INBOUND_MAIL_DOMAIN", INBOUND_DOMAIN)
+    port = free_port()
+    server = inbound.controller(app, "127.0.0.1", port)
+    server.start()
+    yield lambda *args, **kwargs: send_to_inbound(port, *args, **kwargs)
+    server.stop()
+
+
+@pytest.fixture()
 def clock(request, app):
     """The clock stopped for the test today at 10:00 local time (a working hour), or at
     the time of day given by indirect parametrization:
@@ -149,14 +183,38 @@ def chromium():
         browser.close()
 
 
+# Reports each Content-Security-Policy violation of a page to the test (collect_csp_violations).
+_CSP_LISTENER = """document.addEventListener("securitypolicyviolation", function (event) {
+    window.guichetCspViolation(event.violatedDirective + " blocked " + (event.blockedURI || "inline")
+        + " at " + (event.sourceFile || location.href) + ":" + event.lineNumber);
+});"""
+
+
+def collect_csp_violations(context, violations):
+    """Append to `violations` every CSP violation in `context`'s pages: the DOM event and
+    the browser's console message both, so that none is missed."""
+    context.expose_binding("guichetCspViolation", lambda source, text: violations.append(text))
+    context.add_init_script(_CSP_LISTENER)
+
+    def watch(page):
+        page.on("console", lambda message: "Content Security Policy" in message.text
+                and violations.append(f"{page.url}: {message.text}"))
+
+    context.on("page", watch)
+
+
 @pytest.fixture()
 def browser_login(chromium, live_url):
-    """browser_login('creator') -> a Playwright page signed in as that demo account."""
-    contexts = []
+    """browser_login('creator') -> a Playwright page signed in as that demo account.
+
+    The pages run under the app's Content-Security-Policy: a test whose pages had a
+    violation fails (the list is `browser_login.csp_violations`)."""
+    contexts, violations = [], []
 
     def make(username, password=DEMO_PASSWORD):
         context = chromium.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
         contexts.append(context)
+        collect_csp_violations(context, violations)
         page = context.new_page()
         page.set_default_timeout(15000)
         page.goto(f"{live_url}/login/")
@@ -167,6 +225,68 @@ def browser_login(chromium, live_url):
         assert "/login" not in page.url, f"{username} could not sign in"
         return page
 
+    make.csp_violations = violations
     yield make
     for context in contexts:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+# -- Redis and a real RQ worker process (`flask worker`) on the test database --
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    url = test_redis_url()
+    connection = Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        connection.ping()
+    except Exception as error:  # a missing Redis is a failure, not a skip
+        pytest.fail(f"Redis is unreachable at {url}: {error}")
+    yield url
+    forget_our_keys(connection)
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(app, redis_url, smtp):
+    """One `flask worker` process (with RQ's scheduler, for retries) on the test database."""
+    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=redis_url,
+               SECRET_KEY=app.config["SECRET_KEY"], PUBLIC_URL=app.config["PUBLIC_URL"],
+               MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp.port), JOB_RETRY_INTERVALS=RETRIES,
+               JOB_QUEUE_PREFIX=PREFIX, RATELIMIT_STORAGE_URI="memory://", FLASK_APP="run.py")
+    log = tempfile.NamedTemporaryFile(prefix="guichet-worker-", suffix=".log", delete=False)
+    process = subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=BASE_DIR, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    connection = Redis.from_url(redis_url)
+    try:
+        wait_for(lambda: process.poll() is not None or workers(connection) > 0,
+                 what="the worker to start")
+        assert process.poll() is None, open(log.name).read()[-3000:]
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if os.environ.get("GUICHET_SHOW_WORKER_LOG"):
+            print(open(log.name).read())
+        os.unlink(log.name)
+
+
+@pytest.fixture()
+def on_redis(app, redis_url, worker, monkeypatch):
+    """The test's app enqueues on the worker's Redis and queues."""
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    monkeypatch.setitem(app.config, "JOB_QUEUE_PREFIX", PREFIX)
+    monkeypatch.setitem(app.config, "JOB_RETRY_INTERVALS", [int(s) for s in RETRIES.split(",")])
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    return app

@@ -2,11 +2,14 @@
 The fixtures are in conftest.py."""
 import email
 import io
+import os
 import re
 import socket
+import uuid
 from datetime import UTC, datetime, time
 from email import policy
-from urllib.parse import urlparse
+from time import monotonic, sleep
+from urllib.parse import urlparse, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -16,9 +19,11 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import Membership, Organisation
+from app.platform import jobs
 from config import Config
 
 DEMO_PASSWORD = "demo1234"  # every demo account's
+INBOUND_DOMAIN = "reponses.guichet.example"  # where the tests' reply addresses point
 
 # Enough of a PNG for its type to be read from its content.
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -26,7 +31,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 def login(client, username, password=DEMO_PASSWORD):
     """Sign `client` (a test client) in as `username`; returns the client."""
-    client.get("/logout/")
+    client.post("/logout/")
     response = client.post("/login/", data={"username": username, "password": password})
     assert response.status_code == 302, f"login of {username} failed"
     return client
@@ -62,6 +67,14 @@ def member(username, organisation, role="User", password=DEMO_PASSWORD):
 def upload(name="capture.png", data=PNG):
     """A file as a form posts it (its type is read from `data`, never from `name`)."""
     return FileStorage(stream=io.BytesIO(data), filename=name)
+
+
+def stored_paths():
+    """Every file on disk under the attachments' storage root (in an app context)."""
+    from app.platform import files
+
+    root = files.storage_root()
+    return sorted(os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names)
 
 
 # -- the clock --
@@ -179,3 +192,85 @@ def sent_link(inbox, mail):
     match = SET_PASSWORD_LINK.search(messages[-1].get_body(("plain",)).get_content())
     assert match, f"no link in the mail sent:\n{messages[-1]}"
     return urlparse(match.group(0)).path
+
+
+# ---------------------------------------------------------------------------
+# Redis and a real RQ worker (the fixtures `redis_url`, `worker`, `on_redis`)
+# ---------------------------------------------------------------------------
+# Redis is REDIS_URL's server (default 127.0.0.1:6379), database 13; the tests fail if
+# it cannot be reached. Queues get a name of their own per run (JOB_QUEUE_PREFIX), whose
+# keys are deleted afterwards: the database is not flushed, so that two runs at once
+# (two checkouts, CI) never take each other's jobs.
+
+REDIS_DB = 13
+PREFIX = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}-"
+RETRIES = "1,1,1,1,1"  # 5 retries, 1 s apart: 6 attempts in all
+WAIT = 30  # seconds, at most, for the worker
+
+
+def test_redis_url():
+    parts = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
+    return urlunsplit((parts.scheme, parts.netloc, f"/{REDIS_DB}", "", ""))
+
+
+def wait_for(predicate, timeout=WAIT, what="the worker"):
+    deadline = monotonic() + timeout
+    while monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def forget_our_keys(connection):
+    """Delete this run's queues, registries and jobs."""
+    from rq import Queue
+
+    job_ids = set()
+    for name in jobs.QUEUES:
+        queue = Queue(PREFIX + name, connection=connection)
+        job_ids.update(queue.get_job_ids())
+        for registry in (queue.started_job_registry, queue.finished_job_registry,
+                         queue.failed_job_registry, queue.scheduled_job_registry,
+                         queue.deferred_job_registry, queue.canceled_job_registry):
+            job_ids.update(registry.get_job_ids())
+    keys = [key for job_id in job_ids for key in connection.scan_iter(f"rq:*{job_id}*")]
+    keys += list(connection.scan_iter(f"rq:*{PREFIX}*"))
+    if keys:
+        connection.delete(*keys)
+
+
+def workers(connection):
+    """How many workers serve this run's mail queue."""
+    from rq import Queue, Worker
+
+    return Worker.count(connection=connection, queue=Queue(PREFIX + jobs.MAIL_QUEUE, connection=connection))
+
+
+def queues_empty(connection):
+    from rq import Queue
+
+    return all(Queue(PREFIX + name, connection=connection).count == 0 for name in jobs.QUEUES)
+
+
+def send_to_inbound(port, to, sender, text, headers=None):
+    """Send one mail to the inbound endpoint on `port` with smtplib, as an MTA relays
+    it: (250, "") once taken, else (code, reason) of the refusal."""
+    import smtplib
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, "Re: ticket"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        try:
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as refused:
+            code, reason = next(iter(refused.recipients.values()))
+            return code, reason.decode()
+        except smtplib.SMTPDataError as refused:
+            return refused.smtp_code, refused.smtp_error.decode()
+    return 250, ""

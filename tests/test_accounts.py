@@ -310,6 +310,30 @@ def test_forgot_password_answers_the_same_and_mails_only_a_known_address(app, mo
     assert signs_in(app, username, GOOD_PASSWORD)
 
 
+def test_login_page_offers_remember_me_and_the_first_sign_in_link(app):
+    login_page = page(app.test_client().get("/login/"))
+    box = re.search(r'<input[^>]*name="remember"[^>]*>', login_page)
+    assert box and 'type="checkbox"' in box.group(0)
+    assert "Se souvenir de moi" in login_page
+    assert "/password/first/" in login_page and "Première connexion" in login_page
+
+
+def test_first_sign_in_mails_the_set_password_link_to_someone_who_never_signed_in(app, mailbox):
+    username, email, user_id = make_user(app)
+    form = page(app.test_client().get("/password/first/"))
+    assert "Première connexion" in form and "identifiant" in form
+    response = app.test_client().post("/password/first/", data={"email": email})
+    assert response.status_code == 302
+    [mail] = mails_to(app, email, "account_created")
+    path = sent_link(mailbox, mail)
+    assert app.test_client().post(path, data={"password": GOOD_PASSWORD,
+                                              "conf_password": GOOD_PASSWORD}).status_code == 302
+    assert signs_in(app, username, GOOD_PASSWORD)
+    # Someone who has signed in before gets the reset link, as "forgot password".
+    app.test_client().post("/password/first/", data={"email": email})
+    assert len(mails_to(app, email, "password_reset")) == 1
+
+
 def test_forgot_password_sends_nothing_to_an_inactive_account(app, login_as):
     username, email, user_id = make_user(app)
     with app.app_context():

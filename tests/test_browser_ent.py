@@ -32,9 +32,9 @@ def test_help_request_escalation_round_trip(browser_login, live_url):
 
     desk = browser_login("desk")
     desk.goto(request_url)
-    desk.fill("#support-answer textarea[name=comment]", "Le module a été réinitialisé : réessayez.")
+    desk.fill("#reply-comment", "Le module a été réinitialisé : réessayez.")
     with desk.expect_navigation():
-        desk.click("text=Envoyer la réponse")
+        desk.click("#request-reply button[type=submit]")
     assert desk.locator("text=Le module a été réinitialisé : réessayez.").count() == 1
 
     teacher.goto(f"{live_url}/notifications/list/")

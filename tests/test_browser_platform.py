@@ -1,4 +1,9 @@
 """A person in a real browser: signs in, finds the French grid, filters it and exports it."""
+import pytest
+
+from app.extensions import db
+
+from .helpers import DEMO_PASSWORD
 
 
 def test_an_operator_admin_sees_their_organisation_and_exports_it(browser_login, live_url):
@@ -21,3 +26,47 @@ def test_language_switch_turns_the_interface_english(browser_login, live_url):
     page.goto(f"{live_url}/lang/fr")
     page.goto(f"{live_url}/helprequests/list/")
     assert page.locator("text=Exporter en CSV").count() == 1
+
+
+@pytest.fixture()
+def large_export_url(app, monkeypatch, tmp_path):
+    """A live server of its own on which every export past 1 row is a job (in a thread)."""
+    import socket
+
+    from pytest_flask.live_server import LiveServer
+
+    monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 1)
+    monkeypatch.setitem(app.config, "EXPORTS_ROOT", str(tmp_path))
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    with app.app_context():
+        db.engine.dispose()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = LiveServer(app, "127.0.0.1", port, wait=10, clean_stop=True)
+    server.start()
+    yield server.url()
+    server.stop()
+
+
+def test_a_large_export_shows_its_progress_then_its_download_link(chromium, large_export_url):
+    context = chromium.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    page.goto(f"{large_export_url}/login/")
+    page.fill("#username", "admin")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.goto(f"{large_export_url}/organisations/list/")
+    page.click("text=Exporter en CSV")
+    page.wait_for_url("**/exports/*")
+    assert page.locator("progress#export-bar").count() == 1
+    link = page.get_by_role("link", name="Télécharger organisations-")
+    link.wait_for(state="visible")
+    assert page.locator("progress#export-bar").evaluate("bar => bar.value === bar.max && bar.max > 1")
+    assert "lignes sur" in page.locator("#export-text").inner_text()
+    with page.expect_download() as download:
+        link.click()
+    lines = open(download.value.path(), encoding="utf-8-sig").read().splitlines()
+    assert lines[0].startswith("Nom") and len(lines) > 2
+    context.close()

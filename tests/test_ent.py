@@ -24,7 +24,7 @@ from app.platform import files
 from app.platform.workflow import TransitionRefused
 from app.rules import ent as rules
 
-from .helpers import PNG, member, upload, user
+from .helpers import PNG, member, stored_paths, upload, user
 
 VH, JM = "Lycée Victor Hugo", "Collège Jean Moulin"
 
@@ -301,6 +301,44 @@ def test_filing_through_the_form(app, login_as):
     assert refused.status_code == 200 and "Objet : un objet est obligatoire." in refused.get_data(as_text=True)
 
 
+def test_twelve_files_of_a_megabyte_are_refused_naming_the_field_and_none_is_written(app, login_as):
+    client = login_as("teacher")
+    with app.app_context():
+        data = {"application": str(application_id()), "establishment": str(org_id(JM)),
+                "subject": "Douze captures", "description": "Voici toutes mes captures d'écran."}
+        before, requests = stored_paths(), db.session.query(HelpRequest).count()
+    megabyte = PNG + b"\x00" * (1024 * 1024 - len(PNG))
+    data["attachments"] = [(io.BytesIO(megabyte), f"capture{n}.png") for n in range(12)]
+    response = client.post("/helprequests/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "Pièces jointes : 5 fichiers au plus à la fois." in response.get_data(as_text=True)
+    with app.app_context():
+        assert stored_paths() == before
+        assert db.session.query(HelpRequest).count() == requests
+    data["attachments"] = [(io.BytesIO(megabyte), f"capture{n}.png") for n in range(5)]
+    assert client.post("/helprequests/new", data=data, content_type="multipart/form-data").status_code == 302
+    with app.app_context():
+        assert len(stored_paths()) == len(before) + 5
+
+
+def test_a_request_refused_after_its_files_were_written_leaves_none_on_disk(app, login_as):
+    """The first two files are stored, the third is refused (its type): the request is
+    not filed and the two files written before are deleted."""
+    client = login_as("teacher")
+    with app.app_context():
+        data = {"application": str(application_id()), "establishment": str(org_id(JM)),
+                "subject": "Trois fichiers", "description": "Deux captures et un programme."}
+        before, requests = stored_paths(), db.session.query(HelpRequest).count()
+    data["attachments"] = [(io.BytesIO(PNG), "ecran1.png"), (io.BytesIO(PNG), "ecran2.png"),
+                           (io.BytesIO(b"\x7fELF\x02\x01\x01" + b"\x00" * 64), "outil.exe")]
+    response = client.post("/helprequests/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "Pièces jointes : ce type de fichier" in response.get_data(as_text=True)
+    with app.app_context():
+        assert stored_paths() == before
+        assert db.session.query(HelpRequest).count() == requests
+
+
 def _filter_arg(app, column, filter_name):
     view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "HelpRequestView")
     return view._filter_arg(column, getattr(__import__("app.views.ent", fromlist=[filter_name]), filter_name))
@@ -372,8 +410,9 @@ def test_the_desk_answers_from_the_request_page(app, login_as):
     fire(app, request_id, "escalate", "referent2")
     desk = login_as("desk")
     page = desk.get(f"/helprequests/show/{request_id}").get_data(as_text=True)
-    assert 'id="support-answer"' in page and f"SUP-{request_id:06d}" in page
-    desk.post(f"/helprequests/answer/{request_id}", data={"comment": "Synchronisation relancée."})
+    assert 'id="request-reply"' in page and "Répondre au nom du support" in page
+    assert f"SUP-{request_id:06d}" in page
+    desk.post(f"/helprequests/reply/{request_id}", data={"comment": "Synchronisation relancée."})
     teacher_page = login_as("teacher").get(f"/helprequests/show/{request_id}").get_data(as_text=True)
     assert "Synchronisation relancée." in teacher_page and "Réponse du support" in teacher_page
 
@@ -397,7 +436,7 @@ def test_referent2_reaches_nothing_of_the_other_establishment(app, login_as):
         assert client.get(path).status_code == 404, path
     with app.app_context():
         before = counts()
-    for path, data in ((f"/helprequests/comment/{request_id}", {"comment": "Intrusion"}),
+    for path, data in ((f"/helprequests/reply/{request_id}", {"comment": "Intrusion"}),
                        (f"/helprequests/transition/{request_id}/resolve", {}),
                        (f"/helprequests/action/resolve/{request_id}", {}),
                        ("/helprequests/action_post", {"action": "escalate", "rowid": [str(request_id)]})):
@@ -427,3 +466,67 @@ def test_users_see_their_own_requests_and_the_desk_escalated_ones(app, login_as)
     assert desk.get(f"/helprequests/show/{kept}").status_code == 404
     # A vendor's support agent works tickets, not help requests: refused by the permission.
     assert login_as("agent").get(f"/helprequests/show/{escalated}").status_code == 403
+
+
+# ---------------------------------------------------------------------------
+# The request page's one reply box (a message and/or a status change)
+# ---------------------------------------------------------------------------
+
+
+def test_the_request_page_has_one_reply_box_with_a_status_selector(app, login_as):
+    request_id = file_request(app, "student", VH, subject="Une seule boîte")
+    page = login_as("referent").get(f"/helprequests/show/{request_id}").get_data(as_text=True)
+    assert page.count("<textarea") == 1 and page.count("<form") - page.count('class="guichet-transition"') >= 1
+    assert 'id="reply-then"' in page and "Conserver « Nouveau »" in page
+    for label in ("Ouvrir", "Marquer résolue", "Fermer"):
+        assert f">{label}</option>" in page
+    assert "Transmettre la demande au support" in page  # the referents' own button
+    student_page = login_as("student").get(f"/helprequests/show/{request_id}").get_data(as_text=True)
+    assert student_page.count("<textarea") == 1 and ">Fermer</option>" in student_page
+    assert ">Ouvrir</option>" not in student_page
+
+
+def test_a_reply_with_a_status_is_one_event_and_a_status_alone_needs_no_message(app, login_as):
+    request_id = file_request(app, "student", VH, subject="Réponse et statut")
+    referent = login_as("referent")
+    referent.post(f"/helprequests/reply/{request_id}", data={"comment": "Je regarde.", "then": "open"})
+    referent.post(f"/helprequests/reply/{request_id}", data={"comment": "", "then": "resolve"})
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        assert item.status is HelpRequestStatus.resolved
+        events = [(e.transition, e.comment) for e in rules.events_of(item)][1:]
+        assert events == [("open", "Je regarde."), ("resolve", None)]
+        assert notified(request_id, "ent/request_changed") == ["student", "student"]
+
+
+def test_a_refused_reply_names_the_field_and_changes_nothing(app, login_as):
+    request_id = file_request(app, "student", VH, subject="Réponse refusée")
+    with app.app_context():
+        before = counts()
+    student = login_as("student")
+    page = student.post(f"/helprequests/reply/{request_id}", data={"comment": "Et alors ?", "then": "open"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Statut :" in page
+    page = student.post(f"/helprequests/reply/{request_id}", data={"comment": "  "},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Commentaire : un texte est obligatoire." in page
+    page = student.post(f"/helprequests/reply/{request_id}", data={"then": "nowhere"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Statut :" in page
+    with app.app_context():
+        assert counts() == before
+        assert db.session.get(HelpRequest, request_id).status is HelpRequestStatus.new
+
+
+def test_the_support_sides_changes_show_on_the_referents_page(app, login_as):
+    request_id = file_request(app, "teacher", VH, subject="Suivi du support")
+    fire(app, request_id, "escalate", "referent")
+    desk = login_as("desk")
+    desk.post(f"/helprequests/reply/{request_id}", data={"comment": "Corrigé de notre côté.", "then": "resolve"})
+    page = login_as("referent").get(f"/helprequests/show/{request_id}").get_data(as_text=True)
+    assert "Résolue par le support" in page and "Corrigé de notre côté." in page
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        assert item.status is HelpRequestStatus.resolved
+        assert "referent" in notified(request_id, "ent/request_changed")
+        assert "referent" in notified(request_id, "ent/support_answer")

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
+from app.platform import exports
 from app.platform.exports import csv_chunks, file_name
 
 
@@ -148,3 +149,132 @@ def test_csv_neutralises_formulas_in_every_kind_of_column():
     text = "".join(csv_chunks(["n", "texte", "autre"], rows))
     parsed = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
     assert parsed[1:] == [["1", "'=1+1", ""], ["-2", "texte", "'@x"], ["3", "", "ok"]]
+
+
+# ---------------------------------------------------------------------------
+# Past EXPORT_ASYNC_ROWS: a job writes the file, a page shows its progress
+# ---------------------------------------------------------------------------
+
+
+def _wait_ready(client, location, timeout=20):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"{location}/status").get_json()
+        if status["state"] in ("ready", "failed"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"the export at {location} never finished")
+
+
+@pytest.fixture()
+def large_exports(app, monkeypatch, tmp_path):
+    """Exports past 1 row run as jobs (in-process, in a thread) into a folder of their own."""
+    monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 1)
+    monkeypatch.setitem(app.config, "EXPORTS_ROOT", str(tmp_path))
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    return tmp_path
+
+
+def test_a_large_export_runs_as_a_job_then_is_downloaded_by_its_requester(app, login_as, large_exports):
+    from app.extensions import db
+    from app.models import ExportFile, Notification
+
+    client = login_as("admin")
+    query = "_flt_0_kind=member&_oc_OrganisationView=name&_od_OrganisationView=asc"
+    response = client.get(f"/organisations/export/csv?{query}")
+    assert response.status_code == 302 and "/exports/" in response.headers["Location"]
+    location = response.headers["Location"].replace("http://localhost", "")
+    page = client.get(location).get_data(as_text=True)
+    assert "<progress" in page and "Export : Organisations" in page
+    status = _wait_ready(client, location)
+    assert status["state"] == "ready" and status["done"] == status["total"] == 2
+    assert status["text"] == f"{status['done']} lignes sur {status['total']}"
+    page = client.get(location).get_data(as_text=True)
+    assert status["download"] in page
+    downloaded = client.get(status["download"])
+    assert downloaded.headers["Content-Disposition"] == "attachment; filename=" + exports.file_name("Organisations", "csv")
+    app.config["EXPORT_ASYNC_ROWS"] = 1000
+    assert downloaded.data == client.get(f"/organisations/export/csv?{query}").data  # as the streamed one
+    with app.app_context():
+        export = db.session.get(ExportFile, int(location.rsplit("/", 1)[1]))
+        assert db.session.query(Notification).filter_by(
+            user_id=export.user_id, template="export_ready", link=location).count() == 1
+    # Someone else's export is not theirs to follow or download.
+    other = login_as("opadmin")
+    for url in (location, f"{location}/status", status["download"]):
+        assert other.get(url).status_code == 404
+
+
+def test_on_redis_a_worker_writes_the_large_export(app, login_as, on_redis, monkeypatch):
+    """The production path: the job goes to RQ, a `flask worker` process writes the file
+    and reports its progress through Redis."""
+    monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 1)
+    client = login_as("referent")
+    response = client.get("/helprequests/export/csv")
+    assert response.status_code == 302
+    location = response.headers["Location"].replace("http://localhost", "")
+    status = _wait_ready(client, location, timeout=60)
+    assert status["state"] == "ready" and status["done"] == status["total"] > 1
+    monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 100000)
+    assert client.get(status["download"]).data == client.get("/helprequests/export/csv").data
+
+
+def test_a_large_export_keeps_the_requesters_row_scope(app, login_as, large_exports):
+    client = login_as("opadmin")
+    app.config["EXPORT_ASYNC_ROWS"] = 0
+    response = client.get("/organisations/export/xlsx")
+    location = response.headers["Location"].replace("http://localhost", "")
+    status = _wait_ready(client, location)
+    assert (status["done"], status["total"]) == (1, 1)
+    sheet = load_workbook(io.BytesIO(client.get(status["download"]).data), read_only=True).active
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["Fibre Rhône Télécom"]
+
+
+def test_exports_are_swept_after_their_keeping_time(app, login_as, large_exports):
+    import os
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import ExportFile, utcnow
+    from app.platform.exports import export_path, sweep_exports
+
+    client = login_as("admin")
+    location = client.get("/organisations/export/csv").headers["Location"].replace("http://localhost", "")
+    _wait_ready(client, location)
+    keep = timedelta(hours=app.config["EXPORT_KEEP_HOURS"])
+    with app.app_context():
+        export = db.session.get(ExportFile, int(location.rsplit("/", 1)[1]))
+        path = export_path(export)
+        export.created_on = utcnow() - keep + timedelta(minutes=5)
+        db.session.commit()
+        sweep_exports()
+        assert os.path.exists(path) and client.get(location).status_code == 200
+        export = db.session.get(ExportFile, int(location.rsplit("/", 1)[1]))
+        export.created_on = utcnow() - keep - timedelta(minutes=5)
+        db.session.commit()
+        assert sweep_exports() >= 1
+        assert not os.path.exists(path)
+    assert client.get(location).status_code == 404
+
+
+def test_the_help_request_export_reads_plain_columns_with_the_grids_cells(app, login_as):
+    """Subject and description in one column (a hybrid property) and the requester's
+    full name come from SQL (the fast path), written as the grid shows them."""
+    from app.extensions import db
+    from app.models import HelpRequest
+    from app.platform.exports import _sql_columns
+
+    with app.app_context():
+        view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "HelpRequestView")
+        query = db.session.query(HelpRequest)
+        assert _sql_columns(view.datamodel, query, view.list_columns)[1] is not None
+    rows = _csv(login_as("referent").get("/helprequests/export/csv"))
+    headers = rows[0]
+    with app.app_context():
+        for row in rows[1:]:
+            request = db.session.get(HelpRequest, int(row[0]))
+            cells = dict(zip(headers, row))
+            assert cells["Demande"] == f"{request.subject} — {request.description}"
+            assert cells["Demandeur"] == request.requester.get_full_name()

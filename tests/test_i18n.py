@@ -330,3 +330,10 @@ def test_our_apis_answer_in_french(app, login_as):
         offences += [f"{base}_info: the catalogue header as the description of {field['name']}"
                      for field in fields if "Project-Id-Version" in field["description"]]
     assert not offences, "\n".join(offences)
+
+
+def test_role_names_are_read_in_the_readers_language(login_as):
+    profile = login_as("creator").get("/users/userinfo/").get_data(as_text=True)
+    assert "Réservataire (visio)" in profile and "Booker" not in profile
+    form = login_as("opadmin").get("/accounts/form").get_data(as_text=True)
+    assert "Administrateur opérateur" in form and "OperatorAdmin" not in form

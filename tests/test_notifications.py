@@ -10,11 +10,8 @@ keys are deleted afterwards: the database is not flushed, so that two runs at on
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from icalendar import Calendar
@@ -28,121 +25,7 @@ from app.platform.audit import acting_as
 from config import BASE_DIR
 
 from . import job_helpers
-from .helpers import SmtpServer, login, user
-
-REDIS_DB = 13
-PREFIX = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}-"
-RETRIES = "1,1,1,1,1"  # 5 retries, 1 s apart: 6 attempts in all
-WAIT = 30  # seconds, at most, for the worker
-
-
-def _test_redis_url():
-    parts = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
-    return urlunsplit((parts.scheme, parts.netloc, f"/{REDIS_DB}", "", ""))
-
-
-def wait_for(predicate, timeout=WAIT, what="the worker"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-# ---------------------------------------------------------------------------
-# The services
-# ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    url = _test_redis_url()
-    connection = Redis.from_url(url, socket_connect_timeout=3)
-    try:
-        connection.ping()
-    except Exception as error:  # a missing Redis is a failure, not a skip
-        pytest.fail(f"Redis is unreachable at {url}: {error}")
-    yield url
-    forget_our_keys(connection)
-
-
-def forget_our_keys(connection):
-    """Delete this run's queues, registries and jobs."""
-    from rq import Queue
-
-    job_ids = set()
-    for name in jobs.QUEUES:
-        queue = Queue(PREFIX + name, connection=connection)
-        job_ids.update(queue.get_job_ids())
-        for registry in (queue.started_job_registry, queue.finished_job_registry,
-                         queue.failed_job_registry, queue.scheduled_job_registry,
-                         queue.deferred_job_registry, queue.canceled_job_registry):
-            job_ids.update(registry.get_job_ids())
-    keys = [key for job_id in job_ids for key in connection.scan_iter(f"rq:*{job_id}*")]
-    keys += list(connection.scan_iter(f"rq:*{PREFIX}*"))
-    if keys:
-        connection.delete(*keys)
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def worker(app, redis_url, smtp):
-    """One `flask worker` process (with RQ's scheduler, for retries) on the test database."""
-    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=redis_url,
-               SECRET_KEY=app.config["SECRET_KEY"], PUBLIC_URL=app.config["PUBLIC_URL"],
-               MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp.port), JOB_RETRY_INTERVALS=RETRIES,
-               JOB_QUEUE_PREFIX=PREFIX, RATELIMIT_STORAGE_URI="memory://", FLASK_APP="run.py")
-    log = tempfile.NamedTemporaryFile(prefix="guichet-worker-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=BASE_DIR, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    connection = Redis.from_url(redis_url)
-    try:
-        wait_for(lambda: process.poll() is not None or workers(connection) > 0,
-                 what="the worker to start")
-        assert process.poll() is None, open(log.name).read()[-3000:]
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if os.environ.get("GUICHET_SHOW_WORKER_LOG"):
-            print(open(log.name).read())
-        os.unlink(log.name)
-
-
-def workers(connection):
-    """How many workers serve this run's mail queue."""
-    from rq import Queue, Worker
-
-    return Worker.count(connection=connection, queue=Queue(PREFIX + jobs.MAIL_QUEUE, connection=connection))
-
-
-def queues_empty(connection):
-    from rq import Queue
-
-    return all(Queue(PREFIX + name, connection=connection).count == 0 for name in jobs.QUEUES)
-
-
-@pytest.fixture()
-def on_redis(app, redis_url, worker, monkeypatch):
-    """The test's app enqueues on the worker's Redis and queues."""
-    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
-    monkeypatch.setitem(app.config, "JOB_QUEUE_PREFIX", PREFIX)
-    monkeypatch.setitem(app.config, "JOB_RETRY_INTERVALS", [int(s) for s in RETRIES.split(",")])
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    return app
-
+from .helpers import PREFIX, RETRIES, login, queues_empty, user, wait_for, workers
 
 @pytest.fixture()
 def languages(app):
@@ -463,12 +346,12 @@ def test_the_feed_shows_ones_own_notifications_and_the_unread_count(app, monkeyp
     for item in theirs:
         assert f'/notifications/show/{item.id}"' not in page
         assert client.get(f"/notifications/show/{item.id}").status_code == 404
-        assert client.get(f"/notifications/open/{item.id}").status_code == 404
+        assert client.post(f"/notifications/open/{item.id}").status_code == 404
     assert "Réservation 00042 validée" in page and "Demande 17" not in page
     assert unread >= 1 and unread_badge(page) == unread
 
     # Opening a notification follows its link and marks it read.
-    response = client.get(f"/notifications/open/{newest.id}")
+    response = client.post(f"/notifications/open/{newest.id}")
     assert response.status_code == 302 and response.headers["Location"].endswith("/organisations/list/")
     assert unread_badge(client.get("/notifications/list/").get_data(as_text=True)) == unread - 1
 

@@ -167,7 +167,7 @@ def second_referent(app):
     yield from _extra_account(app, "referent3", VH, ENT_REFERENT)
 
 
-DONE = "Action effectuée"  # the winner's flash ("Done: %(action)s.")
+DONE = "Vous avez "  # the winner's flash ("You have %(done)s.", e.g. "Vous avez validé cette réservation.")
 
 
 def split(results):

@@ -35,7 +35,7 @@ def test_a_session_cookie_replayed_after_logout_no_longer_signs_in(app):
     client = login(app.test_client(), _person(app, "sortie1"))
     cookie = _session_cookie(client)
     assert _signed_in(_replayed(app, cookie))
-    client.get("/logout/")
+    client.post("/logout/")
     assert not _signed_in(_replayed(app, cookie))
 
 
@@ -43,7 +43,7 @@ def test_logout_ends_the_other_sessions_and_the_tokens_of_the_person(app):
     name = _person(app, "sortie2")
     laptop, phone, script = login(app.test_client(), name), login(app.test_client(), name), BearerClient(app, name)
     assert script.get("/api/v1/organisation/").status_code == 200
-    phone.get("/logout/")
+    phone.post("/logout/")
     assert not _signed_in(laptop)
     assert script.get("/api/v1/organisation/").status_code == 401
 
@@ -87,6 +87,57 @@ def test_a_token_minted_from_a_refresh_token_after_logout_is_refused(app):
     client = app.test_client()
     tokens = client.post("/api/v1/security/login", json={"username": name, "password": "demo1234",
                                                           "provider": "db", "refresh": True}).json
-    login(app.test_client(), name).get("/logout/")
+    login(app.test_client(), name).post("/logout/")
     refreshed = client.post("/api/v1/security/refresh", headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
     assert refreshed.status_code == 401
+
+
+# -- "Remember me": the remember cookie ends with the stamp too --
+
+
+def _remembered(app, client):
+    """A browser reopened: only the remember cookies of `client` are left."""
+    fresh = app.test_client()
+    for name in ("remember_token", "guichet_remember_stamp"):
+        cookie = client.get_cookie(name, domain="localhost")
+        if cookie is not None:
+            fresh.set_cookie(name, cookie.value, domain="localhost")
+    return fresh
+
+
+def _sign_in_remembered(app, name):
+    client = app.test_client()
+    response = client.post("/login/", data={"username": name, "password": "demo1234", "remember": "y"})
+    assert response.status_code == 302
+    return client
+
+
+def test_remember_me_keeps_the_person_signed_in_after_the_browser_closes(app):
+    name = _person(app, "souvenir1")
+    assert _signed_in(_remembered(app, _sign_in_remembered(app, name)))
+    forgotten = login(app.test_client(), name)  # not ticked: nothing is remembered
+    assert forgotten.get_cookie("remember_token", domain="localhost") is None
+    assert not _signed_in(_remembered(app, forgotten))
+
+
+def test_logout_and_a_password_change_end_the_remembered_sessions(app):
+    name = _person(app, "souvenir2")
+    remembered = _sign_in_remembered(app, name)
+    login(app.test_client(), name).get("/logout/")  # signing out elsewhere
+    assert not _signed_in(_remembered(app, remembered))
+
+    remembered = _sign_in_remembered(app, name)
+    with app.app_context():
+        app.appbuilder.sm.reset_password(user(name).id, NEW_PASSWORD)
+    assert not _signed_in(_remembered(app, remembered))
+
+
+def test_a_remember_cookie_without_its_stamp_or_with_a_forged_one_signs_nobody_in(app):
+    name = _person(app, "souvenir3")
+    remembered = _sign_in_remembered(app, name)
+    alone = app.test_client()
+    alone.set_cookie("remember_token", remembered.get_cookie("remember_token", domain="localhost").value,
+                     domain="localhost")
+    assert not _signed_in(alone)
+    alone.set_cookie("guichet_remember_stamp", "W1sIjAwMCJd.forged", domain="localhost")
+    assert not _signed_in(alone)

@@ -26,7 +26,7 @@ from app.platform.workflow import TransitionRefused
 from app.rules import tickets as rules
 from app.security import ApproximateCount
 
-from .helpers import PNG, upload, user
+from .helpers import INBOUND_DOMAIN, PNG, upload, user
 
 FESTIVAL = "Billetterie Festival 2026"  # Les Nuits de Fourvière, setup phase, client lead `client`
 SITE = "Site institutionnel des Nuits"  # Les Nuits de Fourvière, operation, listed: `client`
@@ -67,7 +67,8 @@ def events_of(ticket):
 @pytest.mark.parametrize("name", list(WHO))
 def test_each_transition_is_allowed_and_refused_per_role(app, name):
     """From every state, for vendor staff, the declarant, a colleague and another
-    company: only the listed people, from the listed states, move the ticket."""
+    company: only the listed people, from the listed states, move the ticket (a
+    colleague only returns a ticket waiting for the client)."""
     transition = rules.TICKET_WORKFLOW.transition(name)
     with app.app_context():
         ticket = new_ticket(app)
@@ -77,7 +78,9 @@ def test_each_transition_is_allowed_and_refused_per_role(app, name):
                 ticket.state = state
                 db.session.flush()
                 before = events_of(ticket)
-                expected = state in transition.sources and login in WHO[name]
+                # A colleague who sees the ticket answers (returns) it once it waits for the client.
+                colleague = name == "send_back" and login == "cmartin" and state is ProjectTicketState.waiting_client
+                expected = state in transition.sources and (login in WHO[name] or colleague)
                 if expected:
                     event = rules.fire(ticket, name, user(login), "Commentaire de test")
                     assert ticket.state is transition.target, (name, state, login)
@@ -555,3 +558,361 @@ def test_back_office_grid_filters_and_bulk_transitions(app, login_as):
             ticket.state, ticket.assignee_id = ProjectTicketState.new, None
         db.session.commit()
     assert login_as("client").get("/tickets/list/").status_code in (302, 403)
+
+
+# ---------------------------------------------------------------------------
+# The vendor's staff: assignment, queues, internal notes, canned answers
+# ---------------------------------------------------------------------------
+
+
+def _ticket_id(app, **fields):
+    with app.app_context():
+        ticket = new_ticket(app, **fields)
+        db.session.commit()
+        return ticket.id, ticket.reference
+
+
+def _ticket(ticket_id):
+    return db.session.get(ProjectTicket, ticket_id)
+
+
+def test_agents_assign_to_an_agent_chosen_from_the_list_and_clients_never_see_it(app, login_as):
+    ticket_id, reference = _ticket_id(app)
+    agent = login_as("agent")
+    page = agent.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', page.split('id="assignee"')[1].split("</select>")[0])
+    with app.app_context():
+        lead_id = user("lead").id
+        assert {int(i) for i, _ in options} == {user("agent").id, lead_id}
+    assert 'value="assign"' not in page  # the plain "take it" button gives way to the list
+    client_page = login_as("client").get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    assert 'id="assignee"' not in client_page and "Girard" not in client_page
+
+    agent.post(f"/extranet/ticket/{reference}/assign", data={"assignee": lead_id})
+    with app.app_context():
+        ticket = _ticket(ticket_id)
+        assert ticket.state is ProjectTicketState.assigned and ticket.assignee.username == "lead"
+        assert "lead@guichet.example" in mails_to(ticket, "tickets/assigned")
+        ticket.state = ProjectTicketState.in_progress
+        db.session.commit()
+    # Later, a reassignment keeps the state; the new assignee is mailed.
+    agent.post(f"/extranet/ticket/{reference}/assign", data={"assignee": user_id(app, "agent")})
+    with app.app_context():
+        ticket = _ticket(ticket_id)
+        assert ticket.state is ProjectTicketState.in_progress and ticket.assignee.username == "agent"
+        assert db.session.query(WorkflowEvent).filter_by(object_id=ticket_id, transition="reassign").count() == 1
+    # Someone who is not the vendor's staff, or a client, is refused.
+    agent.post(f"/extranet/ticket/{reference}/assign", data={"assignee": user_id(app, "client")})
+    login_as("client").post(f"/extranet/ticket/{reference}/assign", data={"assignee": lead_id})
+    api = login_as("client").post(f"/api/v1/ticket/{ticket_id}/assign", json={"assignee": lead_id})
+    assert api.status_code == 422
+    with app.app_context():
+        assert _ticket(ticket_id).assignee.username == "agent"
+    assert login_as("lead").post(f"/api/v1/ticket/{ticket_id}/assign",
+                                 json={"assignee": lead_id}).json["assignee"] == lead_id
+
+
+def user_id(app, login):
+    with app.app_context():
+        return user(login).id
+
+
+def _queue(client, name):
+    page = client.get(f"/ticket-queues/{name}").get_data(as_text=True)
+    counts = dict(re.findall(r'id="queue-([a-z_]+)"[^>]*>[^<]*<span class="badge queue-count">(\d+)<', page))
+    rows = page.split('id="queue"')[1].split("</table>")[0]
+    return {k: int(v) for k, v in counts.items()}, set(re.findall(r"/extranet/ticket/([A-Z0-9]{7})", rows))
+
+
+def test_queues_mine_unassigned_waiting_for_the_client_and_overdue(app, login_as, monkeypatch):
+    agent = login_as("agent")
+    counts, mine = _queue(agent, "mine")
+    with app.app_context():
+        open_tickets = db.session.query(ProjectTicket).filter(ProjectTicket.state != ProjectTicketState.closed)
+        assert mine == {t.reference for t in open_tickets if t.assignee_id == user("agent").id}
+        unassigned = {t.reference for t in open_tickets if t.assignee_id is None}
+        waiting = {t.reference for t in open_tickets if t.state is ProjectTicketState.waiting_client}
+    assert _queue(agent, "unassigned")[1] == unassigned and "2GBS0DW" in unassigned
+    assert _queue(agent, "waiting_client")[1] == waiting == {"OK899Q5", "OSS0KUW"}
+    overdue = _queue(agent, "overdue")[1]
+    assert {"KJC0E3R", "VHBS48F", "34D8T7T"} <= overdue  # blocking for a day; returned, unanswered
+    assert "2GBS0DW" not in overdue  # medium, two hours old: not yet
+    assert counts == {"mine": len(mine), "unassigned": len(unassigned), "waiting_client": 2,
+                      "overdue": len(overdue)}
+    # The response time is a setting, per priority.
+    monkeypatch.setitem(app.config, "TICKET_RESPONSE_HOURS", {**app.config["TICKET_RESPONSE_HOURS"], "medium": 1})
+    assert "2GBS0DW" in _queue(agent, "overdue")[1]
+    # Clients have no queue.
+    assert login_as("client").get("/ticket-queues/mine").status_code in (302, 403)
+    assert login_as("client").get("/extranet/home").headers["Location"].endswith("/extranet/")
+    assert agent.get("/extranet/home").headers["Location"].endswith("/ticket-queues/mine")
+
+
+def test_an_answer_of_the_vendor_stops_the_clock_and_the_clients_message_starts_it(app, login_as, monkeypatch):
+    monkeypatch.setitem(app.config, "TICKET_RESPONSE_HOURS", {"low": 0, "medium": 0, "high": 0, "blocking": 0})
+    ticket_id, reference = _ticket_id(app)
+    agent = login_as("agent")
+    assert reference in _queue(agent, "overdue")[1]
+    agent.post(f"/extranet/ticket/{reference}/assign", data={"assignee": user_id(app, "agent")})
+    assert reference in _queue(agent, "overdue")[1]  # assigning is no answer
+    agent.post(f"/extranet/ticket/{reference}/act", data={"action": "note", "comment": "À voir"})
+    assert reference in _queue(agent, "overdue")[1]  # nor is an internal note
+    agent.post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Nous regardons."})
+    assert reference not in _queue(agent, "overdue")[1]
+    login_as("client").post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Alors ?"})
+    assert reference in _queue(agent, "overdue")[1]
+
+
+def test_bulk_assignment_from_a_queue(app, login_as):
+    first, _ = _ticket_id(app, title="Premier à affecter")
+    second, _ = _ticket_id(app, title="Second à affecter")
+    with app.app_context():
+        processed = db.session.query(ProjectTicket).filter_by(reference="5VH8E3Z").one().id
+        salon = db.session.query(ProjectTicket).filter_by(reference="TWU0EMC").one().id
+    lead_id = user_id(app, "lead")
+    agent = login_as("agent")
+    response = agent.post("/ticket-queues/assign", data={"rowid": [first, second], "assignee": lead_id,
+                                                         "queue": "unassigned"}, follow_redirects=True)
+    assert "2 ticket(s)" in response.get_data(as_text=True) or "2 tickets" in response.get_data(as_text=True)
+    with app.app_context():
+        assert {_ticket(first).assignee_id, _ticket(second).assignee_id} == {lead_id}
+        assert _ticket(first).state is ProjectTicketState.assigned
+    # A ticket out of the person's scope: nothing happens.
+    assert login_as("client2").post("/ticket-queues/assign", data={"rowid": [salon], "assignee": lead_id}
+                                    ).status_code in (302, 403)
+    with app.app_context():
+        assert _ticket(processed).state is ProjectTicketState.processed
+
+
+def test_internal_notes_never_reach_the_client(app, login_as):
+    ticket_id, reference = _ticket_id(app, follower_id=user_id(app, "cmartin"))
+    note = "Note interne : le client a déjà eu un geste commercial"
+    agent = login_as("agent")
+    agent.post(f"/extranet/ticket/{reference}/act", data={
+        "action": "note", "comment": note, "attachment": (io.BytesIO(PNG), "interne.png")},
+        content_type="multipart/form-data")
+    with app.app_context():
+        comment = db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id, internal=True).one()
+        file_id = comment.attachment_id
+        # Mails and feed: the vendor's staff only.
+        note_mails = db.session.query(OutboxMail).filter(OutboxMail.body.contains(note)).all()
+        assert note_mails and {m.recipient for m in note_mails} <= {"lead@guichet.example", "agent@guichet.example"}
+        from app.models import Notification
+        clients = [user(n).id for n in ("client", "cmartin")]
+        assert not db.session.query(Notification).filter(Notification.user_id.in_(clients),
+                                                         Notification.template == "tickets/internal_note").count()
+    # The page: a distinct style and label for the staff, nothing for the client.
+    staff_page = agent.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    row = re.search(r'<tr class="warning internal-note">.*?</tr>', staff_page, re.S).group(0)
+    assert "Note interne" in row and note in row and "interne.png" in row
+    for login in ("client", "cmartin"):
+        client = login_as(login)
+        page = client.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+        assert note not in page and "interne.png" not in page and "internal-note" not in page
+        assert client.get(f"/files/{file_id}").status_code == 404
+        history = client.get(f"/api/v1/ticket/{ticket_id}/comments").json["result"]
+        assert all(not entry["internal"] and entry["text"] != note for entry in history)
+        project_page = client.get(f"/extranet/project/{_ids(app)[0]}").get_data(as_text=True)
+        assert note not in project_page
+    assert agent.get(f"/files/{file_id}").status_code == 200
+    assert any(e["internal"] and e["text"] == note for e in agent.get(f"/api/v1/ticket/{ticket_id}/comments").json["result"])
+    assert note not in agent.get("/tickets/export/csv").get_data(as_text=True)
+    # A client cannot write one, on the page or through the API.
+    refused = login_as("client").post(f"/api/v1/ticket/{ticket_id}/comments", json={"text": "x", "internal": True})
+    assert refused.status_code == 422 and "internal" in refused.json["message"]
+    login_as("client").post(f"/extranet/ticket/{reference}/act", data={"action": "note", "comment": "y"})
+    with app.app_context():
+        assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id, internal=True).count() == 1
+
+
+def test_canned_answers_per_vendor_with_placeholders(app, login_as):
+    from app.models import CannedAnswer
+
+    ticket_id, reference = _ticket_id(app)
+    agent = login_as("agent")
+    listing = agent.get("/canned-answers/list/").get_data(as_text=True)
+    assert "Prise en charge" in listing
+    assert login_as("client").get("/canned-answers/list/").status_code in (302, 403)
+    with app.app_context():
+        answer = db.session.query(CannedAnswer).filter_by(title="Prise en charge").one()
+        vendor_id, answer_id = answer.vendor_id, answer.id
+    # Unknown placeholders are refused; a new answer belongs to the agent's vendor.
+    refused = agent.post("/canned-answers/add", data={"vendor": vendor_id, "title": "Faute",
+                                                      "body": "Bonjour {nom_client}"}, follow_redirects=True)
+    assert "{nom_client}" in refused.get_data(as_text=True)
+    agent.post("/canned-answers/add", data={"vendor": vendor_id, "title": "Relance",
+                                            "body": "Bonjour {client_name}, une nouvelle sur {ticket_title} ?"})
+    with app.app_context():
+        assert not db.session.query(CannedAnswer).filter_by(title="Faute").count()
+        assert db.session.query(CannedAnswer).filter_by(title="Relance").one().vendor_id == vendor_id
+        other_vendor = db.session.query(Project).filter_by(name=FESTIVAL).one().organisation_id
+    agent.post("/canned-answers/add", data={"vendor": other_vendor, "title": "Ailleurs", "body": "Non"})
+    with app.app_context():
+        assert not db.session.query(CannedAnswer).filter_by(title="Ailleurs").count()
+    # Inserted into the comment with the placeholders filled in, no script needed.
+    page = agent.get(f"/extranet/ticket/{reference}?canned={answer_id}").get_data(as_text=True)
+    textarea = page.split('id="comment"')[1].split("</textarea>")[0]
+    assert "Xavier Lemoine" in textarea and reference in textarea and "Le panier se vide tout seul" in textarea
+    assert "Inès Benali" in textarea and "{" not in textarea
+    client_page = login_as("client").get(f"/extranet/ticket/{reference}?canned={answer_id}").get_data(as_text=True)
+    assert 'id="canned"' not in client_page and "Nous avons bien reçu" not in client_page
+
+
+def test_files_are_kept_across_a_refused_form(app, login_as):
+    festival = _ids(app)[0]
+    client = login_as("cmartin")
+    refused = client.post(f"/extranet/new?project={festival}", data={
+        "title": "Paiement refusé", "priority": "blocking", "priority_context": "",
+        "attachments": [(io.BytesIO(PNG), "erreur-paiement.png")]}, content_type="multipart/form-data")
+    page = refused.get_data(as_text=True)
+    assert "Contexte de la priorité" in page
+    kept = re.search(r'name="pending" value="(\d+)" checked>\s*<i class="fa fa-paperclip"></i> '
+                     r'<span class="pending-name">erreur-paiement.png</span>', page)
+    assert kept, page.split('id="ticket-form"')[1][:3000]
+    # Someone else cannot take it.
+    login_as("client").post(f"/extranet/new?project={festival}", data={
+        "title": "Pas à moi", "priority": "low", "pending": kept.group(1)})
+    response = client.post(f"/extranet/new?project={festival}", data={
+        "title": "Paiement refusé", "priority": "blocking", "priority_context": "Ventes bloquées",
+        "pending": kept.group(1)})
+    assert response.status_code == 302
+    reference = response.headers["Location"].rsplit("/", 1)[-1]
+    assert "erreur-paiement.png" in client.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    with app.app_context():
+        other = db.session.query(ProjectTicket).filter_by(title="Pas à moi").one()
+        assert rules.attachments(other) == []
+
+    # The comment form too: a comment left empty keeps its file.
+    again = client.post(f"/extranet/ticket/{reference}/act", data={
+        "action": "comment", "comment": " ", "attachment": (io.BytesIO(PNG), "detail.png")},
+        content_type="multipart/form-data")
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422 and "Commentaire : ce champ est obligatoire" in page
+    kept = re.search(r'name="pending" value="(\d+)" checked>\s*<i class="fa fa-paperclip"></i> '
+                     r'<span class="pending-name">detail.png</span>', page)
+    assert kept
+    client.post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Voici le détail",
+                                                           "pending": kept.group(1)})
+    with app.app_context():
+        comment = db.session.query(ProjectTicketComment).filter_by(text="Voici le détail").one()
+        assert comment.attachment.original_name == "detail.png"
+
+
+def test_a_colleague_answers_a_ticket_waiting_for_the_client_or_is_told_why_not(app, login_as):
+    ticket_id, reference = _ticket_id(app, declarant="client")
+    colleague = login_as("cmartin")  # Les Nuits de Fourvière, sees the festival, not its declarant
+    page = colleague.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    refused = page.split('id="comment-refused"')[1].split("</div>")[0]
+    assert "Xavier Lemoine" in refused and "attend des informations" in refused
+    assert 'name="comment"' not in page
+    colleague.post(f"/extranet/ticket/{reference}/act", data={"action": "comment", "comment": "Je peux ?"})
+    with app.app_context():
+        assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
+        rules.fire(_ticket(ticket_id), "ask_client", user("agent"), "Quel navigateur ?")
+        db.session.commit()
+    page = colleague.get(f"/extranet/ticket/{reference}").get_data(as_text=True)
+    assert 'id="comment-refused"' not in page and 'value="send_back"' in page and 'value="close"' not in page
+    colleague.post(f"/extranet/ticket/{reference}/act", data={"action": "send_back", "comment": "Firefox 128"})
+    with app.app_context():
+        assert _ticket(ticket_id).state is ProjectTicketState.returned
+
+
+# ---------------------------------------------------------------------------
+# Replies by mail: a live `inbound-mail` endpoint, a real SMTP client
+# ---------------------------------------------------------------------------
+
+def _reply_address(app, ticket_id, login):
+    from app.platform import inbound as endpoint
+
+    with app.app_context():
+        return endpoint.reply_address(rules.REPLY_KIND, ticket_id, user(login).id)
+
+
+QUOTED = """Voici le plan à jour de l'Odéon, en pièce jointe de notre intranet.
+
+Cordialement,
+Xavier Lemoine
+
+Le lun. 7 déc. 2026 à 10:00, Guichet <noreply@guichet.example> a écrit :
+> Pour avancer sur le ticket, nous avons besoin d'informations.
+> Merci de répondre sur la page du ticket.
+"""
+
+
+def test_ticket_mails_carry_a_signed_reply_address_per_person(app, mailbox, monkeypatch):
+    monkeypatch.setitem(app.config, "INBOUND_MAIL_DOMAIN", INBOUND_DOMAIN)
+    ticket_id, reference = _ticket_id(app, follower_id=user_id(app, "cmartin"))
+    sent = {rcpt[0]: message for rcpt, message in mailbox.messages if reference in message["Subject"]}
+    declarant, follower = sent["client@guichet.example"]["Reply-To"], sent["cmartin@guichet.example"]["Reply-To"]
+    assert declarant == _reply_address(app, ticket_id, "client") and declarant.endswith("@" + INBOUND_DOMAIN)
+    assert follower == _reply_address(app, ticket_id, "cmartin") and follower != declarant
+    assert "répondre à ce mail" in sent["client@guichet.example"].get_body(("plain",)).get_content()
+    assert sent["agent@guichet.example"]["Reply-To"] == _reply_address(app, ticket_id, "agent")
+
+
+def test_a_reply_to_a_notification_mail_becomes_a_comment_of_its_author(app, inbound_mail, mailbox, login_as):
+    ticket_id, reference = _ticket_id(app)
+    with app.app_context():
+        rules.fire(_ticket(ticket_id), "ask_client", user("agent"), "Pouvez-vous envoyer le plan ?")
+        db.session.commit()
+    to = _reply_address(app, ticket_id, "client")
+    assert inbound_mail(to, "Xavier Lemoine <CLIENT@guichet.example>", QUOTED) == (250, "")
+    with app.app_context():
+        comment = db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).one()
+        assert comment.author.username == "client" and not comment.internal
+        assert comment.text == "Voici le plan à jour de l'Odéon, en pièce jointe de notre intranet."
+        # The same rule as on the page: the vendor's staff are told.
+        assert "agent@guichet.example" in mails_to(_ticket(ticket_id), "tickets/commented")
+    history = login_as("agent").get(f"/extranet/ticket/{reference}").get_data(as_text=True).split('id="ticket-history"')[1]
+    assert "Voici le plan à jour" in history and "Xavier Lemoine" in history and "a écrit" not in history
+
+
+def test_forged_unknown_and_misused_reply_addresses_are_refused_and_write_nothing(app, inbound_mail):
+    ticket_id, _ = _ticket_id(app)
+    good = _reply_address(app, ticket_id, "client")
+    local, domain = good.split("@")
+    signature = local.rsplit(".", 1)[1]
+    forged = [
+        f"{local[:-1]}{'a' if local[-1] != 'a' else 'b'}@{domain}",  # the signature altered
+        f"ticket+{ticket_id + 1}.{user_id(app, 'client')}.{signature}@{domain}",  # another ticket
+        f"ticket+{ticket_id}.{user_id(app, 'cmartin')}.{signature}@{domain}",  # another person
+        f"{local}@autre.example",  # another domain
+        f"booking+{ticket_id}.{user_id(app, 'client')}.{signature}@{domain}",  # an unknown kind
+        f"inconnu@{domain}",
+    ]
+    for address in forged:
+        code, reason = inbound_mail(address, "client@guichet.example", "Bonjour")
+        assert code == 550, (address, code, reason)
+    code, reason = inbound_mail(good, "pirate@ailleurs.example", "Fermez tout")  # not its person
+    assert code == 550 and "adresse" in reason.lower()
+    assert inbound_mail(good, "client@guichet.example", "Absent jusqu'au 5 janvier",
+                   {"Auto-Submitted": "auto-replied"}) == (250, "")  # ignored
+    with app.app_context():
+        assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
+
+
+def test_a_reply_to_a_closed_ticket_or_from_someone_who_may_not_comment_is_refused_with_the_reason(app, inbound_mail):
+    ticket_id, _ = _ticket_id(app, declarant="client")
+    code, reason = inbound_mail(_reply_address(app, ticket_id, "cmartin"), "cmartin@guichet.example", "Moi aussi")
+    assert code == 550 and "Xavier Lemoine" in reason  # a colleague, while the vendor works on it
+    with app.app_context():
+        rules.fire(_ticket(ticket_id), "close", user("client"))
+        db.session.commit()
+    code, reason = inbound_mail(_reply_address(app, ticket_id, "client"), "client@guichet.example", "Encore une chose")
+    assert code == 550 and "nouveau ticket" in reason
+    with app.app_context():
+        assert db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).count() == 0
+
+
+def test_answering_an_internal_notes_mail_adds_an_internal_note(app, inbound_mail):
+    from app.platform import inbound as endpoint
+
+    ticket_id, _ = _ticket_id(app)
+    with app.app_context():
+        to = endpoint.reply_address(rules.NOTE_REPLY_KIND, ticket_id, user("lead").id)
+        client_to = endpoint.reply_address(rules.NOTE_REPLY_KIND, ticket_id, user("client").id)
+    assert inbound_mail(to, "lead@guichet.example", "Je m'en occupe") == (250, "")
+    assert inbound_mail(client_to, "client@guichet.example", "Et moi ?")[0] == 550
+    with app.app_context():
+        comments = db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket_id).all()
+        assert [(c.text, c.internal) for c in comments] == [("Je m'en occupe", True)]

@@ -4,7 +4,9 @@ history, bulk grid actions (each row on its own) and the detail-page timeline.
 A test-only model (`Gadget`, outside the product's metadata) carries a small
 workflow, registered through a second app built by `create_app(register_more=...)`.
 """
+import html
 import io
+import re
 
 import pytest
 from flask_babel import lazy_gettext as _l
@@ -228,6 +230,52 @@ def test_detail_page_fires_with_comment_and_attachment_and_shows_the_timeline(ga
         file_id = event.attachment_id
     assert client.get(f"/files/{file_id}").data == b"%PDF-1.4 devis"
     assert login(gadget_app.test_client(), "user").get(f"/files/{file_id}").status_code == 404
+
+
+def _offered(page, gadget_id):
+    """The transitions a detail page offers: its buttons and FAB's action links."""
+    return sorted(set(re.findall(rf"/gadgets/(?:transition/{gadget_id}|action)/(\w+)", page)))
+
+
+def test_a_detail_page_offers_only_what_can_fire_for_this_person_or_says_why(gadget_app):
+    with gadget_app.app_context():
+        submitted = new_gadget("Caméra", "submitted").id
+        closed = new_gadget("Micro", "closed").id
+    vnoc, booker = login(gadget_app.test_client(), "vnoc"), login(gadget_app.test_client(), "creator")
+    assert _offered(vnoc.get(f"/gadgets/show/{submitted}").get_data(as_text=True), submitted) == \
+        ["approve", "reject"]
+    page = html.unescape(booker.get(f"/gadgets/show/{submitted}").get_data(as_text=True))
+    assert _offered(page, submitted) == []
+    assert "Aucune action pour vous : ce qui peut arriver depuis « Soumis » revient à d'autres personnes." in page
+    page = vnoc.get(f"/gadgets/show/{closed}").get_data(as_text=True)
+    assert _offered(page, closed) == []
+    assert "Aucune action : « Clos » est un état final, plus rien ne peut changer." in page
+
+
+def test_a_grid_offers_bulk_only_the_transitions_possible_from_its_rows(gadget_app):
+    with gadget_app.app_context():
+        new_gadget("Écran clos", "closed")
+        new_gadget("Écran soumis", "submitted")
+    vnoc = login(gadget_app.test_client(), "vnoc")
+    def bulk_actions(query):
+        return sorted(set(re.findall(r'class="(\w+)_menu_item"', vnoc.get(f"/gadgets/list/?{query}").get_data(
+            as_text=True))))
+
+    assert bulk_actions("_flt_0_state=closed") == []
+    assert bulk_actions("_flt_0_state=submitted") == ["approve", "reject"]
+
+
+def test_after_a_transition_the_person_stays_where_they_were(gadget_app):
+    with gadget_app.app_context():
+        gadget_id = new_gadget("Enceinte", "submitted").id
+    response = login(gadget_app.test_client(), "vnoc").post(
+        f"/gadgets/transition/{gadget_id}/approve", data={"next": "/gadgets/list/?_flt_0_state=submitted"})
+    assert response.headers["Location"].endswith("/gadgets/list/?_flt_0_state=submitted")
+    with gadget_app.app_context():
+        other = new_gadget("Caisson", "submitted").id
+    response = login(gadget_app.test_client(), "vnoc").post(
+        f"/gadgets/transition/{other}/approve", data={"next": "//evil.example/"})
+    assert response.headers["Location"].endswith(f"/gadgets/show/{other}")
 
 
 # ---------------------------------------------------------------------------

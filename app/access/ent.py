@@ -26,7 +26,7 @@ HELP_REQUESTS = (
     + grants("HelpDesk", ("menu_access",))
     + grants("HelpRequests", ("menu_access",))
 )
-FILE_REQUESTS = (grants("HelpRequestView", ("can_new", "can_comment")) + grants("NewHelpRequest", ("menu_access",))
+FILE_REQUESTS = (grants("HelpRequestView", ("can_new", "can_reply")) + grants("NewHelpRequest", ("menu_access",))
                  + grants("HelpRequestApi", ("can_post", "can_comment")))
 grant(USER, HELP_REQUESTS + FILE_REQUESTS + grants("HelpRequestView", ("close", "reopen")))
 grant(ENT_REFERENT, (
@@ -35,7 +35,7 @@ grant(ENT_REFERENT, (
     + grants("EntApplicationView", READ + EXPORT) + grants("EntApplications", ("menu_access",))
     + grants("EntEstablishmentView", READ + EXPORT) + grants("EntEstablishments", ("menu_access",))
 ))
-grant(ENT_SUPPORT, HELP_REQUESTS + grants("HelpRequestView", ("can_answer", "resolve"))
+grant(ENT_SUPPORT, HELP_REQUESTS + grants("HelpRequestView", ("can_reply", "resolve"))
       + grants("HelpRequestApi", ("can_answer",)))
 
 

@@ -4,7 +4,7 @@ signed-in person may do, and what delegating users may do besides."""
 from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import false, select
 
-from ..models import DelegationLog, Membership, Notification, Organisation, OutboxMail, RoleGrant
+from ..models import DelegationLog, ExportFile, Membership, Notification, Organisation, OutboxMail, RoleGrant
 from ..security import (
     ADMIN,
     API_READ,
@@ -34,6 +34,10 @@ SELF_SERVICE = [
     ("can_show", "NotificationView"),
     ("can_export", "NotificationView"),
     ("mark_read", "NotificationView"),
+    # Their own large exports (row scope: theirs only).
+    ("can_progress", "ExportView"),
+    ("can_status", "ExportView"),
+    ("can_download", "ExportView"),
 ]
 
 # Every role reads, through the API, the organisations it belongs to and their members
@@ -87,6 +91,7 @@ scope(User, colleagues)
 # Notifications: each person sees their own feed; the outbox is Admin's alone.
 scope(Notification, lambda viewer: Notification.user_id == viewer.user_id if viewer.user_id else false())
 scope(OutboxMail, lambda viewer: false())
+scope(ExportFile, lambda viewer: ExportFile.user_id == viewer.user_id if viewer.user_id else false())
 scope(Role, grantable_roles)
 scope(RoleGrant, by_organisation(RoleGrant.organisation_id))
 scope(DelegationLog, by_organisation(DelegationLog.organisation_id))

@@ -1,9 +1,13 @@
 """Desk B, client-project ticketing: the vendor's staff see the projects their vendor
 runs; a client company's people see its projects, unless a project's visibility list
-names someone: then only the listed people and the two project leads see it."""
+names someone: then only the listed people and the two project leads see it.
+
+A ticket's comments are seen with the ticket, except internal notes, which only the
+staff of the vendor running the project see (page, API, files, feed: one scope).
+Canned answers are their vendor's staff's."""
 from sqlalchemy import and_, exists, false, or_, select
 
-from ..models import Project, ProjectViewer, ProjectTicket
+from ..models import CannedAnswer, Project, ProjectTicket, ProjectTicketComment, ProjectViewer
 from ..security import (
     API_READ,
     CLIENT,
@@ -23,7 +27,7 @@ from ..security import (
 TICKET_VENDOR_TRANSITIONS = ("assign", "start", "wait_rd", "ask_client", "lead_followup", "process")
 EXTRANET = (
     grants("Extranet", ("can_read", "can_write"))
-    + grants("ProjectTicketApi", API_READ + ("can_transition",))
+    + grants("ProjectTicketApi", API_READ + ("can_transition", "can_comment"))
     + grants("ProjectApi", API_READ)
     + grants("MyProjects", ("menu_access",))
     + grants("MyTickets", ("menu_access",))
@@ -34,6 +38,9 @@ BACK_OFFICE = (
     + grants("ProjectTicketView", READ + EXPORT + ("can_edit",) + TICKET_VENDOR_TRANSITIONS)
     + grants("Projects", ("menu_access",))
     + grants("Tickets", ("menu_access",))
+    + grants("TicketQueues", ("can_read", "can_write", "menu_access"))
+    + grants("CannedAnswerView", READ + EXPORT + ("can_add", "can_edit", "can_delete"))
+    + grants("CannedAnswers", ("menu_access",))
 )
 VENDOR_ROLES = (PROJECT_LEAD, VENDOR_AGENT)
 grant(CLIENT, EXTRANET + grants("ProjectApi", ("can_visibility",)))
@@ -73,7 +80,38 @@ def open_to_new_tickets(viewer: Viewer):
 scope(Project, visible_projects)
 scope(ProjectViewer, lambda viewer: ProjectViewer.project_id.in_(
     select(Project.id).where(visible_projects(viewer))))
-scope(ProjectTicket, lambda viewer: ProjectTicket.project_id.in_(select(Project.id).where(visible_projects(viewer))))
+
+
+def visible_tickets(viewer: Viewer):
+    return ProjectTicket.project_id.in_(select(Project.id).where(visible_projects(viewer)))
+
+
+def of_ticket_company(viewer: Viewer):
+    """Tickets the viewer sees as a person of the ticket's client company."""
+    if not viewer.organisation_ids:
+        return false()
+    return and_(ProjectTicket.organisation_id.in_(list(viewer.organisation_ids)), visible_tickets(viewer))
+
+
+def visible_comments(viewer: Viewer):
+    """The comments of the tickets the viewer sees; internal notes only on the
+    projects the viewer's vendor runs."""
+    on_visible = ProjectTicketComment.ticket_id.in_(select(ProjectTicket.id).where(visible_tickets(viewer)))
+    on_run = ProjectTicketComment.ticket_id.in_(
+        select(ProjectTicket.id).join(Project, Project.id == ProjectTicket.project_id).where(run_by_viewer(viewer)))
+    return and_(on_visible, or_(ProjectTicketComment.internal.is_(False), on_run))
+
+
+def own_vendor(viewer: Viewer):
+    """Canned answers of the vendors the viewer is staff of."""
+    if not viewer.organisation_ids or not viewer.roles.intersection(VENDOR_ROLES):
+        return false()
+    return CannedAnswer.vendor_id.in_(list(viewer.organisation_ids))
+
+
+scope(ProjectTicket, visible_tickets)
+scope(ProjectTicketComment, visible_comments)
+scope(CannedAnswer, own_vendor)
 
 #: is_vendor_staff(user, project): a ProjectLead or VendorAgent of the vendor running it.
 is_vendor_staff = row_predicate(Project, run_by_viewer)
@@ -81,3 +119,7 @@ is_vendor_staff = row_predicate(Project, run_by_viewer)
 may_file_on = row_predicate(Project, open_to_new_tickets)
 #: may_see_project(user, project): the project's scope, for one person and one project.
 may_see_project = row_predicate(Project, visible_projects)
+#: sees_ticket(user, ticket): the ticket is in the person's row scope.
+sees_ticket = row_predicate(ProjectTicket, visible_tickets)
+#: is_client_colleague(user, ticket): a person of the ticket's client company who sees it.
+is_client_colleague = row_predicate(ProjectTicket, of_ticket_company)

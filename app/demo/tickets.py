@@ -1,10 +1,12 @@
 """Desk B's demo data: a vendor's projects for two client companies, in both phases,
 with tickets in every state; the vendor's staff (`lead`, `agent`) and the clients'
-people (`client`, `cmartin`, `client2`)."""
+people (`client`, `cmartin`, `client2`); internal notes, the vendor's canned answers,
+and tickets unassigned and overdue so that every queue has some."""
 from datetime import date, timedelta
 
 from ..extensions import db
 from ..models import (
+    CannedAnswer,
     Project,
     ProjectPhase,
     ProjectViewer,
@@ -40,11 +42,13 @@ DEMO_TICKETS = [
     ("KJC0E3R", 0, "client", "new", "blocking", "Erreur à la création d'une inscription",
      "Les ventes ouvrent lundi", 1, []),
     ("APBQZM0", 0, "cmartin", "assigned", "high", "Tarif réduit absent du récapitulatif",
-     "Plusieurs réclamations de spectateurs", 4, []),
+     "Plusieurs réclamations de spectateurs", 4,
+     [("agent", "Le tarif réduit n'est pas paramétré dans l'offre : à voir avec Thomas avant de répondre.", True)]),
     ("G67TT09", 0, "client", "in_progress", "medium", "Logo flou dans l'en-tête", None, 6, []),
     ("VD5C97E", 0, "client", "waiting_rd", "low", "Extraction des ventes : colonnes inversées", None, 8, []),
     ("OK899Q5", 0, "client", "waiting_client", "medium", "Plan de salle incomplet", None, 10,
-     [("agent", "Pouvez-vous nous envoyer le plan à jour de l'Odéon ?")]),
+     [("agent", "Pouvez-vous nous envoyer le plan à jour de l'Odéon ?"),
+      ("lead", "Relancer le client jeudi s'il n'a pas répondu.", True)]),
     ("WDH00P9", 0, "cmartin", "lead_followup", "high", "Changement du prestataire de paiement",
      "Contrat à signer avant la fin du mois", 12, []),
     ("VHBS48F", 0, "client", "returned", "blocking", "Mail de confirmation non reçu",
@@ -65,12 +69,24 @@ DEMO_TICKETS = [
      [("agent", "Quel format de badge souhaitez-vous ?")]),
     ("MJMHEYY", 2, "client2", "lead_followup", "medium", "Ouverture d'un second hall", None, 11, []),
     ("34D8T7T", 2, "client2", "returned", "high", "Paiement par virement refusé",
-     "Exposants bloqués", 13, [("client2", "Le virement est toujours refusé.")]),
+     "Exposants bloqués", 13, [("client2", "Le virement est toujours refusé."),
+                               ("agent", "Le prestataire bancaire a un incident en cours, ticket ouvert chez eux.", True)]),
     ("YA031BA", 2, "client2", "processed", "medium", "Traduction anglaise du formulaire", None, 15, []),
     ("5UJ4V0P", 2, "client2", "closed", "medium", "Logo du salon en basse définition", None, 45, []),
     ("F1MZQB6", 3, "client2", "in_progress", "blocking", "Le plan interactif ne charge plus",
      "Le salon ouvre dans trois jours", 1, []),
     ("9R0O50C", 3, "client2", "closed", "low", "Horaires du dimanche à corriger", None, 50, []),
+]
+
+# The vendor's canned answers: title, text (placeholders: app/rules/tickets.py).
+DEMO_CANNED_ANSWERS = [
+    ("Prise en charge", "Bonjour {client_name},\n\nNous avons bien reçu votre ticket {ticket_reference} "
+     "« {ticket_title} » et le prenons en charge.\n\nCordialement,\n{agent_name}"),
+    ("Demande de capture d'écran", "Bonjour {client_name},\n\nPour avancer sur le ticket {ticket_reference}, "
+     "pouvez-vous nous envoyer une capture d'écran et le nom du navigateur utilisé ?\n\nMerci,\n{agent_name}"),
+    ("Correctif en recette", "Bonjour {client_name},\n\nLe correctif du ticket {ticket_reference} est en ligne "
+     "sur la plateforme de recette du projet {project_name} : merci de vérifier, puis de clôturer le ticket."
+     "\n\n{agent_name}"),
 ]
 
 # The transition that last moved each demo ticket (its history shows it).
@@ -106,7 +122,13 @@ def load():
             continue
         project = projects[index]
         created = now - timedelta(days=days, hours=2)
+        # The client waits for an answer of ours on new tickets, and since their last
+        # message on returned ones.
+        client_wrote = [created + timedelta(hours=4 + n) for n, (login, *_) in enumerate(comments)
+                        if login not in ("agent", "lead")]
+        waiting = created if state == "new" else (client_wrote[-1] if state == "returned" and client_wrote else None)
         ticket = ProjectTicket(
+            awaiting_vendor_since=waiting,
             reference=reference, project=project, organisation_id=project.organisation_id, title=title,
             description=f"{title}.\nConstaté sur la version de recette, voir capture jointe si besoin.",
             priority=ProjectTicketPriority(priority), priority_context=context, state=ProjectTicketState(state),
@@ -121,11 +143,15 @@ def load():
                 from_state="new", to_state=state,
                 actor_id=people[declarant if state in ("returned", "closed") else "agent"].id, happened_on=created + timedelta(hours=3),
                 comment="Prise en charge." if state != "closed" else None))
-        for position, (login, text) in enumerate(comments):
+        for position, (login, text, *internal) in enumerate(comments):
             db.session.add(ProjectTicketComment(ticket=ticket, state=ProjectTicketState(state), author_id=people[login].id,
-                                         text=text, created_on=created + timedelta(hours=4 + position)))
+                                                text=text, internal=bool(internal), created_on=created + timedelta(hours=4 + position)))
+    for title, body in DEMO_CANNED_ANSWERS:
+        if not db.session.query(CannedAnswer).filter_by(vendor_id=vendor.id, title=title).first():
+            db.session.add(CannedAnswer(vendor=vendor, title=title, body=body))
     db.session.commit()
-    yield f"{len(DEMO_PROJECTS)} ticket projects, {len(DEMO_TICKETS)} tickets"
+    yield (f"{len(DEMO_PROJECTS)} ticket projects, {len(DEMO_TICKETS)} tickets, "
+           f"{len(DEMO_CANNED_ANSWERS)} canned answers")
 
 
 

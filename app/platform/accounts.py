@@ -245,15 +245,18 @@ def find_active_user_by_email(email: str):
             .order_by(User.id).first())
 
 
-def request_password_reset(email: str) -> bool:
-    """"Forgot password": mail a reset link if an active account has this address.
+def request_password_reset(email: str, first_sign_in=False) -> bool:
+    """"Forgot password": mail a reset link if an active account has this address;
+    "first sign-in": the set-password link to someone who never signed in (the others
+    get the reset link).
 
     The answer is for tests and logs only: a person asking is never told.
     """
     user = find_active_user_by_email(email)
     if user is None:
         return False
-    send_password_link(user, PasswordTokenPurpose.reset)
+    first = first_sign_in and user.last_login is None
+    send_password_link(user, PasswordTokenPurpose.set if first else PasswordTokenPurpose.reset)
     return True
 
 

@@ -2,16 +2,32 @@
 only to people who may see the row they belong to.
 
 The type is read from the content (magic numbers), never from the name, and must
-be in FILE_ALLOWED_TYPES; the size is capped by FILE_MAX_BYTES.
+be in FILE_ALLOWED_TYPES; the size is capped by FILE_MAX_BYTES and the number of
+files one request stores by FILE_MAX_PER_REQUEST (checked before the first is written).
+
+A file is written when it is received, before the transaction that records it
+commits: if that transaction rolls back instead (a refusal after the upload, a race
+lost, an error), the files it wrote are deleted, so that no file is left on disk
+without its row.
+
+A file sent with a form that is then refused (a required field left empty) is kept
+as a *pending upload* of its sender (`keep_pending`): the form shown again lists it
+and carries its id, and the rule that finally accepts the form gives it to its row
+(`claim_pending`). Nobody downloads a pending upload; those left behind are removed
+after FILE_PENDING_MAX_AGE seconds (`remove_stale_pending`, a periodic job).
 """
 import hashlib
+import logging
 import os
 import uuid
+from datetime import timedelta
+from types import SimpleNamespace
 
 import filetype
-from flask import current_app
+from flask import current_app, g, has_request_context, request
 from flask_babel import gettext
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import StoredFile, utcnow
@@ -19,6 +35,11 @@ from ..security import apply_scope, scoped_models
 from .refusals import Refused
 
 TEXT_TYPE = "text/plain"
+PENDING_OWNER = "pending_upload"  # owner_type of pending uploads; owner_id is their sender
+_WRITTEN = "guichet_files_written"  # session.info: paths written in the open transaction
+_STORED_IN_REQUEST = "guichet_files_stored"  # g: files stored by this request
+
+log = logging.getLogger(__name__)
 
 
 class FileRefused(Refused):
@@ -51,14 +72,30 @@ def used_bytes(user_id) -> int:
     )
 
 
+def _check_count(field, label) -> None:
+    """Refuse a request that sends or stores more than FILE_MAX_PER_REQUEST files: the
+    files the form `field` carries are counted before the first is written, and the
+    files stored in the request whatever their field."""
+    cap = current_app.config["FILE_MAX_PER_REQUEST"]
+    if not cap or not has_request_context():
+        return
+    sent = sum(1 for upload in request.files.getlist(field) if upload and upload.filename)
+    stored = g.get(_STORED_IN_REQUEST, 0)
+    if sent > cap or stored >= cap:
+        raise FileRefused(field, gettext("%(field)s: at most %(num)d files at a time.", field=label, num=cap))
+    setattr(g, _STORED_IN_REQUEST, stored + 1)
+
+
 def save_upload(upload, owner, uploaded_by=None, field_label=None, field="attachment") -> StoredFile:
     """Store a werkzeug FileStorage for `owner` (a business row) or raise FileRefused
     naming the form `field` (its label: `field_label`).
 
     The uploader's quota (FILE_USER_QUOTA_BYTES) applies unless the owner's model
-    sets `exempt_from_file_quota`.
+    sets `exempt_from_file_quota`. The file stays on disk only if the transaction
+    commits.
     """
     label = field_label or gettext("Attachment")
+    _check_count(field, label)
     max_bytes = current_app.config["FILE_MAX_BYTES"]
     quota = current_app.config.get("FILE_USER_QUOTA_BYTES") or 0
     quota_left = None
@@ -72,6 +109,7 @@ def save_upload(upload, owner, uploaded_by=None, field_label=None, field="attach
     relative = os.path.join(utcnow().strftime("%Y/%m"), uuid.uuid4().hex)
     path = os.path.join(storage_root(), relative)
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    db.session.info.setdefault(_WRITTEN, []).append(path)
     digest, size = hashlib.sha256(), 0
     try:
         with open(path, "wb") as out:
@@ -88,7 +126,7 @@ def save_upload(upload, owner, uploaded_by=None, field_label=None, field="attach
                 out.write(chunk)
                 chunk = upload.stream.read(1024 * 1024)
     except FileRefused:
-        os.unlink(path)
+        _remove(path)
         raise
     stored = StoredFile(owner_type=owner.__tablename__, owner_id=owner.id,
                         original_name=os.path.basename(upload.filename or "fichier")[:255],
@@ -128,3 +166,82 @@ def files_of(owner) -> list:
     return (db.session.query(StoredFile)
             .filter_by(owner_type=owner.__tablename__, owner_id=owner.id)
             .order_by(StoredFile.id).all())
+
+
+# ---------------------------------------------------------------------------
+# Pending uploads: files kept across a refused form
+# ---------------------------------------------------------------------------
+
+
+def keep_pending(upload, user, field_label=None, field="attachment") -> StoredFile:
+    """Store an upload as `user`'s pending upload (type, size and quota checked as
+    for any file), or raise FileRefused."""
+    owner = SimpleNamespace(__tablename__=PENDING_OWNER, id=user.id)
+    return save_upload(upload, owner, user, field_label, field)
+
+
+def pending_of(user, file_ids) -> list:
+    """`user`'s pending uploads among `file_ids` (others' and claimed files are left out)."""
+    ids = [int(i) for i in file_ids if str(i).isdigit()]
+    if not ids or user is None:
+        return []
+    return (db.session.query(StoredFile)
+            .filter(StoredFile.owner_type == PENDING_OWNER, StoredFile.owner_id == user.id,
+                    StoredFile.id.in_(ids))
+            .order_by(StoredFile.id).all())
+
+
+def claim_pending(stored_files, owner) -> list:
+    """Give pending uploads to `owner` (a business row): they become its files."""
+    for stored in stored_files:
+        stored.owner_type, stored.owner_id = owner.__tablename__, owner.id
+    db.session.flush()
+    return list(stored_files)
+
+
+def remove_stale_pending(now=None) -> int:
+    """Periodic job: remove the pending uploads older than FILE_PENDING_MAX_AGE
+    (forms never sent again), rows and files."""
+    before = (now or utcnow()) - timedelta(seconds=current_app.config["FILE_PENDING_MAX_AGE"])
+    stale = (db.session.query(StoredFile)
+             .filter(StoredFile.owner_type == PENDING_OWNER, StoredFile.created_on < before).all())
+    for stored in stale:
+        try:
+            os.unlink(absolute_path(stored))
+        except FileNotFoundError:
+            pass
+        db.session.delete(stored)
+    db.session.commit()
+    return len(stale)
+
+
+# -- files written by a transaction that does not commit are deleted ----------
+
+
+def _remove(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:  # the rollback goes on; the file is reported
+        log.exception("could not delete %s, written by a transaction that did not commit", path)
+
+
+def _kept(session):
+    """Committed: the files now belong to their rows."""
+    session.info.pop(_WRITTEN, None)
+
+
+def _transaction_ended(session, transaction):
+    """The outermost transaction ended without a commit (rolled back or closed): its
+    files have no row."""
+    if transaction.parent is None:
+        for path in session.info.pop(_WRITTEN, ()):
+            _remove(path)
+
+
+def install():
+    """Listen to every session's commits and rollbacks (once per process)."""
+    for name, listener in (("after_commit", _kept), ("after_transaction_end", _transaction_ended)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -5,7 +5,9 @@ transaction has committed, never inside it.
   machine or any other sharing the database and Redis). A job that raises is
   retried after each delay of `JOB_RETRY_INTERVALS` (rq.Retry), then left failed.
 * Without it (the embedded default) the job runs in this process right after the
-  commit, in an app context of its own (its own session and transaction), once.
+  commit, in an app context of its own (its own session and transaction), once; a
+  long job (`background=True`, e.g. an export) runs in a thread of its own so that
+  the request answers at once.
 
 Either way a job runs in an app context, as the user who enqueued it
 (`audit.acting_as`), so the rows it writes name their author. If the caller's
@@ -17,6 +19,7 @@ Periodic jobs are declared in `app/platform/schedule.py` (RQ's cron; `flask cron
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -52,6 +55,7 @@ class PendingJob:
     timeout: int | None = None
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     user_id: int | None = None
+    background: bool = False
 
     @property
     def name(self):
@@ -63,10 +67,12 @@ def enqueue(func, *args, **kwargs) -> str:
     return enqueue_job(func, args, kwargs)
 
 
-def enqueue_job(func, args=(), kwargs=None, *, queue=DEFAULT_QUEUE, retry=True, timeout=None) -> str:
-    """`enqueue` with options: the RQ queue, whether to retry with backoff, a timeout (s)."""
+def enqueue_job(func, args=(), kwargs=None, *, queue=DEFAULT_QUEUE, retry=True, timeout=None,
+                background=False) -> str:
+    """`enqueue` with options: the RQ queue, whether to retry with backoff, a timeout (s),
+    and whether, in-process, it runs in a thread of its own (`background`)."""
     job = PendingJob(func, tuple(args), dict(kwargs or {}), queue, retry, timeout,
-                     user_id=audit.author_id())
+                     user_id=audit.author_id(), background=background)
     session = db.session()
     if _has_writes(session):
         session.info.setdefault(_PENDING, []).append(job)
@@ -134,7 +140,10 @@ def _dispatch(jobs):
         return
     app = current_app._get_current_object()
     for job in jobs:
-        run_in_process(app, job)
+        if job.background:
+            threading.Thread(target=run_in_process, args=(app, job), name=job.name, daemon=True).start()
+        else:
+            run_in_process(app, job)
 
 
 def run_in_process(app, job):
@@ -145,6 +154,42 @@ def run_in_process(app, job):
         except Exception:
             db.session.rollback()
             log.exception("job %s (%s) failed", job.job_id, job.name)
+
+
+# ---------------------------------------------------------------------------
+# Progress of a long job, for the page that waits for it
+# ---------------------------------------------------------------------------
+
+PROGRESS_TTL = 24 * 3600  # seconds a progress figure outlives its last update
+_progress = {}  # in-process jobs: {key: (done, total)}; the embedded default is one process
+
+
+def set_progress(key: str, done: int, total: int) -> None:
+    """Tell the waiting pages how far the job of `key` (e.g. "export:12") has got: on
+    Redis with REDIS_URL (any worker, any web process), else in this process's memory.
+    The job's own transaction stays open meanwhile, so this never writes the database."""
+    if uses_redis():
+        redis_connection().set(queue_name(f"progress:{key}"), f"{done}/{total}", ex=PROGRESS_TTL)
+    else:
+        _progress[key] = (done, total)
+
+
+def get_progress(key: str):
+    """(done, total) as last set for `key`, or None."""
+    if uses_redis():
+        value = redis_connection().get(queue_name(f"progress:{key}"))
+        if value is None:
+            return None
+        done, _, total = value.decode().partition("/")
+        return int(done), int(total)
+    return _progress.get(key)
+
+
+def forget_progress(key: str) -> None:
+    if uses_redis():
+        redis_connection().delete(queue_name(f"progress:{key}"))
+    else:
+        _progress.pop(key, None)
 
 
 # ---------------------------------------------------------------------------

@@ -114,15 +114,17 @@ def register_secret_link(kind, issue):
 
 
 def notify(recipients, template, context=None, *, link=None, attachments=(), feed=True, mail=True,
-           secret_link=None):
+           secret_link=None, reply_to=None):
     """Notify people: a feed entry for each user, a mail for each user and address.
 
     `recipients`: FAB users and plain addresses (a desk mailbox, an organiser), in any
     mix; duplicates and empty values are dropped, an address of a listed user is that
     user. `link`: a path or URL of the object concerned. `attachments`: tuples
     (filename, content type, bytes), e.g. `ics_attachment(...)`. `secret_link`: the kind
-    (see `register_secret_link`) of the secret link the mail holds masked. Returns the
-    notifications and outbox mails added to the session.
+    (see `register_secret_link`) of the secret link the mail holds masked.
+    `reply_to(user)`: the address a user's answer goes to (a signed reply address,
+    app.platform.inbound), or None. Returns the notifications and outbox mails added
+    to the session.
     """
     users, addresses = _split(recipients)
     lowered = {address.lower(): address for address in addresses}
@@ -168,6 +170,7 @@ def notify(recipients, template, context=None, *, link=None, attachments=(), fee
                         recipient=address, user_id=user.id if user else None, locale=locale,
                         template=template, subject=subject, body=body,
                         html=html, state=MailState.queued, attempts=0, secret_link=secret_link,
+                        reply_to=reply_to(user) if reply_to is not None and user is not None else None,
                         attachments=[OutboxAttachment(filename=n, content_type=t, data=d)
                                      for n, t, d in attachments],
                     ))
@@ -328,7 +331,7 @@ def _unsealed(mail):
 def _message(mail):
     message = _Message(
         subject=mail.subject, recipients=[mail.recipient], body=mail.body, html=mail.html,
-        sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
+        sender=current_app.config.get("MAIL_DEFAULT_SENDER"), reply_to=mail.reply_to,
         extra_headers={"Auto-Submitted": "auto-generated", "X-Guichet-Outbox": str(mail.id)},
     )
     for attachment in mail.attachments:
@@ -366,7 +369,7 @@ def _lock(mail_id):
     one process.)"""
     rows = db.session.execute(
         select(_MAILS.c.id, _MAILS.c.recipient, _MAILS.c.subject, _MAILS.c.body, _MAILS.c.html,
-               _MAILS.c.state, _MAILS.c.user_id, _MAILS.c.secret_link, _ATTACHMENTS.c.filename, _ATTACHMENTS.c.content_type, _ATTACHMENTS.c.data)
+               _MAILS.c.state, _MAILS.c.user_id, _MAILS.c.secret_link, _MAILS.c.reply_to, _ATTACHMENTS.c.filename, _ATTACHMENTS.c.content_type, _ATTACHMENTS.c.data)
         .select_from(_MAILS.outerjoin(_ATTACHMENTS, _ATTACHMENTS.c.mail_id == _MAILS.c.id))
         .where(_MAILS.c.id == mail_id)
         .order_by(_ATTACHMENTS.c.id)
@@ -378,7 +381,7 @@ def _lock(mail_id):
     first = rows[0]
     return SimpleNamespace(
         id=first.id, recipient=first.recipient, subject=first.subject, body=first.body, html=first.html,
-        user_id=first.user_id, secret_link=first.secret_link,
+        user_id=first.user_id, secret_link=first.secret_link, reply_to=first.reply_to,
         attachments=[SimpleNamespace(filename=r.filename, content_type=r.content_type, data=r.data)
                      for r in rows if r.filename is not None],
     )
@@ -484,7 +487,7 @@ def resend(mails) -> int:
             mail = OutboxMail(
                 recipient=mail.recipient, user_id=mail.user_id, locale=mail.locale,
                 template=mail.template, subject=mail.subject, body=mail.body, html=mail.html,
-                state=MailState.queued, attempts=0, secret_link=mail.secret_link,
+                state=MailState.queued, attempts=0, secret_link=mail.secret_link, reply_to=mail.reply_to,
                 attachments=[OutboxAttachment(filename=a.filename, content_type=a.content_type, data=a.data)
                              for a in mail.attachments],
             )

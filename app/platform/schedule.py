@@ -10,8 +10,14 @@ Desks add their jobs below (reminders, certificate expiry alerts...), e.g.
 """
 from rq import cron
 
-from .jobs import MAIL_QUEUE
+from .exports import sweep_exports
+from .files import remove_stale_pending
+from .jobs import DEFAULT_QUEUE, MAIL_QUEUE
 from .notifications import requeue_stale_mails
 
 # Mails whose job was lost (Redis flushed, Redis down at commit time) are queued again.
 cron.register(requeue_stale_mails, queue_name=MAIL_QUEUE, cron="*/10 * * * *")
+# Large exports are kept EXPORT_KEEP_HOURS, then their files are deleted.
+cron.register(sweep_exports, queue_name=DEFAULT_QUEUE, cron="17 * * * *")
+# Files kept across a refused form that was never sent again.
+cron.register(remove_stale_pending, queue_name=DEFAULT_QUEUE, cron="47 * * * *")

@@ -71,7 +71,8 @@ class Transition:
     # guard(item, user, comment) -> a refusal message, or None
     guards: tuple = ()
     comment_required: bool = False
-    # notify(item, event) -> (recipients, template, context[, link]) or None
+    # notify(item, event) -> (recipients, template, context[, link[, options]]) or None,
+    # options being more keyword arguments of notifications.notify (reply_to...)
     notify: Optional[Callable] = None
     icon: str = "fa-arrow-right"
     confirmation: object = None
@@ -161,6 +162,23 @@ class Workflow:
                 return TransitionRefused(None, message)
         return None
 
+    def done_message(self, name) -> str:
+        """What the person is told once their transition went through: "Vous avez validé
+        cette réservation." (from its `done`), else the action's name."""
+        transition = self.transition(name)
+        if transition.done:
+            return gettext("You have %(done)s.", done=transition.done)
+        return gettext("Done: %(action)s.", action=transition.label)
+
+    def nothing_offered(self, item) -> str:
+        """Why a row offers no action to this person: its state is final, or what can
+        happen from it is for others."""
+        state = self.state_label(self.state_of(item))
+        if self.state_of(item) in self.final_states or not any(
+                self.state_of(item) in t.sources for t in self.transitions):
+            return gettext("No action: “%(state)s” is final, nothing can change any more.", state=state)
+        return gettext("No action for you: what can happen from “%(state)s” is for other people.", state=state)
+
     def available(self, item, user) -> list:
         """The transitions `user` could fire on `item` now (a comment may still be asked)."""
         state = self.state_of(item)
@@ -195,8 +213,9 @@ class Workflow:
             if message:
                 from . import notifications
 
-                recipients, template, context, *link = message
-                notifications.notify(recipients, template, context, link=link[0] if link else None)
+                recipients, template, context, *rest = message
+                options = rest[1] if len(rest) > 1 else {}
+                notifications.notify(recipients, template, context, link=rest[0] if rest else None, **options)
         return event
 
     def move(self, item, kind, user, target, comment=None, attachment=None, changes=None) -> WorkflowEvent:

@@ -10,7 +10,7 @@ their feed (and by mail).
 from __future__ import annotations
 
 from flask_appbuilder.security.sqla.models import Role, User
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l, lazy_pgettext
 from sqlalchemy import select
 
 from ..extensions import db
@@ -30,7 +30,7 @@ from ..models import (
 from ..access.ent import is_desk_agent_of, is_referent_of, is_requester
 from ..platform import files, notifications
 from ..platform.refusals import Refused
-from ..platform.workflow import Transition, Workflow
+from ..platform.workflow import Transition, TransitionRefused, Workflow
 from ..security import ENT_REFERENT, ENT_SUPPORT, is_admin, role_names
 
 SUBJECT_MAX = 200
@@ -160,10 +160,13 @@ def create_request(user, *, application_id, subject, description, organisation_i
 
 
 def _notify_change(item, event):
-    """A referent's or the desk's change → the requester; the requester's → the referents."""
+    """A referent's change → the requester; the requester's → the referents; the
+    support desk's → both (the referents follow what support does with their requests)."""
     actor = db.session.get(User, event.actor_id) if event.actor_id else None
     if actor is not None and actor.id == item.requester_id:
         recipients = referents_of(item.organisation_id)
+    elif actor is not None and is_desk_agent_of(actor, item):
+        recipients = [item.requester, *referents_of(item.organisation_id)]
     else:
         recipients = [item.requester]
     context = {"request": item, "actor": actor, "action": REQUEST_WORKFLOW.event_label(event),
@@ -233,6 +236,9 @@ class RequestWorkflow(Workflow):
             item.support_reference = support_reference_for(item)
             item.support_state = SupportState.transmitted
             db.session.flush()
+        elif name == "resolve" and item.escalated and is_desk_agent_of(user, item):
+            item.support_state = SupportState.resolved
+            db.session.flush()
         return event
 
 
@@ -266,8 +272,9 @@ REQUEST_WORKFLOW = RequestWorkflow(
         COMMENT: _l("Comment"),
         SUPPORT_ANSWER: _l("Support answer"),
         "open": _l("Opened"),
-        "resolve": _l("Resolved"),
-        "close": _l("Closed"),
+        # A change of status reads as the status itself (one word per state).
+        "resolve": lazy_pgettext("help request status", "Resolved"),
+        "close": lazy_pgettext("help request status", "Closed"),
         "reopen": _l("Reopened"),
         "escalate": _l("Transmitted to support"),
     },
@@ -330,6 +337,45 @@ def support_answer(item, user, comment, upload=None) -> WorkflowEvent:
     notifications.notify([item.requester, *referents_of(item.organisation_id)], "ent/support_answer",
                          {"request": item, "actor": user, "comment": event.comment}, link=_link(item))
     return event
+
+
+# ---------------------------------------------------------------------------
+# The request page's one reply box: a message and/or a status change
+# ---------------------------------------------------------------------------
+
+#: Transmitting to support is the referents' own button (DESIGN §5), not a status.
+OWN_BUTTONS = ("escalate",)
+
+
+def reply_choices(item, user) -> list:
+    """The status changes a reply of `user` may carry on `item` now."""
+    return [t for t in REQUEST_WORKFLOW.available(item, user) if t.name not in OWN_BUTTONS]
+
+
+def may_reply(user, item) -> bool:
+    return may_comment(user, item) or may_answer(user, item) or bool(reply_choices(item, user))
+
+
+def reply(item, user, message, upload=None, then=None) -> WorkflowEvent:
+    """What the reply box sends, all of it or nothing: the message (the support desk's
+    answer, or a comment) and, when `then` names one, a status change. A status change
+    alone needs no message; with one, the change carries it (one event)."""
+    text = (message or "").strip()
+    if then and then not in {t.name for t in reply_choices(item, user)}:
+        try:
+            refusal = None if then in OWN_BUTTONS else REQUEST_WORKFLOW.refusal(item, then, user, "-")
+        except TransitionRefused as unknown:
+            refusal = unknown
+        reason = refusal.message if refusal else gettext("choose one of the offered changes.")
+        raise RequestRefused("then", gettext("Status: %(reason)s", reason=reason))
+    if is_desk_agent_of(user, item):
+        event = support_answer(item, user, message, upload) if text or not then else None
+        return REQUEST_WORKFLOW.fire(item, then, user) if then else event
+    if not then:
+        return add_comment(item, user, message, upload)
+    REQUEST_WORKFLOW.check(item, then, user, text)  # the loser of a race writes no file
+    attachment = files.save_upload(upload, item, user) if upload and upload.filename else None
+    return REQUEST_WORKFLOW.fire(item, then, user, text, attachment)
 
 
 def events_of(item) -> list:

@@ -1,6 +1,8 @@
 """Desk B, client-project ticketing — the decisions: who may do what, the 9-state
 workflow, the mails, and the lists the client screens show (the "extranet": the
-pages a vendor's clients use). Plain functions over models, no HTTP.
+pages a vendor's clients use); for the vendor's staff, assignment to a chosen agent,
+the queues (mine, unassigned, waiting for the client, overdue), internal notes,
+canned answers and replies by mail. Plain functions over models, no HTTP.
 """
 from __future__ import annotations
 
@@ -9,15 +11,17 @@ import secrets
 import string
 from urllib.parse import urlsplit
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Optional
 
 from flask import current_app
+from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import and_, case, false, func, or_, select, text
 
 from ..extensions import db
 from ..models import (
+    CannedAnswer,
     DelegationAction,
     DelegationLog,
     Membership,
@@ -33,8 +37,16 @@ from ..models import (
     WorkflowEvent,
     utcnow,
 )
-from ..access.tickets import is_vendor_staff, may_file_on, may_see_project, open_to_new_tickets
-from ..platform import files, notifications
+from ..access.tickets import (
+    VENDOR_ROLES,
+    is_client_colleague,
+    is_vendor_staff,
+    may_file_on,
+    may_see_project,
+    open_to_new_tickets,
+    sees_ticket,
+)
+from ..platform import files, inbound, notifications
 from ..platform.refusals import Refused
 from ..platform.workflow import Transition, TransitionRefused, Workflow
 from ..security import ApproximateCount, apply_scope, current_viewer, is_admin
@@ -66,6 +78,14 @@ def is_client_party(user, ticket) -> bool:
 
 def _vendor(user, ticket) -> bool:
     return is_vendor_staff(user, ticket.project)
+
+
+def may_answer(user, ticket) -> bool:
+    """Who answers a ticket on the client's side: its declarant and the client project
+    lead, and, while it waits for information from the client, any person of the
+    client company who sees it (a colleague, the follower)."""
+    return is_client_party(user, ticket) or (
+        ticket.state is ProjectTicketState.waiting_client and is_client_colleague(user, ticket))
 
 
 # ---------------------------------------------------------------------------
@@ -109,12 +129,29 @@ def _context(ticket, event=None) -> dict:
     return {"ticket": ticket, "project": ticket.project, "state": ticket.state,
             "comment": event.comment if event is not None else None,
             "actor": event.actor if event is not None else None,
-            "ticket_url": notifications.absolute_url(ticket_link(ticket))}
+            "ticket_url": notifications.absolute_url(ticket_link(ticket)),
+            "replies_by_mail": bool(current_app.config.get("INBOUND_MAIL_DOMAIN"))}
+
+
+# Reply addresses (app.platform.inbound): ticket+<ticket id>.<person id>.<signature>@...
+# adds a comment; an answer to an internal note's mail adds an internal note.
+REPLY_KIND, NOTE_REPLY_KIND = "ticket", "ticketnote"
+
+
+def _mail_options(ticket, kind=REPLY_KIND) -> dict:
+    """Each person a ticket's mail goes to may answer it by mail (app.platform.inbound)."""
+    return {"reply_to": lambda user: inbound.reply_address(kind, ticket.id, user.id)}
+
+
+def notify_ticket(recipients, template, ticket, event=None, reply_kind=REPLY_KIND, **context):
+    """A ticket's mail and feed entry, with each person's reply address."""
+    return notifications.notify(recipients, template, {**_context(ticket, event), **context},
+                                link=ticket_link(ticket), **_mail_options(ticket, reply_kind))
 
 
 def _mail(template, recipients):
     def notify(ticket, event):
-        return recipients(ticket), template, _context(ticket, event), ticket_link(ticket)
+        return recipients(ticket), template, _context(ticket, event), ticket_link(ticket), _mail_options(ticket)
 
     return notify
 
@@ -124,15 +161,15 @@ def _on_assign(ticket, event):
     if ticket.assignee_id is None:
         ticket.assignee_id = event.actor_id
         db.session.flush()
-        db.session.refresh(ticket, ["assignee"])
+    db.session.refresh(ticket, ["assignee"])
     return (client_recipients(ticket) + [ticket.assignee], "tickets/assigned", _context(ticket, event),
-            ticket_link(ticket))
+            ticket_link(ticket), _mail_options(ticket))
 
 
 def _on_close(ticket, event):
     ticket.closed_on = event.happened_on
     return (client_recipients(ticket) + vendor_recipients(ticket), "tickets/closed",
-            _context(ticket, event), ticket_link(ticket))
+            _context(ticket, event), ticket_link(ticket), _mail_options(ticket))
 
 
 # ---------------------------------------------------------------------------
@@ -170,13 +207,16 @@ TICKET_WORKFLOW = Workflow(
                    allowed=_vendor, notify=_mail("tickets/processed", client_recipients), icon="fa-check",
                    done=_l("marked this ticket as processed")),
         Transition("send_back", _l("Return the ticket"), (PROCESSED, WAITING_CLIENT), RETURNED,
-                   allowed=is_client_party, comment_required=True,
+                   allowed=may_answer, comment_required=True,
                    notify=_mail("tickets/returned", vendor_recipients), icon="fa-reply",
                    done=_l("returned this ticket")),
         Transition("close", _l("Close the ticket"), OPEN_STATES, CLOSED,
                    allowed=is_client_party, notify=_on_close, icon="fa-lock", done=_l("closed this ticket")),
     ],
+    event_labels={"reassign": _l("Reassigned")},
 )
+#: The transitions that answer the client: the overdue clock stops (assigning does not).
+ANSWERS = tuple(name for name in ("start", "wait_rd", "ask_client", "lead_followup", "process"))
 
 
 def closed_refusal(ticket) -> Optional[TicketRefused]:
@@ -187,12 +227,8 @@ def closed_refusal(ticket) -> Optional[TicketRefused]:
     return None
 
 
-def fire(ticket, name, user, comment="", upload=None):
-    """Fire a transition with its comment and optional attachment, or raise a
-    Refused (TicketRefused, TransitionRefused, FileRefused) leaving everything as it was.
-
-    The ticket is locked and read again first (`Workflow.lock`): of two people acting
-    at once, the one who lost is refused before writing the attachment."""
+def _check_transition(ticket, name, user, comment):
+    """Lock the ticket, read it again, and raise the refusal of `name`, if any."""
     TICKET_WORKFLOW.lock(ticket)
     closed = closed_refusal(ticket)
     if closed:
@@ -200,12 +236,84 @@ def fire(ticket, name, user, comment="", upload=None):
     refusal = TransitionRefused(None, closed) if closed else TICKET_WORKFLOW.refusal(ticket, name, user, comment)
     if refusal is not None:
         raise refusal
-    attachment = files.save_upload(upload, ticket, user) if upload is not None and upload.filename else None
-    return TICKET_WORKFLOW.fire(ticket, name, user, comment, attachment)
+
+
+def _attachment(ticket, user, upload=None, pending=()):
+    """The one file of a message: a pending upload of the author, or a new upload."""
+    kept = files.pending_of(user, pending)
+    if kept:
+        return files.claim_pending(kept[:1], ticket)[0]
+    return files.save_upload(upload, ticket, user) if upload is not None and upload.filename else None
+
+
+def fire(ticket, name, user, comment="", upload=None, pending=()):
+    """Fire a transition with its comment and optional attachment (a new `upload`, or
+    one of the author's `pending` uploads), or raise a Refused (TicketRefused,
+    TransitionRefused, FileRefused) leaving everything as it was.
+
+    The ticket is locked and read again first (`Workflow.lock`): of two people acting
+    at once, the one who lost is refused before writing the attachment."""
+    _check_transition(ticket, name, user, comment)
+    event = TICKET_WORKFLOW.fire(ticket, name, user, comment, _attachment(ticket, user, upload, pending))
+    if name in ANSWERS:
+        ticket.awaiting_vendor_since = None
+    elif name == "send_back" and ticket.awaiting_vendor_since is None:
+        ticket.awaiting_vendor_since = event.happened_on
+    return event
 
 
 def available(ticket, user) -> list:
     return [] if closed_refusal(ticket) else TICKET_WORKFLOW.available(ticket, user)
+
+
+# ---------------------------------------------------------------------------
+# Assignment to a chosen agent
+# ---------------------------------------------------------------------------
+
+
+def assignable_agents(project) -> list:
+    """Who a ticket of the project may be assigned to: the staff (ProjectLead,
+    VendorAgent) of the vendor running it, and its vendor project lead."""
+    staff = (db.session.query(User).join(Membership, Membership.user_id == User.id)
+             .filter(Membership.organisation_id == project.vendor_id, User.active.is_(True),
+                     User.roles.any(Role.name.in_(VENDOR_ROLES))).all())
+    people = {person.id: person for person in staff}
+    if project.vendor_lead is not None and project.vendor_lead.active:
+        people.setdefault(project.vendor_lead_id, project.vendor_lead)
+    return sorted(people.values(), key=lambda person: (person.last_name or "", person.first_name or ""))
+
+
+def may_assign(user, ticket) -> bool:
+    return ticket.state is not CLOSED and (is_admin(user) or _vendor(user, ticket))
+
+
+def assign(ticket, actor, assignee, comment="", pending=()):
+    """Give the ticket to `assignee`, one of `assignable_agents`: from New or Returned
+    through the "assign" transition (the state becomes Assigned), later as a
+    reassignment that keeps the state. The assignee is mailed. Raises a Refused,
+    changing nothing."""
+    TICKET_WORKFLOW.lock(ticket)
+    refusal = closed_refusal(ticket)
+    if refusal is not None:
+        raise refusal
+    if not may_assign(actor, ticket):
+        raise TransitionRefused(None, gettext("You may not “%(action)s” this record.",
+                                              action=TICKET_WORKFLOW.transition("assign").label))
+    if assignee is None or assignee.id not in {person.id for person in assignable_agents(ticket.project)}:
+        raise TicketRefused("assignee", gettext("Assignee: choose an agent of the project."))
+    if ticket.state in TICKET_WORKFLOW.transition("assign").sources:
+        _check_transition(ticket, "assign", actor, comment)  # refused before anything is written
+        ticket.assignee_id = assignee.id
+        return fire(ticket, "assign", actor, comment, pending=pending)
+    if ticket.assignee_id == assignee.id:
+        raise TicketRefused("assignee", gettext("Assignee: the ticket is already assigned to %(name)s.",
+                                                name=assignee))
+    ticket.assignee_id = assignee.id
+    db.session.flush()
+    db.session.refresh(ticket, ["assignee"])
+    event = TICKET_WORKFLOW.record(ticket, "reassign", actor, comment, _attachment(ticket, actor, None, pending))
+    notify_ticket([assignee], "tickets/assigned", ticket, event)
+    return event
 
 
 # ---------------------------------------------------------------------------
@@ -245,9 +353,22 @@ class TicketDraft:
     follower_id: Optional[int] = None
 
 
-def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=None) -> ProjectTicket:
-    """A new ticket (state New) with its attachments, and the creation mail; or raise
-    TicketRefused (nothing is kept) naming the field."""
+def keep_uploads(user, uploads, field="attachments") -> list:
+    """Files sent with a form, kept as `user`'s pending uploads until the form is
+    accepted (app.platform.files); raises FileRefused naming the field."""
+    return [files.keep_pending(upload, user, gettext("Attachments"), field=field)
+            for upload in uploads if upload is not None and upload.filename]
+
+
+def pending_uploads(user, file_ids) -> list:
+    """The person's files kept from a refused form, among `file_ids`."""
+    return files.pending_of(user, file_ids)
+
+
+def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=None, pending=()) -> ProjectTicket:
+    """A new ticket (state New) with its attachments (new `uploads` and the declarant's
+    `pending` uploads), and the creation mail; or raise TicketRefused (nothing is kept)
+    naming the field."""
     if project is None:
         raise TicketRefused("project", gettext("Project: choose a project."))
     if not may_create(declarant, project):
@@ -273,23 +394,27 @@ def create_ticket(project, declarant, draft: TicketDraft, uploads=(), reference=
     if draft.follower_id:
         follower = next((u for u in follower_candidates(project) if u.id == draft.follower_id), None)
         if follower is None:
-            raise TicketRefused("follower", gettext("Follower: choose a person of the client company who may see this project."))
+            raise TicketRefused("follower", gettext(
+                "Follower: choose a person of the client company who may see this project."))
     uploads = [u for u in uploads if u is not None and u.filename]
-    if len(uploads) > MAX_ATTACHMENTS:
+    kept = files.pending_of(declarant, pending)
+    if len(uploads) + len(kept) > MAX_ATTACHMENTS:
         raise TicketRefused("attachments", gettext("Attachments: at most %(max)d files.", max=MAX_ATTACHMENTS))
+    now = utcnow()
     ticket = ProjectTicket(
         reference=reference or new_reference(), project=project, organisation_id=project.organisation_id,
         title=title, description=(draft.description or "").strip() or None,
         page_url=page_url or None, priority=priority,
         priority_context=(draft.priority_context or "").strip() or None,
         state=ProjectTicketState.new, declarant=declarant, follower=follower,
+        created_on=now, awaiting_vendor_since=now,
     )
     db.session.add(ticket)
     db.session.flush()
+    files.claim_pending(kept, ticket)
     for upload in uploads:
         files.save_upload(upload, ticket, declarant, gettext("Attachments"), field="attachments")
-    notifications.notify(creation_recipients(ticket), "tickets/created", _context(ticket),
-                         link=ticket_link(ticket))
+    notify_ticket(creation_recipients(ticket), "tickets/created", ticket)
     return ticket
 
 
@@ -320,25 +445,129 @@ def add_attachments(ticket, user, uploads) -> list:
             for upload in uploads]
 
 
-def may_comment(user, ticket) -> bool:
-    return ticket.state is not ProjectTicketState.closed and (
-        is_admin(user) or is_vendor_staff(user, ticket.project) or is_client_party(user, ticket))
-
-
-def add_comment(ticket, user, text, upload=None) -> ProjectTicketComment:
+def comment_refusal(user, ticket) -> Optional[TicketRefused]:
+    """Why `user` may not comment on the ticket now, or None if they may: the vendor's
+    staff and the client party always (until it is closed), a colleague of the client
+    company who sees it while it waits for the client's information."""
     refusal = closed_refusal(ticket)
     if refusal is not None:
+        return refusal
+    if is_admin(user) or _vendor(user, ticket) or may_answer(user, ticket):
+        return None
+    if is_client_colleague(user, ticket):
+        leads = ", ".join(str(person) for person in dict.fromkeys(filter(None, [ticket.declarant,
+                                                                                 ticket.project.client_lead])))
+        return TicketRefused(None, gettext(
+            "Only %(people)s comment on this ticket while we work on it: you may answer it "
+            "when it waits for information from your company.", people=leads))
+    return TicketRefused(None, gettext("Comment: you may not comment on this ticket."))
+
+
+def may_comment(user, ticket) -> bool:
+    return comment_refusal(user, ticket) is None
+
+
+def may_write_notes(user, ticket) -> bool:
+    """Internal notes are the vendor's staff's (and Admin's)."""
+    return ticket.state is not CLOSED and (is_admin(user) or _vendor(user, ticket))
+
+
+def add_comment(ticket, user, text, upload=None, internal=False, pending=()) -> ProjectTicketComment:
+    """A comment (mailed to the ticket's people but its author) or, `internal`, a note
+    for the vendor's staff only; with an optional file (a new `upload` or one of the
+    author's `pending` uploads). Raises TicketRefused (or FileRefused), writing nothing."""
+    refusal = comment_refusal(user, ticket)
+    if refusal is not None:
         raise refusal
-    if not may_comment(user, ticket):
-        raise TicketRefused(None, gettext("Comment: you may not comment on this ticket."))
+    if internal and not may_write_notes(user, ticket):
+        raise TicketRefused("internal", gettext("Internal note: only the vendor's staff write internal notes."))
     if not (text or "").strip():
         raise TicketRefused("comment", gettext("Comment: this field is required."))
-    attachment = files.save_upload(upload, ticket, user) if upload is not None and upload.filename else None
     comment = ProjectTicketComment(ticket=ticket, state=ticket.state, author_id=user.id, text=text.strip(),
-                            attachment=attachment, created_on=utcnow())
+                                   internal=bool(internal), created_on=utcnow())
     db.session.add(comment)
     db.session.flush()
+    # A note's file is the note's: its row scope keeps it from the client too.
+    comment.attachment = _attachment(comment if internal else ticket, user, upload, pending)
+    db.session.flush()
+    vendor_side = _vendor(user, ticket) or is_admin(user)
+    if internal:
+        recipients = [person for person in vendor_recipients(ticket) if getattr(person, "id", None) != user.id]
+        notify_ticket(recipients, "tickets/internal_note", ticket, reply_kind=NOTE_REPLY_KIND,
+                      comment=comment.text, actor=user)
+        return comment
+    if vendor_side:
+        ticket.awaiting_vendor_since = None
+    elif ticket.awaiting_vendor_since is None:
+        ticket.awaiting_vendor_since = comment.created_on
+    recipients = [person for person in client_recipients(ticket) + vendor_recipients(ticket)
+                  if getattr(person, "id", None) != user.id]
+    notify_ticket(recipients, "tickets/commented", ticket, comment=comment.text, actor=user)
     return comment
+
+
+def reply_by_mail(ticket_id, person, reply, internal=False) -> ProjectTicketComment:
+    """An answer to a ticket's mail (app.platform.inbound): a comment (or, answering an
+    internal note, a note) of its author, by the same rule as on the page, if they
+    still see the ticket."""
+    ticket = db.session.get(ProjectTicket, ticket_id)
+    if ticket is None or not (is_admin(person) or sees_ticket(person, ticket)):
+        raise TicketRefused(None, gettext("This ticket does not exist or you may no longer see it."))
+    TICKET_WORKFLOW.lock(ticket)
+    return add_comment(ticket, person, reply.text, internal=internal)
+
+
+inbound.register_reply_handler(REPLY_KIND, reply_by_mail)
+inbound.register_reply_handler(NOTE_REPLY_KIND, lambda ticket_id, person, reply: reply_by_mail(
+    ticket_id, person, reply, internal=True))
+
+
+# ---------------------------------------------------------------------------
+# Canned answers
+# ---------------------------------------------------------------------------
+
+PLACEHOLDERS = {
+    "client_name": _l("the declarant's name"),
+    "ticket_reference": _l("the ticket's reference"),
+    "ticket_title": _l("the ticket's subject"),
+    "project_name": _l("the project's name"),
+    "agent_name": _l("your name"),
+}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def placeholder_refusal(body) -> Optional[TicketRefused]:
+    """A canned answer may only use the known placeholders."""
+    unknown = sorted({name for name in _PLACEHOLDER.findall(body or "") if name not in PLACEHOLDERS})
+    if unknown:
+        return TicketRefused("body", gettext(
+            "Text: unknown placeholder(s) %(unknown)s; use %(known)s.",
+            unknown=", ".join("{%s}" % name for name in unknown),
+            known=", ".join("{%s}" % name for name in PLACEHOLDERS)))
+    return None
+
+
+def canned_answers(ticket) -> list:
+    """The canned answers of the vendor running the ticket's project (in the viewer's scope)."""
+    return (apply_scope(db.session.query(CannedAnswer), CannedAnswer)
+            .filter(CannedAnswer.vendor_id == ticket.project.vendor_id).order_by(CannedAnswer.title).all())
+
+
+def fill_placeholders(body, ticket, agent) -> str:
+    values = {"client_name": ticket.declarant.get_full_name() if ticket.declarant else "",
+              "ticket_reference": ticket.reference, "ticket_title": ticket.title,
+              "project_name": ticket.project.name,
+              "agent_name": agent.get_full_name() if agent is not None else ""}
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), body or "")
+
+
+def canned_text(ticket, user, answer_id) -> str:
+    """The text of a canned answer for this ticket, placeholders filled; "" if the
+    person may not use it."""
+    if not may_write_notes(user, ticket):
+        return ""
+    answer = next((a for a in canned_answers(ticket) if a.id == answer_id), None)
+    return fill_placeholders(answer.body, ticket, user) if answer is not None else ""
 
 
 @dataclass
@@ -348,13 +577,23 @@ class HistoryEntry:
     author: object
     text: Optional[str]
     attachment: object
+    internal: bool = False
+    event: Optional[str] = None  # what happened, for an event that keeps the state
+
+
+def visible_comments(ticket):
+    """The ticket's comments the viewer may read (internal notes: the vendor's staff)."""
+    return (apply_scope(db.session.query(ProjectTicketComment), ProjectTicketComment)
+            .filter(ProjectTicketComment.ticket_id == ticket.id))
 
 
 def history(ticket) -> list:
-    """Comments and transitions, newest first; each with the state it left the ticket in."""
-    entries = [HistoryEntry(c.created_on, c.state, c.author, c.text, c.attachment)
-               for c in db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket.id)]
-    entries += [HistoryEntry(e.happened_on, ProjectTicketState(e.to_state), e.actor, e.comment, e.attachment)
+    """Comments and transitions, newest first; each with the state it left the ticket
+    in. Internal notes only for those who may read them (their row scope)."""
+    entries = [HistoryEntry(c.created_on, c.state, c.author, c.text, c.attachment, c.internal)
+               for c in visible_comments(ticket)]
+    entries += [HistoryEntry(e.happened_on, ProjectTicketState(e.to_state), e.actor, e.comment, e.attachment,
+                             event=TICKET_WORKFLOW.timeline_label(e))
                 for e in TICKET_WORKFLOW.history(ticket)]
     return sorted(entries, key=lambda entry: entry.when, reverse=True)
 
@@ -432,7 +671,7 @@ def last_comments(tickets) -> dict:
         return {}
     latest = {}
     rows = db.session.execute(select(ProjectTicketComment.ticket_id, ProjectTicketComment.created_on, ProjectTicketComment.text)
-                              .where(ProjectTicketComment.ticket_id.in_(ids)))
+                              .where(ProjectTicketComment.ticket_id.in_(ids), ProjectTicketComment.internal.is_(False)))
     rows = list(rows) + list(db.session.execute(
         select(WorkflowEvent.object_id, WorkflowEvent.happened_on, WorkflowEvent.comment)
         .where(WorkflowEvent.object_type == ProjectTicket.__tablename__, WorkflowEvent.object_id.in_(ids),
@@ -575,3 +814,86 @@ def remove_viewer(project, actor, viewer) -> None:
     _log_visibility(actor, DelegationAction.revoke, project, viewer.user)
     db.session.delete(viewer)
     db.session.flush()
+
+
+# ---------------------------------------------------------------------------
+# The vendor staff's queues
+# ---------------------------------------------------------------------------
+
+QUEUES = {
+    "mine": _l("My tickets"),
+    "unassigned": _l("Unassigned"),
+    "waiting_client": _l("Waiting for the client"),
+    "overdue": _l("Overdue"),
+}
+QUEUE_PAGE_SIZE = 50
+
+
+def response_hours() -> dict:
+    """{priority: hours} within which the vendor answers the client (TICKET_RESPONSE_HOURS)."""
+    configured = current_app.config["TICKET_RESPONSE_HOURS"]
+    return {priority: configured[priority.value] for priority in ProjectTicketPriority
+            if priority.value in configured}
+
+
+def overdue_criterion(now=None):
+    """Open tickets whose client has waited longer than the response time of their priority."""
+    now = now or utcnow()
+    late = [and_(ProjectTicket.priority == priority, ProjectTicket.awaiting_vendor_since < now - timedelta(hours=hours))
+            for priority, hours in response_hours().items()]
+    if not late:
+        return false()
+    return and_(ProjectTicket.state != CLOSED, ProjectTicket.awaiting_vendor_since.is_not(None), or_(*late))
+
+
+def response_due(ticket) -> Optional[datetime]:
+    """When the vendor's answer is due (naive UTC), or None if nobody waits for it."""
+    hours = response_hours().get(ticket.priority)
+    if ticket.awaiting_vendor_since is None or hours is None or ticket.state is CLOSED:
+        return None
+    return ticket.awaiting_vendor_since + timedelta(hours=hours)
+
+
+def queue_criterion(name, user, now=None):
+    if name == "mine":
+        return and_(ProjectTicket.assignee_id == user.id, ProjectTicket.state != CLOSED)
+    if name == "unassigned":
+        return and_(ProjectTicket.assignee_id.is_(None), ProjectTicket.state != CLOSED)
+    if name == "waiting_client":
+        return ProjectTicket.state == WAITING_CLIENT
+    if name == "overdue":
+        return overdue_criterion(now)
+    raise KeyError(name)
+
+
+def queue_counts(user, now=None) -> dict:
+    """{queue: number of tickets} in the person's row scope, in one query."""
+    scoped = visible_tickets().order_by(None).with_entities(
+        *[func.count(case((queue_criterion(name, user, now), 1))) for name in QUEUES])
+    return dict(zip(QUEUES, scoped.one()))
+
+
+def queue_tickets(name, user, now=None, page=0, page_size=QUEUE_PAGE_SIZE):
+    """(count, tickets) of a queue in the person's row scope: the most urgent first
+    (the longest wait, then the highest priority), a page at a time."""
+    query = visible_tickets().filter(queue_criterion(name, user, now))
+    urgency = case(*[(ProjectTicket.priority == p, rank)
+                     for rank, p in enumerate(reversed(list(ProjectTicketPriority)))])
+    tickets = (query.order_by(ProjectTicket.awaiting_vendor_since.is_(None), ProjectTicket.awaiting_vendor_since,
+                              urgency, ProjectTicket.created_on, ProjectTicket.id)
+               .offset(page * page_size).limit(page_size).all())
+    return query.order_by(None).count(), tickets
+
+
+def assign_many(tickets, actor, assignee):
+    """Assign each ticket on its own (a bulk action): (assigned, [(ticket, reason)])."""
+    done, refused = [], []
+    for ticket in tickets:
+        try:
+            assign(ticket, actor, assignee)
+            db.session.commit()
+            done.append(ticket)
+        except Refused as refusal:
+            db.session.rollback()
+            refused.append((ticket, refusal.message))
+    return done, refused

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import column_property, relationship
 
 from .base import LABELS, Audited, LabelledEnum, state_column
@@ -71,11 +72,13 @@ class SupportState(LabelledEnum):
 
     transmitted = "transmitted"
     answered = "answered"
+    resolved = "resolved"
 
 
 SUPPORT_STATE_LABELS = LABELS[SupportState] = {
     SupportState.transmitted: lazy_gettext("Transmitted to support"),
     SupportState.answered: lazy_gettext("Answered by support"),
+    SupportState.resolved: lazy_gettext("Resolved by support"),
 }
 
 
@@ -179,10 +182,16 @@ class HelpRequest(Audited, Model):
     def escalated(self) -> bool:
         return self.escalated_on is not None
 
-    @property
+    @hybrid_property
     def summary(self) -> "RequestSummary":
-        """Subject and description in one column, as the referents' list shows them."""
+        """Subject and description in one column, as the referents' list shows them
+        (in SQL too, so that the list's export reads plain columns)."""
         return RequestSummary(self.subject, self.description)
+
+    @summary.inplace.expression
+    @classmethod
+    def _summary_expression(cls):
+        return cls.subject + " — " + cls.description
 
     def __str__(self):
         return f"#{self.id} {self.subject}"

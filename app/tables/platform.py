@@ -22,14 +22,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import LABELS, Audited, LabelledEnum, utcnow
+from .base import LABELS, Audited, LabelledEnum, state_column, utcnow
 
 __all__ = [
     "OrganisationKind", "ORGANISATION_KIND_LABELS", "Organisation", "Membership",
     "SecurityStamp", "PasswordTokenPurpose", "PasswordToken", "RoleGrant", "DelegationAction",
     "DELEGATION_ACTION_LABELS", "DelegationLog", "WorkflowEvent", "StoredFile",
     "UserPreference", "Notification", "MailState", "MAIL_STATE_LABELS", "OutboxMail",
-    "OutboxAttachment",
+    "OutboxAttachment", "ExportState", "EXPORT_STATE_LABELS", "ExportFile",
 ]
 
 
@@ -343,6 +343,8 @@ class OutboxMail(Audited, Model):
     # The kind of secret link (a password link...) the body holds masked: the sending job
     # issues it and puts it in the message sent only (app.platform.notifications).
     secret_link = Column(String(20))
+    # Where an answer to the mail goes (a signed reply address, app.platform.inbound).
+    reply_to = Column(String(254))
 
     user = relationship(User, foreign_keys=[user_id])
     attachments = relationship(
@@ -363,3 +365,50 @@ class OutboxAttachment(Model):
     filename = Column(String(255), nullable=False)
     content_type = Column(String(100), nullable=False)
     data = Column(LargeBinary, nullable=False)
+
+
+# ---------------------------------------------------------------------------
+# Platform: exports run as jobs
+# ---------------------------------------------------------------------------
+
+
+class ExportState(LabelledEnum):
+    queued = "queued"
+    running = "running"
+    ready = "ready"
+    failed = "failed"
+
+
+EXPORT_STATE_LABELS = LABELS[ExportState] = {
+    ExportState.queued: lazy_gettext("Waiting"),
+    ExportState.running: lazy_gettext("In progress"),
+    ExportState.ready: lazy_gettext("Ready"),
+    ExportState.failed: lazy_gettext("Failed"),
+}
+
+
+class ExportFile(Audited, Model):
+    """A grid export too large for the request: a job writes the file under the
+    instance folder, in the requester's scope; it is theirs alone to download until it
+    is swept (`EXPORT_KEEP_HOURS`)."""
+
+    __tablename__ = "export_file"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    grid = Column(String(100), nullable=False)  # the view's endpoint
+    title = Column(String(255), nullable=False)
+    format = Column(String(4), nullable=False)
+    query = Column(Text, nullable=False, default="")  # the grid's filters and sort
+    locale = Column(String(10), nullable=False)
+    state = state_column(ExportState, "export_state", ExportState.queued, length=10)
+    rows_total = Column(Integer, nullable=False)
+    rows_done = Column(Integer, nullable=False, default=0)
+    file_name = Column(String(255), nullable=False)
+    storage_path = Column(String(255), unique=True)
+    finished_on = Column(DateTime)
+
+    user = relationship(User, foreign_keys=[user_id])
+
+    def __str__(self):
+        return self.file_name

@@ -4,6 +4,7 @@ from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     literal_column,
     text,
@@ -26,7 +28,7 @@ from .platform import Organisation, StoredFile
 __all__ = [
     "ProjectPhase", "PROJECT_PHASE_LABELS", "Project", "ProjectViewer", "ProjectTicketPriority",
     "PROJECT_TICKET_PRIORITY_LABELS", "ProjectTicketState", "PROJECT_TICKET_STATE_LABELS", "ProjectTicket",
-    "PROJECT_TICKET_SEARCH_TEXT", "ProjectTicketComment",
+    "PROJECT_TICKET_SEARCH_TEXT", "ProjectTicketComment", "CannedAnswer",
 ]
 
 
@@ -136,6 +138,8 @@ class ProjectTicket(Audited, Model):
         Index("ix_ticket_project_closed", "project_id", "state", "closed_on", "id"),
         Index("ix_ticket_state_created", "state", "created_on", "id"),
         Index("ix_ticket_declarant", "declarant_id", "created_on"),
+        # The "overdue" queue: tickets whose client waits for a vendor response.
+        Index("ix_ticket_awaiting_vendor", "awaiting_vendor_since"),
         # The grid's subject search (ILIKE '%word%'): a trigram GIN index on
         # PostgreSQL (the migrations install pg_trgm first); a plain index elsewhere.
         # The closed-ticket keyword search has its own index: see TICKET_SEARCH_TEXT.
@@ -158,6 +162,10 @@ class ProjectTicket(Audited, Model):
     follower_id = Column(Integer, ForeignKey("ab_user.id"))
     assignee_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
     closed_on = Column(DateTime)
+    # Since when the client waits for a vendor response: set at creation and by each
+    # client message or return, cleared by the vendor's answer (app/rules/tickets.py);
+    # past the response time of its priority, the ticket is overdue.
+    awaiting_vendor_since = Column(DateTime)
 
     project = relationship(Project)
     organisation = relationship(Organisation)
@@ -189,7 +197,9 @@ Index("ix_ticket_closed_search", ProjectTicket.project_id,
 
 class ProjectTicketComment(Model):
     """A message on a ticket that does not change its state (a transition's comment
-    is kept in its workflow event); `state` is the ticket's state when written."""
+    is kept in its workflow event); `state` is the ticket's state when written.
+    An internal note (`internal`) is the vendor's alone: its row scope
+    (app/access/tickets.py) hides it from the client everywhere."""
 
     __tablename__ = "ticket_comment"
     __table_args__ = (Index("ix_ticket_comment_ticket", "ticket_id", "created_on"),)
@@ -201,7 +211,26 @@ class ProjectTicketComment(Model):
     author_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     text = Column(Text, nullable=False)
     attachment_id = Column(Integer, ForeignKey("stored_file.id", ondelete="SET NULL"))
+    internal = Column(Boolean, nullable=False, default=False, server_default=false())
 
     ticket = relationship(ProjectTicket)
     author = relationship(User, foreign_keys=[author_id])
     attachment = relationship(StoredFile, foreign_keys=[attachment_id])
+
+
+class CannedAnswer(Audited, Model):
+    """A vendor's ready-made answer, inserted into a comment with its placeholders
+    ({client_name}, {ticket_reference}...) filled in (app/rules/tickets.py)."""
+
+    __tablename__ = "ticket_canned_answer"
+    __table_args__ = (UniqueConstraint("vendor_id", "title"),)
+
+    id = Column(Integer, primary_key=True)
+    vendor_id = Column(Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False, index=True)
+    title = Column(String(150), nullable=False)
+    body = Column(Text, nullable=False)
+
+    vendor = relationship(Organisation, foreign_keys=[vendor_id])
+
+    def __str__(self):
+        return self.title

@@ -39,10 +39,11 @@ from flask_appbuilder.fieldwidgets import (
 )
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.decorators import has_access, no_cache, permission_name, protect
-from flask_appbuilder.security.forms import ResetPasswordForm
+from flask_appbuilder.security.forms import LoginForm_db, ResetPasswordForm
 from flask_appbuilder.security.sqla.apis.user.api import UserApi as FabUserApi
 from flask_appbuilder.security.sqla.apis.user.schema import UserPostSchema as FabUserPostSchema
 from flask_appbuilder.security.sqla.apis.user.validator import PasswordComplexityValidator as ApiPolicy
+from flask_appbuilder.utils.base import get_safe_redirect
 from flask_appbuilder.security.views import (
     AuthDBView as FabAuthDBView,
     ResetMyPasswordView as FabResetMyPasswordView,
@@ -52,7 +53,8 @@ from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_appbuilder.views import SimpleFormView
 from flask_babel import LazyString, gettext, lazy_gettext as _l
 from marshmallow import fields
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
+from flask_login import login_user
+from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
 from ..extensions import db
@@ -96,10 +98,43 @@ class ResetPasswordView(FabResetPasswordView):
     form = PolicyResetPasswordForm
 
 
+class LoginForm(LoginForm_db):
+    remember = BooleanField(_l("Remember me"))
+
+
 class AuthDBView(FabAuthDBView):
-    """FAB's login page, plus the "forgot password" link."""
+    """FAB's login page, plus "remember me" (a remember cookie that ends with the
+    person's security stamp, app/security.py) and the "forgot password" and "first
+    sign-in" links; signing out is a POST."""
 
     login_template = "guichet/security/login_db.html"
+
+    @expose("/login/", methods=["GET", "POST"])
+    @no_cache
+    def login(self):
+        """FAB's AuthDBView.login, remembering the person when asked."""
+        if g.user is not None and g.user.is_authenticated:
+            return redirect(self._get_safe_next_url())
+        form = LoginForm()
+        if form.validate_on_submit():
+            next_url = get_safe_redirect(request.args.get("next", ""))
+            user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+            if not user:
+                flash(str(self.invalid_login_message), "warning")
+                return redirect(self.appbuilder.get_url_for_login_with(next_url))
+            login_user(user, remember=bool(form.remember.data))
+            return redirect(next_url)
+        return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
+
+    @expose("/logout/", methods=["GET", "POST"])
+    def logout(self):
+        """A POST with its CSRF token signs out (the navbar's button): a link or an image
+        on another site cannot. A GET only asks to confirm, with the same button."""
+        if request.method == "POST":
+            return super().logout()
+        if not g.user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_index)
+        return self.render_template("guichet/security/logout.html", title=gettext("Sign out"))
 
 
 class UserDBModelView(security_views.UserDBModelView):
@@ -271,7 +306,8 @@ def _private(response):
 
 
 class PasswordView(BaseView):
-    """/password/forgot/ asks for an address; /password/set/<token> chooses the password."""
+    """/password/forgot/ and /password/first/ ask for an address; /password/set/<token>
+    chooses the password."""
 
     route_base = "/password"
     default_view = "forgot"
@@ -279,6 +315,16 @@ class PasswordView(BaseView):
     @expose("/forgot/", methods=["GET", "POST"])
     @no_cache
     def forgot(self):
+        return self._ask_for_link(first_sign_in=False)
+
+    @expose("/first/", methods=["GET", "POST"])
+    @no_cache
+    def first(self):
+        """First sign-in: someone whose account was made for them asks for the link to
+        choose their password (the same rules and answer as "forgot password")."""
+        return self._ask_for_link(first_sign_in=True)
+
+    def _ask_for_link(self, first_sign_in):
         form = ForgotPasswordForm()
         if request.method == "POST" and form.validate():
             # Every request counts, known address or not: no mail bombing, no probing.
@@ -287,7 +333,7 @@ class PasswordView(BaseView):
                 abort(429)
             attempts.count(**asked)
             started = time.monotonic()
-            accounts.request_password_reset(form.email.data)
+            accounts.request_password_reset(form.email.data, first_sign_in=first_sign_in)
             db.session.commit()
             # The same answer, after the same time, whether or not the address is known.
             floor = current_app.config["PASSWORD_RESET_MIN_RESPONSE_TIME"]
@@ -297,8 +343,9 @@ class PasswordView(BaseView):
             flash(gettext("If an account uses this address, a mail with a link to choose a new "
                           "password has been sent to it. The link is valid for one hour."), "info")
             return redirect(self.appbuilder.get_url_for_login)
-        return self.render_template("guichet/accounts/forgot.html", form=form,
-                                    title=gettext("Forgot your password?"))
+        title = gettext("First sign-in") if first_sign_in else gettext("Forgot your password?")
+        return self.render_template("guichet/accounts/forgot.html", form=form, title=title,
+                                    first_sign_in=first_sign_in)
 
     @expose("/set/<token>", methods=["GET", "POST"])
     @no_cache
@@ -355,7 +402,7 @@ class AccountForm(DynamicForm):
     def refresh(cls, obj=None):
         form = super().refresh(obj)
         form.organisation.choices = [(str(org.id), org.name) for org in accounts.allowed_organisations(g.user)]
-        form.roles.choices = [(str(role.id), role.name) for role in accounts.allowed_roles(g.user)]
+        form.roles.choices = [(str(role.id), str(role)) for role in accounts.allowed_roles(g.user)]
         return form
 
 

@@ -168,18 +168,68 @@ class GuichetModelView(ModelView):
             export_urls=export_urls if can_export else [],
         )
 
-    @expose("/export/<fmt>")
-    @has_access
-    def export(self, fmt):
-        """Every row the grid shows (its filters, sort, columns and scope), not just one page."""
-        if fmt not in self.export_formats:
-            abort(404)
+    def grid_actions(self, items) -> dict:
+        """The bulk actions the grid offers over these rows (by default all of the view's)."""
+        return self.actions
+
+    def show_actions(self, item) -> dict:
+        """The action buttons of a row's detail page (by default all of the view's)."""
+        return self.actions
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="", page=None,
+                         page_size=None, widgets=None, **kwargs):
+        """FAB's, offering `grid_actions(rows of the page)` (FAB would offer every action)."""
+        widgets = widgets or {}
+        page_size = page_size or self.page_size
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
+        count, rows = self.datamodel.query(filters.get_joined_filters(self._base_filters), order_column,
+                                           order_direction, page=page, page_size=page_size)
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns, include_columns=self.list_columns,
+            value_columns=self.datamodel.get_values(rows, self.list_columns),
+            order_columns=self.order_columns, formatters_columns=self.formatters_columns,
+            page=page, page_size=page_size, count=count,
+            pks=[self._serialize_pk_if_composite(pk) for pk in self.datamodel.get_keys(rows)],
+            actions=self.grid_actions(rows) if actions is None else actions,
+            filters=filters, modelview_name=self.__class__.__name__, **kwargs,
+        )
+        return widgets
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        """FAB's, with `show_actions(item)` (FAB would show every action, even none asked)."""
+        widgets = widgets or {}
+        widgets["show"] = self.show_widget(
+            pk=pk, label_columns=self.label_columns, include_columns=self.show_columns,
+            value_columns=self.datamodel.get_values_item(item, self.show_columns),
+            formatters_columns=self.formatters_columns,
+            actions=self.show_actions(item) if actions is None else actions,
+            fieldsets=show_fieldsets or self.show_fieldsets, modelview_name=self.__class__.__name__,
+        )
+        return widgets
+
+    def export_plan(self):
+        """What an export of the grid holds for this request's arguments:
+        ([(column, header)], filters, order column, order direction)."""
         get_filter_args(self._filters)
         filters = self._filters.get_joined_filters(self._base_filters)
         order_column, order_direction = get_order_args().get(type(self).__name__, ("", ""))
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order
         columns = [(name, str(self.label_columns.get(name, name))) for name in self.list_columns]
+        return columns, filters, order_column, order_direction
+
+    @expose("/export/<fmt>")
+    @has_access
+    def export(self, fmt):
+        """Every row the grid shows (its filters, sort, columns and scope), not just one
+        page: streamed, or past EXPORT_ASYNC_ROWS written by a job that a page waits for."""
+        if fmt not in self.export_formats:
+            abort(404)
+        columns, filters, order_column, order_direction = self.export_plan()
+        if self.datamodel.has_more_rows_than(current_app.config["EXPORT_ASYNC_ROWS"], filters):
+            export = exports.start_export(self, fmt, request.query_string.decode())
+            return redirect(url_for("ExportView.progress", export_id=export.id))
         return exports.export_response(
             self.datamodel, columns, filters, order_column, order_direction,
             fmt, grid_name=str(self.list_title),
@@ -426,11 +476,11 @@ class JsonRefused(Refused):
     """A JSON body the API cannot read: the field and the kind of value expected."""
 
 
-JSON_KINDS = {int: _l("an integer"), str: _l("a text")}
+JSON_KINDS = {int: _l("an integer"), str: _l("a text"), bool: _l("true or false")}
 
 
 def read_json(kinds: dict) -> dict:
-    """The request's JSON object, keeping the fields of `kinds` ({name: int or str}) that
+    """The request's JSON object, keeping the fields of `kinds` ({name: int, str or bool}) that
     it holds (null: left out); raise JsonRefused naming a field of the wrong kind."""
     payload = request.get_json(silent=True)
     if payload is None:
@@ -442,7 +492,7 @@ def read_json(kinds: dict) -> dict:
         value = payload.get(name)
         if value is None:
             continue
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise JsonRefused(name, gettext("%(field)s: %(kind)s is expected.", field=name, kind=JSON_KINDS[kind]))
         values[name] = value
     return values
@@ -466,6 +516,24 @@ class WorkflowModelView(GuichetModelView):
         for transition in cls.workflow.transitions:
             setattr(cls, f"transition_{transition.name}", _transition_action(transition))
 
+    def grid_actions(self, items) -> dict:
+        """Transitions only where they can fire from a state of the rows shown (FAB then
+        hides those the person has no right to); each row is checked when fired."""
+        states = {self.workflow.state_of(item) for item in items}
+        names = {t.name for t in self.workflow.transitions}
+        possible = {t.name for t in self.workflow.transitions if states.intersection(t.sources)}
+        return {name: action for name, action in self.actions.items() if name not in names or name in possible}
+
+    def show_actions(self, item) -> dict:
+        """The detail page offers transitions in its own panel (with comment and file)."""
+        names = {t.name for t in self.workflow.transitions}
+        return {name: action for name, action in self.actions.items() if name not in names}
+
+    def offered_transitions(self, item, user) -> list:
+        """What this person may fire on this row now: rule and right both."""
+        return [t for t in self.workflow.available(item, user)
+                if self.appbuilder.sm.has_access(t.name, self.class_permission_name)]
+
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
@@ -473,12 +541,12 @@ class WorkflowModelView(GuichetModelView):
         widgets = self._show(pk)
         item = self.datamodel.get(pk, self._base_filters)
         user = g.user
+        transitions = self.offered_transitions(item, user)
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets,
             related_views=self._related_views, item=item, workflow=self.workflow,
-            history=self.workflow.history(item),
-            transitions=[t for t in self.workflow.available(item, user)
-                         if self.appbuilder.sm.has_access(t.name, self.class_permission_name)],
+            history=self.workflow.history(item), transitions=transitions,
+            nothing_offered=None if transitions else self.workflow.nothing_offered(item),
             **self.show_context(item),
         )
 
@@ -496,11 +564,11 @@ class WorkflowModelView(GuichetModelView):
             abort(404)
         comment = request.form.get("comment", "")
         upload = request.files.get("attachment")
-        with Attempt(done=gettext("Done: %(action)s.", action=self.workflow.transition(name).label)):
+        with Attempt(done=self.workflow.done_message(name)):
             self.workflow.check(item, name, g.user, comment)  # the loser of a race writes no file
             attachment = files.save_upload(upload, item, g.user) if upload and upload.filename else None
             self.workflow.fire(item, name, g.user, comment, attachment)
-        return redirect(local_path(request.form.get("next")) or url_for(f"{self.endpoint}.show", pk=pk))
+        return redirect(back_to(request.form.get("next"), url_for(f"{self.endpoint}.show", pk=pk)))
 
     def fire_from_grid(self, name, items):
         items = items if isinstance(items, list) else [items]
@@ -514,14 +582,6 @@ class WorkflowModelView(GuichetModelView):
         return redirect(self.get_redirect())
 
 
-def local_path(target):
-    """`target` if it is a path of this site (where a form asks to go back to, such
-    as a queue), else None: never another site's address."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
-
-
 def _transition_action(transition):
     @action(transition.name, transition.label, transition.confirmation, transition.icon)
     def fire(self, items):
@@ -529,6 +589,13 @@ def _transition_action(transition):
 
     fire.__name__ = f"transition_{transition.name}"
     return fire
+
+
+def back_to(target, default):
+    """Where a form's `next` says the person came from (a path of this site only), else `default`."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default
 
 
 def desks_for_current_user(appbuilder):

@@ -386,9 +386,9 @@ class BookingView(WorkflowModelView):
         following = (month + timedelta(days=32)).replace(day=1)
         totals = rules.UsageRow("", "", sum(r.sessions for r in rows), sum(r.minutes for r in rows),
                                 sum(r.participants for r in rows))
-        chart = {"labels": [f"{r.room} ({r.organisation})" for r in rows],
-                 "hours": [r.hours for r in rows], "durations": [r.duration for r in rows],
-                 "title": gettext("Hours booked"), "label": gettext("Hours")}
+        # The platform's chart (app/static/js/chart.js) reads FAB's data table.
+        chart = {"cols": [{"label": gettext("Room")}, {"label": gettext("Hours")}],
+                 "rows": [{"c": [{"v": f"{r.room} ({r.organisation})"}, {"v": r.hours}]} for r in rows]}
         return self.render_template("booking/report.html", rows=rows, totals=totals, month=month,
                                     previous=previous, following=following, organisations=organisations,
                                     rooms=rooms, filters={k: v for k, v in filters.items() if v is not None},

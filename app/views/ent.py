@@ -120,8 +120,8 @@ class HelpRequestView(WorkflowModelView):
     label_columns = REQUEST_LABELS
     formatters_columns = {"requester": _requester_link, "summary": _summary, "status": _status_badge}
     base_order = ("id", "desc")
-    base_permissions = ["can_list", "can_show", "can_export", "can_home", "can_new", "can_comment",
-                        "can_answer", "can_requester"]
+    base_permissions = ["can_list", "can_show", "can_export", "can_home", "can_new", "can_reply",
+                        "can_requester"]
 
     def _init_properties(self):
         super()._init_properties()
@@ -186,29 +186,27 @@ class HelpRequestView(WorkflowModelView):
             self.show_template, title=str(item), item=item, pk=item.id, workflow=self.workflow,
             history=rules.events_of(item), attachments=files.files_of(item),
             requester_link=_requester_link(item.requester), status_badge=_status_badge(item.status),
-            transitions=[t for t in self.workflow.available(item, user)
-                         if sm.has_access(t.name, self.class_permission_name)],
-            may_comment=rules.may_comment(user, item) and sm.has_access("can_comment", self.class_permission_name),
-            may_answer=rules.may_answer(user, item) and sm.has_access("can_answer", self.class_permission_name),
+            buttons=[t for t in self.workflow.available(item, user)
+                     if t.name in rules.OWN_BUTTONS and sm.has_access(t.name, self.class_permission_name)],
+            may_reply=rules.may_reply(user, item) and sm.has_access("can_reply", self.class_permission_name),
+            reply_choices=[t for t in rules.reply_choices(item, user)
+                           if sm.has_access(t.name, self.class_permission_name)],
+            answers=rules.may_answer(user, item) and not rules.may_comment(user, item),
         )
 
-    def _posted_event(self, pk, record):
+    @expose("/reply/<pk>", methods=["POST"])
+    @has_access
+    def reply(self, pk):
+        """The reply box: a message and/or a status change, both or nothing."""
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
         if item is None:
             abort(404)
-        with Attempt(done=gettext("Your message has been added to the request.")):
-            record(item, g.user, request.form.get("comment", ""), request.files.get("attachment"))
+        then = request.form.get("then") or None
+        if then and not self.appbuilder.sm.has_access(then, self.class_permission_name):
+            then = "-"  # refused by the rule, naming the status field
+        with Attempt(done=gettext("Your reply has been added to the request.")):
+            rules.reply(item, g.user, request.form.get("comment", ""), request.files.get("attachment"), then)
         return redirect(url_for(".show", pk=pk))
-
-    @expose("/comment/<pk>", methods=["POST"])
-    @has_access
-    def comment(self, pk):
-        return self._posted_event(pk, rules.add_comment)
-
-    @expose("/answer/<pk>", methods=["POST"])
-    @has_access
-    def answer(self, pk):
-        return self._posted_event(pk, rules.support_answer)
 
     @expose("/requester/<int:user_id>")
     @has_access

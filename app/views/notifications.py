@@ -69,20 +69,20 @@ class NotificationView(_NoForms, GuichetModelView):
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
-        """The notification, marked read by being opened."""
+        """The notification, with a button that opens it (a GET changes nothing: a
+        link followed by a browser's prefetch or another site marks nothing read)."""
         item = self._own(pk)
-        if notifications.mark_read([item]):
-            db.session.commit()
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=self._show(pk),
-            related_views=self._related_views, link=item.link,
+            related_views=self._related_views, item=item,
         )
 
-    @expose("/open/<pk>", methods=["GET"])
+    @expose("/open/<pk>", methods=["POST"])
     @has_access
     @permission_name("show")
     def open(self, pk):
-        """Follow a notification's link (from the navbar), marking it read."""
+        """Mark a notification read and follow its link (the navbar's and the show
+        page's buttons); without a link, back to the notification."""
         item = self._own(pk)
         if notifications.mark_read([item]):
             db.session.commit()

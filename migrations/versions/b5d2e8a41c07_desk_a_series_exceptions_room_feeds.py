@@ -10,7 +10,7 @@
 * workflow_event.changes: [[field, old, new]] of a change (a booking's modification).
 
 Revision ID: b5d2e8a41c07
-Revises: f284cf677739
+Revises: a7c3e91d5b20
 Create Date: 2026-12-01 23:10:00.000000
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b5d2e8a41c07'
-down_revision = 'f284cf677739'
+down_revision = 'a7c3e91d5b20'
 branch_labels = None
 depends_on = None
 

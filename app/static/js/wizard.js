@@ -1,14 +1,13 @@
-// The booking wizard's participants (step 2): pick saved equipment by part of its
-// name (the table's data-equipment-url answers), add and remove lines.
+/* The booking wizard's participants step (booking/wizard.html): saved equipment is
+   looked up by name (the table's data-equipment URL) as one types, and lines are
+   added and removed. */
 (function () {
   var table = document.querySelector("table.participants");
   if (!table) { return; }
   var body = table.querySelector("tbody");
   var options = document.getElementById("equipment-options");
-  var url = table.dataset.equipmentUrl;
   var found = {};
   var next = body.querySelectorAll("tr").length;
-
   function fill(row, item) {
     row.querySelector(".participant-equipment").value = item.id;
     ["kind", "email", "contact_name", "ip_address", "bridge_id", "phone"].forEach(function (field) {
@@ -16,7 +15,6 @@
       if (input) { input.value = item[field]; }
     });
   }
-
   function wire(row) {
     var name = row.querySelector(".participant-name");
     name.addEventListener("input", function () {
@@ -24,8 +22,8 @@
       if (chosen) { fill(row, chosen); return; }
       row.querySelector(".participant-equipment").value = "";
       if (name.value.length < 2) { return; }
-      fetch(url + "?q=" + encodeURIComponent(name.value), {credentials: "same-origin"})
-        .then(function (response) { return response.json(); })
+      fetch(table.dataset.equipment + "?q=" + encodeURIComponent(name.value), {credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
         .then(function (items) {
           options.innerHTML = "";
           items.forEach(function (item) {
@@ -38,10 +36,10 @@
     });
     row.querySelector(".remove-participant").addEventListener("click", function () { row.remove(); });
   }
-
   body.querySelectorAll("tr").forEach(wire);
   document.getElementById("add-participant").addEventListener("click", function () {
-    var row = body.querySelector("tr:last-child").cloneNode(true);
+    var last = body.querySelector("tr:last-child");
+    var row = last.cloneNode(true);
     row.querySelectorAll("input, select").forEach(function (input) {
       input.name = input.name.replace(/^p-\d+-/, "p-" + next + "-");
       input.removeAttribute("aria-invalid");
@@ -50,6 +48,7 @@
       else if (input.tagName === "SELECT") { input.selectedIndex = 0; }
       else { input.value = ""; }
     });
+    // A new line has no error of its own (the line copied may have had one).
     row.querySelectorAll(".participant-error").forEach(function (error) { error.remove(); });
     row.querySelectorAll(".has-error").forEach(function (cell) { cell.classList.remove("has-error"); });
     next += 1;

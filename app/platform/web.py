@@ -1,0 +1,59 @@
+"""The security headers every response carries (flask-talisman, one per app).
+
+* **CSP.** Scripts from the app's own static files only, and inline `<script>` blocks
+  that carry the request's nonce (`csp_nonce()`, which FAB's templates already call
+  through `baselib.get_nonce()`); no inline event handler, no `javascript:` URL, no
+  eval. Styles may stay inline: FAB's widgets and the calendar write style attributes
+  and `<style>` elements (a nonce in style-src would turn 'unsafe-inline' off, so
+  there is none). Nothing from another origin: the app works on a closed network.
+* **Framing.** `frame-ancestors 'none'` and `X-Frame-Options: DENY`: no page is meant
+  to be shown inside another site's frame (clickjacking).
+* **nosniff** and **Referrer-Policy: same-origin**: a file is what its type says, and
+  no address leaves for another site; a page whose address holds a secret token sets
+  its own, stricter, policy (no-referrer) and keeps it.
+* **HSTS** only when PUBLIC_URL is https, on requests that came over https (directly or
+  through TRUSTED_PROXIES). The app itself never redirects to https: the embedded
+  default and the tests are served over http, and TLS is the reverse proxy's job.
+"""
+from flask_talisman import Talisman
+
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data:",
+    "font-src": "'self' data:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+HSTS_MAX_AGE = 365 * 24 * 3600
+
+
+class _Talisman(Talisman):
+    def _set_referrer_policy_headers(self, headers):
+        """A page that chose a stricter policy keeps it (one whose address holds a token)."""
+        headers.setdefault("Referrer-Policy", self.referrer_policy)
+
+
+def install(app) -> None:
+    """Add the headers to every response of `app` (after settings.settle)."""
+    https = app.config["PUBLIC_URL"].lower().startswith("https://")
+    app.extensions["talisman"] = _Talisman(
+        app,
+        force_https=False,
+        strict_transport_security=https,
+        strict_transport_security_max_age=HSTS_MAX_AGE,
+        strict_transport_security_include_subdomains=False,
+        frame_options="DENY",
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy_nonce_in=["script-src"],
+        referrer_policy="same-origin",
+        permissions_policy="browsing-topics=()",
+        # The cookie flags are settings.settle's (Secure when PUBLIC_URL is https).
+        session_cookie_secure=False,
+        session_cookie_http_only=True,
+        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
+    )

@@ -1,0 +1,15 @@
+/* A room's calendar (booking/calendar.html): FullCalendar reads its events from the
+   URL in the element's data-events, in the page's language (data-locale). */
+document.addEventListener("DOMContentLoaded", function () {
+  var element = document.getElementById("room-calendar");
+  if (!element) { return; }
+  var calendar = new FullCalendar.Calendar(element, {
+    initialView: "timeGridWeek",
+    locale: element.dataset.locale,
+    headerToolbar: {left: "prev,next today", center: "title", right: "timeGridWeek,dayGridMonth"},
+    slotMinTime: "07:00:00", slotMaxTime: "20:00:00", allDaySlot: false, height: "auto",
+    firstDay: 1, nowIndicator: true,
+    events: element.dataset.events
+  });
+  calendar.render();
+});
