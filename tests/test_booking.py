@@ -901,7 +901,7 @@ def test_a_participant_error_is_shown_on_its_cell_only(app, login_as):
     assert 'name="p-1-vnoc_connects" aria-label="Accueil par le VNOC" aria-invalid="true" aria-describedby="p-1-vnoc_connects-error"' in page
     assert 'id="p-1-vnoc_connects-error"' in page and "has-error" not in page.split("<table")[0].split("participants")[-1]
     assert "<option value=\"isdn\" selected>Visio RNIS</option>" in page
-    assert "<script>" not in page and 'js/booking-wizard.js' in page
+    assert "function wire" not in page and 'js/wizard.js' in page  # the script is a static file
 
 
 def test_the_queue_shows_the_requesters_phone(app, login_as):
