@@ -75,7 +75,7 @@ def test_the_form_offers_only_held_roles_and_refuses_a_forged_one(app):
         before = _state()
     client = login(app.test_client(), "opadmin")
     form = client.get("/delegations/add").get_data(as_text=True)
-    assert ">OperatorAdmin<" in form and ">VNOC<" not in form and ">Admin<" not in form
+    assert ">Administrateur opérateur<" in form and "VNOC" not in form and ">Administrateur<" not in form
     client.post("/delegations/add", data={"grantee": ids["grantee"], "role": ids["vnoc"],
                                           "organisation": ids["organisation"]})
     with app.app_context():

@@ -123,7 +123,7 @@ def test_remember_me_keeps_the_person_signed_in_after_the_browser_closes(app):
 def test_logout_and_a_password_change_end_the_remembered_sessions(app):
     name = _person(app, "souvenir2")
     remembered = _sign_in_remembered(app, name)
-    login(app.test_client(), name).get("/logout/")  # signing out elsewhere
+    login(app.test_client(), name).post("/logout/")  # signing out elsewhere
     assert not _signed_in(_remembered(app, remembered))
 
     remembered = _sign_in_remembered(app, name)

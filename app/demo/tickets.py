@@ -5,6 +5,7 @@ and tickets unassigned and overdue so that every queue has some."""
 from datetime import date, timedelta
 
 from ..extensions import db
+from ..platform import clock
 from ..models import (
     CannedAnswer,
     Project,
@@ -122,6 +123,8 @@ def load():
             continue
         project = projects[index]
         created = now - timedelta(days=days, hours=2)
+        if days == 0:  # today's, even just after local midnight
+            created = max(created, clock.start_of_local_day() + timedelta(minutes=1))
         # The client waits for an answer of ours on new tickets, and since their last
         # message on returned ones.
         client_wrote = [created + timedelta(hours=4 + n) for n, (login, *_) in enumerate(comments)

@@ -11,7 +11,7 @@ import secrets
 import string
 from urllib.parse import urlsplit
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Optional
 
 from flask import current_app
@@ -46,7 +46,7 @@ from ..access.tickets import (
     open_to_new_tickets,
     sees_ticket,
 )
-from ..platform import files, inbound, notifications
+from ..platform import clock, files, inbound, notifications
 from ..platform.refusals import Refused
 from ..platform.workflow import Transition, TransitionRefused, Workflow
 from ..security import ApproximateCount, apply_scope, current_viewer, is_admin
@@ -646,9 +646,9 @@ def project_counts(project_ids) -> dict:
 
 
 def project_sections(project, today: Optional[date] = None) -> dict:
-    """The open tickets of the project page, section by section (each ticket in one)."""
-    today = today or utcnow().date()
-    start = datetime.combine(today, time.min)
+    """The open tickets of the project page, section by section (each ticket in one);
+    "today" is the reader's local day."""
+    start = clock.start_of_local_day(today)
     tickets = (visible_tickets().filter(ProjectTicket.project_id == project.id, ProjectTicket.state != ProjectTicketState.closed)
                .order_by(ProjectTicket.created_on.desc(), ProjectTicket.id.desc()).all())
     sections = {"today": [], "to_complete": [], "to_close": [], "in_progress": []}
