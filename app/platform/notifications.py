@@ -539,7 +539,7 @@ def _local(moment):
 def ics_attachment(summary, start, end, *, uid=None, description=None, location=None, url=None,
                    organizer=None, attendees=(), sequence=0, cancelled=False,
                    filename="invitation.ics", recurrence=None, exdates=(), overrides=(),
-                   recurrence_id=None):
+                   recurrence_id=None, last_start=None):
     """An iCalendar (.ics) attachment tuple for `notify(..., attachments=[...])`.
 
     `uid` identifies the event across mails: give the same one (e.g.
@@ -554,6 +554,8 @@ def ics_attachment(summary, start, end, *, uid=None, description=None, location=
     (recurrence_id, start, end, location) with recurrence_id the start the rule
     gives them. `recurrence_id` with `cancelled=True` cancels that one occurrence
     (start and end: that occurrence's) and leaves the rest of the series.
+    `last_start`: the start of a series' last date, which the VTIMEZONE's changes of
+    summer time must reach (a series by count names none).
     """
     method = "CANCEL" if cancelled else "REQUEST"
     calendar = Calendar()
@@ -586,7 +588,7 @@ def ics_attachment(summary, start, end, *, uid=None, description=None, location=
             event.add("attendee", _address(attendee), encode=0)
         return event
 
-    moments = [start, end]
+    moments = [start, end] + ([last_start] if last_start is not None else [])
     if recurrence_id is not None:
         calendar.add_component(event_of(start, end, location, recurrence_id))
     else:
@@ -605,11 +607,7 @@ def ics_attachment(summary, start, end, *, uid=None, description=None, location=
             for instance, other_start, other_end, other_location in overrides:
                 calendar.add_component(event_of(other_start, other_end, other_location, instance))
                 moments += [other_start, other_end]
-    # The VTIMEZONE lists the zone's changes from a year before the first date to ten
-    # years after (a series by count has no last date here).
-    first, last = min(_local(m) for m in moments).date(), max(_local(m) for m in moments).date()
-    calendar.add_missing_timezones(first_date=first - timedelta(days=366),
-                                   last_date=max(last, first + timedelta(days=3653)) + timedelta(days=366))
+    _add_timezone(calendar, moments)
     content_type = f"text/calendar; charset=utf-8; method={method}"
     return filename, content_type, calendar.to_ical()
 
@@ -649,10 +647,17 @@ def ics_feed(name, events) -> bytes:
             event.add("url", absolute_url(item.url))
         calendar.add_component(event)
     if events:
-        first, last = min(_local(e.start) for e in events), max(_local(e.end) for e in events)
-        calendar.add_missing_timezones(first_date=first.date() - timedelta(days=366),
-                                       last_date=last.date() + timedelta(days=366))
+        _add_timezone(calendar, [moment for e in events for moment in (e.start, e.end)])
     return calendar.to_ical()
+
+
+def _add_timezone(calendar, moments):
+    """The VTIMEZONE of TIMEZONE, listing its changes of summer time from a year before
+    the first moment to a year after the last (each change is a line: a calendar of a
+    few dates stays small)."""
+    first = min(_local(m) for m in moments).date()
+    last = max(_local(m) for m in moments).date()
+    calendar.add_missing_timezones(first_date=first - timedelta(days=366), last_date=last + timedelta(days=366))
 
 
 def _address(person):

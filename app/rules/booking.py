@@ -1119,6 +1119,7 @@ class BookedCalendar:
     overrides: list  # [(planned start, start, end, rooms)]: dates held otherwise
     sessions: list  # [(start, end)] of the dates held
     skipped: list  # the rule's dates skipped or cancelled alone
+    last_start: Optional[datetime] = None  # the start of its rule's last date
 
 
 def calendar_of(booking) -> BookedCalendar:
@@ -1147,7 +1148,7 @@ def calendar_of(booking) -> BookedCalendar:
                      or {o.room_id for o in held} != main):
             names = ", ".join(sorted(o.room.name for o in held))
             overrides.append((start, held[0].start_at, held[0].end_at, names))
-    return BookedCalendar(rule, sorted(exdates), overrides, sessions, skipped)
+    return BookedCalendar(rule, sorted(exdates), overrides, sessions, skipped, planned[-1] if planned else None)
 
 
 def send_mail(booking, template, comment=None, occurrence=None):
@@ -1172,7 +1173,7 @@ def send_mail(booking, template, comment=None, occurrence=None):
         ics = notifications.ics_attachment(
             summary, booking.start_at, booking.end_at, location=rooms,
             cancelled=booking.state in BOOKING_WORKFLOW.final_states, recurrence=dates.rule,
-            exdates=dates.exdates, overrides=dates.overrides, **common)
+            exdates=dates.exdates, overrides=dates.overrides, last_start=dates.last_start, **common)
     context = {"booking": booking, "rooms": rooms, "occurrences": dates.sessions, "skipped": dates.skipped,
                "comment": comment, "state_label": str(booking.state), "cancelled_occurrence": occurrence}
     return notifications.notify(recipients(booking), template, context, link=link, attachments=[ics])
