@@ -158,6 +158,9 @@ class Config:
     BOOKING_MAX_OCCURRENCES = env("BOOKING_MAX_OCCURRENCES", 200, int)
     # The VNOC's mailbox: every booking mail goes to it too.
     VNOC_MAILBOX = env("VNOC_MAILBOX", "vnoc@guichet.example")
+    # Whom people call when they cannot sign in, shown under the login box (none if
+    # empty); the demo's is the VNOC.
+    LOGIN_CONTACT = env("LOGIN_CONTACT", "VNOC — 04 72 00 00 00 — vnoc@guichet.example")
 
     # Desk B, client-project ticketing (app/rules/tickets.py). A ticket is overdue when
     # its client has waited this many hours for a vendor response, per priority.

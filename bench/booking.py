@@ -104,7 +104,8 @@ def load_bookings(app, rows):
                           "organiser_phone": "04 72 80 60 00", "start_at": start, "end_at": end,
                           "state": "validated", "requested_on": now, "created_on": now, "changed_on": now})
             occurrences.append({"booking_id": booking_id, "room_id": room_id, "start_at": start, "end_at": end,
-                                "blocked_from": start - pad, "blocked_until": end + pad, "active": True})
+                                "blocked_from": start - pad, "blocked_until": end + pad, "planned_start": start,
+                                "active": True})
             links.append({"booking_id": booking_id, "room_id": room_id})
             if len(batch) == 10000 or index == rows - 1:
                 connection.execute(insert(Booking.__table__), batch)

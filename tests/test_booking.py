@@ -2,11 +2,15 @@
 the workflow, the screens, and the row scope between two member organisations."""
 import csv
 import io
+import json
 import os
 import threading
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import recurring_ical_events
+from icalendar import Calendar
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -113,12 +117,12 @@ def test_one_day_notice_unless_the_vnoc_books(app, ctx, clock):
     assert timedelta(hours=1) < soon_start - clock < timedelta(hours=24)
     attempt = draft(rooms, soon_start.date(), soon_start.strftime("%H:%M"),
                     (soon_start + timedelta(hours=1)).strftime("%H:%M"))
-    found = rules.problems(attempt, user("creator"), rooms)
+    found = rules.problems(attempt, user("creator"), rooms, check_rooms=False)  # the demo may hold the slot
     assert "start" in {p.field for p in found}
     assert any("24" in p.message for p in found)
     assert [p.field for p in found if "24" in p.message] == ["start"]
     assert {p.field for p in found} <= {"start", "day"}  # "day": tomorrow may be a Saturday
-    vnoc_found = rules.problems(attempt, user("vnoc"), rooms)
+    vnoc_found = rules.problems(attempt, user("vnoc"), rooms, check_rooms=False)
     assert not [p for p in vnoc_found if "24" in p.message]
 
 
@@ -560,3 +564,420 @@ def test_a_creator_cannot_book_another_organisations_room(app, login_as):
     assert 'name="step" value="1"' in response.get_data(as_text=True)
     with app.app_context():
         assert booking_count() == before
+
+
+# ---------------------------------------------------------------------------
+# Series: the .ics of every session, conflicts resolved at review, one session cancelled
+# ---------------------------------------------------------------------------
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _next_clock_change():
+    """The Monday of the week before the next change of summer time (at least 3 weeks
+    ahead): a weekly 10:00 from it keeps 10:00 in Paris across the change."""
+    day = local_now().date() + timedelta(weeks=3)
+    while datetime.combine(day, time(12), PARIS).utcoffset() == datetime.combine(
+            day + timedelta(days=7), time(12), PARIS).utcoffset():
+        day += timedelta(days=1)
+    return day - timedelta(days=day.weekday())
+
+
+def _sent_calendars(mailbox, recipient, template_words):
+    """The .ics attachments of the mails `recipient` received whose subject holds `template_words`."""
+    found = []
+    for recipients, message in mailbox.messages:
+        if recipient in recipients and template_words in message["Subject"]:
+            for part in message.iter_attachments():
+                if part.get_content_type() == "text/calendar":
+                    found.append(Calendar.from_ical(part.get_content()))
+    return found
+
+
+def _expanded(calendar):
+    """Every session a calendar application shows for this calendar, in Paris time."""
+    return [event.decoded("dtstart").astimezone(PARIS).replace(tzinfo=None)
+            for event in recurring_ical_events.of(calendar).between(datetime(2000, 1, 1), datetime(2100, 1, 1))]
+
+
+def test_the_ics_of_a_series_holds_every_session_and_one_cancelled_gets_its_cancel(app, mailbox):
+    """A weekly series of four sessions across a change of summer time, its second date
+    skipped at review: the .ics of the mail sent holds the three sessions at 10:00 Paris
+    time; cancelling one of them mails its CANCEL (RECURRENCE-ID, higher SEQUENCE),
+    frees that slot only, and the next mails no longer hold it."""
+    monday = _next_clock_change()
+    weeks = [datetime.combine(monday + timedelta(weeks=n), time(10)) for n in range(4)]
+    with app.test_request_context():
+        rooms = rooms_of(RECTORAT)[:1]
+        series = draft(rooms, monday, session_name="Conseil des IEN", recurrence="weekly", recurrence_count=4,
+                       exceptions={weeks[1].date().isoformat(): {"skip": True}})
+        booking = rules.create_booking(series, user("creator"), rooms)
+        db.session.commit()
+        booking_id, reference = booking.id, booking.reference
+    [created] = _sent_calendars(mailbox, "helene.brun@ac-lyon.example", reference)
+    assert str(created["method"]) == "REQUEST"
+    assert _expanded(created) == [weeks[0], weeks[2], weeks[3]]
+    master = next(e for e in created.walk("VEVENT") if "RRULE" in e)
+    assert master["dtstart"].params["TZID"] == "Europe/Paris"
+    assert {e.astimezone(PARIS).hour for e in _expanded_utc(created)} == {10}
+
+    mailbox.messages.clear()
+    with app.test_request_context():
+        booking = db.session.get(Booking, booking_id)
+        rules.cancel_occurrence(booking, weeks[2], user("creator"), "Jour férié.")
+        db.session.commit()
+    [cancel] = _sent_calendars(mailbox, "helene.brun@ac-lyon.example", reference)
+    assert str(cancel["method"]) == "CANCEL"
+    [event] = cancel.walk("VEVENT")
+    assert event.decoded("recurrence-id").astimezone(PARIS).replace(tzinfo=None) == weeks[2]
+    assert str(event["uid"]) == str(master["uid"]) and int(event["sequence"]) > int(master["sequence"])
+    assert str(event["status"]) == "CANCELLED"
+    with app.test_request_context():
+        booking = db.session.get(Booking, booking_id)
+        assert sorted(o.start_at for o in booking.occurrences if o.active) == [weeks[0], weeks[3]]
+        assert rules.problems(draft(rooms_of(RECTORAT)[:1], weeks[2].date()), user("creator"),
+                              rooms_of(RECTORAT)[:1]) == []
+        history = rules.BOOKING_WORKFLOW.history(booking)
+        assert [e.transition for e in history] == ["cancel_occurrence"] and history[0].comment == "Jour férié."
+
+    mailbox.messages.clear()
+    with app.test_request_context():
+        rules.BOOKING_WORKFLOW.fire(db.session.get(Booking, booking_id), "validate", user("vnoc"))
+        db.session.commit()
+    [validated] = _sent_calendars(mailbox, "helene.brun@ac-lyon.example", reference)
+    assert _expanded(validated) == [weeks[0], weeks[3]]
+
+
+def _expanded_utc(calendar):
+    return [event.decoded("dtstart") for event in
+            recurring_ical_events.of(calendar).between(datetime(2000, 1, 1), datetime(2100, 1, 1))]
+
+
+def _form_of(response):
+    import html as html_module
+
+    page = response.get_data(as_text=True)
+    return page, {"draft": html_module.unescape(page.split('name="draft" value="')[1].split('"')[0]),
+                  "step": page.split('name="step" value="')[1].split('"')[0]}
+
+
+def _series_steps(room_id, day, name, count=3):
+    return [
+        {"room": str(room_id), "action": "next"},
+        {"action": "next"},
+        {"session_name": name, "organiser_name": "Sophie Lambert", "organiser_email": "s.lambert@ac-lyon.example",
+         "organiser_phone": "04 72 80 60 10", "creator_phone": "04 72 80 61 99", "day": day.isoformat(),
+         "start_time": "10:00", "end_time": "11:00", "recurrence": "weekly", "recurrence_count": str(count),
+         "action": "next"},
+    ]
+
+
+def _hold(app, room, day, start="10:00", end="11:00"):
+    """Another booking holding `room` on `day` (committed); its reference."""
+    with app.test_request_context():
+        room = db.session.get(Room, room.id)
+        other = rules.create_booking(draft([room], day, start, end, session_name="Déjà là"), user("creator"), [room])
+        db.session.commit()
+        return other.reference
+
+
+def test_review_lists_a_conflicting_date_and_the_booker_skips_it(app, login_as):
+    with app.app_context():
+        room, other_room = rooms_of(RECTORAT)[:2]
+    first = day_in(45)
+    taken = _hold(app, room, first + timedelta(weeks=1), "10:30", "11:30")
+    client = login_as("creator")
+    review = _wizard(client, _series_steps(room.id, first, "Réunion des IEN"))
+    page, form = _form_of(review)
+    assert 'name="step" value="4"' in page  # never back to step 1 for one date
+    assert page.count('class="list-group-item booking-conflict"') == 1
+    key = (first + timedelta(weeks=1)).isoformat()
+    assert f'value="skip:{key}"' in page and taken in page  # the booking it overlaps, visible to its organisation
+    assert f'<option value="{other_room.id}">{other_room.name}</option>' in page  # free then
+    assert 'class="btn btn-link btn-sm booking-suggestion"' in page
+    assert "Confirmer la réservation" not in page
+
+    page, form = _form_of(client.post("/booking-wizard/", data={**form, "action": f"skip:{key}"}))
+    assert 'class="list-group-item booking-conflict"' not in page and "ignorée" in page
+    done = client.post("/booking-wizard/", data={**form, "action": "confirm"}).get_data(as_text=True)
+    reference = done.split('class="booking-reference">')[1].split("<")[0]
+    with app.app_context():
+        booking = db.session.scalars(select(Booking).where(Booking.reference == reference)).one()
+        assert [o.start_at.date() for o in booking.occurrences] == [first, first + timedelta(weeks=2)]
+        assert booking.creator_phone == "04 72 80 61 99"
+        assert rules.calendar_of(booking).skipped == [datetime.combine(first + timedelta(weeks=1), time(10))]
+
+
+def test_review_holds_a_conflicting_date_in_another_room_or_moves_it(app, login_as):
+    with app.app_context():
+        room, other_room = rooms_of(RECTORAT)[:2]
+    first = day_in(50)
+    second, third = first + timedelta(weeks=1), first + timedelta(weeks=2)
+    _hold(app, room, second)
+    _hold(app, room, third, "09:30", "10:30")
+    client = login_as("creator")
+    page, form = _form_of(_wizard(client, _series_steps(room.id, first, "Comité de suivi")))
+    assert page.count('class="list-group-item booking-conflict"') == 2
+    page, form = _form_of(client.post("/booking-wizard/", data={
+        **form, "action": f"room:{second.isoformat()}:{room.id}", f"room-{second.isoformat()}-{room.id}": str(other_room.id)}))
+    assert page.count('class="list-group-item booking-conflict"') == 1
+    suggestion = page.split(f'value="slot:{third.isoformat()}:')[1].split('"')[0]
+    start, end = (datetime.fromisoformat(part) for part in suggestion.split("/"))
+    assert end - start == timedelta(hours=1)
+    page, form = _form_of(client.post("/booking-wizard/", data={**form, "action": f"slot:{third.isoformat()}:{suggestion}"}))
+    assert 'class="list-group-item booking-conflict"' not in page
+    done = client.post("/booking-wizard/", data={**form, "action": "confirm"}).get_data(as_text=True)
+    reference = done.split('class="booking-reference">')[1].split("<")[0]
+    with app.app_context():
+        booking = db.session.scalars(select(Booking).where(Booking.reference == reference)).one()
+        held = {(o.start_at, o.room_id) for o in booking.occurrences}
+        assert held == {(datetime.combine(first, time(10)), room.id), (datetime.combine(second, time(10)), other_room.id),
+                        (start, room.id)}
+        # Changed again through the wizard, the series keeps what was chosen for each date.
+        again = BookingDraft.from_booking(booking)
+        assert again.exceptions == {second.isoformat(): {"rooms": {str(room.id): other_room.id}},
+                                    third.isoformat(): {"day": start.date().isoformat(), "start": start.strftime("%H:%M"),
+                                                        "end": end.strftime("%H:%M")}}
+
+
+def test_a_single_session_in_conflict_is_offered_another_room_at_review(app, login_as):
+    with app.app_context():
+        room, other_room = rooms_of(RECTORAT)[:2]
+    day = day_in(54)
+    _hold(app, room, day)
+    client = login_as("creator")
+    steps = _series_steps(room.id, day, "Entretien")
+    steps[2]["recurrence"] = ""
+    page, form = _form_of(_wizard(client, steps))
+    assert 'name="step" value="4"' in page and "Ignorer cette date" not in page
+    page, form = _form_of(client.post("/booking-wizard/", data={
+        **form, "action": f"room:{day.isoformat()}:{room.id}", f"room-{day.isoformat()}-{room.id}": str(other_room.id)}))
+    assert "Confirmer la réservation" in page
+    done = client.post("/booking-wizard/", data={**form, "action": "confirm"}).get_data(as_text=True)
+    reference = done.split('class="booking-reference">')[1].split("<")[0]
+    with app.app_context():
+        booking = db.session.scalars(select(Booking).where(Booking.reference == reference)).one()
+        assert [r.id for r in booking.rooms] == [other_room.id]
+
+
+def test_cancel_asks_first_and_may_cancel_one_session_only(app, login_as):
+    first = day_in(56)
+    with app.test_request_context():
+        rooms = rooms_of(RECTORAT)[:1]
+        booking = rules.create_booking(draft(rooms, first, recurrence="weekly", recurrence_count=3), user("creator"), rooms)
+        db.session.commit()
+        booking_id = booking.id
+    client = login_as("creator")
+    show = client.get(f"/bookings/show/{booking_id}").get_data(as_text=True)
+    assert f'href="/bookings/cancel/{booking_id}"' in show  # the action asks first: no form fires it here
+    assert f'action="/bookings/transition/{booking_id}/cancel"' not in show
+    second = datetime.combine(first + timedelta(weeks=1), time(10))
+    link = f"/bookings/cancel/{booking_id}?what={second.isoformat()}"
+    assert link in show or link.replace(":", "%3A") in show
+    page = client.get(f"/bookings/cancel/{booking_id}?what={second.isoformat()}").get_data(as_text=True)
+    assert 'value="all"' in page and f'value="{second.isoformat()}" checked' in page
+    assert "Confirmer l&#39;annulation" in page or "Confirmer l'annulation" in page
+    with app.app_context():
+        assert all(o.active for o in db.session.get(Booking, booking_id).occurrences)  # nothing yet
+    client.post(f"/bookings/cancel/{booking_id}", data={"what": second.isoformat(), "comment": "Salle prise"})
+    with app.app_context():
+        booking = db.session.get(Booking, booking_id)
+        assert booking.state is BookingState.pending
+        assert [o.start_at for o in booking.occurrences if not o.active] == [second]
+    show = client.get(f"/bookings/show/{booking_id}").get_data(as_text=True)
+    assert "Séance annulée" in show and "Salle prise" in show
+    client.post(f"/bookings/cancel/{booking_id}", data={"what": "all"})
+    with app.app_context():
+        assert db.session.get(Booking, booking_id).state is BookingState.cancelled
+    # Another organisation's booker reaches neither the page nor the action.
+    assert login_as("creator2").get(f"/bookings/cancel/{booking_id}").status_code == 404
+
+
+def test_the_history_says_what_a_modification_changed(app, login_as):
+    day = day_in(60)
+    with app.test_request_context():
+        rooms = rooms_of(RECTORAT)[:2]
+        booking = rules.create_booking(draft(rooms[:1], day), user("creator"), rooms[:1])
+        rules.modify_booking(booking, draft(rooms[1:2], day, "14:00", "15:30", session_name="Réunion déplacée"),
+                             user("creator"), rooms[1:2])
+        db.session.commit()
+        booking_id = booking.id
+        [event] = rules.BOOKING_WORKFLOW.history(db.session.get(Booking, booking_id))
+        changed = {name: (old, new) for name, old, new in event.changes}
+        assert set(changed) == {"rooms", "session_name", "day"}
+        assert changed["rooms"] == (rooms[0].name, rooms[1].name)
+        assert changed["session_name"] == ("Réunion de rentrée", "Réunion déplacée")
+        assert "10:00" in changed["day"][0] and "14:00" in changed["day"][1]
+    show = login_as("creator").get(f"/bookings/show/{booking_id}").get_data(as_text=True)
+    assert "Nom de la session : Réunion de rentrée → <strong>Réunion déplacée</strong>" in show
+
+
+# ---------------------------------------------------------------------------
+# The free/busy grid, the rooms' feeds, the participants table, the queue, the report
+# ---------------------------------------------------------------------------
+
+
+def test_free_busy_grid_shows_each_room_by_day_and_week_and_opens_the_wizard(app, login_as):
+    day = day_in(62)
+    with app.test_request_context():
+        room = rooms_of(RECTORAT)[0]
+        booking = rules.create_booking(draft([room], day, "10:00", "11:00", session_name="Grille"), user("creator"), [room])
+        db.session.commit()
+        reference, room_id = booking.reference, room.id
+        theirs = [r.name for r in rooms_of(UGA)]
+    client = login_as("creator")
+    page = client.get(f"/rooms/freebusy/?day={day.isoformat()}").get_data(as_text=True)
+    row = page.split(f'<tr data-room="{room_id}">')[1].split("</tr>")[0]
+    assert f"{reference} · En attente" in row and 'class="freebusy-busy freebusy-pending"' in row
+    assert row.count('class="freebusy-buffer"') == 2  # before and after
+    assert not any(name in page for name in theirs)  # other organisations' rooms are not shown
+    link = f'/booking-wizard/?room={room_id}&amp;day={day.isoformat()}&amp;start=14:00&amp;end=15:00'
+    assert link.replace(":", "%3A") in row or link in row
+    week = client.get(f"/rooms/freebusy/?view=week&day={day.isoformat()}").get_data(as_text=True)
+    assert week.count('<table class="freebusy"') == 5 and reference in week
+    assert client.get("/rooms/freebusy/?view=year").status_code == 400
+    wizard = client.get(f"/booking-wizard/?room={room_id}&day={day.isoformat()}&start=14:00&end=15:00")
+    page, form = _form_of(wizard)
+    assert f'name="room" value="{room_id}" checked' in page
+    prefilled = json.loads(form["draft"])
+    assert (prefilled["day"], prefilled["start_time"], prefilled["end_time"]) == (day.isoformat(), "14:00", "15:00")
+    # Another organisation's room cannot be slipped in.
+    with app.app_context():
+        their_room = rooms_of(UGA)[0].id
+    page, form = _form_of(client.get(f"/booking-wizard/?room={their_room}&day={day.isoformat()}"))
+    assert json.loads(form["draft"])["room_ids"] == []
+
+
+def test_the_vnoc_sees_every_room_and_bookers_see_no_other_organisations_session(app, login_as):
+    day = day_in(62)
+    with app.app_context():
+        names = [r.name for r in rooms_of(UGA)] + [r.name for r in rooms_of(RECTORAT)]
+    page = login_as("vnoc").get(f"/rooms/freebusy/?day={day.isoformat()}").get_data(as_text=True)
+    assert all(name.replace("'", "&#39;") in page for name in names)
+
+
+def test_a_rooms_feed_is_secret_revocable_and_lists_its_sessions(app, login_as):
+    day = day_in(24, weekday=3)  # inside the feed's window (six months)
+    with app.test_request_context():
+        room = rooms_of(RECTORAT)[0]
+        pending = rules.create_booking(draft([room], day, "10:00", "11:00", session_name="Flux en attente"),
+                                       user("creator"), [room])
+        validated = rules.create_booking(draft([room], day, "14:00", "15:00", session_name="Flux validé"),
+                                         user("creator"), [room])
+        rules.BOOKING_WORKFLOW.fire(validated, "validate", user("vnoc"))
+        db.session.commit()
+        room_id, pending_reference, validated_reference = room.id, pending.reference, validated.reference
+    assert login_as("creator").post(f"/rooms/feed/{room_id}").status_code in (302, 403)
+    vnoc = login_as("vnoc")
+    vnoc.post(f"/rooms/feed/{room_id}", data={"action": "issue"})
+    show = vnoc.get(f"/rooms/show/{room_id}").get_data(as_text=True)
+    url = show.split('id="feed-url" readonly value="')[1].split('"')[0]
+    path = url.replace(app.config["PUBLIC_URL"], "")
+    anonymous = app.test_client()
+    response = anonymous.get(path)
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    events = {str(e["summary"]): e for e in Calendar.from_ical(response.data).walk("VEVENT")}
+    assert str(events[f"{pending_reference} Flux en attente"]["status"]) == "TENTATIVE"
+    assert str(events[f"{validated_reference} Flux validé"]["status"]) == "CONFIRMED"
+    assert anonymous.get(path[:-8] + "x" * 4 + ".ics").status_code == 404
+    vnoc.post(f"/rooms/feed/{room_id}", data={"action": "issue"})
+    assert anonymous.get(path).status_code == 404  # a new address revokes the old one
+    vnoc.post(f"/rooms/feed/{room_id}", data={"action": "revoke"})
+    with app.app_context():
+        assert db.session.get(Room, room_id).feed_token is None
+
+
+def test_a_participant_error_is_shown_on_its_cell_only(app, login_as):
+    client = login_as("creator")
+    with app.app_context():
+        room_id = rooms_of(RECTORAT)[0].id
+    response = _wizard(client, [{"room": str(room_id), "action": "next"},
+                                {"p-0-name": "Salle A", "p-0-kind": "ip", "p-0-vnoc_connects": "no",
+                                 "p-1-name": "Pont RNIS", "p-1-kind": "isdn", "p-1-vnoc_connects": "yes",
+                                 "action": "next"}])
+    page = response.get_data(as_text=True)
+    assert 'name="step" value="2"' in page
+    assert page.count('aria-invalid="true"') == 1
+    assert 'name="p-1-vnoc_connects" aria-label="Accueil par le VNOC" aria-invalid="true" aria-describedby="p-1-vnoc_connects-error"' in page
+    assert 'id="p-1-vnoc_connects-error"' in page and "has-error" not in page.split("<table")[0].split("participants")[-1]
+    assert "<option value=\"isdn\" selected>Visio RNIS</option>" in page
+    assert "function wire" not in page and 'js/wizard.js' in page  # the script is a static file
+
+
+def test_the_queue_shows_the_requesters_phone(app, login_as):
+    with app.test_request_context():
+        rooms = rooms_of(RECTORAT)[:1]
+        booking = rules.create_booking(draft(rooms, day_in(66), creator_phone="04 72 80 61 23"), user("creator"), rooms)
+        db.session.commit()
+        booking_id = booking.id
+    queue = login_as("vnoc").get("/bookings/queue/").get_data(as_text=True)
+    row = queue.split(f'id="booking-{booking_id}"')[1].split("</tr>")[0]
+    assert 'href="tel:0472806123"' in row and "Sophie Lambert" in row
+
+
+def test_usage_report_in_hours_and_minutes_with_filters_and_a_chart(app, login_as):
+    month = (day_in(70, weekday=0).replace(day=1) + timedelta(days=31)).replace(day=1)
+    first_monday = month + timedelta(days=(7 - month.weekday()) % 7)
+    with app.test_request_context():
+        room, other = rooms_of(RECTORAT)[:2]
+        for target, end in ((room, "11:30"), (other, "10:45")):
+            booking = rules.create_booking(draft([target], first_monday, "10:00", end), user("creator"), [target])
+            rules.BOOKING_WORKFLOW.fire(booking, "validate", user("vnoc"))
+        db.session.commit()
+        room_id, other_id = room.id, other.id
+        organisation_id = room.organisation_id
+        their_room = rooms_of(UGA)[0].id
+    client = login_as("creator")
+    page = client.get(f"/bookings/report/?month={month:%Y-%m}").get_data(as_text=True)
+    assert '<td class="booking-hours">1:30</td>' in page and '<td class="booking-hours">0:45</td>' in page
+    assert '<th class="booking-hours">2:15</th>' in page
+    assert 'id="report-chart"' in page and 'data-type="BarChart"' in page and "vendor/chart.js/chart.min.js" in page
+    assert client.get("/static/vendor/chart.js/chart.min.js").status_code == 200
+    filtered = client.get(f"/bookings/report/?month={month:%Y-%m}&room={room_id}").get_data(as_text=True)
+    assert "1:30" in filtered and "0:45" not in filtered
+    by_org = client.get(f"/bookings/report/?month={month:%Y-%m}&organisation={organisation_id}").get_data(as_text=True)
+    assert "2:15" in by_org
+    assert client.get(f"/bookings/report/?month={month:%Y-%m}&room={their_room}").status_code == 400
+    assert client.get(f"/bookings/report/?month={month:%Y-%m}&organisation=abc").status_code == 400
+    exported = client.get(f"/bookings/report/?month={month:%Y-%m}&room={other_id}&format=csv").get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(exported.lstrip("\ufeff")), delimiter=";"))[1][3] == "0:45"
+
+
+def test_the_login_page_shows_whom_to_call(app):
+    page = app.test_client().get("/login/").get_data(as_text=True)
+    assert app.config["LOGIN_CONTACT"] in page and 'id="login-contact"' in page
+
+
+def test_the_outbox_lists_a_mails_attachments_and_serves_them(app, login_as):
+    with app.test_request_context():
+        rooms = rooms_of(RECTORAT)[:1]
+        booking = rules.create_booking(draft(rooms, day_in(68)), user("creator"), rooms)
+        db.session.commit()
+        mail = db.session.scalars(select(OutboxMail).where(OutboxMail.subject.contains(booking.reference))).first()
+        mail_id, attachment_id = mail.id, mail.attachments[0].id
+        name = mail.attachments[0].filename
+    admin = login_as("admin")
+    page = admin.get(f"/outbox/show/{mail_id}").get_data(as_text=True)
+    assert name in page and "text/calendar; charset=utf-8; method=REQUEST" in page and "Ko" in page
+    download = admin.get(f"/outbox/attachment/{mail_id}/{attachment_id}")
+    assert download.status_code == 200 and download.mimetype == "text/calendar"
+    assert b"BEGIN:VCALENDAR" in download.data and name in download.headers["Content-Disposition"]
+    assert admin.get(f"/outbox/attachment/{mail_id}/{attachment_id + 100000}").status_code == 404
+    assert login_as("vnoc").get(f"/outbox/attachment/{mail_id}/{attachment_id}").status_code in (302, 403, 404)
+
+
+def test_refusing_from_the_queue_stays_in_the_queue(app, login_as):
+    with app.test_request_context():
+        rooms = rooms_of(RECTORAT)[:1]
+        booking = rules.create_booking(draft(rooms, day_in(66), "15:00", "16:00"), user("creator"), rooms)
+        other = rules.create_booking(draft(rooms, day_in(66), "08:30", "09:30"), user("creator"), rooms)
+        db.session.commit()
+        booking_id, other_id = booking.id, other.id
+    vnoc = login_as("vnoc")
+    response = vnoc.post(f"/bookings/transition/{booking_id}/refuse",
+                         data={"comment": "Salle en travaux, rappel fait.", "next": "/bookings/queue/"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/bookings/queue/")
+    # Only a path of this site: anything else goes back to the booking.
+    response = vnoc.post(f"/bookings/transition/{other_id}/refuse",
+                         data={"comment": "Doublon.", "next": "//evil.example/"})
+    assert response.headers["Location"].endswith(f"/bookings/show/{other_id}")

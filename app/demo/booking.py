@@ -1,5 +1,6 @@
 """Desk A's demo data: two member organisations' rooms, equipment and bookings in
-every state, their bookers (`creator`, `creator2`) and the VNOC (`vnoc`)."""
+every state (the current week's among them, and a weekly series with a skipped date
+and a date cancelled alone), their bookers (`creator`, `creator2`) and the VNOC (`vnoc`)."""
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -67,6 +68,15 @@ BOOKING_PLAN = [
     (8, "11:00", 60, "cancelled"), (9, "14:00", 90, "pending"), (13, "09:30", 120, "validated"),
     (16, "15:00", 60, "pending"), (20, "10:00", 60, "validated"),
 ]
+# The current week, so that the free/busy grid shows something whatever today is:
+# (weekday, room index, start, minutes); past days validated, coming ones pending or
+# validated. A slot a plan above already holds is left out.
+WEEK_PLAN = [(0, 0, "08:30", 60), (0, 1, "11:00", 90), (1, 2, "09:00", 120), (1, 0, "15:30", 90),
+             (2, 1, "08:30", 90), (2, 0, "13:30", 60), (3, 2, "10:30", 60), (3, 1, "16:00", 90),
+             (4, 0, "09:30", 120), (4, 2, "14:00", 60)]
+# The weekly series of each organisation skips its third date (an EXDATE); the
+# Rectorat's has its second date cancelled alone.
+SERIES_SKIPPED, SERIES_CANCELLED = 2, 1
 # The transition that led each demo booking to its state (its history shows it).
 DEMO_TRANSITIONS = {BookingState.validated: "validate", BookingState.refused: "refuse",
                     BookingState.cancelled: "cancel"}
@@ -108,16 +118,28 @@ def load():
         if db.session.query(Booking).filter_by(organisation_id=org.id).first():
             continue
         mail_domain = domain(org_name)
-        plans = list(enumerate(BOOKING_PLAN)) + [(len(BOOKING_PLAN), (7, "16:00", 60, "validated"))]
-        for index, (offset, clock, minutes, state) in plans:
-            room = rooms[index % len(rooms)]
+        monday = today - timedelta(days=today.weekday())
+        plans = [(index, (offset, clock, minutes, state), index % len(rooms))
+                 for index, (offset, clock, minutes, state) in enumerate(BOOKING_PLAN)]
+        plans.append((len(BOOKING_PLAN), (7, "16:00", 60, "validated"), len(BOOKING_PLAN) % len(rooms)))
+        for position, (weekday, room_index, clock, minutes) in enumerate(WEEK_PLAN):
+            offset = (monday - today).days + weekday
+            state = "validated" if offset <= 0 or position % 3 else "pending"
+            plans.append((len(BOOKING_PLAN) + 1 + position, (offset, clock, minutes, state), room_index))
+        for index, (offset, clock, minutes, state), room_index in plans:
+            room = rooms[room_index]
             start = datetime.combine(today + timedelta(days=offset), datetime.strptime(clock, "%H:%M").time())
             end = start + timedelta(minutes=minutes)
             organiser = ORGANISERS[index % len(ORGANISERS)]
             recurring = index == len(BOOKING_PLAN)
+            times = rules.occurrence_times(start, end, "weekly" if recurring else None, count=4 if recurring else None)
+            if rules.conflicts([room.id], times):
+                continue
             state = BookingState(state)
+            # Requested three days before the session, but never later than now: no
+            # history is dated in the future.
             requested = utcnow() - timedelta(minutes=(20 if index % 2 else 75)) if state is BookingState.pending \
-                else datetime.combine(start.date(), start.time()) - timedelta(days=3)
+                else min(start - timedelta(days=3), utcnow() - timedelta(hours=2, minutes=index))
             booking = Booking(
                 organisation_id=org.id, creator_id=creator.id, created_by_id=creator.id,
                 kind=BookingKind.audio if room.kind is RoomKind.audio else BookingKind.visio,
@@ -136,11 +158,17 @@ def load():
                     equipment=item, name=item.name, kind=item.kind, contact_name=item.contact_name, email=item.email,
                     phone=item.phone, ip_address=item.ip_address, bridge_id=item.bridge_id,
                     vnoc_connects=item.kind is EquipmentKind.ip and position == 0))
-            times = rules.occurrence_times(start, end, "weekly" if recurring else None, count=4 if recurring else None)
-            for s, e in times:
-                booking.occurrences.append(BookingOccurrence(
-                    room=room, start_at=s, end_at=e, blocked_from=s - pad, blocked_until=e + pad,
-                    active=state in rules.HOLDING_STATES))
+            cancelled_alone = None
+            for position, (s, e) in enumerate(times):
+                if recurring and position == SERIES_SKIPPED:
+                    continue
+                cancelled = recurring and position == SERIES_CANCELLED and org_name == ACCOUNTS[0][4]
+                occurrence = BookingOccurrence(
+                    room=room, start_at=s, end_at=e, blocked_from=s - pad, blocked_until=e + pad, planned_start=s,
+                    active=state in rules.HOLDING_STATES and not cancelled,
+                    cancelled_on=utcnow() - timedelta(hours=1) if cancelled else None)
+                booking.occurrences.append(occurrence)
+                cancelled_alone = occurrence if cancelled else cancelled_alone
             db.session.add(booking)
             db.session.flush()
             booking.reference = f"{booking.id:05d}"
@@ -150,7 +178,13 @@ def load():
                     from_state=BookingState.pending.value, to_state=state.value,
                     actor_id=(creator if state is BookingState.cancelled else vnoc).id,
                     comment="Salle indisponible ce jour-là, rappel effectué." if state is BookingState.refused else None,
-                    happened_on=requested + timedelta(minutes=25)))
+                    happened_on=min(requested + timedelta(minutes=25), utcnow())))
+            if cancelled_alone is not None:
+                db.session.add(WorkflowEvent(
+                    object_type=Booking.__tablename__, object_id=booking.id, transition="cancel_occurrence",
+                    from_state=state.value, to_state=state.value, actor_id=creator.id,
+                    comment="Jour férié dans l'académie.", happened_on=cancelled_alone.cancelled_on,
+                    changes=[["sessions", cancelled_alone.start_at.strftime("%d/%m/%Y %H:%M"), "annulée"]]))
             created += 1
     db.session.commit()
     yield f"visio booking: {created} bookings"

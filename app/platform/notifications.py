@@ -20,6 +20,7 @@ from __future__ import annotations
 import smtplib
 import uuid
 from collections import namedtuple
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email import policy as email_policy
 from types import SimpleNamespace
@@ -528,46 +529,135 @@ def requeue_stale_mails(limit=1000) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _utc(moment):
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Europe/Paris")))
-    return moment.astimezone(timezone.utc)
+def _local(moment):
+    """`moment` in TIMEZONE (naive datetimes are local times), so that the .ics says
+    TZID=Europe/Paris: a weekly 10:00 stays at 10:00 across the change of summer time."""
+    zone = ZoneInfo(current_app.config.get("TIMEZONE", "Europe/Paris"))
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
 def ics_attachment(summary, start, end, *, uid=None, description=None, location=None, url=None,
                    organizer=None, attendees=(), sequence=0, cancelled=False,
-                   filename="invitation.ics"):
+                   filename="invitation.ics", recurrence=None, exdates=(), overrides=(),
+                   recurrence_id=None, last_start=None):
     """An iCalendar (.ics) attachment tuple for `notify(..., attachments=[...])`.
 
     `uid` identifies the event across mails: give the same one (e.g.
     "booking-00123@guichet") with a higher `sequence` for a change, and
-    `cancelled=True` to cancel it. Naive datetimes are in TIMEZONE.
+    `cancelled=True` to cancel it. Naive datetimes are in TIMEZONE (written with
+    its TZID and VTIMEZONE).
+
+    A series: `recurrence` is its RRULE as a dict of RFC 5545 parts ({"freq":
+    "weekly", "count": 4}, {"freq": "daily", "byday": ["MO", ...], "until": a
+    datetime}); `exdates` the starts of the rule's dates that do not happen
+    (skipped, cancelled); `overrides` the dates that happen otherwise, as
+    (recurrence_id, start, end, location) with recurrence_id the start the rule
+    gives them. `recurrence_id` with `cancelled=True` cancels that one occurrence
+    (start and end: that occurrence's) and leaves the rest of the series.
+    `last_start`: the start of a series' last date, which the VTIMEZONE's changes of
+    summer time must reach (a series by count names none).
     """
+    method = "CANCEL" if cancelled else "REQUEST"
     calendar = Calendar()
     calendar.add("prodid", "-//Guichet//Guichet//FR")
     calendar.add("version", "2.0")
-    calendar.add("method", "CANCEL" if cancelled else "REQUEST")
-    event = Event()
-    event.add("uid", uid or f"{uuid.uuid4()}@guichet")
-    event.add("dtstamp", datetime.now(timezone.utc))
-    event.add("dtstart", _utc(start))
-    event.add("dtend", _utc(end))
-    event.add("summary", str(summary))
-    event.add("sequence", int(sequence))
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    if description:
-        event.add("description", str(description))
-    if location:
-        event.add("location", str(location))
-    if url:
-        event.add("url", absolute_url(url))
-    if organizer:
-        event.add("organizer", _address(organizer))
-    for attendee in attendees:
-        event.add("attendee", _address(attendee), encode=0)
-    calendar.add_component(event)
-    content_type = f"text/calendar; charset=utf-8; method={'CANCEL' if cancelled else 'REQUEST'}"
+    calendar.add("method", method)
+    uid = uid or f"{uuid.uuid4()}@guichet"
+    stamp = datetime.now(timezone.utc)
+
+    def event_of(event_start, event_end, event_location, instance=None):
+        event = Event()
+        event.add("uid", uid)
+        event.add("dtstamp", stamp)
+        if instance is not None:
+            event.add("recurrence-id", _local(instance))
+        event.add("dtstart", _local(event_start))
+        event.add("dtend", _local(event_end))
+        event.add("summary", str(summary))
+        event.add("sequence", int(sequence))
+        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+        if description:
+            event.add("description", str(description))
+        if event_location:
+            event.add("location", str(event_location))
+        if url:
+            event.add("url", absolute_url(url))
+        if organizer:
+            event.add("organizer", _address(organizer))
+        for attendee in attendees:
+            event.add("attendee", _address(attendee), encode=0)
+        return event
+
+    moments = [start, end] + ([last_start] if last_start is not None else [])
+    if recurrence_id is not None:
+        calendar.add_component(event_of(start, end, location, recurrence_id))
+    else:
+        master = event_of(start, end, location)
+        if recurrence:
+            rule = dict(recurrence)
+            if rule.get("until") is not None:
+                # With a TZID start, RFC 5545 wants UNTIL in UTC.
+                rule["until"] = _local(rule["until"]).astimezone(timezone.utc)
+                moments.append(rule["until"])
+            master.add("rrule", rule)
+            if exdates:
+                master.add("exdate", [_local(moment) for moment in sorted(exdates)])
+        calendar.add_component(master)
+        if recurrence and not cancelled:
+            for instance, other_start, other_end, other_location in overrides:
+                calendar.add_component(event_of(other_start, other_end, other_location, instance))
+                moments += [other_start, other_end]
+    _add_timezone(calendar, moments)
+    content_type = f"text/calendar; charset=utf-8; method={method}"
     return filename, content_type, calendar.to_ical()
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One event of an iCalendar feed (`ics_feed`); naive datetimes are in TIMEZONE."""
+
+    uid: str
+    summary: str
+    start: datetime
+    end: datetime
+    location: str = ""
+    url: str = ""
+    tentative: bool = False
+
+
+def ics_feed(name, events) -> bytes:
+    """An iCalendar feed (a calendar application subscribes to its URL): `events`
+    (FeedEvent), tentative ones marked so, times with their TZID."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Guichet//Guichet//FR")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", str(name))
+    stamp = datetime.now(timezone.utc)
+    for item in events:
+        event = Event()
+        event.add("uid", item.uid)
+        event.add("dtstamp", stamp)
+        event.add("dtstart", _local(item.start))
+        event.add("dtend", _local(item.end))
+        event.add("summary", str(item.summary))
+        event.add("status", "TENTATIVE" if item.tentative else "CONFIRMED")
+        if item.location:
+            event.add("location", str(item.location))
+        if item.url:
+            event.add("url", absolute_url(item.url))
+        calendar.add_component(event)
+    if events:
+        _add_timezone(calendar, [moment for e in events for moment in (e.start, e.end)])
+    return calendar.to_ical()
+
+
+def _add_timezone(calendar, moments):
+    """The VTIMEZONE of TIMEZONE, listing its changes of summer time from a year before
+    the first moment to a year after the last (each change is a line: a calendar of a
+    few dates stays small)."""
+    first = min(_local(m) for m in moments).date()
+    last = max(_local(m) for m in moments).date()
+    calendar.add_missing_timezones(first_date=first - timedelta(days=366), last_date=last + timedelta(days=366))
 
 
 def _address(person):

@@ -13,7 +13,8 @@ before touching anything, so a refused transition changes nothing; a legal one
 sets the state, writes a `WorkflowEvent` (when, who, from, to, comment,
 attachment) and hands the notification to `app.platform.notifications`.
 `record()` writes the events that keep the state (a comment, a change) in the
-same history, which `history()` reads back for the timeline.
+same history, which `history()` reads back for the timeline; a change's row says
+what it changed (`changes`: field, old → new).
 
 Of people firing on one row at once, exactly one wins. A request loads its row
 before it decides to act, so what it read may be stale by the time it writes:
@@ -78,6 +79,9 @@ class Transition:
     # What someone did, as the end of "Julien Mercier already ... on <day> at <time>"
     # (the loser's refusal): e.g. _l("validated this booking").
     done: object = None
+    # An endpoint (taking `pk`) that asks before firing: the detail page links to it
+    # instead of firing at once (a confirmation, a choice of what to cancel).
+    page: Optional[str] = None
 
 
 @dataclass
@@ -90,6 +94,8 @@ class Workflow:
     # How the history names the events that are not transitions (a comment, a change),
     # and the transitions whose button label does not read as a past event.
     event_labels: dict = field(default_factory=dict)
+    # How the history names the fields a change changed ({field: label}).
+    field_labels: dict = field(default_factory=dict)
     _by_name: dict = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -116,6 +122,10 @@ class Workflow:
         if label is None and event.transition in self._by_name:
             label = self._by_name[event.transition].label
         return str(label) if label is not None else event.transition
+
+    def change_lines(self, event) -> list:
+        """What a change changed, as (field label, old, new) for the timeline."""
+        return [(str(self.field_labels.get(name, name)), old, new) for name, old, new in event.changes or ()]
 
     def timeline_label(self, event):
         """What the timeline prints before the state change: the event's label, unless
@@ -208,7 +218,7 @@ class Workflow:
                 notifications.notify(recipients, template, context, link=rest[0] if rest else None, **options)
         return event
 
-    def move(self, item, kind, user, target, comment=None, attachment=None) -> WorkflowEvent:
+    def move(self, item, kind, user, target, comment=None, attachment=None, changes=None) -> WorkflowEvent:
         """Set the state of `item` to `target` if it is still what was read (the
         compare-and-set), and write the history row `kind`; else raise
         TransitionRefused saying who changed it. `fire()` calls it after its checks;
@@ -232,7 +242,8 @@ class Workflow:
         set_committed_value(item, self.state_attribute, target)
         if isinstance(item, Audited):
             db.session.expire(item, ["changed_on", "changed_by_id"])
-        return self.record(item, kind, user, comment, attachment, from_state=source, to_state=target)
+        return self.record(item, kind, user, comment, attachment, from_state=source, to_state=target,
+                           changes=changes)
 
     def fire_many(self, items, name, user, comment=""):
         """Fire on each item on its own: (fired items, [(item, refusal message)]).
@@ -280,15 +291,19 @@ class Workflow:
                        actor=actor, day=day, time=moment, event=self.event_label(event))
 
     def record(self, item, kind, user, comment=None, attachment=None, from_state=None,
-               to_state=None) -> WorkflowEvent:
+               to_state=None, changes=None) -> WorkflowEvent:
         """Write a history row of `item`: a transition, or an event `kind` that keeps
-        the state (a comment, a change) unless `from_state`/`to_state` say otherwise."""
+        the state (a comment, a change) unless `from_state`/`to_state` say otherwise.
+
+        `changes`: what a change changed, [(field, old, new)] with the values as
+        people read them (text); `field_labels` names the fields."""
         state = self.state_of(item)
         event = WorkflowEvent(
             object_type=self.object_type, object_id=item.id, transition=kind,
             from_state=(from_state or state).value, to_state=(to_state or state).value,
             comment=(comment or "").strip() or None, actor_id=getattr(user, "id", None),
             attachment_id=getattr(attachment, "id", None), happened_on=utcnow(),
+            changes=[[str(name), str(old), str(new)] for name, old, new in changes] if changes else None,
         )
         db.session.add(event)
         db.session.flush()

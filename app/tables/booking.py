@@ -48,7 +48,8 @@ class Room(Audited, Model):
     """A visio room or an audioconference bridge an organisation books."""
 
     __tablename__ = "booking_room"
-    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),
+                      UniqueConstraint("feed_token", name="uq_booking_room_feed_token"))
 
     id = Column(Integer, primary_key=True)
     name = Column(String(100), nullable=False, index=True)
@@ -56,6 +57,9 @@ class Room(Audited, Model):
     organisation_id = Column(Integer, ForeignKey("organisation.id"), nullable=False, index=True)
     capacity = Column(Integer, info={"min": 0})  # app.platform.inputs refuses a negative one
     active = Column(Boolean, nullable=False, default=True)
+    # The secret of the room's iCalendar feed URL (None: no feed); whoever manages
+    # the room issues a new one to revoke the old URL.
+    feed_token = Column(String(64))
 
     organisation = relationship(Organisation)
 
@@ -168,6 +172,8 @@ class Booking(Audited, Model):
     organiser_name = Column(String(150), nullable=False)
     organiser_email = Column(String(150), nullable=False)
     organiser_phone = Column(String(30), nullable=False)
+    # Where the VNOC calls the person who asked (its queue shows it).
+    creator_phone = Column(String(30))
     start_at = Column(DateTime, nullable=False, index=True, info=LOCAL_TIME)
     end_at = Column(DateTime, nullable=False, info=LOCAL_TIME)
     recurrence = Column(Enum(Recurrence, native_enum=False, length=10, name="booking_recurrence"))
@@ -223,7 +229,12 @@ class BookingOccurrence(Model):
     The room is held from `blocked_from` to `blocked_until` (the session widened by
     the reconfiguration buffer). On PostgreSQL an exclusion constraint
     (migration "desk A") forbids two active rows of one room whose held ranges
-    overlap; `active` is false once the booking is refused or cancelled.
+    overlap; `active` is false once the booking is refused or cancelled, or this
+    occurrence alone is (`cancelled_on`, UTC).
+
+    `planned_start` is the start the series' rule gives it (its RECURRENCE-ID in
+    the .ics): `start_at` differs when the booker moved that date, and a date of
+    the rule without an occurrence was skipped (an EXDATE).
     """
 
     __tablename__ = "booking_occurrence"
@@ -236,7 +247,9 @@ class BookingOccurrence(Model):
     end_at = Column(DateTime, nullable=False, info=LOCAL_TIME)
     blocked_from = Column(DateTime, nullable=False, info=LOCAL_TIME)
     blocked_until = Column(DateTime, nullable=False, info=LOCAL_TIME)
+    planned_start = Column(DateTime, nullable=False, info=LOCAL_TIME)
     active = Column(Boolean, nullable=False, default=True)
+    cancelled_on = Column(DateTime)
 
     booking = relationship(Booking, back_populates="occurrences")
     room = relationship(Room)

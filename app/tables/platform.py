@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    JSON,
     LargeBinary,
     String,
     Text,
@@ -236,6 +237,7 @@ class WorkflowEvent(Model):
     attachment_id = Column(Integer, ForeignKey("stored_file.id", ondelete="SET NULL"))
     actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     happened_on = Column(DateTime, default=utcnow, nullable=False)
+    changes = Column(JSON)
 
     actor = relationship(User, foreign_keys=[actor_id])
     attachment = relationship("StoredFile", foreign_keys=[attachment_id])

@@ -8,10 +8,10 @@ reaches their organisation's rows only, the VNOC every row; others answer 404.
 import json
 from datetime import date, datetime, time, timedelta
 
-from flask import abort, flash, g, jsonify, redirect, request, url_for
+from flask import Response, abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import format_datetime, gettext, lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -28,6 +28,7 @@ from ..models import (
     utcnow,
 )
 from ..platform import exports, inputs
+from ..platform.notifications import absolute_url
 from ..rules import booking as rules
 from ..security import ScopedInterface, apply_scope
 from ..desks import desk_of
@@ -61,6 +62,7 @@ BOOKING_LABELS = {
     "kind": _l("Kind"),
     "organisation": _l("Organisation"),
     "creator": _l("Requested by"),
+    "creator_phone": _l("Requester's phone"),
     "session_name": _l("Session name"),
     "organiser_name": _l("Organiser"),
     "organiser_email": _l("Organiser's email"),
@@ -100,8 +102,65 @@ class RoomView(GuichetModelView):
     label_columns = ROOM_LABELS
     base_order = ("name", "asc")
     base_permissions = ["can_list", "can_show", "can_export", "can_add", "can_edit", "can_delete",
-                        "can_calendar", "can_calendar_events"]
+                        "can_calendar", "can_calendar_events", "can_freebusy", "can_feed"]
     show_template = "booking/room_show.html"
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """FAB's detail page, plus the room's feed URL for whoever manages the room
+        (the VNOC, Admin)."""
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)
+        feed = {}
+        if self.appbuilder.sm.has_access("can_feed", self.class_permission_name):
+            room = self.datamodel.get(pk, self._base_filters)
+            feed = {"may_manage_feed": True, "feed_url": absolute_url(url_for(
+                "RoomFeedView.feed", pk=room.id, token=room.feed_token)) if room.feed_token else None}
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                    related_views=self._related_views, **feed)
+
+    @expose("/feed/<int:pk>", methods=["POST"])
+    @has_access
+    def feed(self, pk):
+        """Issue a new secret URL for the room's feed (the old one stops working), or revoke it."""
+        room = _scoped_or_404(Room, pk)
+        revoke = request.form.get("action") == "revoke"
+        with Attempt(done=gettext("The feed's address is revoked.") if revoke
+                     else gettext("A new feed address is issued; the previous one no longer works.")):
+            if revoke:
+                rules.revoke_feed(room)
+            else:
+                rules.issue_feed_token(room)
+        return redirect(url_for("RoomView.show", pk=pk))
+
+    @expose("/freebusy/")
+    @has_access
+    def freebusy(self):
+        """Every room the viewer may see, by day or by week (working days), as MRBS
+        and Indico show them: a free slot opens the wizard on it."""
+        mode = request.args.get("view", "day")
+        if mode not in ("day", "week"):
+            raise inputs.InputRefused("view", gettext("%(field)s: choose one of the listed values.", field="view"))
+        day = inputs.parse_date(request.args.get("day"), "day") or rules.local_now().date()
+        if mode == "week":
+            monday = day - timedelta(days=day.weekday())
+            days = [monday + timedelta(days=n) for n in range(7)
+                    if n in current_app.config["BOOKING_WORKING_DAYS"]]
+            step, previous, following = timedelta(minutes=30), monday - timedelta(weeks=1), monday + timedelta(weeks=1)
+        else:
+            days = [day]
+            step, previous, following = timedelta(minutes=15), day - timedelta(days=1), day + timedelta(days=1)
+        rooms = db.session.scalars(apply_scope(select(Room).where(Room.active.is_(True)), Room)
+                                   .order_by(Room.kind, Room.name)).all()
+        grid = rules.freebusy(rooms, days, step, g.user)
+        columns = rules.grid_slots(days[0], step) if days else []
+        return self.render_template(
+            "booking/freebusy.html", grid=grid, columns=columns, mode=mode, day=day, days=days,
+            previous=previous, following=following, today=rules.local_now().date(),
+            show_organisation=len({r.organisation_id for r in rooms}) > 1,
+            may_book=self.appbuilder.sm.has_access("can_book", "BookingWizard"),
+            wizard_slot=rules.wizard_slot, title=gettext("Free/busy grid"))
 
     @expose("/calendar/<int:pk>")
     @has_access
@@ -140,6 +199,22 @@ def _scoped_or_404(model, pk):
     if item is None:
         abort(404)
     return item
+
+
+class RoomFeedView(BaseView):
+    """A room's iCalendar feed, for calendar applications: no sign-in, the secret in
+    its URL is the key (a wrong one answers 404, as an unknown room)."""
+
+    route_base = "/rooms"
+
+    @expose("/<int:pk>/feed/<token>.ics")
+    def feed(self, pk, token):
+        room = rules.feed_room(pk, token)
+        if room is None:
+            abort(404)
+        return Response(rules.feed(room), mimetype="text/calendar",
+                        headers={"Content-Disposition": f'inline; filename="salle-{room.id}.ics"',
+                                 "Cache-Control": "private, max-age=300"})
 
 
 class RoomApi(GuichetModelRestApi):
@@ -187,7 +262,7 @@ class BookingView(WorkflowModelView):
     show_title = _l("Booking")
     list_columns = ["reference", "session_name", "organisation", "organiser_name", "start_at", "end_at",
                     "kind", "state"]
-    show_columns = ["reference", "kind", "state", "session_name", "organisation", "creator",
+    show_columns = ["reference", "kind", "state", "session_name", "organisation", "creator", "creator_phone",
                     "organiser_name", "organiser_email", "organiser_phone", "start_at", "end_at", "rooms",
                     "recurrence", "recurrence_until", "recurrence_count", "connection_id", "connection_url",
                     "notes", "requested_on"]
@@ -201,10 +276,49 @@ class BookingView(WorkflowModelView):
 
     def show_context(self, booking):
         sm = self.appbuilder.sm
+        may_cancel = sm.has_access("cancel", self.class_permission_name)
         return {
             "may_change": rules.may_change(booking) and sm.has_access("can_book", "BookingWizard"),
             "may_connect": rules.may_change(booking) and sm.has_access("can_connection", self.class_permission_name),
+            "cancellable": {planned for planned, _ in rules.sessions_to_cancel(booking, g.user)}
+            if may_cancel and booking.recurrence else set(),
+            "dates": rules.calendar_of(booking),
         }
+
+    @expose("/cancel/<int:pk>", methods=["GET", "POST"])
+    def cancel(self, pk):
+        """Cancel a booking, or one session of a series, once the person confirmed
+        (a page of its own: nothing is cancelled by a single click). The permission is
+        the cancel transition's."""
+        if not self.appbuilder.sm.has_access("cancel", self.class_permission_name):
+            abort(404)
+        booking = _scoped_or_404(Booking, pk)
+        whole = any(t.name == "cancel" for t in self.workflow.available(booking, g.user))
+        sessions = rules.sessions_to_cancel(booking, g.user) if booking.recurrence else []
+        if not whole and not sessions:
+            refusal = rules.change_refusal(booking)
+            flash(refusal.message if refusal else gettext("Start: the session has started; call the VNOC."),
+                  "danger")
+            return redirect(url_for("BookingView.show", pk=pk))
+        chosen = request.values.get("what") or ("all" if whole else sessions[0][0].isoformat())
+        if request.method == "POST":
+            comment = request.form.get("comment", "")
+            if chosen == "all":
+                attempt_done = gettext("Booking %(reference)s cancelled.", reference=booking.reference)
+                with Attempt(done=attempt_done):
+                    self.workflow.fire(booking, "cancel", g.user, comment)
+            else:
+                try:
+                    planned = datetime.fromisoformat(chosen)
+                except ValueError:
+                    abort(400)
+                with Attempt(done=gettext("The session of %(day)s is cancelled; the others are unchanged.",
+                                          day=format_datetime(planned, "short"))):
+                    rules.cancel_occurrence(booking, planned, g.user, comment)
+            return redirect(url_for("BookingView.show", pk=pk))
+        return self.render_template("booking/cancel.html", booking=booking, whole=whole, sessions=sessions,
+                                    chosen=chosen, title=gettext("Cancel booking %(reference)s",
+                                                                 reference=booking.reference))
 
     @expose("/home")
     @has_access
@@ -246,8 +360,15 @@ class BookingView(WorkflowModelView):
     @expose("/report/")
     @has_access
     def report(self):
+        """Usage of the month, by organisation and room, filtered by one organisation
+        or room the viewer may see (anything else is refused: 400)."""
         month = inputs.parse_month(request.args.get("month"), "month") or rules.local_now().date().replace(day=1)
-        rows = rules.usage(month)
+        rooms = db.session.scalars(apply_scope(select(Room), Room).order_by(Room.name)).all()
+        organisations = sorted({room.organisation for room in rooms}, key=lambda o: o.name)
+        organisation_id = _choice(request.args.get("organisation"), {o.id for o in organisations}, "organisation")
+        room_id = _choice(request.args.get("room"), {r.id for r in rooms}, "room")
+        filters = {"organisation": organisation_id, "room": room_id}
+        rows = rules.usage(month, organisation_id=organisation_id, room_id=room_id)
         fmt = request.args.get("format")
         if fmt:
             return _report_export(rows, month, fmt)
@@ -255,9 +376,22 @@ class BookingView(WorkflowModelView):
         following = (month + timedelta(days=32)).replace(day=1)
         totals = rules.UsageRow("", "", sum(r.sessions for r in rows), sum(r.minutes for r in rows),
                                 sum(r.participants for r in rows))
+        # The platform's chart (app/static/js/chart.js) reads FAB's data table.
+        chart = {"cols": [{"label": gettext("Room")}, {"label": gettext("Hours")}],
+                 "rows": [{"c": [{"v": f"{r.room} ({r.organisation})"}, {"v": r.hours}]} for r in rows]}
         return self.render_template("booking/report.html", rows=rows, totals=totals, month=month,
-                                    previous=previous, following=following,
-                                    title=gettext("Usage report"))
+                                    previous=previous, following=following, organisations=organisations,
+                                    rooms=rooms, filters={k: v for k, v in filters.items() if v is not None},
+                                    chart=chart, title=gettext("Usage report"))
+
+
+def _choice(value, allowed, field):
+    """A filter's id, one of `allowed` (what the viewer may see), else refused naming `field`."""
+    if not value:
+        return None
+    if not value.isdigit() or int(value) not in allowed:
+        raise inputs.InputRefused(field, gettext("%(field)s: choose one of the listed values.", field=field))
+    return int(value)
 
 
 def _report_export(rows, month, fmt):
@@ -265,7 +399,7 @@ def _report_export(rows, month, fmt):
         abort(404)
     headers = [gettext("Organisation"), gettext("Room"), gettext("Sessions"), gettext("Hours"),
                gettext("Participants")]
-    data = [(r.organisation, r.room, r.sessions, r.hours, r.participants) for r in rows]
+    data = [(r.organisation, r.room, r.sessions, r.duration, r.participants) for r in rows]
     return exports.rows_response(f"{gettext('Usage report')} {month:%Y-%m}", headers, data, fmt)
 
 
@@ -288,10 +422,16 @@ PARTICIPANT_FIELDS = ("name", "kind", "contact_name", "email", "phone", "ip_addr
 
 
 class BookingWizard(BaseView):
-    """Book (or change) a session in four steps; the draft travels in the form."""
+    """Book (or change) a session in four steps; the draft travels in the form.
+
+    The review (step 4) lists the dates that conflict; the booker resolves each
+    there (skip it, another room, a nearby free slot) and is never sent back to
+    step 1 for a date. A free slot of the free/busy grid opens step 1 with its
+    room, day and times (`?room=&day=&start=&end=`)."""
 
     route_base = "/booking-wizard"
     default_view = "book"
+    SCHEDULE = ("day", "start_time", "end_time", "recurrence", "recurrence_until", "recurrence_count")
 
     @expose("/", methods=["GET", "POST"])
     @has_access
@@ -311,24 +451,24 @@ class BookingWizard(BaseView):
             draft = rules.BookingDraft.from_booking(booking) if booking else self._new_draft()
             return self._render(draft, 1, [], booking)
         try:
-            carried = json.loads(request.form.get("draft") or "{}")
-        except ValueError:
-            raise inputs.InputRefused("draft", gettext("%(field)s: this value is not of the expected kind.",
-                                                       field="draft")) from None
-        draft = rules.BookingDraft.from_dict(carried)
-        step = min(max(request.form.get("step", 1, type=inputs.int64) or 1, 1), 4)
+            draft = rules.BookingDraft.from_dict(json.loads(request.form.get("draft") or "{}"))
+            step = min(max(int(request.form.get("step", 1)), 1), 4)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            abort(400)
         self._merge(draft, step)
         action = request.form.get("action", "next")
         if action == "back":
             return self._render(draft, max(step - 1, 1), [], booking)
-        rooms = self._rooms(draft.room_ids)
+        rooms = self._rooms(draft.all_room_ids)
         if action == "confirm":
             return self._confirm(draft, rooms, booking)
+        if step == 4 and self._resolve(draft, action):
+            return self._render(draft, 4, self._review_problems(draft, booking), booking)
         found = [p for p in rules.problems(draft, g.user, rooms, booking=booking, check_rooms=step >= 3)
                  if p.step <= step]
         if found:
             return self._render(draft, min(p.step for p in found), found, booking)
-        return self._render(draft, step + 1, [], booking)
+        return self._render(draft, min(step + 1, 4), [], booking)
 
     @expose("/equipment")
     @has_access
@@ -348,13 +488,26 @@ class BookingWizard(BaseView):
     # -- steps -----------------------------------------------------------
 
     def _new_draft(self):
+        """A new draft: the signed-in person as organiser, their phone from their last
+        request, and the free slot they came from (the free/busy grid), if any."""
         user = g.user
-        return rules.BookingDraft(organiser_name=user.get_full_name(), organiser_email=user.email or "")
+        last_phone = db.session.scalar(
+            select(Booking.creator_phone).where(Booking.creator_id == user.id, Booking.creator_phone.is_not(None))
+            .order_by(Booking.id.desc()).limit(1))
+        draft = rules.BookingDraft(organiser_name=user.get_full_name(), organiser_email=user.email or "",
+                                   creator_phone=last_phone or "")
+        room_id = request.args.get("room", type=int)
+        if room_id and self._rooms({room_id}):
+            draft.room_ids = [room_id]
+        draft.day = _parse(date.fromisoformat, request.args.get("day"))
+        draft.start_time = _parse(time.fromisoformat, request.args.get("start"))
+        draft.end_time = _parse(time.fromisoformat, request.args.get("end"))
+        return draft
 
     def _rooms(self, ids):
         if not ids:
             return []
-        return db.session.scalars(apply_scope(select(Room).where(Room.id.in_(ids)), Room)).all()
+        return db.session.scalars(apply_scope(select(Room).where(Room.id.in_(list(ids))), Room)).all()
 
     def _equipment(self, draft):
         ids = [line.equipment_id for line in draft.participants if line.equipment_id]
@@ -366,7 +519,12 @@ class BookingWizard(BaseView):
     def _merge(self, draft, step):
         form = request.form
         if step == 1:
-            draft.room_ids = sorted({int(v) for v in form.getlist("room") if v.isdigit() and inputs.is_int64(v)})
+            rooms = sorted({int(v) for v in form.getlist("room") if v.isdigit()})
+            if rooms != draft.room_ids:  # the dates held in other rooms were chosen for the old ones
+                for change in draft.exceptions.values():
+                    change.pop("rooms", None)
+                draft.exceptions = {k: v for k, v in draft.exceptions.items() if v}
+            draft.room_ids = rooms
         elif step == 2:
             indexes = sorted({int(key.split("-")[1]) for key in form if key.startswith("p-")
                               and key.split("-")[1].isdigit() and inputs.is_int64(key.split("-")[1])})
@@ -383,7 +541,9 @@ class BookingWizard(BaseView):
                     else None))
             draft.participants = lines
         elif step == 3:
-            for name in ("session_name", "organiser_name", "organiser_email", "organiser_phone", "notes"):
+            before = [getattr(draft, name) for name in self.SCHEDULE]
+            for name in ("session_name", "organiser_name", "organiser_email", "organiser_phone", "creator_phone",
+                         "notes"):
                 setattr(draft, name, (form.get(name) or "").strip())
             draft.day = _parse(date.fromisoformat, form.get("day"))
             draft.start_time = _parse(time.fromisoformat, form.get("start_time"))
@@ -392,6 +552,43 @@ class BookingWizard(BaseView):
             draft.recurrence_until = _parse(date.fromisoformat, form.get("recurrence_until"))
             count = (form.get("recurrence_count") or "").strip()
             draft.recurrence_count = int(count) if count.lstrip("-").isdigit() else None
+            if [getattr(draft, name) for name in self.SCHEDULE] != before:  # other dates: start afresh
+                draft.exceptions = {}
+
+    def _resolve(self, draft, action) -> bool:
+        """The review's buttons: "skip:<date>", "room:<date>:<room>" (with the room
+        chosen in its select), "slot:<date>:<start>/<end>", "restore:<date>",
+        "skip_all". Returns whether the action was one of them."""
+        if action == "skip_all":
+            for choice in rules.review(draft, g.user, self._bookable_rooms(), self._booking()).choices:
+                rules.resolve(draft, choice.conflict.slot.key, "skip")
+            return True
+        kind, _, rest = action.partition(":")
+        key, _, detail = rest.partition(":")
+        if kind not in ("skip", "room", "slot", "restore") or not rules.is_iso_date(key):
+            return False
+        if kind == "restore":
+            rules.restore(draft, key)
+        elif kind == "room":
+            target = request.form.get(f"room-{key}-{detail}") or ""
+            rules.resolve(draft, key, f"room:{detail}:{target}")
+        else:
+            rules.resolve(draft, key, f"{kind}:{detail}")
+        return True
+
+    def _booking(self):
+        booking_id = request.values.get("booking", type=int)
+        return db.session.get(Booking, booking_id) if booking_id else None
+
+    def _bookable_rooms(self):
+        return db.session.scalars(apply_scope(select(Room).where(Room.active.is_(True)), Room)
+                                  .order_by(Room.kind, Room.name)).all()
+
+    def _review_problems(self, draft, booking):
+        """What the review shows besides the conflicts it lists (every date skipped...)."""
+        rooms = self._rooms(draft.all_room_ids)
+        return [p for p in rules.problems(draft, g.user, rooms, booking=booking, check_rooms=False)
+                if p.step == 4 or p.field == "rooms"]
 
     def _confirm(self, draft, rooms, booking):
         booking_id = booking.id if booking is not None else None
@@ -406,7 +603,8 @@ class BookingWizard(BaseView):
             flash(attempt.refused.message, "danger")
             return self._render(draft, 4, [], db.session.get(Booking, booking_id) if booking_id else None)
         if attempt.refused is not None:
-            problems = attempt.refused.problems
+            problems = getattr(attempt.refused, "problems", None) or [
+                rules.Problem(attempt.refused.field or "day", attempt.refused.message, 4)]
             booking = db.session.get(Booking, booking_id) if booking_id else None  # the one being changed
             return self._render(draft, min(p.step for p in problems), problems, booking)
         return self.render_template("booking/done.html", reference=reference, booking_id=booking_id,
@@ -414,19 +612,19 @@ class BookingWizard(BaseView):
                                     title=gettext("Booking recorded"))
 
     def _render(self, draft, step, problems, booking):
-        rooms = db.session.scalars(apply_scope(select(Room).where(Room.active.is_(True)), Room)
-                                   .order_by(Room.kind, Room.name)).all()
-        chosen = {room.id: room for room in self._rooms(draft.room_ids)}
-        times = rules.occurrence_times(draft.start, draft.end, draft.recurrence, draft.recurrence_until,
-                                       draft.recurrence_count) if step == 4 else []
+        rooms = self._bookable_rooms()
+        chosen = {room.id: room for room in self._rooms(draft.all_room_ids)}
+        review = rules.review(draft, g.user, rooms, booking) if step == 4 else None
         return self.render_template(
             "booking/wizard.html", draft=draft, draft_json=json.dumps(draft.to_dict()), step=step,
-            steps=STEPS, problems=problems, rooms=rooms, chosen=chosen, booking=booking, times=times,
+            steps=STEPS, problems=problems, rooms=rooms, chosen=chosen, booking=booking, review=review,
             quarter_hours=[t.strftime("%H:%M") for t in rules.quarter_hours()],
             equipment_kinds=[(k.value, EQUIPMENT_KIND_LABELS[k]) for k in EquipmentKind],
+            kind_labels={k.value: EQUIPMENT_KIND_LABELS[k] for k in EquipmentKind},
             recurrences=[(r.value, RECURRENCE_LABELS[r]) for r in Recurrence],
             field_labels=rules.FIELD_LABELS, title=gettext("Book a session"),
             problem_fields={p.field for p in problems},
+            cell_problems={p.cell: p.message for p in problems if p.cell},
         )
 
 
@@ -442,6 +640,8 @@ def register(appbuilder):
                         label=_l("Book a session"), category=DESK.category)
     appbuilder.add_view(BookingView, "Bookings", icon="fa-calendar", label=_l("Manage bookings"),
                         category=DESK.category)
+    appbuilder.add_link("FreeBusy", href="/rooms/freebusy/", icon="fa-th", label=_l("Free/busy grid"),
+                        category=DESK.category)
     appbuilder.add_link("VnocQueue", href="/bookings/queue/", icon="fa-hourglass-half",
                         label=_l("VNOC queue"), category=DESK.category)
     appbuilder.add_link("TodayConnections", href="/bookings/connections/", icon="fa-phone",
@@ -452,6 +652,7 @@ def register(appbuilder):
                         category=DESK.category)
     appbuilder.add_view(RoomView, "Rooms", icon="fa-building-o", label=_l("Rooms and bridges"),
                         category=DESK.category)
+    appbuilder.add_view_no_menu(RoomFeedView)
     appbuilder.add_api(BookingApi)
     appbuilder.add_api(EquipmentApi)
     appbuilder.add_api(RoomApi)

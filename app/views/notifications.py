@@ -2,8 +2,9 @@
 a signed-in person chooses (remembered for their mails)."""
 import functools
 from types import SimpleNamespace
+from urllib.parse import quote
 
-from flask import abort, current_app, flash, g, redirect, session, url_for
+from flask import Response, abort, current_app, flash, g, redirect, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
@@ -148,7 +149,36 @@ class OutboxView(_NoForms, GuichetModelView):
     }
     formatters_columns = {"last_error": _shorten}
     base_order = ("id", "desc")
-    base_permissions = ["can_list", "can_show", "can_export", "resend", "can_send_test"]
+    base_permissions = ["can_list", "can_show", "can_export", "resend", "can_send_test", "can_attachment"]
+    show_template = "guichet/notifications/outbox_show.html"
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """The mail, with its attachments (name, type, size, a download link)."""
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)
+        return self.render_template(
+            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+            related_views=self._related_views, attachments=self._mail(pk).attachments,
+        )
+
+    @expose("/attachment/<int:pk>/<int:attachment_id>")
+    @has_access
+    def attachment(self, pk, attachment_id):
+        """One attachment of a mail the person may see, as it was sent."""
+        item = next((a for a in self._mail(pk).attachments if a.id == attachment_id), None)
+        if item is None:
+            abort(404)
+        return Response(item.data, mimetype=item.content_type.split(";")[0].strip(), headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(item.filename)}",
+            "X-Content-Type-Options": "nosniff"})
+
+    def _mail(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        return item
 
     @action("resend", _l("Resend"), _l("Send the selected mails again?"), "fa-repeat")
     def resend(self, items):

@@ -42,10 +42,15 @@
     var row = last.cloneNode(true);
     row.querySelectorAll("input, select").forEach(function (input) {
       input.name = input.name.replace(/^p-\d+-/, "p-" + next + "-");
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
       if (input.type === "checkbox") { input.checked = false; }
       else if (input.tagName === "SELECT") { input.selectedIndex = 0; }
       else { input.value = ""; }
     });
+    // A new line has no error of its own (the line copied may have had one).
+    row.querySelectorAll(".participant-error").forEach(function (error) { error.remove(); });
+    row.querySelectorAll(".has-error").forEach(function (cell) { cell.classList.remove("has-error"); });
     next += 1;
     body.appendChild(row);
     wire(row);
