@@ -337,3 +337,21 @@ def test_role_names_are_read_in_the_readers_language(login_as):
     assert "Réservataire (visio)" in profile and "Booker" not in profile
     form = login_as("opadmin").get("/accounts/form").get_data(as_text=True)
     assert "Administrateur opérateur" in form and "OperatorAdmin" not in form
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_every_translation_keeps_the_placeholders_of_its_message(locale):
+    """A translation that loses `%(num)d` breaks the page that shows it (a 500)."""
+    placeholder = re.compile(r"%\(\w+\)[sdifr]")
+    with open(Path(BASE_DIR) / "translations" / locale / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        catalogue = read_po(handle, locale=locale)
+    broken = []
+    for message in catalogue:
+        if not message.id or not message.string:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        wanted = set(placeholder.findall(ids[-1]))
+        broken += [(ids[0], text) for text in strings if text and set(placeholder.findall(text)) != wanted
+                   and set(placeholder.findall(text)) != set(placeholder.findall(ids[0]))]
+    assert broken == []
