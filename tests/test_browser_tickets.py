@@ -62,7 +62,19 @@ def _shot(page, name):
         page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
-def test_agent_lands_on_the_queue_assigns_from_the_list_and_writes_an_internal_note(browser_login, live_url):
+def _unassigned_ticket(app, title):
+    """A new ticket of the festival, the agent's to assign (the demo's stay as they are)."""
+    from app.models import Project
+
+    with app.app_context():
+        project = db.session.query(Project).filter_by(name="Billetterie Festival 2026").one()
+        ticket = rules.create_ticket(project, user("client"), rules.TicketDraft(title=title, priority="medium"))
+        db.session.commit()
+        return ticket.reference
+
+
+def test_agent_lands_on_the_queue_assigns_from_the_list_and_writes_an_internal_note(app, browser_login, live_url):
+    reference = _unassigned_ticket(app, "Le bouton « Payer » reste grisé")
     agent = browser_login("agent")
     agent.goto(f"{live_url}/")
     agent.wait_for_url("**/ticket-queues/mine")
@@ -75,10 +87,10 @@ def test_agent_lands_on_the_queue_assigns_from_the_list_and_writes_an_internal_n
     expect(agent.locator("#queue tr", has_text="KJC0E3R").locator(".overdue")).to_have_text("En retard")
     _shot(agent, "agent-queue-overdue")
     agent.click("#queue-unassigned")
-    expect(agent.locator("#queue")).to_contain_text("2GBS0DW")
+    expect(agent.locator("#queue")).to_contain_text(reference)
     _shot(agent, "agent-queue-unassigned")
-    agent.click("#queue a:has-text('2GBS0DW')")
-    agent.wait_for_url("**/extranet/ticket/2GBS0DW")
+    agent.click(f"#queue a:has-text('{reference}')")
+    agent.wait_for_url(f"**/extranet/ticket/{reference}")
     options = agent.locator("#assignee option").all_inner_texts()
     assert sorted(options) == ["Inès Benali", "Thomas Girard"]
     agent.select_option("#assignee", label="Thomas Girard")
@@ -88,7 +100,7 @@ def test_agent_lands_on_the_queue_assigns_from_the_list_and_writes_an_internal_n
     expect(agent.locator("#ticket-assignee")).to_have_text("Thomas Girard")
     agent.select_option("#canned", label="Prise en charge")
     agent.click("#insert-canned")
-    expect(agent.locator("#comment")).to_have_value(re.compile(r"^Bonjour Xavier Lemoine,.*2GBS0DW", re.S))
+    expect(agent.locator("#comment")).to_have_value(re.compile(rf"^Bonjour Xavier Lemoine,.*{reference}", re.S))
     agent.fill("#comment", "Le client a déjà signalé ce souci l'an dernier.")
     agent.click("button[value=note]")
     note = agent.locator("#ticket-history tr.internal-note")

@@ -618,10 +618,17 @@ def user_id(app, login):
 
 
 def _queue(client, name):
-    page = client.get(f"/ticket-queues/{name}").get_data(as_text=True)
-    counts = dict(re.findall(r'id="queue-([a-z_]+)"[^>]*>[^<]*<span class="badge queue-count">(\d+)<', page))
-    rows = page.split('id="queue"')[1].split("</table>")[0]
-    return {k: int(v) for k, v in counts.items()}, set(re.findall(r"/extranet/ticket/([A-Z0-9]{7})", rows))
+    """The queue's counts and every reference it lists, page after page."""
+    references, page_number = set(), 0
+    while True:
+        page = client.get(f"/ticket-queues/{name}?page={page_number}").get_data(as_text=True)
+        if page_number == 0:
+            counts = dict(re.findall(r'id="queue-([a-z_]+)"[^>]*>[^<]*<span class="badge queue-count">(\d+)<', page))
+        rows = set(re.findall(r"/extranet/ticket/([A-Z0-9]{7})", page.split('id="queue"')[1].split("</table>")[0]))
+        if not rows - references:
+            return {k: int(v) for k, v in counts.items()}, references
+        references |= rows
+        page_number += 1
 
 
 def test_queues_mine_unassigned_waiting_for_the_client_and_overdue(app, login_as, monkeypatch):

@@ -451,10 +451,12 @@ class BookingWizard(BaseView):
             draft = rules.BookingDraft.from_booking(booking) if booking else self._new_draft()
             return self._render(draft, 1, [], booking)
         try:
-            draft = rules.BookingDraft.from_dict(json.loads(request.form.get("draft") or "{}"))
-            step = min(max(int(request.form.get("step", 1)), 1), 4)
-        except (TypeError, ValueError, KeyError, AttributeError):
-            abort(400)
+            carried = json.loads(request.form.get("draft") or "{}")
+        except ValueError:
+            raise inputs.InputRefused("draft", gettext("%(field)s: this value is not of the expected kind.",
+                                                       field="draft")) from None
+        draft = rules.BookingDraft.from_dict(carried)
+        step = min(max(request.form.get("step", 1, type=inputs.int64) or 1, 1), 4)
         self._merge(draft, step)
         action = request.form.get("action", "next")
         if action == "back":
