@@ -155,7 +155,8 @@ class BookingDraft:
         when a value is not of its kind (the draft travels in the form: anyone can change it)."""
         data = _expect(dict, data or {}, "draft")
         values = {}
-        for name in ("session_name", "organiser_name", "organiser_email", "organiser_phone", "notes"):
+        for name in ("session_name", "organiser_name", "organiser_email", "organiser_phone", "creator_phone",
+                     "notes"):
             values[name] = _expect(str, data.get(name) or "", name)
         values["recurrence"] = _expect(str, data.get("recurrence"), "recurrence", optional=True)
         values["recurrence_count"] = _expect(int, data.get("recurrence_count"), "recurrence_count", optional=True)
