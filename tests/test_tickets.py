@@ -640,11 +640,11 @@ def test_queues_mine_unassigned_waiting_for_the_client_and_overdue(app, login_as
         unassigned = {t.reference for t in open_tickets if t.assignee_id is None}
         waiting = {t.reference for t in open_tickets if t.state is ProjectTicketState.waiting_client}
     assert _queue(agent, "unassigned")[1] == unassigned and "2GBS0DW" in unassigned
-    assert _queue(agent, "waiting_client")[1] == waiting == {"OK899Q5", "OSS0KUW"}
+    assert _queue(agent, "waiting_client")[1] == waiting and {"OK899Q5", "OSS0KUW"} <= waiting
     overdue = _queue(agent, "overdue")[1]
     assert {"KJC0E3R", "VHBS48F", "34D8T7T"} <= overdue  # blocking for a day; returned, unanswered
     assert "2GBS0DW" not in overdue  # medium, two hours old: not yet
-    assert counts == {"mine": len(mine), "unassigned": len(unassigned), "waiting_client": 2,
+    assert counts == {"mine": len(mine), "unassigned": len(unassigned), "waiting_client": len(waiting),
                       "overdue": len(overdue)}
     # The response time is a setting, per priority.
     monkeypatch.setitem(app.config, "TICKET_RESPONSE_HOURS", {**app.config["TICKET_RESPONSE_HOURS"], "medium": 1})
