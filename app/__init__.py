@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, Config
 
+from . import i18n
 from .desks import DESKS, modules
 from .extensions import csrf, db, migrate
 from .platform import inputs, settings, web
@@ -45,6 +46,7 @@ def create_app(overrides=None, register_more=None):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "guichet.db")
     settings.settle(app)  # keys, PUBLIC_URL, cookies: refuses to start when unsafe
     web.install(app)  # CSP, framing, nosniff, referrer, HSTS on every response
+    i18n.install(app)  # templates know the page's language
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:  # the client address the attempt limits count, behind our reverse proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

@@ -233,3 +233,16 @@ def localise(view):
         formatters[name] = (lambda value, own=own: display_value(own(value)))
     view.formatters_columns = formatters
     use_labelled_enums(view.add_form, view.edit_form, view.search_form)
+
+
+def page_language() -> str:
+    """The language of the page being rendered, for `<html lang>` (RGAA 8.3)."""
+    from flask import current_app
+    from flask_babel import get_locale
+
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]).split("_")[0]
+
+
+def install(app) -> None:
+    """Give every template `page_language()`."""
+    app.jinja_env.globals["page_language"] = page_language
