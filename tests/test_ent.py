@@ -387,6 +387,19 @@ def test_the_list_shows_profile_event_count_summary_and_a_link_to_the_requester(
     assert "Marc Dubois" in profile and "Colonnes de la liste" in profile
 
 
+def test_the_events_column_counts_every_event_of_the_history(app, login_as):
+    request_id = file_request(app, "teacher", subject="Compteur d'événements")
+    fire(app, request_id, "open", "referent")
+    with app.app_context():
+        rules.add_comment(db.session.get(HelpRequest, request_id), user("teacher"), "Toujours en panne")
+        db.session.commit()
+    login_as("referent").post("/helprequests/action_post", data={"action": "resolve", "rowid": [str(request_id)]})
+    with app.app_context():
+        item = db.session.get(HelpRequest, request_id)
+        assert item.status is HelpRequestStatus.resolved
+        assert item.event_count == len(rules.events_of(item)) == 4
+
+
 def test_bulk_status_change_records_each_request(app, login_as):
     first, second = file_request(app, "student", subject="Lot 1"), file_request(app, "teacher", subject="Lot 2")
     closed = file_request(app, "student", subject="Lot déjà fermé")

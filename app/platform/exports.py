@@ -20,7 +20,8 @@ from operator import attrgetter, methodcaller
 from flask import Response, current_app, g, stream_with_context
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import force_locale, get_locale, gettext
-from sqlalchemy import select, text
+from psycopg import sql as psycopg_sql
+from sqlalchemy import Boolean, Date, DateTime, Enum, Integer, String, case, cast, func, select, text, type_coerce
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
 
@@ -79,20 +80,31 @@ def _sql_columns(datamodel, query, names):
     return query, expressions
 
 
+def _sql_query(datamodel, names, filters, order_column, order_direction):
+    """The grid's query (row scope, filters and sort included) joined to what its
+    columns read, and one SQL expression per column; (None, None) when a column is not
+    SQL (the ORM path then)."""
+    query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
+    return _sql_columns(datamodel, query, names)
+
+
+def _without_jit(connection):
+    """JIT compiling costs a few hundred ms per query on PostgreSQL and gains nothing on
+    a scan whose work per row is reading it out; off for this transaction only."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL jit = off"))
+
+
 def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
     """Yield one tuple of raw values per row the grid shows, in its order."""
     batch = current_app.config["EXPORT_BATCH_SIZE"]
-    query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
-    joined, expressions = _sql_columns(datamodel, query, names)
+    joined, expressions = _sql_query(datamodel, names, filters, order_column, order_direction)
     if expressions is not None:
         # Executed as plain SQL on the session's connection (same transaction):
         # rows come without the ORM's per-row work, about twice as fast.
-        statement = joined.with_entities(*expressions).statement
         connection = datamodel.session.connection()
-        if connection.dialect.name == "postgresql":
-            # JIT compiling costs a few hundred ms per query and gains nothing on a scan
-            # whose work per row is reading it out; for this transaction only.
-            connection.execute(text("SET LOCAL jit = off"))
+        _without_jit(connection)
+        statement = joined.with_entities(*expressions).statement
         result = connection.execution_options(stream_results=True, yield_per=batch).execute(statement)
         try:
             for rows in result.partitions():  # a batch per fetch: no per-row fetch call
@@ -100,6 +112,7 @@ def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
         finally:
             result.close()
         return
+    query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
     # 2.0-style execution: the legacy Query's uniquing refuses yield_per.
     for item in datamodel.session.execute(query.statement.execution_options(yield_per=batch)).scalars():
         values = []
@@ -210,6 +223,7 @@ def csv_chunks(headers, rows, delimiter=";"):
     """CSV text in chunks of about a thousand rows, with a BOM so Excel reads UTF-8."""
     text = _Formatter().text
     buffer = io.StringIO()
+    # CRLF (RFC 4180); it also makes the csv module quote a cell holding a lone "\r".
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(headers)
@@ -221,6 +235,80 @@ def csv_chunks(headers, rows, delimiter=";"):
         buffer.truncate()
     if rest := buffer.getvalue():
         yield rest
+
+
+#: The code points of FORMULA_STARTS, for a test on a cell's first character in SQL.
+_FORMULA_CODES = tuple(map(ord, FORMULA_STARTS))
+
+
+def _cell_sql(expression, formatter):
+    """SQL that writes `expression` as `csv_chunks` writes its value (labels of states
+    and booleans, dates to the minute, text neutralised), or None for a type it does
+    not write (the export then reads the rows in Python)."""
+    kind = expression.type
+    if isinstance(kind, Enum) and kind.enum_class is not None:  # before String: an Enum is one
+        stored = type_coerce(expression, String)  # stored under the member's name
+        return case(*((stored == member.name, neutralise(formatter.text(member))) for member in kind.enum_class),
+                    else_=stored)
+    if isinstance(kind, Boolean):
+        return case((expression.is_(True), neutralise(formatter.yes)), (expression.is_(False), neutralise(formatter.no)))
+    if isinstance(kind, DateTime) and not kind.timezone:
+        return func.to_char(expression, "YYYY-MM-DD HH24:MI")
+    if isinstance(kind, Date):
+        return func.to_char(expression, "YYYY-MM-DD")
+    if isinstance(kind, Integer):
+        return cast(expression, String)
+    if isinstance(kind, String):  # text, a concatenation, a person's full name
+        return case((func.ascii(expression).in_(_FORMULA_CODES), "'" + expression), else_=expression)
+    return None
+
+
+COPY_CHUNK_BYTES = 256 * 1024
+
+
+def copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter=";", on_row=None):
+    """The grid's CSV as `csv_chunks` writes it, but written by PostgreSQL (COPY ... TO
+    STDOUT, in the request's transaction): several times faster than formatting rows
+    in Python. Its lines end in LF, not CRLF; the cells are the same. None when the
+    database is not PostgreSQL or a column is not SQL. `on_row()` is called per row
+    written (a job's progress)."""
+    dialect = datamodel.session.get_bind().dialect
+    if dialect.name != "postgresql":
+        return None
+    joined, expressions = _sql_query(datamodel, names, filters, order_column, order_direction)
+    if expressions is None:
+        return None
+    formatter = _Formatter()
+    cells = [_cell_sql(expression, formatter) for expression in expressions]
+    if any(cell is None for cell in cells):
+        return None
+    # The statement with its IN lists expanded and its parameters as execute() would
+    # send them (an enum as its stored name...), for psycopg to bind into the COPY.
+    state = joined.with_entities(*cells).statement.compile(dialect=dialect).construct_expanded_state()
+    params = {name: state.processors[name](value) if name in state.processors else value
+              for name, value in state.parameters.items()}
+    copy = psycopg_sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, DELIMITER {})").format(
+        psycopg_sql.SQL(state.statement), psycopg_sql.Literal(delimiter))
+
+    def chunks():
+        head = io.StringIO()
+        head.write("\ufeff")
+        csv.writer(head, delimiter=delimiter, lineterminator="\n").writerow(headers)  # as COPY ends lines
+        yield head.getvalue().encode()
+        connection = datamodel.session.connection()  # the request's, once the response streams
+        _without_jit(connection)
+        buffer = bytearray()
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy, params) as rows:
+            for line in rows:  # COPY sends a row at a time: the response gets ~256 KB chunks
+                buffer += line
+                if on_row is not None:
+                    on_row()
+                if len(buffer) >= COPY_CHUNK_BYTES:
+                    yield bytes(buffer)
+                    buffer.clear()
+        yield bytes(buffer)
+
+    return chunks()
 
 
 def write_xlsx(path, sheet_name, headers, rows):
@@ -386,6 +474,12 @@ def export_response(datamodel, columns, filters, order_column, order_direction, 
     """The HTTP response of a grid export: `columns` is [(name, header), ...]."""
     names = [name for name, _ in columns]
     headers = [header for _, header in columns]
+    if fmt == "csv":
+        delimiter = current_app.config.get("EXPORT_CSV_DELIMITER", ";")
+        chunks = copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter)
+        if chunks is not None:
+            return _download(Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8"),
+                             grid_name, fmt)
     return rows_response(grid_name, headers, iter_rows(datamodel, names, filters, order_column, order_direction),
                          fmt)
 
@@ -403,6 +497,10 @@ def rows_response(name, headers, rows, fmt):
         write_xlsx(path, name, headers, rows)
         response = Response(_stream_file(path), mimetype=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    return _download(response, name, fmt)
+
+
+def _download(response, name, fmt):
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name(name, fmt)}"'
     return response
 
@@ -431,17 +529,21 @@ def write_file(path, fmt, name, headers, rows):
 
 
 class _Counted:
-    """Rows passed through, counted, with `on_progress(done)` every `every` rows."""
+    """Rows passed through (or written elsewhere and `add`ed), counted, with
+    `on_progress(done)` every `every` rows."""
 
-    def __init__(self, rows, on_progress, every):
+    def __init__(self, on_progress, every, rows=()):
         self.rows, self.on_progress, self.every, self.done = rows, on_progress, every, 0
 
     def __iter__(self):
         for row in self.rows:
             yield row
-            self.done += 1
-            if self.done % self.every == 0:
-                self.on_progress(self.done)
+            self.add()
+
+    def add(self):
+        self.done += 1
+        if self.done % self.every == 0:
+            self.on_progress(self.done)
 
 
 def start_export(view, fmt, grid_query) -> ExportFile:
@@ -479,11 +581,17 @@ def run_export(export_id):
             columns, filters, order_column, order_direction = view.export_plan()
             total = view.datamodel.exact_count(filters)
             jobs.set_progress(key, 0, total)
-            rows = _Counted(iter_rows(view.datamodel, [name for name, _ in columns], filters,
-                                      order_column, order_direction),
-                            lambda done: jobs.set_progress(key, done, total),
-                            current_app.config["EXPORT_BATCH_SIZE"])
-            write_file(path, export.format, export.title, [header for _, header in columns], rows)
+            names, headers = [name for name, _ in columns], [header for _, header in columns]
+            rows = _Counted(lambda done: jobs.set_progress(key, done, total), current_app.config["EXPORT_BATCH_SIZE"])
+            copied = export.format == "csv" and copy_chunks(
+                view.datamodel, names, filters, order_column, order_direction, headers,
+                current_app.config.get("EXPORT_CSV_DELIMITER", ";"), on_row=rows.add)
+            if copied:
+                with open(path, "wb") as handle:
+                    handle.writelines(copied)
+            else:
+                rows.rows = iter_rows(view.datamodel, names, filters, order_column, order_direction)
+                write_file(path, export.format, export.title, headers, rows)
         db.session.rollback()  # end the reading transaction before writing the outcome
         export = db.session.get(ExportFile, export_id)
         export.state, export.rows_total, export.rows_done = ExportState.ready, total, rows.done

@@ -296,7 +296,8 @@ class Workflow:
         the state (a comment, a change) unless `from_state`/`to_state` say otherwise.
 
         `changes`: what a change changed, [(field, old, new)] with the values as
-        people read them (text); `field_labels` names the fields."""
+        people read them (text); `field_labels` names the fields. A model with an
+        `event_count` column counts its history there (in SQL: concurrent events add up)."""
         state = self.state_of(item)
         event = WorkflowEvent(
             object_type=self.object_type, object_id=item.id, transition=kind,
@@ -306,6 +307,8 @@ class Workflow:
             changes=[[str(name), str(old), str(new)] for name, old, new in changes] if changes else None,
         )
         db.session.add(event)
+        if "event_count" in type(item).__mapper__.columns:
+            item.event_count = type(item).event_count + 1
         db.session.flush()
         return event
 

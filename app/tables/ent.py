@@ -17,14 +17,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    func,
-    select,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import column_property, relationship
+from sqlalchemy.orm import relationship
 
 from .base import LABELS, Audited, LabelledEnum, state_column
-from .platform import Organisation, WorkflowEvent
+from .platform import Organisation
 
 __all__ = [
     "EntProfile", "ENT_PROFILE_LABELS", "HelpRequestStatus", "HELP_REQUEST_STATUS_LABELS",
@@ -168,12 +166,9 @@ class HelpRequest(Audited, Model):
     requester = relationship(User, foreign_keys=[requester_id])
     support_desk = relationship(Organisation, foreign_keys=[support_desk_id])
 
-    event_count = column_property(
-        select(func.count(WorkflowEvent.id))
-        .where(WorkflowEvent.object_type == "ent_request", WorkflowEvent.object_id == id)
-        .correlate_except(WorkflowEvent)
-        .scalar_subquery()
-    )
+    # The length of its history, kept by Workflow.record: lists and exports read a
+    # column instead of counting each row's events.
+    event_count = Column(Integer, nullable=False, default=0, server_default="0")
 
     # Attachments of help requests are accepted even when the user's quota is full.
     exempt_from_file_quota = True
