@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_ent"
 RUNS = 15
+EXPORT_RUNS = 5
 
 
 def recreate_database(url):
@@ -144,12 +145,14 @@ def main():
         print(f"{key}_ms_median: {median:.1f}")
         print(f"{key}_ms_p95: {p95:.1f}")
 
-    started = time.perf_counter()
-    response = client.get(f"/helprequests/export/csv?{status_arg}=new&{status_arg}=open")
-    lines = response.get_data(as_text=True).count("\n") - 1
-    elapsed = time.perf_counter() - started
+    rates = []
+    for _ in range(EXPORT_RUNS):
+        started = time.perf_counter()
+        response = client.get(f"/helprequests/export/csv?{status_arg}=new&{status_arg}=open")
+        lines = response.get_data(as_text=True).count("\n") - 1
+        rates.append(lines / (time.perf_counter() - started))
     print(f"export_csv_new_and_open_rows: {lines}")
-    print(f"export_csv_rows_per_s: {lines / elapsed:.0f}")
+    print(f"export_csv_rows_per_s: {statistics.median(rates):.0f}")  # median of EXPORT_RUNS
 
     # The same export past EXPORT_ASYNC_ROWS: written by a job (here a thread), waited for.
     app.config["EXPORT_ASYNC_ROWS"] = 0

@@ -5,6 +5,8 @@ read in batches from a server-side cursor. Plain, hybrid and many-to-one columns
 are selected as SQL columns (fast path); a column that is a plain Python property
 makes the export read whole objects instead (several times slower, same result):
 give such a property an SQL expression (a hybrid property) to keep the fast path.
+On PostgreSQL the fast path's CSV is written by the database itself (COPY), with the
+cells the Python writer would write (labels, dates, neutralised text).
 """
 import csv
 import enum
