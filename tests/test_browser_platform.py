@@ -1,4 +1,6 @@
 """A person in a real browser: signs in, finds the French grid, filters it and exports it."""
+import re
+
 import pytest
 
 from app.extensions import db
@@ -64,7 +66,8 @@ def test_a_large_export_shows_its_progress_then_its_download_link(chromium, larg
     link = page.get_by_role("link", name="Télécharger organisations-")
     link.wait_for(state="visible")
     assert page.locator("progress#export-bar").evaluate("bar => bar.value === bar.max && bar.max > 1")
-    assert "lignes sur" in page.locator("#export-text").inner_text()
+    assert re.fullmatch(r"Prêt : \d+ lignes sur \d+", page.locator("#export-text").inner_text())
+    assert page.locator("text=Le fichier est en cours d'écriture").is_hidden()
     with page.expect_download() as download:
         link.click()
     lines = open(download.value.path(), encoding="utf-8-sig").read().splitlines()

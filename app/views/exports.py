@@ -26,10 +26,12 @@ def _status(export):
     if export.state in (ExportState.queued, ExportState.running):
         done, total = jobs.get_progress(exports.progress_key(export.id)) or (0, 0)
     ready = export.state is ExportState.ready
+    rows = gettext("%(done)s of %(total)s rows", done=format_number(done), total=format_number(total)) if total else ""
     return {
         "state": export.state.value, "state_label": str(export.state), "done": done, "total": total,
         "download": url_for("ExportView.download", export_id=export.id) if ready else None,
-        "text": gettext("%(done)s of %(total)s rows", done=format_number(done), total=format_number(total)) if total else "",
+        "text": rows,
+        "summary": gettext("%(state)s: %(rows)s", state=export.state, rows=rows) if rows else str(export.state),
     }
 
 

@@ -9,8 +9,8 @@
   function show(status) {
     bar.max = status.total || 1;
     bar.value = status.total ? status.done : 0;
-    part("state").textContent = status.state_label;
-    part("rows").textContent = status.text;
+    document.getElementById("export-text").textContent = status.summary;
+    part("waiting").hidden = status.state !== "queued" && status.state !== "running";
     if (status.download) {
       part("download").querySelector("a").href = status.download;
       part("download").hidden = false;
