@@ -13,8 +13,8 @@ Two things live here:
 import enum
 from datetime import date, datetime
 
-from flask_appbuilder.fields import EnumField
-from flask_babel import format_date, format_datetime, gettext
+from flask_appbuilder.fields import EnumField, QuerySelectField
+from flask_babel import format_date, format_datetime, gettext, lazy_gettext
 from markupsafe import Markup
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
@@ -214,15 +214,26 @@ class LabelledEnumField(EnumField):
             raise ValidationError(self.gettext("Not a valid choice"))
 
 
-def use_labelled_enums(*forms):
-    """Make the enum fields of FAB-generated form classes offer labels."""
+#: The blank choice of an optional drop-down. FAB leaves its text empty, which WTForms
+#: then replaces with the choice's value, "__None".
+BLANK_CHOICE = lazy_gettext("— none —")
+
+
+def localise_forms(*forms):
+    """Make the fields of FAB-generated form classes speak the reader's language:
+    enum fields offer labels, optional drop-downs a named blank choice."""
     for form in forms:
         if form is None:
             continue
         for name in dir(form):
             field = getattr(form, name, None)
-            if isinstance(field, UnboundField) and field.field_class is EnumField:
+            if not isinstance(field, UnboundField):
+                continue
+            if field.field_class is EnumField:
                 field.field_class = LabelledEnumField
+            elif (issubclass(field.field_class, QuerySelectField) and field.kwargs.get("allow_blank")
+                  and not field.kwargs.get("blank_text")):
+                field.kwargs["blank_text"] = BLANK_CHOICE
 
 
 def localise(view):
@@ -232,7 +243,7 @@ def localise(view):
     for name, own in (view.formatters_columns or {}).items():
         formatters[name] = (lambda value, own=own: display_value(own(value)))
     view.formatters_columns = formatters
-    use_labelled_enums(view.add_form, view.edit_form, view.search_form)
+    localise_forms(view.add_form, view.edit_form, view.search_form)
 
 
 def page_language() -> str:

@@ -355,3 +355,34 @@ def test_every_translation_keeps_the_placeholders_of_its_message(locale):
         broken += [(ids[0], text) for text in strings if text and set(placeholder.findall(text)) != wanted
                    and set(placeholder.findall(text)) != set(placeholder.findall(ids[0]))]
     assert broken == []
+
+
+@pytest.mark.parametrize("username", ["admin", "agent"])
+def test_no_form_shows_a_raw_blank_choice(app, login_as, username):
+    """FAB names the blank choice of an optional drop-down `__None` (its value): what
+    people read there is a word of their language, on every page the crawl reaches."""
+    client = login_as(username)
+    offences, forms = [], 0
+    for url, response in crawl(app, client):
+        if response.status_code != 200 or "html" not in response.content_type:
+            continue
+        html = response.get_data(as_text=True)
+        forms += 'value="__None"' in html
+        offences += [url for text in visible_text(html) if "__None" in text]
+    assert forms, "no optional drop-down reached"
+    assert not offences, f"__None shown on {sorted(set(offences))}"
+
+
+def test_an_unassigned_tickets_edit_form_offers_no_assignee_by_name(app, login_as):
+    from app.extensions import db
+    from app.models import ProjectTicket
+
+    with app.app_context():
+        ticket = db.session.query(ProjectTicket).filter(ProjectTicket.assignee_id.is_(None)).first()
+        url = f"/tickets/edit/{ticket.id}"
+    client = login_as("agent")
+    for language, blank in (("fr", "— aucun —"), ("en", "— none —")):
+        client.get(f"/lang/{language}")
+        html = client.get(url).get_data(as_text=True)
+        select = re.search(r'<select[^>]*name="assignee".*?</select>', html, re.S).group(0)
+        assert re.search(r'<option selected value="__None">([^<]*)</option>', select).group(1) == blank
