@@ -16,6 +16,8 @@ from datetime import date, datetime
 from flask_appbuilder.fields import EnumField, QuerySelectField
 from flask_babel import format_date, format_datetime, gettext, lazy_gettext
 from markupsafe import Markup
+
+from .platform import clock
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
@@ -148,8 +150,9 @@ def _labelled(enum_class):
     return enum_class is not None and enum_class.__str__ is not enum.Enum.__str__
 
 
-def display_value(value, enum_class=None):
-    """A value as a reader expects it, in the current language."""
+def display_value(value, enum_class=None, local_time=False):
+    """A value as a reader expects it, in the current language; a datetime is a UTC
+    moment shown in TIMEZONE, or a local wall-clock time (`local_time`) shown as it is."""
     if value is None:
         return ""
     if isinstance(value, Markup):
@@ -164,7 +167,7 @@ def display_value(value, enum_class=None):
         except ValueError:
             return value
     if isinstance(value, datetime):
-        return format_datetime(value, "short")
+        return format_datetime(value, "short", rebase=not local_time)
     if isinstance(value, date):
         return format_date(value, "short")
     if isinstance(value, (list, tuple, set)):
@@ -182,7 +185,9 @@ def display_formatters(view):
         enum_class = None
         if datamodel.is_enum(name):
             enum_class = datamodel.list_columns[name].type.enum_class
-        formatters[name] = (lambda value, enum_class=enum_class: display_value(value, enum_class))
+        local_time = clock.is_local_time(clock.column_of(datamodel.obj, name))
+        formatters[name] = (lambda value, enum_class=enum_class, local_time=local_time:
+                            display_value(value, enum_class, local_time))
     return formatters
 
 
@@ -255,5 +260,7 @@ def page_language() -> str:
 
 
 def install(app) -> None:
-    """Give every template `page_language()`."""
+    """Give every template `page_language()`; Flask-Babel formats moments in the
+    people's time zone (before FAB creates Babel)."""
     app.jinja_env.globals["page_language"] = page_language
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]

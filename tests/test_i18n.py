@@ -381,8 +381,11 @@ def test_an_unassigned_tickets_edit_form_offers_no_assignee_by_name(app, login_a
         ticket = db.session.query(ProjectTicket).filter(ProjectTicket.assignee_id.is_(None)).first()
         url = f"/tickets/edit/{ticket.id}"
     client = login_as("agent")
-    for language, blank in (("fr", "— aucun —"), ("en", "— none —")):
-        client.get(f"/lang/{language}")
-        html = client.get(url).get_data(as_text=True)
-        select = re.search(r'<select[^>]*name="assignee".*?</select>', html, re.S).group(0)
-        assert re.search(r'<option selected value="__None">([^<]*)</option>', select).group(1) == blank
+    try:
+        for language, blank in (("fr", "— aucun —"), ("en", "— none —")):
+            client.get(f"/lang/{language}")  # also the account's saved language
+            html = client.get(url).get_data(as_text=True)
+            select = re.search(r'<select[^>]*name="assignee".*?</select>', html, re.S).group(0)
+            assert re.search(r'<option selected value="__None">([^<]*)</option>', select).group(1) == blank
+    finally:
+        client.get("/lang/fr")

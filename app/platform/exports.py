@@ -20,14 +20,14 @@ from operator import attrgetter, methodcaller
 from flask import Response, current_app, g, stream_with_context
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import force_locale, get_locale, gettext
-from sqlalchemy import select, text
+from sqlalchemy import DateTime, select, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import ExportFile, ExportState, utcnow
 from ..security import signed_in_person
-from . import jobs, notifications
+from . import clock, jobs, notifications
 
 LABEL_ATTRIBUTES = ("name", "title", "reference", "username")
 
@@ -80,10 +80,45 @@ def _sql_columns(datamodel, query, names):
 
 
 def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
-    """Yield one tuple of raw values per row the grid shows, in its order."""
-    batch = current_app.config["EXPORT_BATCH_SIZE"]
+    """Yield one tuple of values per row the grid shows, in its order: raw values, but
+    UTC moments in local time (app.platform.clock) as the grid shows them."""
     query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
     joined, expressions = _sql_columns(datamodel, query, names)
+    rows = _raw_rows(datamodel, query, names, joined, expressions)
+    moments = _moment_columns(datamodel.obj, names, expressions)
+    if not moments:
+        yield from rows
+        return
+    local = clock.LocalMoments()
+    while batch := list(islice(rows, 1000)):
+        columns = list(zip(*batch))
+        for index, mixed in moments.items():
+            columns[index] = ([local.one(v) if type(v) is datetime else v for v in columns[index]] if mixed
+                              else local.column(columns[index]))
+        yield from zip(*columns)
+
+
+def _moment_columns(model, names, expressions):
+    """{index: mixed} of the columns that hold UTC moments: DateTime columns not marked
+    LOCAL_TIME, and (`mixed`, checked value by value) Python properties, which may too."""
+    moments = {}
+    for index, name in enumerate(names):
+        column = clock.column_of(model, name)
+        if expressions is not None:
+            kind = expressions[index].type
+        elif column is not None:
+            kind = column.type
+        else:
+            moments[index] = True
+            continue
+        if isinstance(kind, DateTime) and not (column is not None and clock.is_local_time(column)):
+            moments[index] = False
+    return moments
+
+
+def _raw_rows(datamodel, query, names, joined, expressions):
+    """The rows' raw values: selected as SQL columns, else read from whole objects."""
+    batch = current_app.config["EXPORT_BATCH_SIZE"]
     if expressions is not None:
         # Executed as plain SQL on the session's connection (same transaction):
         # rows come without the ORM's per-row work, about twice as fast.

@@ -6,7 +6,6 @@ CSV/XLSX export of exactly what a grid shows.
 """
 import sys
 from datetime import timezone
-from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView, expose
@@ -29,7 +28,7 @@ from wtforms.validators import StopValidation
 from ..desks import DESKS
 from ..i18n import localise
 from ..extensions import db
-from ..platform import exports, files, inputs
+from ..platform import clock, exports, files, inputs
 from ..platform.refusals import Refused
 from ..security import ScopedInterface
 
@@ -526,7 +525,7 @@ class OffsetDateTime(fields.DateTime):
         self.local_time = local_time
 
     def _zone(self):
-        return ZoneInfo(current_app.config["TIMEZONE"]) if self.local_time else timezone.utc
+        return clock.zone() if self.local_time else timezone.utc
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
@@ -544,8 +543,8 @@ class GuichetSchemaConverter(Model2SchemaConverter):
     def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
         field = super()._column2field(datamodel, column, nested, parent_schema_name)
         if type(field) is fields.DateTime:
-            info = datamodel.list_columns[column.name].info
-            return OffsetDateTime(local_time=bool(info.get("local_time")), required=field.required,
+            local_time = clock.is_local_time(datamodel.list_columns[column.name])
+            return OffsetDateTime(local_time=local_time, required=field.required,
                                   allow_none=field.allow_none, validate=field.validate,
                                   dump_only=field.dump_only, load_only=field.load_only)
         return field
