@@ -35,23 +35,6 @@ def _sheet(response):
 
 
 @pytest.fixture()
-def speaking(login_as):
-    """speaking("admin", "en") -> a client of that account in that language (saved on
-    the account: French again after the test)."""
-    clients = []
-
-    def make(username, language):
-        client = login_as(username)
-        clients.append(client)
-        client.get(f"/lang/{language}")
-        return client
-
-    yield make
-    for client in clients:
-        client.get("/lang/fr")
-
-
-@pytest.fixture()
 def summer_ticket(app):
     """A ticket created, commented and assigned at MOMENT, and a feed entry of that moment."""
     with app.app_context():

@@ -18,15 +18,15 @@ from itertools import islice
 from operator import attrgetter, methodcaller
 
 from flask import Response, current_app, g, stream_with_context
-from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import force_locale, get_locale, gettext
-from sqlalchemy import DateTime, select, text
+from sqlalchemy import DateTime, case, select, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import ExportFile, ExportState, utcnow
-from ..security import signed_in_person
+from ..security import ROLE_LABELS, role_label, signed_in_person
 from . import clock, jobs, notifications
 
 LABEL_ATTRIBUTES = ("name", "title", "reference", "username")
@@ -48,9 +48,12 @@ def _is_sql(model, name) -> bool:
 
 def _label_expression(related, alias):
     """The SQL of how a related row is written: a person by their full name (as
-    `str(user)`), any other row by its label attribute; None if there is none."""
+    `str(user)`), a role by its label in the reader's language (as `str(role)`), any
+    other row by its label attribute; None if there is none."""
     if related is User:
         return alias.first_name + " " + alias.last_name
+    if related is Role:
+        return case({name: role_label(name) for name in ROLE_LABELS}, value=alias.name, else_=alias.name)
     attribute = label_attribute(related)
     return getattr(alias, attribute) if attribute else None
 
