@@ -326,3 +326,16 @@ def test_a_role_is_exported_by_its_label_as_the_grid_shows_it(app, login_as, mon
     rows = _csv(login_as("admin").get("/delegations/export/csv"))
     roles = {row[rows[0].index("Rôle")] for row in rows[1:]}
     assert roles and "Administrateur opérateur" in roles and "OperatorAdmin" not in roles, roles
+
+
+def test_the_delegation_log_names_rights_by_their_labels(app, login_as):
+    """A right stored as a role name reads as the role's label in the grid and its exports."""
+    client = login_as("admin")
+    grid = client.get("/delegation-log/list/").get_data(as_text=True)
+    rows = _csv(client.get("/delegation-log/export/csv"))
+    sheet = load_workbook(io.BytesIO(client.get("/delegation-log/export/xlsx").data), read_only=True).active
+    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    rights = {row[rows[0].index("Droit")] for row in rows[1:]}
+    assert "Administrateur opérateur" in rights and "OperatorAdmin" not in rights, rights
+    assert {row[cells[0].index("Droit")] for row in cells[1:]} == rights
+    assert "Administrateur opérateur" in grid and "OperatorAdmin" not in grid

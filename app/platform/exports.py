@@ -82,23 +82,41 @@ def _sql_columns(datamodel, query, names):
     return query, expressions
 
 
-def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
+def iter_rows(datamodel, names, filters, order_column="", order_direction="", labels=None):
     """Yield one tuple of values per row the grid shows, in its order: raw values, but
-    UTC moments in local time (app.platform.clock) as the grid shows them."""
+    UTC moments in local time (app.platform.clock) and the codes of the columns of
+    `labels` ({column: function}, a grid's `value_labels`) as labels, as the grid shows them."""
     query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
     joined, expressions = _sql_columns(datamodel, query, names)
     rows = _raw_rows(datamodel, query, names, joined, expressions)
-    moments = _moment_columns(datamodel.obj, names, expressions)
-    if not moments:
+    local = clock.LocalMoments()
+
+    def moments(column):  # a Python property's values: only its datetimes are moments
+        return [local.one(value) if type(value) is datetime else value for value in column]
+
+    transforms = {index: moments if mixed else local.column
+                  for index, mixed in _moment_columns(datamodel.obj, names, expressions).items()}
+    transforms.update({index: _labelled(labels[name]) for index, name in enumerate(names) if name in (labels or {})})
+    if not transforms:
         yield from rows
         return
-    local = clock.LocalMoments()
     while batch := list(islice(rows, 1000)):
         columns = list(zip(*batch))
-        for index, mixed in moments.items():
-            columns[index] = ([local.one(v) if type(v) is datetime else v for v in columns[index]] if mixed
-                              else local.column(columns[index]))
+        for index, transform in transforms.items():
+            columns[index] = transform(columns[index])
         yield from zip(*columns)
+
+
+def _labelled(label):
+    """A column's codes as `label(code)` reads them (each code's label computed once)."""
+    labels = {None: None}
+
+    def column(codes):
+        for code in set(codes) - labels.keys():
+            labels[code] = label(code)
+        return list(map(labels.__getitem__, codes))
+
+    return column
 
 
 def _moment_columns(model, names, expressions):
@@ -420,12 +438,12 @@ def _stream_file(path, chunk_size=256 * 1024):
         os.unlink(path)
 
 
-def export_response(datamodel, columns, filters, order_column, order_direction, fmt, grid_name):
+def export_response(datamodel, columns, filters, order_column, order_direction, fmt, grid_name, labels=None):
     """The HTTP response of a grid export: `columns` is [(name, header), ...]."""
     names = [name for name, _ in columns]
     headers = [header for _, header in columns]
-    return rows_response(grid_name, headers, iter_rows(datamodel, names, filters, order_column, order_direction),
-                         fmt)
+    return rows_response(grid_name, headers,
+                         iter_rows(datamodel, names, filters, order_column, order_direction, labels), fmt)
 
 
 def rows_response(name, headers, rows, fmt):
@@ -518,7 +536,7 @@ def run_export(export_id):
             total = view.datamodel.exact_count(filters)
             jobs.set_progress(key, 0, total)
             rows = _Counted(iter_rows(view.datamodel, [name for name, _ in columns], filters,
-                                      order_column, order_direction),
+                                      order_column, order_direction, view.value_labels),
                             lambda done: jobs.set_progress(key, done, total),
                             current_app.config["EXPORT_BATCH_SIZE"])
             write_file(path, export.format, export.title, [header for _, header in columns], rows)

@@ -144,10 +144,14 @@ class GuichetModelView(ModelView):
     search_widget = GuichetSearchWidget
     page_size = 25
     export_formats = ("csv", "xlsx")
+    #: {column: function}: how the codes a text column stores (a role name...) read,
+    #: in the grid, its detail page and its exports.
+    value_labels = {}
 
     def __init__(self, **kwargs):
         if not isinstance(self.datamodel, ScopedInterface):
             raise TypeError(f"{type(self).__name__}.datamodel must be a ScopedInterface")
+        self.formatters_columns = {**self.value_labels, **(self.formatters_columns or {})}
         super().__init__(**kwargs)
         self.datamodel.eager_relations = tuple(
             name for name in self.list_columns
@@ -316,7 +320,7 @@ class GuichetModelView(ModelView):
             return redirect(url_for("ExportView.progress", export_id=export.id))
         return exports.export_response(
             self.datamodel, columns, filters, order_column, order_direction,
-            fmt, grid_name=str(self.list_title),
+            fmt, grid_name=str(self.list_title), labels=self.value_labels,
         )
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
