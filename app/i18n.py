@@ -16,10 +16,10 @@ from datetime import date, datetime
 from flask_appbuilder.fields import EnumField, QuerySelectField
 from flask_babel import format_date, format_datetime, gettext, lazy_gettext
 from markupsafe import Markup
-
-from .platform import clock
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
+
+from .platform import clock
 
 
 def N_(message):

@@ -203,7 +203,7 @@ class _Formatter:
 
 def file_name(grid_name, extension, today=None):
     slug = re.sub(r"[^A-Za-z0-9]+", "-", _ascii(grid_name)).strip("-").lower() or "export"
-    return f"{slug}-{(today or date.today()).isoformat()}.{extension}"
+    return f"{slug}-{(today or clock.local_today()).isoformat()}.{extension}"
 
 
 def _ascii(text):
