@@ -138,7 +138,8 @@ class Config:
     # The address people reach the app at: links in mails are built on it, never on a
     # request's Host. Required outside the embedded default (app/platform/settings.py).
     PUBLIC_URL = env("PUBLIC_URL")
-    # Naive datetimes in .ics attachments are in this time zone.
+    # People's time zone: the UTC moments of the database are shown in it (Flask-Babel's
+    # BABEL_DEFAULT_TIMEZONE follows it), bookings are written in it (app/platform/clock.py).
     TIMEZONE = env("TIMEZONE", "Europe/Paris")
 
     # Desk A, visio booking (app/rules/booking.py). A Creator books at least

@@ -13,11 +13,13 @@ Two things live here:
 import enum
 from datetime import date, datetime
 
-from flask_appbuilder.fields import EnumField
-from flask_babel import format_date, format_datetime, gettext
+from flask_appbuilder.fields import EnumField, QuerySelectField
+from flask_babel import format_date, format_datetime, gettext, lazy_gettext
 from markupsafe import Markup
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
+
+from .platform import clock
 
 
 def N_(message):
@@ -148,8 +150,9 @@ def _labelled(enum_class):
     return enum_class is not None and enum_class.__str__ is not enum.Enum.__str__
 
 
-def display_value(value, enum_class=None):
-    """A value as a reader expects it, in the current language."""
+def display_value(value, enum_class=None, local_time=False):
+    """A value as a reader expects it, in the current language; a datetime is a UTC
+    moment shown in TIMEZONE, or a local wall-clock time (`local_time`) shown as it is."""
     if value is None:
         return ""
     if isinstance(value, Markup):
@@ -164,7 +167,7 @@ def display_value(value, enum_class=None):
         except ValueError:
             return value
     if isinstance(value, datetime):
-        return format_datetime(value, "short")
+        return format_datetime(value, "short", rebase=not local_time)
     if isinstance(value, date):
         return format_date(value, "short")
     if isinstance(value, (list, tuple, set)):
@@ -182,7 +185,9 @@ def display_formatters(view):
         enum_class = None
         if datamodel.is_enum(name):
             enum_class = datamodel.list_columns[name].type.enum_class
-        formatters[name] = (lambda value, enum_class=enum_class: display_value(value, enum_class))
+        local_time = clock.is_local_time(clock.column_of(datamodel.obj, name))
+        formatters[name] = (lambda value, enum_class=enum_class, local_time=local_time:
+                            display_value(value, enum_class, local_time))
     return formatters
 
 
@@ -214,15 +219,26 @@ class LabelledEnumField(EnumField):
             raise ValidationError(self.gettext("Not a valid choice"))
 
 
-def use_labelled_enums(*forms):
-    """Make the enum fields of FAB-generated form classes offer labels."""
+#: The blank choice of an optional drop-down. FAB leaves its text empty, which WTForms
+#: then replaces with the choice's value, "__None".
+BLANK_CHOICE = lazy_gettext("— none —")
+
+
+def localise_forms(*forms):
+    """Make the fields of FAB-generated form classes speak the reader's language:
+    enum fields offer labels, optional drop-downs a named blank choice."""
     for form in forms:
         if form is None:
             continue
         for name in dir(form):
             field = getattr(form, name, None)
-            if isinstance(field, UnboundField) and field.field_class is EnumField:
+            if not isinstance(field, UnboundField):
+                continue
+            if field.field_class is EnumField:
                 field.field_class = LabelledEnumField
+            elif (issubclass(field.field_class, QuerySelectField) and field.kwargs.get("allow_blank")
+                  and not field.kwargs.get("blank_text")):
+                field.kwargs["blank_text"] = BLANK_CHOICE
 
 
 def localise(view):
@@ -232,7 +248,7 @@ def localise(view):
     for name, own in (view.formatters_columns or {}).items():
         formatters[name] = (lambda value, own=own: display_value(own(value)))
     view.formatters_columns = formatters
-    use_labelled_enums(view.add_form, view.edit_form, view.search_form)
+    localise_forms(view.add_form, view.edit_form, view.search_form)
 
 
 def page_language() -> str:
@@ -244,5 +260,7 @@ def page_language() -> str:
 
 
 def install(app) -> None:
-    """Give every template `page_language()`."""
+    """Give every template `page_language()`; Flask-Babel formats moments in the
+    people's time zone (before FAB creates Babel)."""
     app.jinja_env.globals["page_language"] = page_language
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]

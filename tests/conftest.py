@@ -150,6 +150,23 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+@pytest.fixture()
+def speaking(login_as):
+    """speaking("admin", "en") -> a test client of that account in that language (which
+    the account keeps: French again after the test)."""
+    clients = []
+
+    def make(username, language):
+        client = login_as(username)
+        clients.append(client)
+        client.get(f"/lang/{language}")
+        return client
+
+    yield make
+    for client in clients:
+        client.get("/lang/fr")
+
+
 @pytest.fixture(scope="session")
 def live_url(app):
     """The app served by a real HTTP server in a child process (pytest-flask's LiveServer).

@@ -52,3 +52,75 @@ def test_each_account_holds_its_role(app):
     with app.app_context():
         for login, role in expected.items():
             assert [r.name for r in user(login).roles] == [role]
+
+
+@pytest.fixture(scope="module")
+def fresh_demo():
+    """An app whose database holds the demo data just loaded, and nothing else (the
+    suite's database also holds what tests wrote, some under a stopped clock)."""
+    import os
+    import secrets
+    import tempfile
+
+    from flask_migrate import upgrade
+
+    from app import cli, create_app
+
+    path = os.path.join(tempfile.mkdtemp(prefix="guichet-demo-"), "demo.db")
+    application = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True,
+                              "SECRET_KEY": secrets.token_hex(32), "PUBLIC_URL": "http://localhost",
+                              "REDIS_URL": None, "MAIL_SERVER": None})
+    with application.app_context():
+        upgrade()
+        cli.sync_roles()
+        list(demo.load())
+    return application
+
+
+def _moment_columns():
+    """Every UTC moment column of the schema (local wall-clock times are not moments)."""
+    from flask_appbuilder import Model
+    from sqlalchemy import DateTime
+
+    from app.platform.clock import is_local_time
+
+    return [(table, column) for table in Model.metadata.sorted_tables for column in table.columns
+            if isinstance(column.type, DateTime) and not is_local_time(column)]
+
+
+def test_no_demo_moment_is_in_the_future(fresh_demo):
+    from sqlalchemy import func, select
+
+    from app.models import utcnow
+
+    with fresh_demo.app_context():
+        now = utcnow()
+        future = {f"{table.name}.{column.name}": latest for table, column in _moment_columns()
+                  if (latest := db.session.scalar(select(func.max(column)))) is not None and latest > now}
+    assert _moment_columns() and not future, f"after {now}: {future}"
+
+
+def test_demo_histories_follow_their_records(fresh_demo):
+    """A history entry comes after the creation of its record; a closed ticket was
+    closed at its last history entry, nothing written after."""
+    from app.models import ProjectTicket, ProjectTicketComment, ProjectTicketState, WorkflowEvent
+
+    absurd = []
+    with fresh_demo.app_context():
+        tables = {table.name: table for table, _ in _moment_columns()}
+        for event in db.session.query(WorkflowEvent):
+            table = tables[event.object_type]
+            created = db.session.execute(table.select().where(table.c.id == event.object_id)).one()._mapping
+            when = created.get("created_on") or created.get("requested_on")
+            if when is not None and event.happened_on < when:
+                absurd.append(f"{event.object_type} {event.object_id}: {event.transition} at {event.happened_on}, "
+                              f"created {when}")
+        for ticket in db.session.query(ProjectTicket):
+            moments = [c.created_on for c in db.session.query(ProjectTicketComment).filter_by(ticket_id=ticket.id)]
+            moments += [e.happened_on for e in db.session.query(WorkflowEvent).filter_by(
+                object_type=ProjectTicket.__tablename__, object_id=ticket.id)]
+            if any(moment < ticket.created_on for moment in moments):
+                absurd.append(f"ticket {ticket.reference}: history before its creation")
+            if ticket.state is ProjectTicketState.closed and moments and ticket.closed_on != max(moments):
+                absurd.append(f"ticket {ticket.reference}: closed on {ticket.closed_on}, last entry {max(moments)}")
+    assert not absurd, "\n".join(absurd)

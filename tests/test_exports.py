@@ -352,3 +352,64 @@ def test_postgresql_writes_the_help_request_grid_itself(app):
         copied, written = _grid_csv_both_ways(app, view, "referent")
         assert (copied is not None) == (db.engine.dialect.name == "postgresql")
         assert copied in (None, written) and len(written) > 1
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("slow", [False, True], ids=["sql", "objects"])
+def test_every_grid_exports_the_labels_of_its_enums(app, speaking, monkeypatch, language, slow):
+    """States, kinds, priorities...: the labels the grid shows, in the reader's language,
+    in CSV and XLSX, whether the export selects SQL columns or reads whole objects."""
+    from flask_babel import force_locale
+
+    from app.views.base import GuichetModelView
+
+    if slow:
+        monkeypatch.setattr(exports, "_sql_columns", lambda datamodel, query, names: (None, None))
+    client = speaking("admin", language)
+    checked, wrong = [], []
+    with app.test_request_context(), force_locale(language):
+        grids = [(view, {str(view.label_columns.get(name, name)): view.datamodel.list_columns[name].type.enum_class
+                         for name in view.list_columns if view.datamodel.is_enum(name)})
+                 for view in app.appbuilder.baseviews if isinstance(view, GuichetModelView)]
+        labels = {enum: {str(member) for member in enum} for _, enums in grids for enum in enums.values()}
+    for view, enums in grids:
+        if not enums:
+            continue
+        for fmt in ("csv", "xlsx"):
+            response = client.get(f"{view.route_base}/export/{fmt}")
+            assert response.status_code == 200, f"{view.route_base} {fmt}: {response.status_code}"
+            if fmt == "csv":
+                rows = _csv(response)
+            else:
+                sheet = load_workbook(io.BytesIO(response.data), read_only=True).active
+                rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            for header, enum in enums.items():
+                position = rows[0].index(header)
+                values = {row[position] for row in rows[1:]} - {""}
+                wrong += [f"{view.route_base} {fmt} {header}: {value!r}" for value in values - labels[enum]]
+                checked += [header] if values else []
+    headers = {"fr": {"État", "Statut", "Priorité", "Type"}, "en": {"State", "Status", "Priority", "Kind"}}
+    assert headers[language] <= set(checked), checked
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["sql", "objects"])
+def test_a_role_is_exported_by_its_label_as_the_grid_shows_it(app, login_as, monkeypatch, slow):
+    if slow:
+        monkeypatch.setattr(exports, "_sql_columns", lambda datamodel, query, names: (None, None))
+    rows = _csv(login_as("admin").get("/delegations/export/csv"))
+    roles = {row[rows[0].index("Rôle")] for row in rows[1:]}
+    assert roles and "Administrateur opérateur" in roles and "OperatorAdmin" not in roles, roles
+
+
+def test_the_delegation_log_names_rights_by_their_labels(app, login_as):
+    """A right stored as a role name reads as the role's label in the grid and its exports."""
+    client = login_as("admin")
+    grid = client.get("/delegation-log/list/").get_data(as_text=True)
+    rows = _csv(client.get("/delegation-log/export/csv"))
+    sheet = load_workbook(io.BytesIO(client.get("/delegation-log/export/xlsx").data), read_only=True).active
+    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    rights = {row[rows[0].index("Droit")] for row in rows[1:]}
+    assert "Administrateur opérateur" in rights and "OperatorAdmin" not in rights, rights
+    assert {row[cells[0].index("Droit")] for row in cells[1:]} == rights
+    assert "Administrateur opérateur" in grid and "OperatorAdmin" not in grid

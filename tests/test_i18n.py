@@ -355,3 +355,66 @@ def test_every_translation_keeps_the_placeholders_of_its_message(locale):
         broken += [(ids[0], text) for text in strings if text and set(placeholder.findall(text)) != wanted
                    and set(placeholder.findall(text)) != set(placeholder.findall(ids[0]))]
     assert broken == []
+
+
+@pytest.mark.parametrize("username", ["admin", "agent"])
+def test_no_form_shows_a_raw_blank_choice(app, login_as, username):
+    """FAB names the blank choice of an optional drop-down `__None` (its value): what
+    people read there is a word of their language, on every page the crawl reaches."""
+    client = login_as(username)
+    offences, forms = [], 0
+    for url, response in crawl(app, client):
+        if response.status_code != 200 or "html" not in response.content_type:
+            continue
+        html = response.get_data(as_text=True)
+        forms += 'value="__None"' in html
+        offences += [url for text in visible_text(html) if "__None" in text]
+    assert forms, "no optional drop-down reached"
+    assert not offences, f"__None shown on {sorted(set(offences))}"
+
+
+def test_an_unassigned_tickets_edit_form_offers_no_assignee_by_name(app, login_as):
+    from app.extensions import db
+    from app.models import ProjectTicket
+
+    with app.app_context():
+        ticket = db.session.query(ProjectTicket).filter(ProjectTicket.assignee_id.is_(None)).first()
+        url = f"/tickets/edit/{ticket.id}"
+    client = login_as("agent")
+    try:
+        for language, blank in (("fr", "— aucun —"), ("en", "— none —")):
+            client.get(f"/lang/{language}")  # also the account's saved language
+            html = client.get(url).get_data(as_text=True)
+            select = re.search(r'<select[^>]*name="assignee".*?</select>', html, re.S).group(0)
+            assert re.search(r'<option selected value="__None">([^<]*)</option>', select).group(1) == blank
+    finally:
+        client.get("/lang/fr")
+
+
+# Words French uses for one state where another desk, or a careless translation, uses
+# a synonym (the seeds name them: a ticket is "clôturé", a help request "fermée").
+STATE_SYNONYMS = [("clôtur", "ferm"), ("refus", "rejet"), ("résolu", "réglé"), ("annul", "supprimé")]
+
+
+def test_each_desk_calls_a_state_by_one_word():
+    """In every French text of a desk (tables, rules, views, templates, mails), each
+    state keeps the word of its label: no "fermé" next to "Clôturé"."""
+    from app.desks import DESKS
+
+    words = {desk.name: {} for desk in DESKS}
+    for message in read_catalogue("fr"):
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        text = " ".join(strings).lower()
+        for path, _ in message.locations:
+            desk = re.search(r"(?:^|/)(%s)(?:\.py$|/)" % "|".join(words), path)
+            if desk is None:
+                continue
+            for group in STATE_SYNONYMS:
+                for word in group:
+                    if word in text:
+                        words[desk.group(1)].setdefault(group, {}).setdefault(word, []).append(strings[0])
+    mixed = {desk: {word: texts[:3] for word, texts in found.items()}
+             for desk, groups in words.items() for found in groups.values() if len(found) > 1}
+    assert words["tickets"][STATE_SYNONYMS[0]].keys() == {"clôtur"}
+    assert words["ent"][STATE_SYNONYMS[0]].keys() == {"ferm"}
+    assert not mixed, mixed

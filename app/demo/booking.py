@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from ..extensions import db
+from ..platform.clock import to_utc
 from ..models import (
     Booking,
     BookingKind,
@@ -136,12 +137,12 @@ def load():
             if rules.conflicts([room.id], times):
                 continue
             state = BookingState(state)
-            # Requested three days before the session, but never later than now: no
-            # history is dated in the future.
+            # Requested (created) three days before the session, but never later than
+            # now: no history is dated in the future, nor before its booking.
             requested = utcnow() - timedelta(minutes=(20 if index % 2 else 75)) if state is BookingState.pending \
-                else min(start - timedelta(days=3), utcnow() - timedelta(hours=2, minutes=index))
+                else min(to_utc(start) - timedelta(days=3), utcnow() - timedelta(hours=2, minutes=index))
             booking = Booking(
-                organisation_id=org.id, creator_id=creator.id, created_by_id=creator.id,
+                organisation_id=org.id, creator_id=creator.id, created_by_id=creator.id, created_on=requested,
                 kind=BookingKind.audio if room.kind is RoomKind.audio else BookingKind.visio,
                 session_name=spec["sessions"][index % len(spec["sessions"])],
                 organiser_name=organiser[0], organiser_email=organiser[1].format(domain=mail_domain),

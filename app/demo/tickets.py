@@ -2,7 +2,7 @@
 with tickets in every state; the vendor's staff (`lead`, `agent`) and the clients'
 people (`client`, `cmartin`, `client2`); internal notes, the vendor's canned answers,
 and tickets unassigned and overdue so that every queue has some."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from ..extensions import db
 from ..platform import clock
@@ -111,7 +111,7 @@ def load():
             project = Project(
                 name=name, organisation=organisation(company), vendor=vendor, vendor_lead=people["lead"],
                 client_lead=people[client_lead], phase=ProjectPhase(phase),
-                event_date=date.today() + timedelta(days=days) if days else None,
+                event_date=clock.local_today() + timedelta(days=days) if days else None,
                 setup_contact=people["agent"], support_mailbox="support@atelier-numerique.example")
             project.viewers = [ProjectViewer(user=people[login]) for login in listed]
             db.session.add(project)
@@ -124,11 +124,14 @@ def load():
         project = projects[index]
         created = now - timedelta(days=days, hours=2)
         if days == 0:  # today's, even just after local midnight
-            created = max(created, clock.start_of_local_day() + timedelta(minutes=1))
+            created = min(max(created, clock.start_of_local_day() + timedelta(minutes=1)), now)
+        # Its history: taken up 3 hours after, then the comments an hour apart; a
+        # closed ticket is closed after its last comment. Never later than now.
+        said = [min(created + timedelta(hours=4 + n), now) for n in range(len(comments))]
+        moved = min(created + timedelta(hours=4 + len(comments) if state == "closed" else 3), now)
         # The client waits for an answer of ours on new tickets, and since their last
         # message on returned ones.
-        client_wrote = [created + timedelta(hours=4 + n) for n, (login, *_) in enumerate(comments)
-                        if login not in ("agent", "lead")]
+        client_wrote = [when for when, (login, *_) in zip(said, comments) if login not in ("agent", "lead")]
         waiting = created if state == "new" else (client_wrote[-1] if state == "returned" and client_wrote else None)
         ticket = ProjectTicket(
             awaiting_vendor_since=waiting,
@@ -137,18 +140,18 @@ def load():
             priority=ProjectTicketPriority(priority), priority_context=context, state=ProjectTicketState(state),
             declarant=people[declarant], created_on=created,
             assignee=people["agent"] if state not in ("new", "lead_followup") else None,
-            closed_on=created + timedelta(days=2) if state == "closed" else None)
+            closed_on=moved if state == "closed" else None)
         db.session.add(ticket)
         db.session.flush()
         if state != "new":
             db.session.add(WorkflowEvent(
                 object_type=ProjectTicket.__tablename__, object_id=ticket.id, transition=DEMO_TRANSITIONS[state],
                 from_state="new", to_state=state,
-                actor_id=people[declarant if state in ("returned", "closed") else "agent"].id, happened_on=created + timedelta(hours=3),
+                actor_id=people[declarant if state in ("returned", "closed") else "agent"].id, happened_on=moved,
                 comment="Prise en charge." if state != "closed" else None))
-        for position, (login, text, *internal) in enumerate(comments):
+        for when, (login, text, *internal) in zip(said, comments):
             db.session.add(ProjectTicketComment(ticket=ticket, state=ProjectTicketState(state), author_id=people[login].id,
-                                                text=text, internal=bool(internal), created_on=created + timedelta(hours=4 + position)))
+                                                text=text, internal=bool(internal), created_on=when))
     for title, body in DEMO_CANNED_ANSWERS:
         if not db.session.query(CannedAnswer).filter_by(vendor_id=vendor.id, title=title).first():
             db.session.add(CannedAnswer(vendor=vendor, title=title, body=body))

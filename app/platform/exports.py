@@ -20,7 +20,7 @@ from itertools import islice
 from operator import attrgetter, methodcaller
 
 from flask import Response, current_app, g, stream_with_context
-from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import force_locale, get_locale, gettext
 from psycopg import sql as psycopg_sql
 from sqlalchemy import Boolean, Date, DateTime, Enum, Integer, String, case, cast, func, select, text, type_coerce
@@ -29,8 +29,8 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import ExportFile, ExportState, utcnow
-from ..security import signed_in_person
-from . import jobs, notifications
+from ..security import ROLE_LABELS, role_label, signed_in_person
+from . import clock, jobs, notifications
 
 LABEL_ATTRIBUTES = ("name", "title", "reference", "username")
 
@@ -51,9 +51,12 @@ def _is_sql(model, name) -> bool:
 
 def _label_expression(related, alias):
     """The SQL of how a related row is written: a person by their full name (as
-    `str(user)`), any other row by its label attribute; None if there is none."""
+    `str(user)`), a role by its label in the reader's language (as `str(role)`), any
+    other row by its label attribute; None if there is none."""
     if related is User:
         return alias.first_name + " " + alias.last_name
+    if related is Role:
+        return case({name: role_label(name) for name in ROLE_LABELS}, value=alias.name, else_=alias.name)
     attribute = label_attribute(related)
     return getattr(alias, attribute) if attribute else None
 
@@ -97,10 +100,64 @@ def _without_jit(connection):
         connection.execute(text("SET LOCAL jit = off"))
 
 
-def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
-    """Yield one tuple of raw values per row the grid shows, in its order."""
+def iter_rows(datamodel, names, filters, order_column="", order_direction="", labels=None):
+    """Yield one tuple of values per row the grid shows, in its order: raw values, but
+    UTC moments in local time (app.platform.clock) and the codes of the columns of
+    `labels` ({column: function}, a grid's `value_labels`) as labels, as the grid shows them."""
+    query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
+    joined, expressions = _sql_columns(datamodel, query, names)
+    rows = _raw_rows(datamodel, query, names, joined, expressions)
+    local = clock.LocalMoments()
+
+    def moments(column):  # a Python property's values: only its datetimes are moments
+        return [local.one(value) if type(value) is datetime else value for value in column]
+
+    transforms = {index: moments if mixed else local.column
+                  for index, mixed in _moment_columns(datamodel.obj, names, expressions).items()}
+    transforms.update({index: _labelled(labels[name]) for index, name in enumerate(names) if name in (labels or {})})
+    if not transforms:
+        yield from rows
+        return
+    while batch := list(islice(rows, 1000)):
+        columns = list(zip(*batch))
+        for index, transform in transforms.items():
+            columns[index] = transform(columns[index])
+        yield from zip(*columns)
+
+
+def _labelled(label):
+    """A column's codes as `label(code)` reads them (each code's label computed once)."""
+    labels = {None: None}
+
+    def column(codes):
+        for code in set(codes) - labels.keys():
+            labels[code] = label(code)
+        return list(map(labels.__getitem__, codes))
+
+    return column
+
+
+def _moment_columns(model, names, expressions):
+    """{index: mixed} of the columns that hold UTC moments: DateTime columns not marked
+    LOCAL_TIME, and (`mixed`, checked value by value) Python properties, which may too."""
+    moments = {}
+    for index, name in enumerate(names):
+        column = clock.column_of(model, name)
+        if expressions is not None:
+            kind = expressions[index].type
+        elif column is not None:
+            kind = column.type
+        else:
+            moments[index] = True
+            continue
+        if isinstance(kind, DateTime) and not (column is not None and clock.is_local_time(column)):
+            moments[index] = False
+    return moments
+
+
+def _raw_rows(datamodel, query, names, joined, expressions):
+    """The rows' raw values: selected as SQL columns, else read from whole objects."""
     batch = current_app.config["EXPORT_BATCH_SIZE"]
-    joined, expressions = _sql_query(datamodel, names, filters, order_column, order_direction)
     if expressions is not None:
         # Executed as plain SQL on the session's connection (same transaction):
         # rows come without the ORM's per-row work, about twice as fast.
@@ -114,7 +171,6 @@ def iter_rows(datamodel, names, filters, order_column="", order_direction=""):
         finally:
             result.close()
         return
-    query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
     # 2.0-style execution: the legacy Query's uniquing refuses yield_per.
     for item in datamodel.session.execute(query.statement.execution_options(yield_per=batch)).scalars():
         values = []
@@ -162,7 +218,7 @@ class _Formatter:
 
 def file_name(grid_name, extension, today=None):
     slug = re.sub(r"[^A-Za-z0-9]+", "-", _ascii(grid_name)).strip("-").lower() or "export"
-    return f"{slug}-{(today or date.today()).isoformat()}.{extension}"
+    return f"{slug}-{(today or clock.local_today()).isoformat()}.{extension}"
 
 
 def _ascii(text):
@@ -268,18 +324,23 @@ def _cell_sql(expression, formatter):
 COPY_CHUNK_BYTES = 256 * 1024
 
 
-def copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter=";", on_row=None):
+def copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter=";", labels=None,
+                on_row=None):
     """The grid's CSV as `csv_chunks` writes it, but written by PostgreSQL (COPY ... TO
     STDOUT, in the request's transaction): several times faster than formatting rows
     in Python. Its lines end in LF, not CRLF; the cells are the same. None when the
-    database is not PostgreSQL or a column is not SQL. `on_row()` is called per row
-    written (a job's progress)."""
+    database is not PostgreSQL, a column is not SQL or has `labels` (a grid's
+    `value_labels`: Python functions). `on_row()` is called per row written (a job's
+    progress)."""
     dialect = datamodel.session.get_bind().dialect
-    if dialect.name != "postgresql":
+    if dialect.name != "postgresql" or set(names) & set(labels or ()):
         return None
     joined, expressions = _sql_query(datamodel, names, filters, order_column, order_direction)
     if expressions is None:
         return None
+    zone = clock.zone().key
+    for index in _moment_columns(datamodel.obj, names, expressions):  # UTC moments, read in TIMEZONE
+        expressions[index] = func.timezone(zone, func.timezone("UTC", expressions[index]), type_=DateTime())
     formatter = _Formatter()
     cells = [_cell_sql(expression, formatter) for expression in expressions]
     if any(cell is None for cell in cells):
@@ -472,18 +533,18 @@ def _stream_file(path, chunk_size=256 * 1024):
         os.unlink(path)
 
 
-def export_response(datamodel, columns, filters, order_column, order_direction, fmt, grid_name):
+def export_response(datamodel, columns, filters, order_column, order_direction, fmt, grid_name, labels=None):
     """The HTTP response of a grid export: `columns` is [(name, header), ...]."""
     names = [name for name, _ in columns]
     headers = [header for _, header in columns]
     if fmt == "csv":
         delimiter = current_app.config.get("EXPORT_CSV_DELIMITER", ";")
-        chunks = copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter)
+        chunks = copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter, labels)
         if chunks is not None:
             return _download(Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8"),
                              grid_name, fmt)
-    return rows_response(grid_name, headers, iter_rows(datamodel, names, filters, order_column, order_direction),
-                         fmt)
+    return rows_response(grid_name, headers,
+                         iter_rows(datamodel, names, filters, order_column, order_direction, labels), fmt)
 
 
 def rows_response(name, headers, rows, fmt):
@@ -587,12 +648,13 @@ def run_export(export_id):
             rows = _Counted(lambda done: jobs.set_progress(key, done, total), current_app.config["EXPORT_BATCH_SIZE"])
             copied = export.format == "csv" and copy_chunks(
                 view.datamodel, names, filters, order_column, order_direction, headers,
-                current_app.config.get("EXPORT_CSV_DELIMITER", ";"), on_row=rows.add)
+                current_app.config.get("EXPORT_CSV_DELIMITER", ";"), view.value_labels, on_row=rows.add)
             if copied:
                 with open(path, "wb") as handle:
                     handle.writelines(copied)
             else:
-                rows.rows = iter_rows(view.datamodel, names, filters, order_column, order_direction)
+                rows.rows = iter_rows(view.datamodel, names, filters, order_column, order_direction,
+                                      view.value_labels)
                 write_file(path, export.format, export.title, headers, rows)
         db.session.rollback()  # end the reading transaction before writing the outcome
         export = db.session.get(ExportFile, export_id)

@@ -39,11 +39,8 @@ goes through the same compare-and-set (`move()`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timezone
 from typing import Callable, Optional
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import format_date, format_time, gettext
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -279,10 +276,8 @@ class Workflow:
         if event is None:
             return ""
         actor = event.actor.get_full_name() if event.actor is not None else gettext("Someone")
-        # History rows are written in UTC; people read them in TIMEZONE.
-        local = (event.happened_on.replace(tzinfo=timezone.utc)
-                 .astimezone(ZoneInfo(current_app.config["TIMEZONE"])).replace(tzinfo=None))
-        day, moment = format_date(local.date(), "short"), format_time(local, "short", rebase=False)
+        # A UTC moment: Flask-Babel shows it in TIMEZONE (app.platform.clock).
+        day, moment = format_date(event.happened_on, "short"), format_time(event.happened_on, "short")
         transition = self._by_name.get(event.transition)
         if transition is not None and transition.done:
             return gettext("%(actor)s already %(done)s on %(day)s at %(time)s.",

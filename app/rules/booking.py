@@ -897,7 +897,7 @@ def describe(draft: BookingDraft, rooms_by_id) -> dict:
     """A draft's fields as a history row shows them ({field: text}), to tell what a
     modification changed."""
     def moment(value):
-        return format_datetime(value, "short")
+        return format_datetime(value, "short", rebase=False)
 
     schedule = ""
     if draft.start and draft.end:
@@ -1063,7 +1063,7 @@ def cancel_occurrence(booking, planned_start: datetime, user, comment=""):
     for occurrence in rows:
         occurrence.active = False
         occurrence.cancelled_on = utcnow()
-    when = f"{format_datetime(rows[0].start_at, 'short')}–{rows[0].end_at.strftime('%H:%M')}"
+    when = f"{format_datetime(rows[0].start_at, 'short', rebase=False)}–{rows[0].end_at.strftime('%H:%M')}"
     event = BOOKING_WORKFLOW.record(booking, "cancel_occurrence", user, comment,
                                     changes=[("sessions", when, gettext("cancelled"))])
     send_mail(booking, "booking/occurrence_cancelled", comment=event.comment, occurrence=rows[0])

@@ -6,7 +6,6 @@ CSV/XLSX export of exactly what a grid shows.
 """
 import sys
 from datetime import timezone
-from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import ModelRestApi, ModelView, expose
@@ -29,7 +28,7 @@ from wtforms.validators import StopValidation
 from ..desks import DESKS
 from ..i18n import localise
 from ..extensions import db
-from ..platform import exports, files, inputs
+from ..platform import clock, exports, files, inputs
 from ..platform.refusals import Refused
 from ..security import ScopedInterface
 
@@ -145,10 +144,14 @@ class GuichetModelView(ModelView):
     search_widget = GuichetSearchWidget
     page_size = 25
     export_formats = ("csv", "xlsx")
+    #: {column: function}: how the codes a text column stores (a role name...) read,
+    #: in the grid, its detail page and its exports.
+    value_labels = {}
 
     def __init__(self, **kwargs):
         if not isinstance(self.datamodel, ScopedInterface):
             raise TypeError(f"{type(self).__name__}.datamodel must be a ScopedInterface")
+        self.formatters_columns = {**self.value_labels, **(self.formatters_columns or {})}
         super().__init__(**kwargs)
         self.datamodel.eager_relations = tuple(
             name for name in self.list_columns
@@ -317,7 +320,7 @@ class GuichetModelView(ModelView):
             return redirect(url_for("ExportView.progress", export_id=export.id))
         return exports.export_response(
             self.datamodel, columns, filters, order_column, order_direction,
-            fmt, grid_name=str(self.list_title),
+            fmt, grid_name=str(self.list_title), labels=self.value_labels,
         )
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
@@ -526,7 +529,7 @@ class OffsetDateTime(fields.DateTime):
         self.local_time = local_time
 
     def _zone(self):
-        return ZoneInfo(current_app.config["TIMEZONE"]) if self.local_time else timezone.utc
+        return clock.zone() if self.local_time else timezone.utc
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
@@ -544,8 +547,8 @@ class GuichetSchemaConverter(Model2SchemaConverter):
     def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
         field = super()._column2field(datamodel, column, nested, parent_schema_name)
         if type(field) is fields.DateTime:
-            info = datamodel.list_columns[column.name].info
-            return OffsetDateTime(local_time=bool(info.get("local_time")), required=field.required,
+            local_time = clock.is_local_time(datamodel.list_columns[column.name])
+            return OffsetDateTime(local_time=local_time, required=field.required,
                                   allow_none=field.allow_none, validate=field.validate,
                                   dump_only=field.dump_only, load_only=field.load_only)
         return field

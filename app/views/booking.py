@@ -313,7 +313,7 @@ class BookingView(WorkflowModelView):
                 except ValueError:
                     abort(400)
                 with Attempt(done=gettext("The session of %(day)s is cancelled; the others are unchanged.",
-                                          day=format_datetime(planned, "short"))):
+                                          day=format_datetime(planned, "short", rebase=False))):
                     rules.cancel_occurrence(booking, planned, g.user, comment)
             return redirect(url_for("BookingView.show", pk=pk))
         return self.render_template("booking/cancel.html", booking=booking, whole=whole, sessions=sessions,

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l, ngettext
 
 from ..models import DelegationLog, RoleGrant
 from ..platform import delegation
-from ..security import ScopedInterface
+from ..security import ScopedInterface, role_label
 from .base import Attempt, GuichetModelView
 
 GRANT_LABELS = {
@@ -71,6 +71,7 @@ class DelegationLogView(GuichetModelView):
         "object_type": _l("Object type"), "object_id": _l("Object"),
     }
     base_order = ("happened_on", "desc")
+    value_labels = {"right": role_label}  # a role, or a desk's object right (as it is)
 
 
 def register(appbuilder):

@@ -15,10 +15,7 @@ on the form shown again.
 Every page loads its project or ticket through the row scope (404 otherwise); what
 a person may do is decided by app/rules/tickets.py.
 """
-from datetime import timezone
-from zoneinfo import ZoneInfo
-
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
@@ -78,14 +75,6 @@ CANNED_LABELS = {
     "created_by": _l("Created by"),
     "changed_by": _l("Changed by"),
 }
-
-
-def local_time(moment):
-    """A naive UTC datetime as people read it (config TIMEZONE)."""
-    if moment is None:
-        return None
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
-    return moment.replace(tzinfo=timezone.utc).astimezone(zone).replace(tzinfo=None)
 
 
 class ProjectView(GuichetModelView):
@@ -434,8 +423,8 @@ class ExtranetView(BaseView):
             attachments=rules.attachments(ticket), transitions=transitions,
             may_comment=refusal is None, comment_refusal=refusal, may_write_notes=notes,
             may_assign=may_assign, agents=rules.assignable_agents(ticket.project) if may_assign else [],
-            canned=canned, draft=draft, pending=pending, due=local_time(rules.response_due(ticket)),
-            max_attachments=rules.MAX_ATTACHMENTS, local_time=local_time)
+            canned=canned, draft=draft, pending=pending, due=rules.response_due(ticket),
+            max_attachments=rules.MAX_ATTACHMENTS)
         return page, status
 
     @expose("/ticket/<reference>")
@@ -582,8 +571,8 @@ class TicketQueueView(BaseView):
             counts=rules.queue_counts(g.user), count=count, tickets=tickets, page=page,
             pages=(count + rules.QUEUE_PAGE_SIZE - 1) // rules.QUEUE_PAGE_SIZE,
             agents=sorted(agents.values(), key=lambda a: (a.last_name or "", a.first_name or "")),
-            due={t.id: local_time(rules.response_due(t)) for t in tickets},
-            now=local_time(rules.utcnow()), bold=rules.CONTEXT_REQUIRED, local_time=local_time)
+            due={t.id: rules.response_due(t) for t in tickets},
+            now=rules.utcnow(), bold=rules.CONTEXT_REQUIRED)
 
     @expose("/assign", methods=["POST"])
     @has_access
