@@ -4,14 +4,14 @@ scroll inside its own box; the page around it may not.
 
 Each page is opened as the role that works on it; a page that does not open (an error
 where none is expected) fails too, so a width is never measured on the wrong page."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from app.extensions import db
-from app.models import Booking, HelpRequest, Organisation, Project, Room
+from app.models import Booking, HelpRequest, Organisation, Project
 
-from .helpers import user
+from .helpers import local_now, user
 
 PHONE_WIDTH = 390
 CHECKED = []  # (who, page, width) of every page this module measured
@@ -35,7 +35,6 @@ def ids(app):
         escalated = db.session.query(HelpRequest).filter(HelpRequest.support_state.is_not(None)).first()
         return {
             "booking": booking.id, "room": booking.rooms[0].id,
-            "rooms": db.session.query(Room.id).order_by(Room.id).first()[0],
             "project": project.id,
             "request": request.id, "teacher": teacher.id, "escalated": escalated.id,
             "organisation": db.session.query(Organisation.id).order_by(Organisation.id).first()[0],
@@ -61,7 +60,6 @@ class Phone:
         CHECKED.append((self.who, label, width))
 
 
-
 def assert_fit(*phones):
     """Every page each phone opened is at most PHONE_WIDTH wide (all are listed if not)."""
     wide = [f"{p.who} {label}: {width} px" for p in phones for label, width in p.widths if width > PHONE_WIDTH]
@@ -77,7 +75,7 @@ def phone(phone_login, live_url):
 
 
 def _next_wednesday(weeks):
-    day = date.today() + timedelta(weeks=weeks)
+    day = local_now().date() + timedelta(weeks=weeks)
     return day - timedelta(days=day.weekday()) + timedelta(days=2)
 
 
