@@ -220,20 +220,20 @@ def collect_csp_violations(context, violations):
     context.on("page", watch)
 
 
-@pytest.fixture()
-def browser_login(chromium, live_url):
-    """browser_login('creator') -> a Playwright page signed in as that demo account.
-
-    The pages run under the app's Content-Security-Policy: a test whose pages had a
-    violation fails (the list is `browser_login.csp_violations`)."""
+def _browser_pages(chromium, live_url, **context_options):
+    """The factory behind browser_login and phone_login: make(username) -> a page signed
+    in as that demo account (make(None): signed out) in a context of its own; yields it,
+    then fails on any Content-Security-Policy violation of those pages."""
     contexts, violations = [], []
 
     def make(username, password=DEMO_PASSWORD):
-        context = chromium.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
+        context = chromium.new_context(locale="fr-FR", **context_options)
         contexts.append(context)
         collect_csp_violations(context, violations)
         page = context.new_page()
         page.set_default_timeout(15000)
+        if username is None:
+            return page
         page.goto(f"{live_url}/login/")
         page.fill("#username", username)
         page.fill("#password", password)
@@ -247,6 +247,24 @@ def browser_login(chromium, live_url):
     for context in contexts:
         context.close()
     assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+@pytest.fixture()
+def browser_login(chromium, live_url):
+    """browser_login('creator') -> a Playwright page signed in as that demo account
+    (browser_login(None): a page signed out), on a desktop screen.
+
+    The pages run under the app's Content-Security-Policy: a test whose pages had a
+    violation fails (the list is `browser_login.csp_violations`)."""
+    yield from _browser_pages(chromium, live_url, viewport={"width": 1366, "height": 900})
+
+
+@pytest.fixture()
+def phone_login(chromium, live_url):
+    """browser_login on a phone: 390×844 CSS pixels, touch, the page's meta viewport
+    honoured as a mobile browser does."""
+    yield from _browser_pages(chromium, live_url, viewport={"width": 390, "height": 844},
+                              is_mobile=True, has_touch=True)
 
 
 # -- Redis and a real RQ worker process (`flask worker`) on the test database --

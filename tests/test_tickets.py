@@ -423,7 +423,7 @@ def test_my_projects_counts_and_the_project_page_sections(app, login_as):
     rows = re.findall(r'<tr class="ticket-row[^"]*"[^>]*>.*?</tr>', sections["in-progress"], re.S)
     assert rows
     for row in rows:
-        urgent = "<td>Élevée</td>" in row or "<td>Bloquant</td>" in row
+        urgent = re.search(r"<td[^>]*>(Élevée|Bloquant)</td>", row) is not None
         assert ("font-weight: bold" in row) == urgent, row
 
 

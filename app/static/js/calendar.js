@@ -3,10 +3,13 @@
 document.addEventListener("DOMContentLoaded", function () {
   var element = document.getElementById("room-calendar");
   if (!element) { return; }
+  // On a phone seven columns of hours are too narrow to read: the week as a list.
+  var phone = window.matchMedia("(max-width: 767px)").matches;
   var calendar = new FullCalendar.Calendar(element, {
-    initialView: "timeGridWeek",
+    initialView: phone ? "listWeek" : "timeGridWeek",
     locale: element.dataset.locale,
-    headerToolbar: {left: "prev,next today", center: "title", right: "timeGridWeek,dayGridMonth"},
+    headerToolbar: {left: "prev,next today", center: "title",
+                    right: phone ? "listWeek,dayGridMonth" : "timeGridWeek,dayGridMonth"},
     slotMinTime: "07:00:00", slotMaxTime: "20:00:00", allDaySlot: false, height: "auto",
     firstDay: 1, nowIndicator: true,
     events: element.dataset.events
