@@ -1,5 +1,8 @@
 /* A room's calendar (booking/calendar.html): FullCalendar reads its events from the
-   URL in the element's data-events, in the page's language (data-locale). */
+   URL in the element's data-events, in the page's language (data-locale). Its arrows
+   are images without a text alternative inside buttons named by their title: they are
+   hidden from assistive technologies (RGAA 1.2); a month's day is named by its whole
+   content, not by its date alone (WCAG 2.5.3: the name holds what the cell shows). */
 document.addEventListener("DOMContentLoaded", function () {
   var element = document.getElementById("room-calendar");
   if (!element) { return; }
@@ -12,7 +15,11 @@ document.addEventListener("DOMContentLoaded", function () {
                     right: phone ? "listWeek,dayGridMonth" : "timeGridWeek,dayGridMonth"},
     slotMinTime: "07:00:00", slotMaxTime: "20:00:00", allDaySlot: false, height: "auto",
     firstDay: 1, nowIndicator: true,
-    events: element.dataset.events
+    events: element.dataset.events,
+    dayCellDidMount: function (info) { info.el.removeAttribute("aria-labelledby"); }
   });
   calendar.render();
+  element.querySelectorAll(".fc-icon[role=img]").forEach(function (icon) {
+    icon.setAttribute("aria-hidden", "true");
+  });
 });
