@@ -72,8 +72,10 @@ run: translations vendor demo-data serve
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+# Two workers (pytest-xdist), one test file each at a time, each with a database of its own.
+TEST_WORKERS ?= 2
 test: translations vendor browser
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Benchmarks (PostgreSQL on 127.0.0.1, each in a database of its own): figures as `key: value`.
 bench: install

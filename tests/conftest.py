@@ -2,6 +2,8 @@
 `flask db upgrade`, `flask sync-roles`, `flask demo-data`.
 
 `DATABASE_URL` points the suite at PostgreSQL (CI); without it, a fresh SQLite file.
+Under pytest-xdist (`make test` runs two workers) each worker has a database of its
+own: on PostgreSQL, DATABASE_URL's database name followed by the worker's (test_gw0...).
 """
 import os
 import secrets
@@ -41,6 +43,19 @@ def _fresh_database_url():
     if not url:
         path = os.path.join(tempfile.mkdtemp(prefix="guichet-test-"), "test.db")
         return f"sqlite:///{path}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        from sqlalchemy.engine import make_url
+
+        base = make_url(url)
+        url = base.set(database=f"{base.database}_{worker}").render_as_string(hide_password=False)
+        server = create_engine(base, isolation_level="AUTOCOMMIT")
+        with server.connect() as connection:
+            known = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                       {"name": make_url(url).database}).first()
+            if known is None:
+                connection.execute(text(f'CREATE DATABASE "{make_url(url).database}"'))
+        server.dispose()
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
