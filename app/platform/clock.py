@@ -30,13 +30,6 @@ def start_of_local_day(day=None) -> datetime:
     return midnight.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def to_local(moment):
-    """A naive UTC datetime as the naive local time people read (None stays None)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=timezone.utc).astimezone(zone()).replace(tzinfo=None)
-
-
 def to_utc(local):
     """A naive local time as the naive UTC datetime the database keeps."""
     return local.replace(tzinfo=zone()).astimezone(timezone.utc).replace(tzinfo=None)
