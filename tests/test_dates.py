@@ -63,11 +63,11 @@ def summer_ticket(app):
         db.session.commit()
 
 
-def _equal_to(app, grid, column, value):
-    """The query string of a grid's filter "`column` equal to `value`"."""
+def _equal_to(app, grid, column, value, kind="FilterEqual"):
+    """The query string of a grid's filter "`column` equal to `value`" (or another `kind`)."""
     view = next(v for v in app.appbuilder.baseviews if getattr(v, "route_base", None) == grid
                 and hasattr(v, "_filters"))
-    position = [type(f).__name__ for f in view._filters.get_search_filters()[column]].index("FilterEqual")
+    position = [type(f).__name__ for f in view._filters.get_search_filters()[column]].index(kind)
     return f"_flt_{position}_{column}={value}"
 
 
@@ -92,6 +92,15 @@ def test_a_utc_moment_is_shown_in_paris_time_in_the_readers_format(app, speaking
     assert SHOWN[language] in history
     feed = client.get("/notifications/list/").get_data(as_text=True)
     assert SHOWN[language] in feed[feed.index("Notification estivale") - 2000:]
+
+
+@pytest.mark.parametrize("typed, found", [("2026-07-01 13:30:00", True), ("2026-07-01 14:30:00", False)])
+def test_a_grid_filter_reads_the_typed_time_in_paris_time(app, login_as, summer_ticket, typed, found):
+    """Created after 13:30 (Paris): the ticket created at 14:00 Paris (12:00 UTC) is found."""
+    query = "&".join([_equal_to(app, "/tickets", "reference", REFERENCE),
+                      _equal_to(app, "/tickets", "created_on", typed, "FilterGreater")])
+    rows = _csv(login_as("admin").get(f"/tickets/export/csv?{query}"))
+    assert (len(rows) == 2) is found
 
 
 def test_exports_write_utc_moments_in_paris_time(app, login_as, summer_ticket):

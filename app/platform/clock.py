@@ -13,6 +13,7 @@ from operator import add
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, set_value_to_type
 
 
 def zone() -> ZoneInfo:
@@ -28,13 +29,6 @@ def start_of_local_day(day=None) -> datetime:
     the UTC columns."""
     midnight = datetime.combine(day or local_today(), time.min, tzinfo=zone())
     return midnight.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def to_local(moment):
-    """A naive UTC datetime as the naive local time people read (None stays None)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=timezone.utc).astimezone(zone()).replace(tzinfo=None)
 
 
 def to_utc(local):
@@ -97,3 +91,22 @@ class LocalMoments:
         if None in shifts:
             return list(map(self.one, moments))
         return list(map(add, moments, shifts))
+
+
+class _TypedInLocalTime:
+    """A grid filter on a datetime column: people type local time, which a UTC moment
+    column is compared with in UTC (a LOCAL_TIME column as typed)."""
+
+    def apply(self, query, value):
+        moment = set_value_to_type(self.datamodel, self.column_name, value)
+        if isinstance(moment, datetime) and not is_local_time(column_of(self.datamodel.obj, self.column_name)):
+            value = to_utc(moment) if moment.tzinfo is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return super().apply(query, value)
+
+
+class LocalTimeFilters(SQLAFilterConverter):
+    """FAB's grid filters, reading the datetimes people type in local time."""
+
+    conversion_table = tuple(
+        (kind, [type(f.__name__, (_TypedInLocalTime, f), {}) for f in filters] if kind == "is_datetime" else filters)
+        for kind, filters in SQLAFilterConverter.conversion_table)

@@ -152,6 +152,7 @@ class GuichetModelView(ModelView):
         if not isinstance(self.datamodel, ScopedInterface):
             raise TypeError(f"{type(self).__name__}.datamodel must be a ScopedInterface")
         self.formatters_columns = {**self.value_labels, **(self.formatters_columns or {})}
+        self.datamodel.filter_converter_class = clock.LocalTimeFilters  # people type local time
         super().__init__(**kwargs)
         self.datamodel.eager_relations = tuple(
             name for name in self.list_columns
