@@ -99,7 +99,9 @@ def visible_reservations(viewer: Viewer):
     """One's own places (and one's guests'), and the places of the events one administers."""
     if not viewer.user_id:
         return false()
-    return or_(Reservation.holder_id == viewer.user_id, Reservation.sponsor_id == viewer.user_id,
+    # NULL-safe (a guest's place has no holder, one's own no sponsor): its negation is exact.
+    return or_(and_(Reservation.holder_id.isnot(None), Reservation.holder_id == viewer.user_id),
+               and_(Reservation.sponsor_id.isnot(None), Reservation.sponsor_id == viewer.user_id),
                Reservation.event_id.in_(administered(viewer)))
 
 
