@@ -420,8 +420,8 @@ def check_configurable(user, ticket_type) -> None:
     _manager(user, ticket_type.event)
     if ticket_type.id is not None and db.session.query(Reservation.id).filter(
             Reservation.ticket_type_id == ticket_type.id).first() is not None:
-        raise EventRefused(None, gettext(
-            "%(name)s already has (pre-)reservations: its configuration can no longer change.",
+        raise EventRefused("ticket_type", gettext(
+            "Ticket: %(name)s already has (pre-)reservations, its configuration can no longer change.",
             name=ticket_type.name))
 
 
