@@ -33,6 +33,7 @@ DESKS = (
     Desk("booking", "Visio", _l("Visio"), "fa-video-camera", "BookingView.home"),
     Desk("tickets", "Ticketing", _l("Tickets"), "fa-ticket", "ExtranetView.home"),
     Desk("ent", "HelpDesk", _l("Help and support"), "fa-life-ring", "HelpRequestView.home"),
+    Desk("events", "Events", _l("Events"), "fa-calendar", "EventView.home"),
 )
 
 

@@ -7,9 +7,11 @@ from flask import url_for
 from app.desks import DESKS
 
 
-def test_a_pupil_lands_on_new_request(login_as):
-    response = login_as("student").get("/")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/helprequests/home")
+def test_a_pupil_opens_help_on_new_request(login_as):
+    """A pupil has two desks (help, and the events every account may book): a tile each;
+    help opens on "new request"."""
+    page = login_as("student").get("/").get_data(as_text=True)
+    assert 'href="/helprequests/home"' in page and 'href="/events/home"' in page
     assert login_as("student").get("/helprequests/home").headers["Location"].endswith("/helprequests/new")
 
 

@@ -1,0 +1,142 @@
+"""Desk D's demo data: two schools, two associations (a BDE and a sports club) with
+their boards, students of both schools and of several promotions, an external
+account, a checker; the gala (tickets restricted by promotion, options, an option
+group, a deposit cheque to upload, sponsorship), a free conference, a club activity,
+the board's private meeting; a few places taken."""
+from datetime import timedelta
+
+from flask import current_app
+
+from ..extensions import db
+from ..models import (
+    AdminLevel,
+    Association,
+    AssociationMembership,
+    Event,
+    EventAdminGrant,
+    EventVisibility,
+    ExtraInfoKind,
+    PersonProfile,
+    Reservation,
+    School,
+    utcnow,
+)
+from ..platform.clock import local_today
+from ..rules import events as rules
+from ..security import EVENT_ADMIN, USER
+from .platform import ensure_account, organisation
+
+BDE, CLUB = "Bureau des élèves de Centrale Lyon", "Association sportive de l'INSA"
+SCHOOLS = {BDE: "École Centrale de Lyon", CLUB: "INSA Lyon"}
+# login, role, first name, last name, school (None: external), promotion, memberships (association, board, paid)
+EVENT_ACCOUNTS = [
+    ("eventadmin", EVENT_ADMIN, "Hugo", "Perrin", BDE, 2026, [(BDE, True, True)]),
+    ("clubadmin", EVENT_ADMIN, "Inès", "Lambert", CLUB, 2027, [(CLUB, True, True)]),
+    ("checker", EVENT_ADMIN, "Théo", "Girard", BDE, 2027, [(BDE, False, True)]),
+    ("etudiant", USER, "Lucie", "Bernard", BDE, 2026, [(BDE, False, True)]),
+    ("etudiant2", USER, "Paul", "Robert", BDE, 2028, [(BDE, False, False)]),
+    ("insa", USER, "Sarah", "Petit", CLUB, 2027, [(CLUB, False, True)]),
+    ("externe", USER, "Marie", "Durand", None, None, []),
+]
+
+
+def _event(creator, association, name, days, visibility, limit=0, place=None, description=None):
+    event = db.session.query(Event).filter_by(name=name).first()
+    if event is not None:
+        return event, False
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    return rules.create_event(creator, association, name=name, starts_on=now + timedelta(days=days),
+                              ends_on=now + timedelta(days=days, hours=6), sale_opens_on=now - timedelta(days=1),
+                              sale_closes_on=now + timedelta(days=days - 1), visibility=visibility,
+                              sponsorship_limit=limit, place=place, description=description), True
+
+
+def load():
+    sm = current_app.appbuilder.sm
+    schools = {}
+    for name in SCHOOLS.values():
+        school = db.session.query(School).filter_by(name=name).first() or School(name=name)
+        db.session.add(school)
+        schools[name] = school
+    db.session.flush()
+    associations = {}
+    for name, school in SCHOOLS.items():
+        org = organisation(name)
+        association = db.session.query(Association).filter_by(organisation_id=org.id).first()
+        if association is None:
+            association = Association(organisation_id=org.id, school_id=schools[school].id)
+            db.session.add(association)
+        associations[name] = association
+    db.session.commit()
+    paid_until = local_today().replace(month=8, day=31) + timedelta(days=365)
+    for login, role, first, last, school_of, promotion, memberships in EVENT_ACCOUNTS:
+        tenants = [name for name, board, _ in memberships if board]
+        user = ensure_account(login, role, first, last, tenants)
+        if db.session.get(PersonProfile, user.id) is None:
+            db.session.add(PersonProfile(user_id=user.id, promotion=promotion,
+                                         school_id=schools[SCHOOLS[school_of]].id if school_of else None))
+        for name, board, paid in memberships:
+            association = associations[name]
+            if not db.session.query(AssociationMembership).filter_by(user_id=user.id,
+                                                                     association_id=association.id).first():
+                db.session.add(AssociationMembership(user_id=user.id, association_id=association.id,
+                                                     board_member=board, paid_until=paid_until if paid else None))
+    db.session.commit()
+    people = {login: sm.find_user(username=login) for login, *_ in EVENT_ACCOUNTS}
+    bde, club = associations[BDE], associations[CLUB]
+
+    gala, new = _event(people["eventadmin"], bde, "Gala de Centrale Lyon 2026", 40, EventVisibility.public, 2,
+                       "Pavillon de la Tête d'Or, Lyon", "La soirée de l'année : dîner, concert et bal.")
+    if new:
+        students = rules.save_ticket_type(people["eventadmin"], gala, name="Élève promotions 2026–2027",
+                                          kind="restricted", price="45", capacity=300, sponsorship_allowed=True,
+                                          promotions=[2026, 2027])
+        rules.save_ticket_type(people["eventadmin"], gala, name="Invité extérieur", kind="open", price="60",
+                               capacity=100)
+        rules.save_option(people["eventadmin"], students, name="Navette retour", price_change="5")
+        meal = rules.save_option_group(people["eventadmin"], students, name="Repas")
+        rules.save_option(people["eventadmin"], students, name="Menu terroir", price_change="12", group_id=meal.id)
+        rules.save_option(people["eventadmin"], students, name="Menu végétarien", price_change="10",
+                          group_id=meal.id)
+        rules.save_extra_info(people["eventadmin"], students, label="Chèque de caution (scan)",
+                              kind=ExtraInfoKind.file.value)
+        rules.grant_level(people["eventadmin"], gala, AdminLevel.checkin, user=people["checker"])
+        db.session.commit()
+    conference, new = _event(people["eventadmin"], bde, "Conférence : l'IA et l'ingénieur", 15,
+                             EventVisibility.public, 0, "Amphi 1, Écully")
+    if new:
+        rules.save_ticket_type(people["eventadmin"], conference, name="Entrée libre", kind="open", price="0",
+                               capacity=150)
+        db.session.commit()
+    activity, new = _event(people["clubadmin"], club, "Sortie escalade au Club Vertical", 10,
+                           EventVisibility.association, 1, "Club Vertical, Villeurbanne")
+    if new:
+        rules.save_ticket_type(people["clubadmin"], activity, name="Participant", kind="open", price="5",
+                               capacity=20)
+        db.session.commit()
+    tournament, new = _event(people["clubadmin"], club, "Tournoi inter-écoles de volley", 20,
+                             EventVisibility.school, 0, "Gymnase de l'INSA")
+    if new:
+        rules.save_ticket_type(people["clubadmin"], tournament, name="Joueur", kind="open", price="3", capacity=48)
+        db.session.commit()
+    meeting, new = _event(people["eventadmin"], bde, "Réunion du bureau du BDE", 5, EventVisibility.private)
+    if new:
+        rules.save_ticket_type(people["eventadmin"], meeting, name="Membre du bureau", kind="open", price="0",
+                               capacity=15)
+        db.session.commit()
+
+    bookings = [("etudiant", gala, 0, ["Navette retour", "Menu végétarien"], [{"name": "Jeanne Bernard",
+                                                                              "email": "jeanne.bernard@example.org"}]),
+                ("externe", conference, 0, [], []), ("insa", activity, 0, [], []), ("insa", tournament, 0, [], []),
+                ("eventadmin", meeting, 0, [], [])]
+    for login, event, index, option_names, guests in bookings:
+        user = people[login]
+        if db.session.query(Reservation).filter_by(event_id=event.id, holder_id=user.id).first():
+            continue
+        ticket_type = event.ticket_types[index]
+        options = [o.id for o in ticket_type.options if o.name in option_names]
+        rules.book(user, event, ticket_type.id, options, guests)
+        db.session.commit()
+    grants = db.session.query(EventAdminGrant).count()
+    yield (f"Events: {db.session.query(Event).count()} events of {len(associations)} associations, "
+           f"{db.session.query(Reservation).count()} places, {grants} admin grants")

@@ -1,0 +1,711 @@
+"""Desk D, event ticketing — the decisions: who may take which ticket type and why
+not, booking (options, sponsored guests, price, capacity), pre-reservations deleted,
+places marked paid or opposed, extra items answered and validated, the events'
+configuration (frozen once a ticket type has a place), admin levels, event creation
+and cancellation.
+
+Capacity holds under any concurrency, on both databases: a booking raises the ticket
+type's `taken` with a conditional update (`taken = taken + n WHERE taken + n <=
+capacity`), which PostgreSQL runs under the row's lock (the second writer waits, then
+re-reads) and SQLite under its one write lock, taken before the booking reads
+anything (`transactions.serialise`). One place per person per event is the unique
+index of `Reservation`: a concurrent second booking of the same person fails on it
+and everything it wrote is rolled back.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+from flask_appbuilder.security.sqla.models import Group, User
+from flask_babel import format_datetime, gettext, lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..access.events import holds, is_board_member, level_of, sees_event
+from ..extensions import db
+from ..models import (
+    AdminLevel,
+    Association,
+    AssociationMembership,
+    DelegationAction,
+    Event,
+    EventAdminGrant,
+    EventVisibility,
+    ExtraInfo,
+    ExtraInfoAnswer,
+    ExtraInfoKind,
+    Option,
+    OptionGroup,
+    PersonProfile,
+    Reservation,
+    ReservationState,
+    School,
+    TicketKind,
+    TicketType,
+    TicketTypePromotion,
+    utcnow,
+)
+from ..platform import delegation, files, notifications, transactions
+from ..platform.clock import local_today, zone
+from ..platform.refusals import Refused
+from ..platform.workflow import Transition, Workflow
+from ..security import is_admin
+
+SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+PRERESERVED, RESERVED, OPPOSED = ReservationState.prereserved, ReservationState.reserved, ReservationState.opposed
+ZERO = Decimal("0.00")
+
+
+class EventRefused(Refused):
+    """A booking, a configuration change or a grant that is refused; the message names the field."""
+
+
+def _when(moment) -> str:
+    """A UTC datetime as people read it, in their zone."""
+    local = moment.replace(tzinfo=timezone.utc).astimezone(zone()).replace(tzinfo=None)
+    return format_datetime(local, "short", rebase=False)
+
+
+def _link(event) -> str:
+    return f"/events/show/{event.id}"
+
+
+# ---------------------------------------------------------------------------
+# People: school, promotion, memberships
+# ---------------------------------------------------------------------------
+
+
+def profile_of(user):
+    return db.session.get(PersonProfile, user.id) if user is not None else None
+
+
+def paid_member_of(user, association_ids, today=None) -> bool:
+    """Whether the person's paid membership ("adhésion") of one of these associations runs today."""
+    today = today or local_today()
+    return db.session.query(AssociationMembership.id).filter(
+        AssociationMembership.user_id == user.id, AssociationMembership.association_id.in_(list(association_ids)),
+        AssociationMembership.paid_until >= today).first() is not None
+
+
+def _promotions_text(promotions) -> str:
+    return "–".join(str(p) for p in promotions) if len(promotions) == 2 and promotions[1] == promotions[0] + 1 \
+        else ", ".join(str(p) for p in promotions)
+
+
+def restriction_refusal(user, ticket_type):
+    """Why the restrictions of a ticket type keep this person out, or None. Within a
+    kind of restriction any one suffices; every kind the type has must hold."""
+    if ticket_type.kind is TicketKind.open:
+        return None
+    profile = profile_of(user)
+    promotions = ticket_type.promotions
+    if promotions and (profile is None or profile.promotion not in promotions):
+        return gettext("reserved for the promotions %(promotions)s", promotions=_promotions_text(promotions))
+    schools = ticket_type.schools
+    if schools and (profile is None or profile.school_id not in {s.id for s in schools}):
+        return gettext("reserved for the students of %(schools)s", schools=", ".join(s.name for s in schools))
+    associations = ticket_type.memberships
+    if associations and not paid_member_of(user, [a.id for a in associations]):
+        return gettext("reserved for the paid members of %(associations)s",
+                       associations=", ".join(str(a) for a in associations))
+    return None
+
+
+def why_not(user, ticket_type, now=None):
+    """Why this person may not take this ticket type now (as the event page says it), or None."""
+    now = now or utcnow()
+    event = ticket_type.event
+    if event.cancelled:
+        return gettext("the event is cancelled")
+    if now < event.sale_opens_on:
+        return gettext("sale opens on %(when)s", when=_when(event.sale_opens_on))
+    if now >= event.sale_closes_on:
+        return gettext("sale closed on %(when)s", when=_when(event.sale_closes_on))
+    refusal = restriction_refusal(user, ticket_type)
+    if refusal:
+        return refusal
+    if ticket_type.taken >= ticket_type.capacity:
+        return gettext("full")
+    return None
+
+
+def place_of(user, event):
+    """The person's own place on an event (not opposed), or None."""
+    return db.session.scalar(select(Reservation).where(
+        Reservation.event_id == event.id, Reservation.holder_id == user.id, Reservation.state != OPPOSED))
+
+
+def guests_of(user, event) -> list:
+    return db.session.scalars(select(Reservation).where(
+        Reservation.event_id == event.id, Reservation.sponsor_id == user.id, Reservation.state != OPPOSED)
+        .order_by(Reservation.id)).all()
+
+
+# ---------------------------------------------------------------------------
+# Booking
+# ---------------------------------------------------------------------------
+
+
+def _ticket_type(event, ticket_type_id, field):
+    ticket_type = db.session.get(TicketType, ticket_type_id) if ticket_type_id else None
+    if ticket_type is None or ticket_type.event_id != event.id:
+        raise EventRefused(field, gettext("Ticket: choose one of the event's tickets."))
+    return ticket_type
+
+
+def chosen_options(ticket_type, option_ids, field="options") -> list:
+    """The options chosen on a ticket type: its own, at most one per group (none: free)."""
+    own = {option.id: option for option in ticket_type.options}
+    chosen = []
+    for option_id in dict.fromkeys(option_ids or ()):
+        if option_id not in own:
+            raise EventRefused(field, gettext("Options: choose among the ticket's options."))
+        chosen.append(own[option_id])
+    groups = [option.group_id for option in chosen if option.group_id is not None]
+    if len(groups) != len(set(groups)):
+        raise EventRefused(field, gettext("Options: one choice per group at most."))
+    return chosen
+
+
+def price_of(ticket_type, options) -> Decimal:
+    """Ticket plus options, never below zero."""
+    total = Decimal(ticket_type.price or 0) + sum((Decimal(o.price_change or 0) for o in options), ZERO)
+    return max(total, ZERO).quantize(Decimal("0.01"))
+
+
+def _take_places(ticket_type, count) -> None:
+    """Raise the ticket type's count of places, or refuse when it would pass its capacity:
+    one conditional update, which concurrent bookings run one after the other."""
+    changed = db.session.execute(
+        update(TicketType).where(TicketType.id == ticket_type.id, TicketType.taken + count <= TicketType.capacity)
+        .values(taken=TicketType.taken + count).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise EventRefused("ticket_type", gettext("Ticket: %(name)s is full.", name=ticket_type.name))
+
+
+def _free_place(ticket_type_id) -> None:
+    db.session.execute(update(TicketType).where(TicketType.id == ticket_type_id, TicketType.taken > 0)
+                       .values(taken=TicketType.taken - 1).execution_options(synchronize_session=False))
+
+
+def book(user, event, ticket_type_id, option_ids=(), guests=(), now=None) -> list:
+    """Pre-reserve (or reserve, at price 0) a place for `user` and for their guests
+    (each {"name", "email", "ticket_type", "options"}); the caller commits. Returns the
+    reservations, the holder's first. Raises EventRefused naming the field, having
+    changed nothing the caller's rollback does not undo."""
+    transactions.serialise()
+    if event is None or not sees_event(user, event):
+        raise EventRefused("event", gettext("Event: no such event."))
+    now = now or utcnow()
+    if event.cancelled:
+        raise EventRefused("event", gettext("Event: the event is cancelled."))
+    if not event.sale_opens_on <= now < event.sale_closes_on:
+        reason = (gettext("sale opens on %(when)s", when=_when(event.sale_opens_on)) if now < event.sale_opens_on
+                  else gettext("sale closed on %(when)s", when=_when(event.sale_closes_on)))
+        raise EventRefused("event", gettext("Event: %(reason)s.", reason=reason))
+    if place_of(user, event) is not None:
+        raise EventRefused("ticket_type", gettext("Ticket: you already hold a place for this event."))
+    guests = list(guests or ())
+    taken = len(guests_of(user, event))
+    if guests and taken + len(guests) > event.sponsorship_limit:
+        raise EventRefused("guests", gettext("Guests: at most %(num)d guests per person for this event.",
+                                             num=event.sponsorship_limit))
+    lines = []
+    ticket_type = _ticket_type(event, ticket_type_id, "ticket_type")
+    lines.append((ticket_type, chosen_options(ticket_type, option_ids), None))
+    for index, guest in enumerate(guests):
+        field = f"guests[{index}]"
+        name, email = (guest.get("name") or "").strip(), (guest.get("email") or "").strip()
+        if not name:
+            raise EventRefused(f"{field}.name", gettext("Guest: a name is required."))
+        if len(name) > 150 or (email and ("@" not in email or len(email) > 254)):
+            raise EventRefused(f"{field}.email", gettext("Guest: a valid name and mail are required."))
+        guest_type = _ticket_type(event, guest.get("ticket_type") or ticket_type.id, f"{field}.ticket_type")
+        if not guest_type.sponsorship:
+            raise EventRefused(f"{field}.ticket_type", gettext(
+                "Guest: %(name)s cannot be taken for a guest.", name=guest_type.name))
+        lines.append((guest_type, chosen_options(guest_type, guest.get("options"), f"{field}.options"),
+                      (name, email or None)))
+    for index, (line_type, _options, _guest) in enumerate(lines):
+        refusal = restriction_refusal(user, line_type)
+        if refusal:
+            field = "ticket_type" if index == 0 else f"guests[{index - 1}].ticket_type"
+            raise EventRefused(field, gettext("Ticket: %(name)s is %(reason)s.", name=line_type.name, reason=refusal))
+    counts = {}
+    for line_type, _options, _guest in lines:
+        counts[line_type] = counts.get(line_type, 0) + 1
+    for line_type in sorted(counts, key=lambda t: t.id):  # always in one order: no deadlock
+        _take_places(line_type, counts[line_type])
+    reservations = []
+    for line_type, options, guest in lines:
+        price = price_of(line_type, options)
+        reservation = Reservation(
+            event_id=event.id, ticket_type_id=line_type.id, price=price, options=options,
+            state=RESERVED if price == ZERO else PRERESERVED,
+            holder_id=None if guest else user.id, sponsor_id=user.id if guest else None,
+            guest_name=guest[0] if guest else None, guest_email=guest[1] if guest else None)
+        db.session.add(reservation)
+        reservations.append(reservation)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise EventRefused("ticket_type", gettext("Ticket: you already hold a place for this event.")) from None
+    for reservation in reservations:
+        RESERVATION_WORKFLOW.record(reservation, "book", user)
+    template = "events/reserved" if reservations[0].state is RESERVED else "events/prereserved"
+    notifications.notify([user], template, {"event": event, "reservations": reservations}, link=_link(event))
+    return reservations
+
+
+def delete_prereservation(user, reservation) -> None:
+    """A pre-reservation deleted by its holder (its sponsor for a guest) or an organiser
+    at validate level; a reservation is never deleted. The caller commits."""
+    transactions.lock(reservation)
+    if reservation.state is not PRERESERVED:
+        raise EventRefused(None, gettext("Only a pre-reservation can be deleted; a reservation can only be opposed."))
+    own = user.id in (reservation.holder_id, reservation.sponsor_id)
+    if not own and not holds(user, reservation.event, AdminLevel.validate):
+        raise EventRefused(None, gettext("You may not delete this pre-reservation."))
+    _free_place(reservation.ticket_type_id)
+    db.session.delete(reservation)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------------------
+# Paid, opposed (the workflow)
+# ---------------------------------------------------------------------------
+
+
+def payment_blockers(reservation) -> list:
+    """The extra items still missing or not validated: they block payment and entry."""
+    answers = {answer.extra_info_id: answer for answer in reservation.answers}
+    return [info for info in reservation.ticket_type.extra_infos
+            if info.id not in answers or not answers[info.id].validated]
+
+
+def may_enter(reservation) -> bool:
+    return reservation.state is RESERVED and not payment_blockers(reservation) and not reservation.event.cancelled
+
+
+def _validator(user, reservation) -> bool:
+    return holds(user, reservation.event, AdminLevel.validate)
+
+
+def _items_complete(reservation, user, comment):
+    blockers = payment_blockers(reservation)
+    if blockers:
+        return gettext("Extra items missing or not validated: %(items)s.",
+                       items=", ".join(info.label for info in blockers))
+    return None
+
+
+def _event_running(reservation, user, comment):
+    return gettext("The event is cancelled.") if reservation.event.cancelled else None
+
+
+def _notify_opposed(reservation, event):
+    return ([reservation.holder or reservation.guest_email, reservation.sponsor], "events/opposed",
+            {"reservation": reservation, "event_obj": reservation.event, "reason": event.comment},
+            _link(reservation.event))
+
+
+class ReservationWorkflow(Workflow):
+    """The engine, plus what opposition does besides the state: the reason kept, the place freed."""
+
+    def fire(self, item, name, user, comment="", attachment=None):
+        event = super().fire(item, name, user, comment, attachment)
+        if name == "oppose":
+            item.opposition_reason = event.comment
+            _free_place(item.ticket_type_id)
+        elif name == "mark_paid":
+            item.paid_on = event.happened_on
+        db.session.flush()
+        return event
+
+
+RESERVATION_WORKFLOW = ReservationWorkflow(
+    Reservation, states=ReservationState, final_states=(OPPOSED,),
+    transitions=[
+        Transition("mark_paid", _l("Mark paid"), (PRERESERVED,), RESERVED, allowed=_validator,
+                   guards=(_event_running, _items_complete), icon="fa-eur",
+                   confirmation=_l("Mark the selected places paid?"), done=_l("marked this place paid")),
+        Transition("oppose", _l("Oppose"), (PRERESERVED, RESERVED), OPPOSED, allowed=_validator,
+                   comment_required=True, notify=_notify_opposed, icon="fa-ban",
+                   done=_l("opposed this place")),
+    ],
+    event_labels={"book": _l("Place taken")},
+)
+
+
+# ---------------------------------------------------------------------------
+# Extra items
+# ---------------------------------------------------------------------------
+
+
+def _answer_value(info, value):
+    text = (value or "").strip()
+    if not text:
+        raise EventRefused("value", gettext("%(item)s: a value is required.", item=info.label))
+    if info.kind is ExtraInfoKind.number:
+        try:
+            Decimal(text.replace(",", "."))
+        except InvalidOperation:
+            raise EventRefused("value", gettext("%(item)s: a number is expected.", item=info.label)) from None
+    elif info.kind is ExtraInfoKind.date:
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise EventRefused("value", gettext("%(item)s: a date (YYYY-MM-DD) is expected.", item=info.label)) from None
+    elif info.kind is ExtraInfoKind.size and text.upper() not in SIZES:
+        raise EventRefused("value", gettext("%(item)s: one of %(sizes)s is expected.", item=info.label,
+                                            sizes=", ".join(SIZES)))
+    elif info.kind is ExtraInfoKind.choice and text not in info.choice_list:
+        raise EventRefused("value", gettext("%(item)s: choose one of the offered answers.", item=info.label))
+    elif len(text) > 2000:
+        raise EventRefused("value", gettext("%(item)s: at most %(num)d characters.", item=info.label, num=2000))
+    return text.upper() if info.kind is ExtraInfoKind.size else text
+
+
+def answer(user, reservation, info, value=None, upload=None) -> ExtraInfoAnswer:
+    """The holder (or the sponsor) gives an extra item; a validated one never changes."""
+    if user.id not in (reservation.holder_id, reservation.sponsor_id):
+        raise EventRefused(None, gettext("Only the holder of the place gives its extra items."))
+    if info.ticket_type_id != reservation.ticket_type_id:
+        raise EventRefused("extra_info", gettext("Extra item: not one of this ticket's items."))
+    if reservation.state is OPPOSED:
+        raise EventRefused(None, gettext("This place is opposed."))
+    existing = db.session.scalar(select(ExtraInfoAnswer).where(
+        ExtraInfoAnswer.reservation_id == reservation.id, ExtraInfoAnswer.extra_info_id == info.id))
+    if existing is not None and existing.validated:
+        raise EventRefused("value", gettext("%(item)s: already validated, it cannot change any more.",
+                                            item=info.label))
+    item = existing or ExtraInfoAnswer(reservation_id=reservation.id, extra_info_id=info.id)
+    if info.kind is ExtraInfoKind.file:
+        if upload is None or not upload.filename:
+            raise EventRefused("value", gettext("%(item)s: a file is required.", item=info.label))
+        item.file = files.save_upload(upload, reservation, user, info.label, field="value")
+        item.value = None
+    else:
+        item.value = _answer_value(info, value)
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def validate_answer(user, item) -> ExtraInfoAnswer:
+    """An organiser at validate level validates an extra item, for good (there is no way back)."""
+    transactions.lock(item)
+    if not holds(user, item.reservation.event, AdminLevel.validate):
+        raise EventRefused(None, gettext("You may not validate the extra items of this event."))
+    if item.validated:
+        raise EventRefused(None, gettext("%(item)s: already validated.", item=item.extra_info.label))
+    item.validated_by_id, item.validated_on = user.id, utcnow()
+    db.session.flush()
+    return item
+
+
+# ---------------------------------------------------------------------------
+# Configuration: ticket types, options, groups, extra items
+# ---------------------------------------------------------------------------
+
+
+def _manager(user, event):
+    if not holds(user, event, AdminLevel.manage):
+        raise EventRefused(None, gettext("You may not change the configuration of this event."))
+
+
+def check_configurable(user, ticket_type) -> None:
+    """Ticket types and what hangs on them change only while the type has no place."""
+    _manager(user, ticket_type.event)
+    if ticket_type.id is not None and db.session.query(Reservation.id).filter(
+            Reservation.ticket_type_id == ticket_type.id).first() is not None:
+        raise EventRefused("ticket_type", gettext(
+            "Ticket: %(name)s already has (pre-)reservations, its configuration can no longer change.",
+            name=ticket_type.name))
+
+
+def _money(value, field, label):
+    try:
+        amount = Decimal(str(value if value not in (None, "") else "0").replace(",", "."))
+    except InvalidOperation:
+        raise EventRefused(field, gettext("%(field)s: an amount is expected.", field=label)) from None
+    if not amount.is_finite() or abs(amount) >= Decimal("100000000"):
+        raise EventRefused(field, gettext("%(field)s: an amount is expected.", field=label))
+    return amount.quantize(Decimal("0.01"))
+
+
+def _name(value, field, label, length=100):
+    text = (value or "").strip()
+    if not text:
+        raise EventRefused(field, gettext("%(field)s: this field is required.", field=label))
+    if len(text) > length:
+        raise EventRefused(field, gettext("%(field)s: at most %(num)d characters.", field=label, num=length))
+    return text
+
+
+def save_ticket_type(user, event, ticket_type=None, *, name, kind=None, price=0, capacity=0,
+                     sponsorship_allowed=False, promotions=(), school_ids=(), association_ids=(),
+                     description=None) -> TicketType:
+    """Create a ticket type, or change one that has no place yet; its kind is fixed at creation."""
+    if ticket_type is None:
+        try:
+            kind = TicketKind(kind)
+        except ValueError:
+            raise EventRefused("kind", gettext("Kind: choose open or restricted.")) from None
+        _manager(user, event)
+        ticket_type = TicketType(event_id=event.id, kind=kind, taken=0)
+    else:
+        if kind is not None and TicketKind(kind) is not ticket_type.kind:
+            raise EventRefused("kind", gettext("Kind: the kind of a ticket is fixed at its creation."))
+        check_configurable(user, ticket_type)
+    ticket_type.name = _name(name, "name", gettext("Name"))
+    ticket_type.description = description
+    ticket_type.price = _money(price, "price", gettext("Price"))
+    if ticket_type.price < 0:
+        raise EventRefused("price", gettext("Price: an amount of zero or more is expected."))
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 1000000:
+        raise EventRefused("capacity", gettext("Capacity: a whole number between 0 and 1000000 is expected."))
+    ticket_type.capacity = capacity
+    restricted = ticket_type.kind is TicketKind.restricted
+    ticket_type.sponsorship_allowed = bool(sponsorship_allowed) and restricted
+    if not restricted and (promotions or school_ids or association_ids):
+        raise EventRefused("kind", gettext("Restrictions: an open ticket has none; create a restricted one."))
+    for promotion in promotions:
+        if not isinstance(promotion, int) or isinstance(promotion, bool) or not 1900 <= promotion <= 2200:
+            raise EventRefused("promotions", gettext("Promotions: years between 1900 and 2200 are expected."))
+    ticket_type.promotion_rows = [TicketTypePromotion(promotion=p) for p in sorted(set(promotions))]
+    schools = db.session.scalars(select(School).where(School.id.in_(list(school_ids)))).all() if school_ids else []
+    if len(schools) != len(set(school_ids)):
+        raise EventRefused("schools", gettext("Schools: choose among the schools."))
+    ticket_type.schools = schools
+    associations = (db.session.scalars(select(Association).where(Association.id.in_(list(association_ids)))).all()
+                    if association_ids else [])
+    if len(associations) != len(set(association_ids)):
+        raise EventRefused("memberships", gettext("Memberships: choose among the associations."))
+    ticket_type.memberships = associations
+    db.session.add(ticket_type)
+    db.session.flush()
+    return ticket_type
+
+
+def delete_ticket_type(user, ticket_type) -> None:
+    check_configurable(user, ticket_type)
+    db.session.delete(ticket_type)
+    db.session.flush()
+
+
+def save_option_group(user, ticket_type, group=None, *, name) -> OptionGroup:
+    check_configurable(user, ticket_type)
+    group = group or OptionGroup(ticket_type_id=ticket_type.id)
+    group.name = _name(name, "name", gettext("Name"))
+    db.session.add(group)
+    db.session.flush()
+    return group
+
+
+def save_option(user, ticket_type, option=None, *, name, price_change=0, group_id=None) -> Option:
+    check_configurable(user, ticket_type)
+    if group_id is not None and group_id not in {g.id for g in ticket_type.option_groups}:
+        raise EventRefused("group", gettext("Group: choose one of the ticket's option groups."))
+    option = option or Option(ticket_type_id=ticket_type.id)
+    option.name = _name(name, "name", gettext("Name"))
+    option.price_change = _money(price_change, "price_change", gettext("Price change"))
+    option.group_id = group_id
+    db.session.add(option)
+    db.session.flush()
+    return option
+
+
+def save_extra_info(user, ticket_type, info=None, *, label, kind=None, choices=None) -> ExtraInfo:
+    """An extra item; its kind is fixed at creation."""
+    check_configurable(user, ticket_type)
+    if info is None:
+        try:
+            kind = ExtraInfoKind(kind)
+        except ValueError:
+            raise EventRefused("kind", gettext("Kind: choose the kind of information asked.")) from None
+        info = ExtraInfo(ticket_type_id=ticket_type.id, kind=kind)
+    elif kind is not None and ExtraInfoKind(kind) is not info.kind:
+        raise EventRefused("kind", gettext("Kind: the kind of an extra item is fixed at its creation."))
+    info.label = _name(label, "label", gettext("Label"), 150)
+    info.choices = choices
+    if info.kind is ExtraInfoKind.choice and not info.choice_list:
+        raise EventRefused("choices", gettext("Choices: give at least one choice, one per line."))
+    db.session.add(info)
+    db.session.flush()
+    return info
+
+
+def delete_configuration(user, item) -> None:
+    """Delete an option, an option group or an extra item, while its ticket type has no place."""
+    check_configurable(user, item.ticket_type)
+    db.session.delete(item)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------------------
+# Admin levels
+# ---------------------------------------------------------------------------
+
+
+def _log(actor, action, grant_row) -> None:
+    delegation.record(actor, action, f"event_admin:{grant_row.level.value}", grant_row.user,
+                      grant_row.event.association.organisation_id, obj=grant_row)
+
+
+def grant_level(grantor, event, level, *, user=None, group=None, board=None) -> EventAdminGrant:
+    """Give a level on an event to a person, a FAB group or an association's board. Only
+    an event's managers grant, and never above their own level; logged."""
+    try:
+        level = AdminLevel(level)
+    except ValueError:
+        raise EventRefused("level", gettext("Level: choose view, check-in, validate or manage.")) from None
+    own = level_of(grantor, event)
+    if own is None or own.rank < AdminLevel.manage.rank:
+        raise EventRefused(None, gettext("Only the event's managers may grant admin levels."))
+    if level.rank > own.rank:
+        raise EventRefused("level", gettext("Level: you cannot grant more than your own level."))
+    targets = [t for t in (user, group, board) if t is not None]
+    if len(targets) != 1:
+        raise EventRefused("grantee", gettext("Grantee: choose one person, one group or one board."))
+    grant_row = EventAdminGrant(event=event, event_id=event.id, level=level, granted_by_id=grantor.id,
+                                granted_on=utcnow(),
+                                user=user if isinstance(user, User) else None,
+                                group=group if isinstance(group, Group) else None,
+                                board=board if isinstance(board, Association) else None)
+    db.session.add(grant_row)
+    db.session.flush()
+    _log(grantor, DelegationAction.grant, grant_row)
+    return grant_row
+
+
+def revoke_level(revoker, grant_row) -> None:
+    if not grant_row.active:
+        raise EventRefused(None, gettext("This right was already revoked."))
+    own = level_of(revoker, grant_row.event)
+    if own is None or own.rank < AdminLevel.manage.rank or grant_row.level.rank > own.rank:
+        raise EventRefused(None, gettext("Only the event's managers may revoke admin levels."))
+    grant_row.revoked_by_id, grant_row.revoked_on = revoker.id, utcnow()
+    db.session.flush()
+    _log(revoker, DelegationAction.revoke, grant_row)
+
+
+# ---------------------------------------------------------------------------
+# Events: creation, cancellation
+# ---------------------------------------------------------------------------
+
+
+def boards_of(user) -> list:
+    """The associations whose board the person sits on (where they may create events)."""
+    if is_admin(user):
+        return db.session.scalars(select(Association).order_by(Association.id)).all()
+    return db.session.scalars(select(Association).join(
+        AssociationMembership, AssociationMembership.association_id == Association.id)
+        .where(AssociationMembership.user_id == user.id, AssociationMembership.board_member.is_(True))
+        .order_by(Association.id)).all()
+
+
+def check_creation(user, association) -> None:
+    """Events are created by the board members of their organiser association."""
+    if association is None:
+        raise EventRefused("association", gettext("Association: choose the organiser."))
+    if not is_admin(user) and not is_board_member(user, association):
+        raise EventRefused("association", gettext(
+            "Association: only its board members may create its events."))
+
+
+def give_creator_manage(user, event) -> EventAdminGrant:
+    """The creator of an event holds "manage" on it: a grant like any other, logged."""
+    grant_row = EventAdminGrant(event=event, event_id=event.id, level=AdminLevel.manage, user=user,
+                                granted_by_id=user.id, granted_on=utcnow())
+    db.session.add(grant_row)
+    db.session.flush()
+    _log(user, DelegationAction.grant, grant_row)
+    return grant_row
+
+
+def check_manager(user, event) -> None:
+    _manager(user, event)
+
+
+def create_event(user, association, *, name, starts_on, ends_on, sale_opens_on, sale_closes_on,
+                 visibility=EventVisibility.public, sponsorship_limit=0, place=None, description=None) -> Event:
+    """An association's board member creates an event, and holds "manage" on it."""
+    check_creation(user, association)
+    event = Event(association=association, association_id=association.id)
+    check_event(event, name=name, starts_on=starts_on, ends_on=ends_on, sale_opens_on=sale_opens_on,
+                sale_closes_on=sale_closes_on, visibility=visibility, sponsorship_limit=sponsorship_limit,
+                place=place, description=description)
+    db.session.add(event)
+    db.session.flush()
+    give_creator_manage(user, event)
+    return event
+
+
+def check_event(event, *, name, starts_on, ends_on, sale_opens_on, sale_closes_on, visibility,
+                sponsorship_limit, place=None, description=None) -> Event:
+    """Fill an event's information, refusing what does not hold together."""
+    event.name = _name(name, "name", gettext("Name"), 150)
+    for field, label, value in (("starts_on", gettext("Starts on"), starts_on),
+                                ("ends_on", gettext("Ends on"), ends_on),
+                                ("sale_opens_on", gettext("Sale opens on"), sale_opens_on),
+                                ("sale_closes_on", gettext("Sale closes on"), sale_closes_on)):
+        if not isinstance(value, datetime):
+            raise EventRefused(field, gettext("%(field)s: a date and time are expected.", field=label))
+    if ends_on < starts_on:
+        raise EventRefused("ends_on", gettext("Ends on: the event cannot end before it starts."))
+    if sale_closes_on <= sale_opens_on:
+        raise EventRefused("sale_closes_on", gettext("Sale closes on: the sale must close after it opens."))
+    try:
+        visibility = EventVisibility(visibility)
+    except ValueError:
+        raise EventRefused("visibility", gettext("Visibility: choose who sees the event.")) from None
+    if not isinstance(sponsorship_limit, int) or isinstance(sponsorship_limit, bool) \
+            or not 0 <= sponsorship_limit <= 100:
+        raise EventRefused("sponsorship_limit", gettext(
+            "Guests per person: a whole number between 0 and 100 is expected."))
+    event.starts_on, event.ends_on = starts_on, ends_on
+    event.sale_opens_on, event.sale_closes_on = sale_opens_on, sale_closes_on
+    event.visibility, event.sponsorship_limit = visibility, sponsorship_limit
+    event.place, event.description = place, description
+    return event
+
+
+def cancel_event(user, event) -> dict:
+    """Cancel an event (the seed has no procedure: this is ours): its pre-reservations are
+    deleted, its paid places marked "to refund", every holder mailed. The caller commits."""
+    transactions.lock(event)
+    if not holds(user, event, AdminLevel.manage):
+        raise EventRefused(None, gettext("Only the event's managers may cancel it."))
+    if event.cancelled:
+        raise EventRefused(None, gettext("This event is already cancelled."))
+    places = db.session.scalars(select(Reservation).where(
+        Reservation.event_id == event.id, Reservation.state != OPPOSED).order_by(Reservation.id)).all()
+    recipients = []
+    deleted = refunded = 0
+    for place in places:
+        recipients.extend([place.holder or place.guest_email, place.sponsor])
+        if place.state is PRERESERVED:
+            db.session.delete(place)
+            deleted += 1
+        else:
+            place.to_refund = True
+            refunded += 1
+    event.cancelled_on, event.cancelled_by_id = utcnow(), user.id
+    db.session.flush()
+    for ticket_type in event.ticket_types:
+        db.session.execute(update(TicketType).where(TicketType.id == ticket_type.id).values(
+            taken=select(func.count(Reservation.id)).where(Reservation.ticket_type_id == ticket_type.id,
+                                                          Reservation.state != OPPOSED).scalar_subquery()))
+    notifications.notify([r for r in recipients if r], "events/cancelled", {"event": event}, link=_link(event))
+    return {"deleted": deleted, "to_refund": refunded}
+
+
+def counts(event) -> list:
+    """Per ticket type: (ticket type, pre-reserved, reserved, capacity)."""
+    rows = dict(((tt, state), n) for tt, state, n in db.session.execute(
+        select(Reservation.ticket_type_id, Reservation.state, func.count(Reservation.id))
+        .where(Reservation.event_id == event.id).group_by(Reservation.ticket_type_id, Reservation.state)))
+    return [(tt, rows.get((tt.id, PRERESERVED), 0), rows.get((tt.id, RESERVED), 0), tt.capacity)
+            for tt in event.ticket_types]

@@ -1,0 +1,314 @@
+"""Desk D, event ticketing: the rules (each refusal names its field and changes
+nothing), the scopes, and the shotgun: capacity and one place per person hold under
+50 parallel bookings through the real booking rule (threads, each with its own
+database session), on SQLite by default and on PostgreSQL with DATABASE_URL."""
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from flask_appbuilder.security.sqla.models import User
+
+from app.access.events import holds, level_of
+from app.extensions import db
+from app.models import (
+    AdminLevel,
+    Association,
+    DelegationLog,
+    Event,
+    EventVisibility,
+    Reservation,
+    ReservationState,
+    TicketType,
+    utcnow,
+)
+from app.platform.refusals import Refused
+from app.rules import events as rules
+from app.security import Viewer, apply_scope
+
+from .helpers import user
+
+GALA = "Gala de Centrale Lyon 2026"
+BDE = "Bureau des élèves de Centrale Lyon"
+
+
+def _association(name=BDE):
+    return db.session.query(Association).join(Association.organisation).filter_by(name=name).one()
+
+
+def _event(creator="eventadmin", capacity=10, price="0", kind="open", limit=0, **ticket):
+    """A new event of the BDE on sale now, with one ticket type; committed."""
+    now = utcnow()
+    event = rules.create_event(user(creator), _association(), name=f"Soirée {uuid.uuid4().hex[:8]}",
+                               starts_on=now + timedelta(days=9), ends_on=now + timedelta(days=9, hours=4),
+                               sale_opens_on=now - timedelta(hours=1), sale_closes_on=now + timedelta(days=8),
+                               visibility=EventVisibility.public, sponsorship_limit=limit)
+    ticket_type = rules.save_ticket_type(user(creator), event, name="Place", kind=kind, price=price,
+                                         capacity=capacity, **ticket)
+    db.session.commit()
+    return event.id, ticket_type.id
+
+
+def _people(count):
+    """`count` plain accounts (no password hashing: they never sign in)."""
+    tag = uuid.uuid4().hex[:6]
+    people = [User(first_name="Élève", last_name=f"{tag}{n}", username=f"buyer-{tag}-{n}",
+                   email=f"buyer-{tag}-{n}@guichet.example", active=True, password="x") for n in range(count)]
+    db.session.add_all(people)
+    db.session.commit()
+    return [person.id for person in people]
+
+
+def _snapshot(event_id):
+    db.session.expire_all()
+    return (db.session.query(Reservation).filter_by(event_id=event_id).count(),
+            [(t.id, t.taken) for t in db.session.query(TicketType).filter_by(event_id=event_id)])
+
+
+def test_a_promotion_outside_the_restriction_is_told_why_and_nothing_changes(session):
+    gala = session.query(Event).filter_by(name=GALA).one()
+    students = gala.ticket_types[0]
+    before = _snapshot(gala.id)
+    assert "2026–2027" in rules.why_not(user("etudiant2"), students)
+    with pytest.raises(Refused) as refusal:
+        rules.book(user("etudiant2"), gala, students.id)
+    session.rollback()
+    assert refusal.value.field == "ticket_type" and "2026–2027" in refusal.value.message
+    assert _snapshot(gala.id) == before
+
+
+def test_the_demo_gala_booking_has_its_options_guest_and_price(session):
+    gala = session.query(Event).filter_by(name=GALA).one()
+    place = rules.place_of(user("etudiant"), gala)
+    assert place.state is ReservationState.prereserved
+    assert {o.name for o in place.options} == {"Navette retour", "Menu végétarien"}
+    assert str(place.price) == "60.00"  # 45 + 5 + 10
+    guests = rules.guests_of(user("etudiant"), gala)
+    assert [g.guest_name for g in guests] == ["Jeanne Bernard"]
+    assert rules.payment_blockers(place) == gala.ticket_types[0].extra_infos  # the deposit cheque
+
+
+def test_two_options_of_one_group_are_refused(session):
+    gala = session.query(Event).filter_by(name=GALA).one()
+    students = gala.ticket_types[0]
+    group = [o.id for o in students.options if o.group_id is not None]
+    with pytest.raises(Refused) as refusal:
+        rules.chosen_options(students, group)
+    assert refusal.value.field == "options"
+
+
+def test_configuration_is_frozen_once_a_ticket_type_has_a_place(session):
+    gala = session.query(Event).filter_by(name=GALA).one()
+    students = gala.ticket_types[0]
+    options = len(students.options)
+    with pytest.raises(Refused) as refusal:
+        rules.save_option(user("eventadmin"), students, name="Vestiaire", price_change="2")
+    session.rollback()
+    assert refusal.value.field == "ticket_type"
+    session.expire_all()
+    assert len(session.get(TicketType, students.id).options) == options
+
+
+def test_kind_is_fixed_at_creation(session):
+    event_id, ticket_type_id = _event()
+    ticket_type = session.get(TicketType, ticket_type_id)
+    with pytest.raises(Refused) as refusal:
+        rules.save_ticket_type(user("eventadmin"), ticket_type.event, ticket_type, name="Place", kind="restricted",
+                               capacity=10)
+    assert refusal.value.field == "kind"
+
+
+def test_a_free_place_is_reserved_at_once_and_a_second_is_refused(session):
+    event_id, ticket_type_id = _event()
+    event = session.get(Event, event_id)
+    [place] = rules.book(user("externe"), event, ticket_type_id)
+    session.commit()
+    assert place.state is ReservationState.reserved
+    before = _snapshot(event_id)
+    with pytest.raises(Refused) as refusal:
+        rules.book(user("externe"), session.get(Event, event_id), ticket_type_id)
+    session.rollback()
+    assert refusal.value.field == "ticket_type"
+    assert _snapshot(event_id) == before
+
+
+def test_guests_within_the_limit_and_only_on_types_that_allow_them(session):
+    event_id, open_id = _event(limit=1, price="8")
+    event = session.get(Event, event_id)
+    restricted = rules.save_ticket_type(user("eventadmin"), event, name="Adhérents", kind="restricted", price="4",
+                                        capacity=5, association_ids=[_association().id])
+    session.commit()
+    before = _snapshot(event_id)
+    too_many = [{"name": "Ami Un"}, {"name": "Ami Deux"}]
+    with pytest.raises(Refused) as refusal:
+        rules.book(user("etudiant"), session.get(Event, event_id), open_id, guests=too_many)
+    session.rollback()
+    assert refusal.value.field == "guests"
+    with pytest.raises(Refused) as refusal:
+        rules.book(user("etudiant"), session.get(Event, event_id), restricted.id,
+                   guests=[{"name": "Ami Un", "ticket_type": restricted.id}])
+    session.rollback()
+    assert refusal.value.field == "guests[0].ticket_type"
+    assert _snapshot(event_id) == before
+    places = rules.book(user("etudiant"), session.get(Event, event_id), restricted.id,
+                        guests=[{"name": "Ami Un", "email": "ami@example.org", "ticket_type": open_id}])
+    session.commit()
+    assert [(p.holder_id is None, str(p.price)) for p in places] == [(False, "4.00"), (True, "8.00")]
+
+
+def test_opposition_needs_a_reason_keeps_the_place_and_frees_it(session):
+    event_id, ticket_type_id = _event(capacity=1, price="10")
+    [place] = rules.book(user("etudiant"), session.get(Event, event_id), ticket_type_id)
+    session.commit()
+    with pytest.raises(Refused) as refusal:
+        rules.RESERVATION_WORKFLOW.fire(place, "oppose", user("eventadmin"), "")
+    session.rollback()
+    assert refusal.value.field == "comment"
+    with pytest.raises(Refused):  # check-in level is below validate
+        rules.RESERVATION_WORKFLOW.fire(place, "oppose", user("checker"), "Chèque sans provision")
+    session.rollback()
+    rules.RESERVATION_WORKFLOW.fire(place, "oppose", user("eventadmin"), "Chèque sans provision")
+    session.commit()
+    session.expire_all()
+    assert session.get(Reservation, place.id).state is ReservationState.opposed
+    assert session.get(TicketType, ticket_type_id).taken == 0
+    with pytest.raises(Refused):
+        rules.delete_prereservation(user("etudiant"), session.get(Reservation, place.id))
+    session.rollback()
+
+
+def test_missing_items_block_payment_and_a_validated_item_never_changes(session):
+    event_id, ticket_type_id = _event(price="20")
+    ticket_type = session.get(TicketType, ticket_type_id)
+    info = rules.save_extra_info(user("eventadmin"), ticket_type, label="Taille de t-shirt", kind="size")
+    session.commit()
+    [place] = rules.book(user("etudiant"), session.get(Event, event_id), ticket_type_id)
+    session.commit()
+    with pytest.raises(Refused):
+        rules.RESERVATION_WORKFLOW.fire(place, "mark_paid", user("eventadmin"))
+    session.rollback()
+    with pytest.raises(Refused) as refusal:
+        rules.answer(user("etudiant"), place, info, "XXXL")
+    session.rollback()
+    assert refusal.value.field == "value"
+    item = rules.answer(user("etudiant"), place, info, "m")
+    rules.validate_answer(user("eventadmin"), item)
+    session.commit()
+    with pytest.raises(Refused):
+        rules.answer(user("etudiant"), place, info, "L")
+    session.rollback()
+    rules.RESERVATION_WORKFLOW.fire(session.get(Reservation, place.id), "mark_paid", user("eventadmin"))
+    session.commit()
+    assert rules.may_enter(session.get(Reservation, place.id))
+
+
+def test_admin_levels_the_highest_applies_none_above_ones_own_every_grant_logged(session):
+    event_id, _ = _event()
+    event = session.get(Event, event_id)
+    assert level_of(user("eventadmin"), event) is AdminLevel.manage  # its creator
+    logged = session.query(DelegationLog).count()
+    rules.grant_level(user("eventadmin"), event, "view", user=user("checker"))
+    rules.grant_level(user("eventadmin"), event, "checkin", board=_association())  # checker is not on the board
+    rules.grant_level(user("eventadmin"), event, "validate", user=user("checker"))
+    session.commit()
+    assert level_of(user("checker"), event) is AdminLevel.validate
+    assert session.query(DelegationLog).count() == logged + 3
+    with pytest.raises(Refused):
+        rules.grant_level(user("checker"), event, "view", user=user("etudiant"))
+    session.rollback()
+    assert not holds(user("etudiant"), event, AdminLevel.view)
+
+
+def test_only_board_members_create_events(session):
+    now = utcnow()
+    count = session.query(Event).count()
+    with pytest.raises(Refused) as refusal:
+        rules.create_event(user("etudiant"), _association(), name="Soirée pirate", starts_on=now, ends_on=now,
+                           sale_opens_on=now, sale_closes_on=now + timedelta(days=1))
+    session.rollback()
+    assert refusal.value.field == "association"
+    assert session.query(Event).count() == count
+
+
+def test_cancelling_deletes_pre_reservations_marks_paid_places_to_refund_and_mails(session):
+    from app.models import OutboxMail
+
+    event_id, ticket_type_id = _event(price="0")
+    event = session.get(Event, event_id)
+    paid_type = rules.save_ticket_type(user("eventadmin"), event, name="Payante", kind="open", price="9",
+                                       capacity=5)
+    session.commit()
+    [free] = rules.book(user("externe"), session.get(Event, event_id), ticket_type_id)
+    [pre] = rules.book(user("etudiant"), session.get(Event, event_id), paid_type.id)
+    session.commit()
+    pre_id, free_id = pre.id, free.id
+    mails = session.query(OutboxMail).filter(OutboxMail.template == "events/cancelled").count()
+    assert rules.cancel_event(user("eventadmin"), session.get(Event, event_id)) == {"deleted": 1, "to_refund": 1}
+    session.commit()
+    session.expire_all()
+    assert session.get(Reservation, pre_id) is None
+    assert session.get(Reservation, free_id).to_refund
+    assert session.query(OutboxMail).filter(OutboxMail.template == "events/cancelled").count() == mails + 2
+
+
+def test_scopes_private_events_and_others_places_stay_hidden(session):
+    probe = Viewer(user("externe").id, frozenset({"User"}), frozenset())
+    names = {e.name for e in apply_scope(session.query(Event), Event, probe)}
+    assert GALA in names and "Réunion du bureau du BDE" not in names
+    assert "Sortie escalade au Club Vertical" not in names  # the club's members only
+    holders = {r.holder_id for r in apply_scope(session.query(Reservation), Reservation, probe)}
+    assert holders == {user("externe").id}
+
+
+def _rush(app, event_id, ticket_type_id, people):
+    """Each person books at the same moment, in a thread of their own: (booked, refusals)."""
+    barrier, booked, refused, errors = threading.Barrier(len(people)), [], [], []
+
+    def attempt(person_id):
+        barrier.wait(60)  # before any connection is taken: the pool lends them to whoever books
+        with app.app_context():
+            try:
+                person, event = db.session.get(User, person_id), db.session.get(Event, event_id)
+                rules.book(person, event, ticket_type_id)
+                db.session.commit()
+                booked.append(person_id)
+            except Refused as refusal:
+                db.session.rollback()
+                refused.append(refusal)
+            except Exception as error:  # a 500 in the web: the test says which
+                db.session.rollback()
+                errors.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(person_id,)) for person_id in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors[:3]
+    return booked, refused
+
+
+def test_fifty_buyers_at_once_never_oversell(app):
+    with app.app_context():
+        event_id, ticket_type_id = _event(capacity=10)
+        people = _people(50)
+    booked, refused = _rush(app, event_id, ticket_type_id, people)
+    with app.app_context():
+        places = db.session.query(Reservation).filter_by(ticket_type_id=ticket_type_id).count()
+        taken = db.session.get(TicketType, ticket_type_id).taken
+    assert len(booked) == places == taken == 10
+    assert len(refused) == 40 and all(r.field == "ticket_type" for r in refused)
+
+
+def test_fifty_attempts_of_one_person_leave_one_place(app):
+    with app.app_context():
+        event_id, ticket_type_id = _event(capacity=100)
+        [person] = _people(1)
+    booked, refused = _rush(app, event_id, ticket_type_id, [person] * 50)
+    with app.app_context():
+        places = db.session.query(Reservation).filter_by(event_id=event_id, holder_id=person).count()
+        taken = db.session.get(TicketType, ticket_type_id).taken
+    assert len(booked) == places == taken == 1
+    assert len(refused) == 49 and all(r.field == "ticket_type" for r in refused)
