@@ -1,7 +1,7 @@
 """desk D: events, ticket types, options, extra items, reservations, admin grants
 
 Revision ID: d5a028d71005
-Revises: b5d2e8a41c07
+Revises: c3a9d1e7f520
 Create Date: 2026-12-02 04:25:20.659661
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd5a028d71005'
-down_revision = 'b5d2e8a41c07'
+down_revision = 'c3a9d1e7f520'
 branch_labels = None
 depends_on = None
 
