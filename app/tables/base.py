@@ -7,12 +7,16 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import Column, DateTime, Enum, ForeignKey, Integer
 from sqlalchemy.orm import declared_attr, relationship
 
-__all__ = ["utcnow", "LOCAL_TIME", "Audited", "LabelledEnum", "LABELS", "state_column"]
+__all__ = ["utcnow", "LOCAL_TIME", "SCHEDULED", "Audited", "LabelledEnum", "LABELS", "state_column"]
 
 #: Column info of a naive datetime in local time (config TIMEZONE), such as a session's
 #: start; every other naive datetime of the schema is UTC. The API writes both with
 #: their offset (RFC 3339).
 LOCAL_TIME = {"local_time": True}
+
+#: Column info of a UTC moment planned ahead (an event's start, a sale's closing), which
+#: may lie in the future, unlike the moments things happened at.
+SCHEDULED = {"scheduled": True}
 
 
 def utcnow():

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import LABELS, Audited, LabelledEnum, state_column, utcnow
+from .base import LABELS, SCHEDULED, Audited, LabelledEnum, state_column, utcnow
 from .platform import Organisation, StoredFile
 
 __all__ = [
@@ -142,13 +142,13 @@ class Event(Audited, Model):
     name = Column(String(150), nullable=False)
     description = Column(Text)
     place = Column(String(200))
-    starts_on = Column(DateTime, nullable=False, index=True)
-    ends_on = Column(DateTime, nullable=False)
+    starts_on = Column(DateTime, nullable=False, info=SCHEDULED, index=True)
+    ends_on = Column(DateTime, nullable=False, info=SCHEDULED)
     visibility = Column(Enum(EventVisibility, native_enum=False, length=12, name="event_visibility"),
                         nullable=False, default=EventVisibility.public)
     association_id = Column(Integer, ForeignKey("event_association.id"), nullable=False)
-    sale_opens_on = Column(DateTime, nullable=False)
-    sale_closes_on = Column(DateTime, nullable=False)
+    sale_opens_on = Column(DateTime, nullable=False, info=SCHEDULED)
+    sale_closes_on = Column(DateTime, nullable=False, info=SCHEDULED)
     # How many guests one person may take places for ("parrainage").
     sponsorship_limit = Column(Integer, nullable=False, default=0, info={"min": 0, "max": 100})
     cancelled_on = Column(DateTime)

@@ -34,7 +34,8 @@ RESERVATION_LABELS = {
     "id": _l("No."), "event": _l("Event"), "ticket_type": _l("Ticket"), "holder": _l("Holder"),
     "guest_name": _l("Guest"), "guest_email": _l("Guest's mail"), "sponsor": _l("Sponsor"), "price": _l("Price"),
     "state": _l("State"), "paid_on": _l("Paid on"), "opposition_reason": _l("Reason of the opposition"),
-    "to_refund": _l("To refund"), "created_on": _l("Taken on"),
+    "to_refund": _l("To refund"), "created_on": _l("Taken on"), "created_by": _l("Created by"),
+    "changed_by": _l("Changed by"), "changed_on": _l("Changed on"),
 }
 
 
@@ -225,6 +226,8 @@ class ReservationView(WorkflowModelView):
     route_base = "/reservations"
     list_title = _l("Places")
     show_title = _l("Place")
+    add_title = _l("New place")
+    edit_title = _l("Edit the place")
     list_columns = ["id", "event", "ticket_type", "holder", "guest_name", "sponsor", "price", "state", "created_on"]
     show_columns = ["id", "event", "ticket_type", "holder", "guest_name", "guest_email", "sponsor", "price",
                     "state", "paid_on", "opposition_reason", "to_refund", "created_on"]
