@@ -12,6 +12,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from config import BASE_DIR
 
@@ -97,6 +98,14 @@ class Audit:
         page.locator(".select2-selection").nth(1).click()  # select2, open on its search box
         page.locator(".select2-search__field").last.wait_for()
         self.check(page, who, "/memberships/add (select2 open)")
+        # A multiple select2 (a person's roles): its clear cross, out of the list of
+        # choices, still clears them all (the form is not saved).
+        self.visit(page, who, f"{self.live_url}/users/edit/1")
+        roles = page.locator("#roles + .select2-container")
+        expect(roles.locator(".select2-selection__choice")).not_to_have_count(0)
+        roles.locator(".select2-selection__clear").dispatch_event("mousedown")
+        expect(roles.locator(".select2-selection__choice")).to_have_count(0)
+        expect(roles.locator(".select2-selection__clear")).to_have_count(0)
         self.visit(page, who, f"{self.live_url}/notifications/list/")
         page.click("a.accordion-toggle[href='#accordion1_href']")  # a search filter, its date picker
         page.click("#filter_form button.dropdown-toggle")

@@ -14,10 +14,12 @@ $(function () {
   function mend(select) {
     var selection = $(select).next(".select2-container").find(".select2-selection");
     selection.find(".select2-search__field").attr("aria-label", fieldName(select));
-    selection.children(".select2-selection__clear").remove();
-    selection.find("ul.select2-selection__rendered > .select2-selection__clear").each(function () {
-      $(this).insertBefore($(this).parent());
-    });
+    var choices = selection.children("ul.select2-selection__rendered");
+    var cross = choices.children(".select2-selection__clear");  // select2 draws it anew on each change
+    if (cross.length || !choices.children(".select2-selection__choice").length) {
+      selection.children(".select2-selection__clear").remove();
+    }
+    cross.insertBefore(choices);
   }
 
   // A search filter's boxes are named after its column (FAB's ab_filters.js adds rows).
