@@ -337,3 +337,21 @@ def test_the_event_page_says_why_not_and_the_booking_form_books(app, login_as):
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/events/show/{gala_id}")
     with app.app_context():
         assert db.session.query(Reservation).filter_by(event_id=gala_id, holder_id=user("insa").id).count() == 1
+
+
+def test_a_board_member_creates_an_event_and_holds_manage_others_are_told_why(app, login_as):
+    with app.app_context():
+        association_id = _association().id
+    form = {"association": association_id, "name": "Afterwork du BDE", "place": "Foyer",
+            "starts_on": "2027-03-04 19:00:00", "ends_on": "2027-03-04 23:00:00", "visibility": "public",
+            "sale_opens_on": "2027-02-01 12:00:00", "sale_closes_on": "2027-03-04 12:00:00", "sponsorship_limit": "1"}
+    page = login_as("checker").post("/events/add", data=form).get_data(as_text=True)
+    assert "board" in page or "bureau" in page  # the refusal, on the organiser's field
+    with app.app_context():
+        assert db.session.query(Event).filter_by(name="Afterwork du BDE").count() == 0
+    response = login_as("eventadmin").post("/events/add", data=form)
+    assert response.status_code == 302
+    with app.app_context():
+        event = db.session.query(Event).filter_by(name="Afterwork du BDE").one()
+        assert level_of(user("eventadmin"), event) is AdminLevel.manage
+        assert level_of(user("checker"), event) is None

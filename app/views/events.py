@@ -77,12 +77,12 @@ class EventView(GuichetModelView):
                         "can_places", "can_drop"]
 
     def pre_add(self, item):
+        """Checked, then stored with its creator's grant: both are committed together."""
         rules.check_creation(g.user, item.association)
         self._check(item)
-
-    def post_add(self, item):
+        db.session.add(item)
+        db.session.flush()
         rules.give_creator_manage(g.user, item)
-        db.session.commit()
 
     def pre_update(self, item):
         rules.check_manager(g.user, item)
