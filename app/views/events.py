@@ -224,7 +224,10 @@ class ReservationView(WorkflowModelView):
     workflow = rules.RESERVATION_WORKFLOW
     route_base = "/reservations"
     list_title = _l("Places")
-    show_title = _l("Place")
+    show_title = add_title = edit_title = _l("Place")
+    # Places are taken through the booking form and change through their transitions;
+    # FAB's add/edit forms are not offered (see base_permissions).
+    add_columns = edit_columns = ["guest_name", "guest_email"]
     list_columns = ["id", "event", "ticket_type", "holder", "guest_name", "sponsor", "price", "state", "created_on"]
     show_columns = ["id", "event", "ticket_type", "holder", "guest_name", "guest_email", "sponsor", "price",
                     "state", "paid_on", "opposition_reason", "to_refund", "created_on"]
