@@ -312,3 +312,46 @@ def test_fifty_attempts_of_one_person_leave_one_place(app):
         taken = db.session.get(TicketType, ticket_type_id).taken
     assert len(booked) == places == taken == 1
     assert len(refused) == 49 and all(r.field == "ticket_type" for r in refused)
+
+
+def test_the_event_page_says_why_not_and_the_booking_form_books(app, login_as):
+    with app.app_context():
+        gala = db.session.query(Event).filter_by(name=GALA).one()
+        students = gala.ticket_types[0]
+        shuttle = next(o.id for o in students.options if o.group_id is None)
+        terroir = next(o.id for o in students.options if o.name == "Menu terroir")
+        gala_id, students_id = gala.id, students.id
+        meeting_id = db.session.query(Event.id).filter_by(name="Réunion du bureau du BDE").scalar()
+    page = login_as("etudiant2").get(f"/events/show/{gala_id}").get_data(as_text=True)
+    assert "2026–2027" in page and 'id="booking-form"' in page  # the open ticket is still offered
+    assert login_as("etudiant2").get(f"/events/show/{meeting_id}").status_code == 404
+    client = login_as("insa")
+    response = client.post(f"/events/book/{gala_id}", data={
+        "ticket_type": students_id, "options": [shuttle, terroir], "guests-0-name": "Tom Petit",
+        "guests-0-email": "tom.petit@example.org", "guests-0-ticket_type": students_id})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/events/places")
+    page = client.get("/events/places").get_data(as_text=True)
+    assert "Tom Petit" in page and "62.00" in page  # 45 + 5 + 12, and the guest's 45
+    assert "Chèque de caution (scan)" in page  # the item still to give
+    response = client.post(f"/events/book/{gala_id}", data={"ticket_type": students_id})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/events/show/{gala_id}")
+    with app.app_context():
+        assert db.session.query(Reservation).filter_by(event_id=gala_id, holder_id=user("insa").id).count() == 1
+
+
+def test_a_board_member_creates_an_event_and_holds_manage_others_are_told_why(app, login_as):
+    with app.app_context():
+        association_id = _association().id
+    form = {"association": association_id, "name": "Afterwork du BDE", "place": "Foyer",
+            "starts_on": "2027-03-04 19:00:00", "ends_on": "2027-03-04 23:00:00", "visibility": "public",
+            "sale_opens_on": "2027-02-01 12:00:00", "sale_closes_on": "2027-03-04 12:00:00", "sponsorship_limit": "1"}
+    page = login_as("checker").post("/events/add", data=form).get_data(as_text=True)
+    assert "board" in page or "bureau" in page  # the refusal, on the organiser's field
+    with app.app_context():
+        assert db.session.query(Event).filter_by(name="Afterwork du BDE").count() == 0
+    response = login_as("eventadmin").post("/events/add", data=form)
+    assert response.status_code == 302
+    with app.app_context():
+        event = db.session.query(Event).filter_by(name="Afterwork du BDE").one()
+        assert level_of(user("eventadmin"), event) is AdminLevel.manage
+        assert level_of(user("checker"), event) is None

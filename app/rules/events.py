@@ -235,8 +235,9 @@ def book(user, event, ticket_type_id, option_ids=(), guests=(), now=None) -> lis
     counts = {}
     for line_type, _options, _guest in lines:
         counts[line_type] = counts.get(line_type, 0) + 1
-    for line_type in sorted(counts, key=lambda t: t.id):  # always in one order: no deadlock
-        _take_places(line_type, counts[line_type])
+    for line_type, count in counts.items():  # what is already full is refused without waiting for a lock
+        if line_type.taken + count > line_type.capacity:
+            raise EventRefused("ticket_type", gettext("Ticket: %(name)s is full.", name=line_type.name))
     reservations = []
     for line_type, options, guest in lines:
         price = price_of(line_type, options)
@@ -255,6 +256,10 @@ def book(user, event, ticket_type_id, option_ids=(), guests=(), now=None) -> lis
         RESERVATION_WORKFLOW.record(reservation, "book", user)
     template = "events/reserved" if reservations[0].state is RESERVED else "events/prereserved"
     notifications.notify([user], template, {"event": event, "reservations": reservations}, link=_link(event))
+    # Last: the counter's row stays locked from this update to the commit, so that the
+    # next buyer waits for as short a time as can be.
+    for line_type in sorted(counts, key=lambda t: t.id):  # always in one order: no deadlock
+        _take_places(line_type, counts[line_type])
     return reservations
 
 

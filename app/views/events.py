@@ -78,12 +78,12 @@ class EventView(GuichetModelView):
                         "can_places", "can_drop"]
 
     def pre_add(self, item):
+        """Checked, then stored with its creator's grant: both are committed together."""
         rules.check_creation(g.user, item.association)
         self._check(item)
-
-    def post_add(self, item):
+        db.session.add(item)
+        db.session.flush()
         rules.give_creator_manage(g.user, item)
-        db.session.commit()
 
     def pre_update(self, item):
         rules.check_manager(g.user, item)
@@ -225,9 +225,10 @@ class ReservationView(WorkflowModelView):
     workflow = rules.RESERVATION_WORKFLOW
     route_base = "/reservations"
     list_title = _l("Places")
-    show_title = _l("Place")
-    add_title = _l("New place")
-    edit_title = _l("Edit the place")
+    show_title = add_title = edit_title = _l("Place")
+    # Places are taken through the booking form and change through their transitions;
+    # FAB's add/edit forms are not offered (see base_permissions).
+    add_columns = edit_columns = ["guest_name", "guest_email"]
     list_columns = ["id", "event", "ticket_type", "holder", "guest_name", "sponsor", "price", "state", "created_on"]
     show_columns = ["id", "event", "ticket_type", "holder", "guest_name", "guest_email", "sponsor", "price",
                     "state", "paid_on", "opposition_reason", "to_refund", "created_on"]
