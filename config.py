@@ -141,6 +141,8 @@ class Config:
     # People's time zone: the UTC moments of the database are shown in it (Flask-Babel's
     # BABEL_DEFAULT_TIMEZONE follows it), bookings are written in it (app/platform/clock.py).
     TIMEZONE = env("TIMEZONE", "Europe/Paris")
+    # What prices are in (ISO 4217), written in the reader's format by the `money` filter.
+    CURRENCY = env("CURRENCY", "EUR")
 
     # Desk A, visio booking (app/rules/booking.py). A Creator books at least
     # BOOKING_NOTICE_HOURS ahead, inside the service hours on working days

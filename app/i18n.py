@@ -259,8 +259,19 @@ def page_language() -> str:
     return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]).split("_")[0]
 
 
+def money(amount, signed=False) -> str:
+    """An amount in CURRENCY as the reader writes it ("12,50 €" in French, "€12.50" in
+    English); `signed`: with its sign, as a price change ("+5,00 €")."""
+    from flask import current_app
+    from flask_babel import format_currency
+
+    text = format_currency(amount, current_app.config["CURRENCY"])
+    return "+" + text if signed and amount >= 0 else text
+
+
 def install(app) -> None:
-    """Give every template `page_language()`; Flask-Babel formats moments in the
-    people's time zone (before FAB creates Babel)."""
+    """Give every template `page_language()` and the `money` filter; Flask-Babel formats
+    moments in the people's time zone (before FAB creates Babel)."""
     app.jinja_env.globals["page_language"] = page_language
+    app.jinja_env.filters["money"] = money
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]

@@ -3,7 +3,7 @@ their boards, students of both schools and of several promotions, an external
 account, a checker; the gala (tickets restricted by promotion, options, an option
 group, a deposit cheque to upload, sponsorship), a free conference, a club activity,
 the board's private meeting; a few places taken."""
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from flask import current_app
 
@@ -19,9 +19,8 @@ from ..models import (
     PersonProfile,
     Reservation,
     School,
-    utcnow,
 )
-from ..platform.clock import local_today
+from ..platform.clock import local_today, to_utc
 from ..rules import events as rules
 from ..security import EVENT_ADMIN, USER
 from .platform import ensure_account, organisation
@@ -40,14 +39,19 @@ EVENT_ACCOUNTS = [
 ]
 
 
-def _event(creator, association, name, days, visibility, limit=0, place=None, description=None):
+def _event(creator, association, name, days, visibility, limit=0, place=None, description=None,
+           at=time(19, 30), hours=4):
+    """An event `days` ahead at the local time `at`, on sale since yesterday noon until
+    the eve at midnight (stored in UTC, as moments are)."""
     event = db.session.query(Event).filter_by(name=name).first()
     if event is not None:
         return event, False
-    now = utcnow().replace(minute=0, second=0, microsecond=0)
-    return rules.create_event(creator, association, name=name, starts_on=now + timedelta(days=days),
-                              ends_on=now + timedelta(days=days, hours=6), sale_opens_on=now - timedelta(days=1),
-                              sale_closes_on=now + timedelta(days=days - 1), visibility=visibility,
+    day = local_today() + timedelta(days=days)
+    starts = to_utc(datetime.combine(day, at))
+    return rules.create_event(creator, association, name=name, starts_on=starts,
+                              ends_on=starts + timedelta(hours=hours),
+                              sale_opens_on=to_utc(datetime.combine(local_today() - timedelta(days=1), time(12))),
+                              sale_closes_on=to_utc(datetime.combine(day, time(0))), visibility=visibility,
                               sponsorship_limit=limit, place=place, description=description), True
 
 
@@ -86,7 +90,8 @@ def load():
     bde, club = associations[BDE], associations[CLUB]
 
     gala, new = _event(people["eventadmin"], bde, "Gala de Centrale Lyon 2026", 40, EventVisibility.public, 2,
-                       "Pavillon de la Tête d'Or, Lyon", "La soirée de l'année : dîner, concert et bal.")
+                       "Pavillon de la Tête d'Or, Lyon", "La soirée de l'année : dîner, concert et bal.",
+                       at=time(20), hours=6)
     if new:
         students = rules.save_ticket_type(people["eventadmin"], gala, name="Élève promotions 2026–2027",
                                           kind="restricted", price="45", capacity=300, sponsorship_allowed=True,
@@ -103,23 +108,24 @@ def load():
         rules.grant_level(people["eventadmin"], gala, AdminLevel.checkin, user=people["checker"])
         db.session.commit()
     conference, new = _event(people["eventadmin"], bde, "Conférence : l'IA et l'ingénieur", 15,
-                             EventVisibility.public, 0, "Amphi 1, Écully")
+                             EventVisibility.public, 0, "Amphi 1, Écully", at=time(18), hours=2)
     if new:
         rules.save_ticket_type(people["eventadmin"], conference, name="Entrée libre", kind="open", price="0",
                                capacity=150)
         db.session.commit()
     activity, new = _event(people["clubadmin"], club, "Sortie escalade au Club Vertical", 10,
-                           EventVisibility.association, 1, "Club Vertical, Villeurbanne")
+                           EventVisibility.association, 1, "Club Vertical, Villeurbanne", at=time(14), hours=3)
     if new:
         rules.save_ticket_type(people["clubadmin"], activity, name="Participant", kind="open", price="5",
                                capacity=20)
         db.session.commit()
     tournament, new = _event(people["clubadmin"], club, "Tournoi inter-écoles de volley", 20,
-                             EventVisibility.school, 0, "Gymnase de l'INSA")
+                             EventVisibility.school, 0, "Gymnase de l'INSA", at=time(9), hours=8)
     if new:
         rules.save_ticket_type(people["clubadmin"], tournament, name="Joueur", kind="open", price="3", capacity=48)
         db.session.commit()
-    meeting, new = _event(people["eventadmin"], bde, "Réunion du bureau du BDE", 5, EventVisibility.private)
+    meeting, new = _event(people["eventadmin"], bde, "Réunion du bureau du BDE", 5, EventVisibility.private,
+                                at=time(12, 30), hours=1)
     if new:
         rules.save_ticket_type(people["eventadmin"], meeting, name="Membre du bureau", kind="open", price="0",
                                capacity=15)

@@ -11,6 +11,7 @@ from flask_babel import gettext, lazy_gettext as _l
 from ..access.events import holds
 from ..desks import desk_of
 from ..extensions import db
+from ..i18n import money
 from ..models import AdminLevel, Event, Reservation, ReservationState, TicketType
 from ..platform import inputs
 from ..rules import events as rules
@@ -187,6 +188,7 @@ class TicketTypeView(GuichetModelView):
     add_title = _l("New ticket type")
     edit_title = _l("Edit the ticket type")
     list_columns = ["name", "event", "kind", "price", "capacity", "taken"]
+    formatters_columns = {"price": money}
     show_columns = ["name", "event", "kind", "price", "capacity", "taken", "sponsorship_allowed", "schools",
                     "memberships", "description"]
     add_columns = ["event", "name", "kind", "price", "capacity", "sponsorship_allowed", "schools", "memberships",
@@ -230,6 +232,7 @@ class ReservationView(WorkflowModelView):
     # FAB's add/edit forms are not offered (see base_permissions).
     add_columns = edit_columns = ["guest_name", "guest_email"]
     list_columns = ["id", "event", "ticket_type", "holder", "guest_name", "sponsor", "price", "state", "created_on"]
+    formatters_columns = {"price": money}
     show_columns = ["id", "event", "ticket_type", "holder", "guest_name", "guest_email", "sponsor", "price",
                     "state", "paid_on", "opposition_reason", "to_refund", "created_on"]
     search_columns = ["event", "ticket_type", "state", "guest_name"]
