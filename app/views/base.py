@@ -574,6 +574,8 @@ class GuichetModelRestApi(AnswersInputs, ModelRestApi):
     def __init__(self, **kwargs):
         if self.grid is not None:
             self._declare_from(self.grid)
+        if self.base_order is None:  # pages of a list in no order may repeat or skip rows
+            self.base_order = ("id", "asc")
         if not isinstance(self.datamodel, ScopedInterface):
             raise TypeError(f"{type(self).__name__}.datamodel must be a ScopedInterface")
         if self.workflow is None:
@@ -673,7 +675,7 @@ class GuichetModelRestApi(AnswersInputs, ModelRestApi):
         model = grid.datamodel.obj
         if not self._own("datamodel"):
             self.datamodel = ScopedInterface(model)
-        for name in self.TITLES:
+        for name in (*self.TITLES, "base_order"):
             if not self._own(name) and getattr(grid, name, None):
                 setattr(self, name, getattr(grid, name))
         labels = {"id": _l("ID"), **grid.label_columns}

@@ -40,8 +40,13 @@ $(function () {
   $(".dropdown-menu[role=menu] > li.divider").attr("role", "separator");
 
   // Bootstrap 3 marks the collapsing panel itself expanded; only its toggle may say so.
-  $(document).on("shown.bs.collapse hidden.bs.collapse", ".collapse", function () {
-    $(this).removeAttr("aria-expanded");
+  // Taken off as soon as it is written (a microtask), not once the animation has ended.
+  var unexpand = new MutationObserver(function (changes) {
+    changes.forEach(function (change) { change.target.removeAttribute("aria-expanded"); });
+  });
+  $(".collapse").each(function () {
+    this.removeAttribute("aria-expanded");
+    unexpand.observe(this, {attributes: true, attributeFilter: ["aria-expanded"]});
   });
 
   $("select").each(function () { mend(this); });
