@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func
 from flask_appbuilder.security.sqla.models import User
 
 from app.access.events import holds, level_of
@@ -356,3 +357,67 @@ def test_a_board_member_creates_an_event_and_holds_manage_others_are_told_why(ap
         event = db.session.query(Event).filter_by(name="Afterwork du BDE").one()
         assert level_of(user("eventadmin"), event) is AdminLevel.manage
         assert level_of(user("checker"), event) is None
+
+
+# ---------------------------------------------------------------------------
+# The shotgun through a real HTTP server: signed-in people post the booking form at once
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fifty_buyers(app, live_url):
+    """Fifty people signed in on the live server (User role, no school: open tickets
+    only); made inactive afterwards, so that no other test counts them."""
+    from app.security import USER
+
+    from .test_races import Visitor
+
+    tag = uuid.uuid4().hex[:6]
+    with app.app_context():
+        sm = app.appbuilder.sm
+        names = [f"rush-{tag}-{n}" for n in range(50)]
+        for name in names:
+            assert sm.add_user(name, "Élève", name, f"{name}@guichet.example", [sm.find_role(USER)],
+                               password="Rush-2026-places")
+    yield [Visitor(live_url, name, password="Rush-2026-places") for name in names]
+    with app.app_context():
+        for name in names:
+            user(name).active = False
+        db.session.commit()
+
+
+def _book_at_once(visitors, event_id, ticket_type_id):
+    """Every visitor posts the booking form at the same moment: [(status, page shown after)]."""
+    from .test_races import burst
+
+    return burst([lambda visitor=visitor: visitor.post_and_follow(
+        f"/events/book/{event_id}", {"ticket_type": str(ticket_type_id)}) for visitor in visitors])
+
+
+def test_fifty_people_posting_at_once_through_the_server_take_the_ten_places_and_no_more(app, fifty_buyers):
+    with app.app_context():
+        event_id, ticket_type_id = _event(capacity=10)
+    results = _book_at_once(fifty_buyers, event_id, ticket_type_id)
+    assert all(status == 302 for status, _ in results), sorted({status for status, _ in results})
+    with app.app_context():
+        places = db.session.query(Reservation).filter_by(ticket_type_id=ticket_type_id).count()
+        taken = db.session.get(TicketType, ticket_type_id).taken
+        holders = db.session.query(func.count(func.distinct(Reservation.holder_id))).filter_by(
+            ticket_type_id=ticket_type_id).scalar()
+    assert places == taken == holders == 10
+    booked = [page for _, page in results if "Your place is taken" in page or "Votre place est prise" in page]
+    assert len(booked) == 10
+    told = [page for _, page in results if page not in booked]
+    assert len(told) == 40 and all(re.search(r"(Billet|Ticket) ?: Place (est complet|is full)", page) for page in told)
+
+
+def test_one_person_posting_fifty_times_at_once_through_the_server_gets_one_place(app, fifty_buyers):
+    with app.app_context():
+        event_id, ticket_type_id = _event(capacity=100)
+    [visitor] = fifty_buyers[:1]
+    results = _book_at_once([visitor] * 50, event_id, ticket_type_id)
+    assert all(status == 302 for status, _ in results), sorted({status for status, _ in results})
+    with app.app_context():
+        places = db.session.query(Reservation).filter_by(event_id=event_id).count()
+        taken = db.session.get(TicketType, ticket_type_id).taken
+    assert places == taken == 1
