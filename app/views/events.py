@@ -12,7 +12,16 @@ from ..access.events import holds
 from ..desks import desk_of
 from ..extensions import db
 from ..i18n import money
-from ..models import AdminLevel, Event, Reservation, ReservationState, TicketType
+from ..models import (
+    AdminLevel,
+    Event,
+    ExtraInfo,
+    ExtraInfoAnswer,
+    ExtraInfoKind,
+    Reservation,
+    ReservationState,
+    TicketType,
+)
 from ..platform import inputs
 from ..rules import events as rules
 from ..security import ScopedInterface, apply_scope
@@ -53,6 +62,19 @@ def _ids(name) -> list:
     return values
 
 
+def _scoped_or_404(model, pk):
+    item = apply_scope(db.session.query(model), model).filter(model.id == pk).one_or_none()
+    if item is None:
+        abort(404)
+    return item
+
+
+def _items_of(place) -> list:
+    """A place's extra items, each with what was given for it (None: nothing yet)."""
+    answers = {answer.extra_info_id: answer for answer in place.answers}
+    return [(info, answers.get(info.id)) for info in place.ticket_type.extra_infos]
+
+
 class EventView(GuichetModelView):
     """Events: everyone sees the ones their visibility shows them; their admins edit
     and cancel them; board members create them."""
@@ -76,7 +98,7 @@ class EventView(GuichetModelView):
     label_columns = EVENT_LABELS
     base_order = ("starts_on", "asc")
     base_permissions = ["can_list", "can_show", "can_export", "can_add", "can_edit", "can_home", "can_book",
-                        "can_places", "can_drop"]
+                        "can_places", "can_drop", "can_answer"]
 
     def pre_add(self, item):
         """Checked, then stored with its creator's grant: both are committed together."""
@@ -151,22 +173,30 @@ class EventView(GuichetModelView):
     @expose("/places")
     @has_access
     def places(self):
-        """My places: mine and my guests', their state and the extra items still to give."""
+        """My places: mine and my guests', their state and their extra items, given here."""
         user = g.user
         query = apply_scope(db.session.query(Reservation), Reservation).filter(
             (Reservation.holder_id == user.id) | (Reservation.sponsor_id == user.id)).order_by(Reservation.id.desc())
-        places = [(place, rules.payment_blockers(place)) for place in query.limit(200)]
+        places = [(place, _items_of(place)) for place in query.limit(200)]
         return self.render_template("events/places.html", title=gettext("My places"), places=places,
-                                    PRERESERVED=ReservationState.prereserved)
+                                    PRERESERVED=ReservationState.prereserved, OPPOSED=ReservationState.opposed,
+                                    FILE=ExtraInfoKind.file, SIZES=rules.SIZES)
+
+    @expose("/answer/<int:reservation_id>/<int:info_id>", methods=["POST"])
+    @has_access
+    def answer(self, reservation_id, info_id):
+        """Give one extra item of one's place (a value, or a file for a file item)."""
+        place = _scoped_or_404(Reservation, reservation_id)
+        info = _scoped_or_404(ExtraInfo, info_id)
+        with Attempt(done=gettext("%(item)s: received, awaiting validation.", item=info.label)):
+            rules.answer(g.user, place, info, request.form.get("value"), request.files.get("value"))
+        return redirect(url_for(".places"))
 
     @expose("/drop/<int:reservation_id>", methods=["POST"])
     @has_access
     def drop(self, reservation_id):
         """Delete one's pre-reservation (a reservation is never deleted)."""
-        place = apply_scope(db.session.query(Reservation), Reservation).filter(
-            Reservation.id == reservation_id).one_or_none()
-        if place is None:
-            abort(404)
+        place = _scoped_or_404(Reservation, reservation_id)
         with Attempt(done=gettext("The pre-reservation is deleted.")):
             rules.delete_prereservation(g.user, place)
         return redirect(url_for(".places"))
@@ -239,7 +269,20 @@ class ReservationView(WorkflowModelView):
     order_columns = ["id", "price", "state", "created_on"]
     label_columns = RESERVATION_LABELS
     base_order = ("id", "desc")
-    base_permissions = ["can_list", "can_show", "can_export"]
+    base_permissions = ["can_list", "can_show", "can_export", "can_validate_item"]
+    show_template = "events/reservation_show.html"
+
+    def show_context(self, item) -> dict:
+        return {"items": _items_of(item), "may_validate": holds(g.user, item.event, AdminLevel.validate)}
+
+    @expose("/validate_item/<int:answer_id>", methods=["POST"])
+    @has_access
+    def validate_item(self, answer_id):
+        """Validate a holder's extra item, for good (the rule checks the validate level)."""
+        item = _scoped_or_404(ExtraInfoAnswer, answer_id)
+        with Attempt(done=gettext("%(item)s: validated.", item=item.extra_info.label)):
+            rules.validate_answer(g.user, item)
+        return redirect(url_for(".show", pk=item.reservation_id))
 
 
 class EventApi(GuichetModelRestApi):
