@@ -156,7 +156,7 @@ class EventView(GuichetModelView):
     def book(self, pk):
         """The booking form: the ticket, its options (group choices included), the guests."""
         event = self._event(pk)
-        with Attempt(done=gettext("Your place is taken: see “My places”.")) as attempt:
+        with Attempt() as attempt:
             ticket_type_id = _ids("ticket_type")[:1]
             guests = []
             for index in range(event.sponsorship_limit):
@@ -165,7 +165,10 @@ class EventView(GuichetModelView):
                     guests.append({"name": name, "email": request.form.get(f"guests-{index}-email", ""),
                                    "ticket_type": (_ids(f"guests-{index}-ticket_type") or [None])[0],
                                    "options": _ids(f"guests-{index}-options")})
-            rules.book(g.user, event, ticket_type_id[0] if ticket_type_id else None, _ids("options"), guests)
+            places = rules.book(g.user, event, ticket_type_id[0] if ticket_type_id else None, _ids("options"),
+                                guests)
+            attempt.done = gettext("Your place is taken, %(total)s in all: see “My places”.",
+                                   total=money(sum(place.price for place in places)))
         if attempt.refused is None:
             return redirect(url_for(".places"))
         return redirect(url_for(".show", pk=event.id))
