@@ -2,7 +2,9 @@
 books the gala with the return shuttle, a meal and a sponsored guest and is told the
 total, then gives the deposit cheque scan in "My places"; `eventadmin` validates it
 on the place's page; the student sees it validated; `etudiant2` (promotion 2028) is
-told why the students' ticket is not for them."""
+told why the students' ticket is not for them. The pages with the items' forms and
+the Validate button pass axe-core (the role walk of test_browser_a11y opens no place
+with an item)."""
 import re
 import uuid
 
@@ -12,6 +14,7 @@ from app.models import Event, PersonProfile, School
 from app.security import USER
 
 from .helpers import PNG
+from .test_browser_a11y import AXE_SOURCE_PATH, Audit
 
 GALA = "Gala de Centrale Lyon 2026"
 CHEQUE = "Chèque de caution (scan)"
@@ -30,6 +33,8 @@ def _new_student(app):
 
 def test_a_student_books_the_gala_gives_the_cheque_the_admin_validates_it(app, browser_login, live_url):
     login = _new_student(app)
+    with open(AXE_SOURCE_PATH, encoding="utf-8") as source:
+        audit = Audit(live_url, source.read())
     with app.app_context():
         gala_id = db.session.query(Event.id).filter_by(name=GALA).scalar()
 
@@ -51,6 +56,7 @@ def test_a_student_books_the_gala_gives_the_cheque_the_admin_validates_it(app, b
     assert re.search(r"62,00\s€", mine.inner_text()) and re.search(r"45,00\s€", guest.inner_text())
     cheque = mine.locator(f".extra-item:has-text('{CHEQUE}')")
     assert cheque.locator(".item-state").inner_text() == "À fournir"
+    audit.check(student, login, "/events/places (items to give)")
 
     cheque.locator("input[type=file]").set_input_files(
         {"name": "cheque-caution.png", "mimeType": "image/png", "buffer": PNG})
@@ -65,6 +71,7 @@ def test_a_student_books_the_gala_gives_the_cheque_the_admin_validates_it(app, b
     admin.goto(f"{live_url}/reservations/show/{place_id}")
     item = admin.locator(f"#extra-items tr:has-text('{CHEQUE}')")
     assert item.locator("a:has-text('cheque-caution.png')").count() == 1
+    audit.check(admin, "eventadmin", "/reservations/show (an item to validate)")
     item.locator("button:has-text('Valider')").click()
     admin.wait_for_load_state()
     item = admin.locator(f"#extra-items tr:has-text('{CHEQUE}')")
@@ -81,3 +88,4 @@ def test_a_student_books_the_gala_gives_the_cheque_the_admin_validates_it(app, b
     students = other.locator("#ticket-types tr:has-text('Élève promotions 2026–2027')")
     assert students.locator(".why-not").inner_text() == "réservé aux promotions 2026–2027"
     assert other.locator("#booking-form label:has-text('Élève promotions 2026–2027')").count() == 0
+    assert not audit.found, audit.found
