@@ -455,17 +455,22 @@ def test_my_places_take_the_extra_items_and_only_a_validator_validates_them(app,
         answers = {a.extra_info_id: a.id for a in db.session.get(Reservation, place_id).answers}
     checker = login_as("checker")  # check-in level: sees the items, may not validate them
     page = checker.get(f"/reservations/show/{place_id}").get_data(as_text=True)
-    assert "Certificat médical" in page and "validate_item" not in page
+    assert "Certificat médical" in page and "/reservations/validate_item" not in page
     checker.post(f"/reservations/validate_item/{answers[scan_id]}")
+    checker.post("/reservations/action_post", data={"action": "validate_items", "rowid": [str(place_id)]})
     admin = login_as("eventadmin")
     page = admin.get(f"/reservations/show/{place_id}").get_data(as_text=True)
     assert page.count("/reservations/validate_item/") == 2  # nothing was validated by the checker
     admin.post(f"/reservations/validate_item/{answers[scan_id]}")
     page = admin.get(f"/reservations/show/{place_id}").get_data(as_text=True)
     assert page.count("/reservations/validate_item/") == 1
+    admin.post("/reservations/action_post", data={"action": "validate_items", "rowid": [str(place_id)]})
+    assert "/reservations/validate_item/" not in admin.get(f"/reservations/show/{place_id}").get_data(as_text=True)
+    with app.app_context():
+        assert rules.payment_blockers(db.session.get(Reservation, place_id)) == []
 
     page = row.search(student.get("/events/places").get_data(as_text=True)).group(0)
-    assert "Validée" in page and 'type="file"' not in page  # a validated item offers no form any more
+    assert page.count("Validée") == 2 and "/events/answer/" not in page  # validated: no form any more
     student.post(f"/events/answer/{place_id}/{scan_id}", data={"value": upload("autre.png")},
                  content_type="multipart/form-data")
     page = row.search(student.get("/events/places").get_data(as_text=True)).group(0)

@@ -206,6 +206,7 @@ can_export          ReservationView       Y    .    .    .    .    .    .    .  
 mark_paid           ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
 oppose              ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
 can_validate_item   ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
+validate_items      ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
 menu_access         Events                Y    .    .    .    .    .    .    .    Y    .    .    Y
 menu_access         EventList             Y    .    .    .    .    .    .    .    Y    .    .    Y
 menu_access         MyPlaces              Y    .    .    .    .    .    .    .    Y    .    .    Y

@@ -37,7 +37,7 @@ BUY = (
 ORGANISE = (
     grants("EventView", EXPORT + ("can_add", "can_edit", "cancel"))
     + grants("TicketTypeView", READ + EXPORT + ("can_add", "can_edit", "can_delete"))
-    + grants("ReservationView", READ + EXPORT + ("mark_paid", "oppose", "can_validate_item"))
+    + grants("ReservationView", READ + EXPORT + ("mark_paid", "oppose", "can_validate_item", "validate_items"))
     + grants("ReservationApi", ("can_transition",))
     + grants("TicketTypes", ("menu_access",)) + grants("Reservations", ("menu_access",))
 )

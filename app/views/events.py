@@ -2,11 +2,11 @@
 this person may take and, for the rest, why not), the booking form, "my places",
 the organisers' grids of events, ticket types and places, and their REST APIs.
 """
-from flask import abort, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l, ngettext
 
 from ..access.events import holds
 from ..desks import desk_of
@@ -272,8 +272,12 @@ class ReservationView(WorkflowModelView):
     order_columns = ["id", "price", "state", "created_on"]
     label_columns = RESERVATION_LABELS
     base_order = ("id", "desc")
-    base_permissions = ["can_list", "can_show", "can_export", "can_validate_item"]
+    base_permissions = ["can_list", "can_show", "can_export", "can_validate_item", "validate_items"]
     show_template = "events/reservation_show.html"
+
+    def show_actions(self, item) -> dict:
+        """The page validates each item on its own line; the bulk validation is the grid's."""
+        return {name: found for name, found in super().show_actions(item).items() if name != "validate_items"}
 
     def show_context(self, item) -> dict:
         return {"items": _items_of(item), "may_validate": holds(g.user, item.event, AdminLevel.validate)}
@@ -286,6 +290,21 @@ class ReservationView(WorkflowModelView):
         with Attempt(done=gettext("%(item)s: validated.", item=item.extra_info.label)):
             rules.validate_answer(g.user, item)
         return redirect(url_for(".show", pk=item.reservation_id))
+
+    @action("validate_items", _l("Validate the extra items"),
+            _l("Validate, for good, the extra items given for the selected places?"), "fa-check")
+    def validate_items(self, items):
+        """The grid's bulk validation: each item given and not yet validated, each on its own."""
+        answers = [answer for place in (items if isinstance(items, list) else [items])
+                   for answer in place.answers if not answer.validated]
+        validated = 0
+        for answer in answers:
+            with Attempt() as attempt:
+                rules.validate_answer(g.user, answer)
+            validated += attempt.refused is None
+        flash(ngettext("%(num)d extra item validated.", "%(num)d extra items validated.", validated),
+              "success" if validated else "info")
+        return redirect(self.get_redirect())
 
 
 class EventApi(GuichetModelRestApi):
