@@ -421,3 +421,57 @@ def test_one_person_posting_fifty_times_at_once_through_the_server_gets_one_plac
         places = db.session.query(Reservation).filter_by(event_id=event_id).count()
         taken = db.session.get(TicketType, ticket_type_id).taken
     assert places == taken == 1
+
+
+def test_my_places_take_the_extra_items_and_only_a_validator_validates_them(app, login_as):
+    from .helpers import upload
+
+    with app.app_context():
+        event_id, ticket_type_id = _event(price="20")
+        event, ticket_type = db.session.get(Event, event_id), db.session.get(TicketType, ticket_type_id)
+        diet = rules.save_extra_info(user("eventadmin"), ticket_type, label="Régime alimentaire", kind="text")
+        scan = rules.save_extra_info(user("eventadmin"), ticket_type, label="Certificat médical", kind="file")
+        rules.grant_level(user("eventadmin"), event, AdminLevel.checkin, user=user("checker"))
+        [place] = rules.book(user("etudiant2"), event, ticket_type_id)
+        db.session.commit()
+        place_id, diet_id, scan_id = place.id, diet.id, scan.id
+    student = login_as("etudiant2")
+    row = re.compile(rf'<tr data-place="{place_id}">.*?</tr>', re.S)
+    page = row.search(student.get("/events/places").get_data(as_text=True)).group(0)
+    assert page.count("À fournir") == 2 and 'type="file"' in page
+    student.post(f"/events/answer/{place_id}/{diet_id}", data={"value": "  "})
+    page = student.get("/events/places").get_data(as_text=True)
+    assert "Régime alimentaire : une valeur est obligatoire." in page
+    assert row.search(page).group(0).count("À fournir") == 2  # the refusal changed nothing
+    student.post(f"/events/answer/{place_id}/{diet_id}", data={"value": "Végétarien"})
+    student.post(f"/events/answer/{place_id}/{scan_id}", data={"value": upload("certificat.png")},
+                 content_type="multipart/form-data")
+    page = row.search(student.get("/events/places").get_data(as_text=True)).group(0)
+    assert page.count("Fournie, en attente de validation") == 2 and "certificat.png" in page
+    assert "Végétarien" in page
+    assert login_as("etudiant").post(f"/events/answer/{place_id}/{diet_id}", data={"value": "x"}).status_code == 404
+
+    with app.app_context():
+        answers = {a.extra_info_id: a.id for a in db.session.get(Reservation, place_id).answers}
+    checker = login_as("checker")  # check-in level: sees the items, may not validate them
+    page = checker.get(f"/reservations/show/{place_id}").get_data(as_text=True)
+    assert "Certificat médical" in page and "/reservations/validate_item" not in page
+    checker.post(f"/reservations/validate_item/{answers[scan_id]}")
+    checker.post("/reservations/action_post", data={"action": "validate_items", "rowid": [str(place_id)]})
+    admin = login_as("eventadmin")
+    page = admin.get(f"/reservations/show/{place_id}").get_data(as_text=True)
+    assert page.count("/reservations/validate_item/") == 2  # nothing was validated by the checker
+    admin.post(f"/reservations/validate_item/{answers[scan_id]}")
+    page = admin.get(f"/reservations/show/{place_id}").get_data(as_text=True)
+    assert page.count("/reservations/validate_item/") == 1
+    admin.post("/reservations/action_post", data={"action": "validate_items", "rowid": [str(place_id)]})
+    assert "/reservations/validate_item/" not in admin.get(f"/reservations/show/{place_id}").get_data(as_text=True)
+    with app.app_context():
+        assert rules.payment_blockers(db.session.get(Reservation, place_id)) == []
+
+    page = row.search(student.get("/events/places").get_data(as_text=True)).group(0)
+    assert page.count("Validée") == 2 and "/events/answer/" not in page  # validated: no form any more
+    student.post(f"/events/answer/{place_id}/{scan_id}", data={"value": upload("autre.png")},
+                 content_type="multipart/form-data")
+    page = row.search(student.get("/events/places").get_data(as_text=True)).group(0)
+    assert "certificat.png" in page and "autre.png" not in page

@@ -26,7 +26,7 @@ from ..security import API_READ, EVENT_ADMIN, EXPORT, READ, USER, Viewer, grant,
 
 # Buyers: the events list and page, the booking form, their places.
 BUY = (
-    grants("EventView", READ + ("can_home", "can_book", "can_places", "can_drop"))
+    grants("EventView", READ + ("can_home", "can_book", "can_places", "can_drop", "can_answer"))
     + grants("EventApi", API_READ) + grants("TicketTypeApi", API_READ)
     + grants("ReservationApi", API_READ)
     + grants("Events", ("menu_access",)) + grants("EventList", ("menu_access",))
@@ -37,7 +37,7 @@ BUY = (
 ORGANISE = (
     grants("EventView", EXPORT + ("can_add", "can_edit", "cancel"))
     + grants("TicketTypeView", READ + EXPORT + ("can_add", "can_edit", "can_delete"))
-    + grants("ReservationView", READ + EXPORT + ("mark_paid", "oppose"))
+    + grants("ReservationView", READ + EXPORT + ("mark_paid", "oppose", "can_validate_item", "validate_items"))
     + grants("ReservationApi", ("can_transition",))
     + grants("TicketTypes", ("menu_access",)) + grants("Reservations", ("menu_access",))
 )

@@ -2,17 +2,26 @@
 this person may take and, for the rest, why not), the booking form, "my places",
 the organisers' grids of events, ticket types and places, and their REST APIs.
 """
-from flask import abort, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l, ngettext
 
 from ..access.events import holds
 from ..desks import desk_of
 from ..extensions import db
 from ..i18n import money
-from ..models import AdminLevel, Event, Reservation, ReservationState, TicketType
+from ..models import (
+    AdminLevel,
+    Event,
+    ExtraInfo,
+    ExtraInfoAnswer,
+    ExtraInfoKind,
+    Reservation,
+    ReservationState,
+    TicketType,
+)
 from ..platform import inputs
 from ..rules import events as rules
 from ..security import ScopedInterface, apply_scope
@@ -53,6 +62,19 @@ def _ids(name) -> list:
     return values
 
 
+def _scoped_or_404(model, pk):
+    item = apply_scope(db.session.query(model), model).filter(model.id == pk).one_or_none()
+    if item is None:
+        abort(404)
+    return item
+
+
+def _items_of(place) -> list:
+    """A place's extra items, each with what was given for it (None: nothing yet)."""
+    answers = {answer.extra_info_id: answer for answer in place.answers}
+    return [(info, answers.get(info.id)) for info in place.ticket_type.extra_infos]
+
+
 class EventView(GuichetModelView):
     """Events: everyone sees the ones their visibility shows them; their admins edit
     and cancel them; board members create them."""
@@ -76,7 +98,7 @@ class EventView(GuichetModelView):
     label_columns = EVENT_LABELS
     base_order = ("starts_on", "asc")
     base_permissions = ["can_list", "can_show", "can_export", "can_add", "can_edit", "can_home", "can_book",
-                        "can_places", "can_drop"]
+                        "can_places", "can_drop", "can_answer"]
 
     def pre_add(self, item):
         """Checked, then stored with its creator's grant: both are committed together."""
@@ -134,7 +156,7 @@ class EventView(GuichetModelView):
     def book(self, pk):
         """The booking form: the ticket, its options (group choices included), the guests."""
         event = self._event(pk)
-        with Attempt(done=gettext("Your place is taken: see “My places”.")) as attempt:
+        with Attempt() as attempt:
             ticket_type_id = _ids("ticket_type")[:1]
             guests = []
             for index in range(event.sponsorship_limit):
@@ -143,7 +165,10 @@ class EventView(GuichetModelView):
                     guests.append({"name": name, "email": request.form.get(f"guests-{index}-email", ""),
                                    "ticket_type": (_ids(f"guests-{index}-ticket_type") or [None])[0],
                                    "options": _ids(f"guests-{index}-options")})
-            rules.book(g.user, event, ticket_type_id[0] if ticket_type_id else None, _ids("options"), guests)
+            places = rules.book(g.user, event, ticket_type_id[0] if ticket_type_id else None, _ids("options"),
+                                guests)
+            attempt.done = gettext("Your place is taken, %(total)s in all: see “My places”.",
+                                   total=money(sum(place.price for place in places)))
         if attempt.refused is None:
             return redirect(url_for(".places"))
         return redirect(url_for(".show", pk=event.id))
@@ -151,22 +176,30 @@ class EventView(GuichetModelView):
     @expose("/places")
     @has_access
     def places(self):
-        """My places: mine and my guests', their state and the extra items still to give."""
+        """My places: mine and my guests', their state and their extra items, given here."""
         user = g.user
         query = apply_scope(db.session.query(Reservation), Reservation).filter(
             (Reservation.holder_id == user.id) | (Reservation.sponsor_id == user.id)).order_by(Reservation.id.desc())
-        places = [(place, rules.payment_blockers(place)) for place in query.limit(200)]
+        places = [(place, _items_of(place)) for place in query.limit(200)]
         return self.render_template("events/places.html", title=gettext("My places"), places=places,
-                                    PRERESERVED=ReservationState.prereserved)
+                                    PRERESERVED=ReservationState.prereserved, OPPOSED=ReservationState.opposed,
+                                    FILE=ExtraInfoKind.file, SIZES=rules.SIZES)
+
+    @expose("/answer/<int:reservation_id>/<int:info_id>", methods=["POST"])
+    @has_access
+    def answer(self, reservation_id, info_id):
+        """Give one extra item of one's place (a value, or a file for a file item)."""
+        place = _scoped_or_404(Reservation, reservation_id)
+        info = _scoped_or_404(ExtraInfo, info_id)
+        with Attempt(done=gettext("%(item)s: received, awaiting validation.", item=info.label)):
+            rules.answer(g.user, place, info, request.form.get("value"), request.files.get("value"))
+        return redirect(url_for(".places"))
 
     @expose("/drop/<int:reservation_id>", methods=["POST"])
     @has_access
     def drop(self, reservation_id):
         """Delete one's pre-reservation (a reservation is never deleted)."""
-        place = apply_scope(db.session.query(Reservation), Reservation).filter(
-            Reservation.id == reservation_id).one_or_none()
-        if place is None:
-            abort(404)
+        place = _scoped_or_404(Reservation, reservation_id)
         with Attempt(done=gettext("The pre-reservation is deleted.")):
             rules.delete_prereservation(g.user, place)
         return redirect(url_for(".places"))
@@ -239,7 +272,39 @@ class ReservationView(WorkflowModelView):
     order_columns = ["id", "price", "state", "created_on"]
     label_columns = RESERVATION_LABELS
     base_order = ("id", "desc")
-    base_permissions = ["can_list", "can_show", "can_export"]
+    base_permissions = ["can_list", "can_show", "can_export", "can_validate_item", "validate_items"]
+    show_template = "events/reservation_show.html"
+
+    def show_actions(self, item) -> dict:
+        """The page validates each item on its own line; the bulk validation is the grid's."""
+        return {name: found for name, found in super().show_actions(item).items() if name != "validate_items"}
+
+    def show_context(self, item) -> dict:
+        return {"items": _items_of(item), "may_validate": holds(g.user, item.event, AdminLevel.validate)}
+
+    @expose("/validate_item/<int:answer_id>", methods=["POST"])
+    @has_access
+    def validate_item(self, answer_id):
+        """Validate a holder's extra item, for good (the rule checks the validate level)."""
+        item = _scoped_or_404(ExtraInfoAnswer, answer_id)
+        with Attempt(done=gettext("%(item)s: validated.", item=item.extra_info.label)):
+            rules.validate_answer(g.user, item)
+        return redirect(url_for(".show", pk=item.reservation_id))
+
+    @action("validate_items", _l("Validate the extra items"),
+            _l("Validate, for good, the extra items given for the selected places?"), "fa-check")
+    def validate_items(self, items):
+        """The grid's bulk validation: each item given and not yet validated, each on its own."""
+        answers = [answer for place in (items if isinstance(items, list) else [items])
+                   for answer in place.answers if not answer.validated]
+        validated = 0
+        for answer in answers:
+            with Attempt() as attempt:
+                rules.validate_answer(g.user, answer)
+            validated += attempt.refused is None
+        flash(ngettext("%(num)d extra item validated.", "%(num)d extra items validated.", validated),
+              "success" if validated else "info")
+        return redirect(self.get_redirect())
 
 
 class EventApi(GuichetModelRestApi):
