@@ -339,6 +339,10 @@ def test_the_event_page_says_why_not_and_the_booking_form_books(app, login_as):
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/events/show/{gala_id}")
     with app.app_context():
         assert db.session.query(Reservation).filter_by(event_id=gala_id, holder_id=user("insa").id).count() == 1
+    page = client.get(f"/events/show/{gala_id}").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-ticket-type="(\d+)">(.*?)</tr>', page, re.S))
+    assert "Votre place" in rows[str(students_id)] and "Disponible" not in page
+    assert all("Vous avez déjà une place" in row for key, row in rows.items() if key != str(students_id))
 
 
 def test_a_board_member_creates_an_event_and_holds_manage_others_are_told_why(app, login_as):
