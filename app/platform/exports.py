@@ -86,11 +86,18 @@ def _sql_columns(datamodel, query, names):
 
 
 def _sql_query(datamodel, names, filters, order_column, order_direction):
-    """The grid's query (row scope, filters and sort included) joined to what its
-    columns read, and one SQL expression per column; (None, None) when a column is not
-    SQL (the ORM path then)."""
+    """The grid's query (row scope, filters and sort included), that query joined to
+    what its columns read, and one SQL expression per column; the last two are None
+    when a column is not SQL (the ORM path then)."""
     query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
-    return _sql_columns(datamodel, query, names)
+    return (query, *_sql_columns(datamodel, query, names))
+
+
+def csv_delimiter() -> str:
+    return current_app.config.get("EXPORT_CSV_DELIMITER", ";")
+
+
+CSV_MIMETYPE = "text/csv; charset=utf-8"
 
 
 def _without_jit(connection):
@@ -104,8 +111,7 @@ def iter_rows(datamodel, names, filters, order_column="", order_direction="", la
     """Yield one tuple of values per row the grid shows, in its order: raw values, but
     UTC moments in local time (app.platform.clock) and the codes of the columns of
     `labels` ({column: function}, a grid's `value_labels`) as labels, as the grid shows them."""
-    query = datamodel.apply_all(datamodel.session.query(datamodel.obj), filters, order_column, order_direction)
-    joined, expressions = _sql_columns(datamodel, query, names)
+    query, joined, expressions = _sql_query(datamodel, names, filters, order_column, order_direction)
     rows = _raw_rows(datamodel, query, names, joined, expressions)
     local = clock.LocalMoments()
 
@@ -335,7 +341,7 @@ def copy_chunks(datamodel, names, filters, order_column, order_direction, header
     dialect = datamodel.session.get_bind().dialect
     if dialect.name != "postgresql" or set(names) & set(labels or ()):
         return None
-    joined, expressions = _sql_query(datamodel, names, filters, order_column, order_direction)
+    _, joined, expressions = _sql_query(datamodel, names, filters, order_column, order_direction)
     if expressions is None:
         return None
     zone = clock.zone().key
@@ -538,11 +544,10 @@ def export_response(datamodel, columns, filters, order_column, order_direction, 
     names = [name for name, _ in columns]
     headers = [header for _, header in columns]
     if fmt == "csv":
-        delimiter = current_app.config.get("EXPORT_CSV_DELIMITER", ";")
-        chunks = copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter, labels)
+        chunks = copy_chunks(datamodel, names, filters, order_column, order_direction, headers, csv_delimiter(),
+                             labels)
         if chunks is not None:
-            return _download(Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8"),
-                             grid_name, fmt)
+            return _download(Response(stream_with_context(chunks), mimetype=CSV_MIMETYPE), grid_name, fmt)
     return rows_response(grid_name, headers,
                          iter_rows(datamodel, names, filters, order_column, order_direction, labels), fmt)
 
@@ -551,9 +556,7 @@ def rows_response(name, headers, rows, fmt):
     """Rows (tuples of raw values, read lazily) as a CSV or XLSX download named after
     `name`: a grid's export, or a desk's own table (a report)."""
     if fmt == "csv":
-        delimiter = current_app.config.get("EXPORT_CSV_DELIMITER", ";")
-        response = Response(stream_with_context(csv_chunks(headers, rows, delimiter)),
-                            mimetype="text/csv; charset=utf-8")
+        response = Response(stream_with_context(csv_chunks(headers, rows, csv_delimiter())), mimetype=CSV_MIMETYPE)
     else:
         handle, path = tempfile.mkstemp(suffix=".xlsx")
         os.close(handle)
@@ -584,9 +587,8 @@ def progress_key(export_id) -> str:
 def write_file(path, fmt, name, headers, rows):
     """Write the rows to `path` as CSV or XLSX, as the download would hold them."""
     if fmt == "csv":
-        delimiter = current_app.config.get("EXPORT_CSV_DELIMITER", ";")
         with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.writelines(csv_chunks(headers, rows, delimiter))
+            handle.writelines(csv_chunks(headers, rows, csv_delimiter()))
     else:
         write_xlsx(path, name, headers, rows)
 
@@ -648,7 +650,7 @@ def run_export(export_id):
             rows = _Counted(lambda done: jobs.set_progress(key, done, total), current_app.config["EXPORT_BATCH_SIZE"])
             copied = export.format == "csv" and copy_chunks(
                 view.datamodel, names, filters, order_column, order_direction, headers,
-                current_app.config.get("EXPORT_CSV_DELIMITER", ";"), view.value_labels, on_row=rows.add)
+                csv_delimiter(), view.value_labels, on_row=rows.add)
             if copied:
                 with open(path, "wb") as handle:
                     handle.writelines(copied)

@@ -57,7 +57,7 @@ class ExportView(BaseView):
         export = _own_export(export_id)
         if export.state is not ExportState.ready or not os.path.exists(exports.export_path(export)):
             abort(404)
-        mimetype = "text/csv; charset=utf-8" if export.format == "csv" else (
+        mimetype = exports.CSV_MIMETYPE if export.format == "csv" else (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response = send_file(exports.export_path(export), mimetype=mimetype, as_attachment=True,
                              download_name=export.file_name)
