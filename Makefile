@@ -84,6 +84,7 @@ bench: install
 	$(BIN)/python bench/booking.py
 	$(BIN)/python bench/tickets.py
 	$(BIN)/python bench/ent.py
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

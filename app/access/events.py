@@ -163,8 +163,11 @@ def holds(user, event, level: AdminLevel) -> bool:
 
 
 def sees_event(user, event) -> bool:
-    """The Python face of `visible_events` on one event."""
-    if is_admin(user):
+    """The Python face of `visible_events` on one event; a public or unlisted event is
+    seen by all without a query (the shotgun's buyers ask it at once)."""
+    if event.visibility is EventVisibility.public or is_admin(user):
+        return True
+    if event.visibility is EventVisibility.unlisted and getattr(user, "id", None):
         return True
     viewer = viewer_of(user)
     return db.session.query(Event.id).filter(Event.id == event.id, visible_events(viewer)).first() is not None

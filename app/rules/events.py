@@ -207,8 +207,7 @@ def book(user, event, ticket_type_id, option_ids=(), guests=(), now=None) -> lis
     if place_of(user, event) is not None:
         raise EventRefused("ticket_type", gettext("Ticket: you already hold a place for this event."))
     guests = list(guests or ())
-    taken = len(guests_of(user, event))
-    if guests and taken + len(guests) > event.sponsorship_limit:
+    if guests and len(guests_of(user, event)) + len(guests) > event.sponsorship_limit:
         raise EventRefused("guests", gettext("Guests: at most %(num)d guests per person for this event.",
                                              num=event.sponsorship_limit))
     lines = []
