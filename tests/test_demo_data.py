@@ -1,5 +1,12 @@
-"""`flask demo-data`: every demo account signs in; running it twice changes nothing."""
+"""`flask demo-data`: every demo account signs in and is listed where a newcomer looks
+(the README, `make run`'s greeting); running it twice changes nothing."""
+import os
+import re
+
 import pytest
+from flask_appbuilder.security.sqla.models import User
+
+from config import BASE_DIR
 
 from app import demo
 from app.extensions import db
@@ -8,7 +15,8 @@ from app.models import Membership, Organisation, OrganisationKind
 from .helpers import DEMO_PASSWORD, user
 
 LOGINS = ["admin", "vnoc", "creator", "creator2", "client", "cmartin", "client2", "lead", "agent", "eventadmin",
-          "referent", "referent2", "teacher", "student", "desk", "opadmin", "opuser", "user"]
+          "referent", "referent2", "teacher", "student", "desk", "opadmin", "opuser", "user", "clubadmin", "checker",
+          "etudiant", "etudiant2", "insa", "externe"]
 
 
 @pytest.mark.parametrize("username", LOGINS)
@@ -18,6 +26,18 @@ def test_every_demo_account_signs_in(app, username):
     assert response.status_code == 302
     assert "/login" not in response.headers["Location"]
     assert client.get("/users/userinfo/").status_code == 200
+
+
+def test_every_demo_account_is_listed_in_the_readme_and_by_make_run(app):
+    with open(os.path.join(BASE_DIR, "README.md"), encoding="utf-8") as readme:
+        in_readme = set(re.findall(r"^\| `([a-z0-9]+)` \|", readme.read(), re.MULTILINE))
+    with open(os.path.join(BASE_DIR, "Makefile"), encoding="utf-8") as makefile:
+        greeting = re.search(r"Demo logins \(password demo1234\): ([a-z0-9 ]+)", makefile.read())
+    with app.app_context():
+        demo_accounts = {name for (name,) in db.session.query(User.username).filter(
+            User.username.in_(LOGINS + sorted(in_readme)))}
+    assert in_readme == set(LOGINS) == demo_accounts
+    assert set(greeting.group(1).split()) == set(LOGINS)
 
 
 def test_wrong_password_is_refused(app):
