@@ -1,6 +1,6 @@
 """In a real browser, desk D's gala as its people see it: a student of promotion 2026
-books the gala with the return shuttle, a meal and a sponsored guest and is told the
-total, then gives the deposit cheque scan in "My places"; `eventadmin` validates it
+books the gala with the return shuttle, a meal and a sponsored guest, sees the total
+as the form follows the choices and is told it again once booked, then gives the deposit cheque scan in "My places"; `eventadmin` validates it
 on the place's page; the student sees it validated; `etudiant2` (promotion 2028) is
 told why the students' ticket is not for them. The pages with the items' forms and
 the Validate button pass axe-core (the role walk of test_browser_a11y opens no place
@@ -46,7 +46,10 @@ def test_a_student_books_the_gala_gives_the_cheque_the_admin_validates_it(app, b
     student.select_option(f"#{meal}", label="Menu terroir (+12,00 €)")
     student.fill("#guest-0-name", "Léa Moreau")
     student.fill("#guest-0-email", "lea.moreau@example.org")
-    student.select_option("#guest-0-ticket", label="Élève promotions 2026–2027")
+    student.select_option("#guest-0-ticket", label="Élève promotions 2026–2027 — 45,00 €")
+    # The form's total follows the choices before anything is sent.
+    assert re.fullmatch(r"107,00\s€", student.locator("#booking-form [data-total-output]").inner_text())
+    audit.check(student, login, "/events/show (the booking form)")
     student.click("#booking-form button[type=submit]")
     student.wait_for_url("**/events/places")
     # 45 + 5 + 12 for the student, 45 for the guest.
@@ -85,6 +88,10 @@ def test_a_student_books_the_gala_gives_the_cheque_the_admin_validates_it(app, b
 
     other = browser_login("etudiant2")
     other.goto(f"{live_url}/events/show/{gala_id}")
+    # Only the guests' open ticket is offered: the total starts at its price, each guest adds theirs.
+    assert re.fullmatch(r"60,00\s€", other.locator("#booking-form [data-total-output]").inner_text())
+    other.fill("#guest-1-name", "Jean Robert")
+    assert re.fullmatch(r"120,00\s€", other.locator("#booking-form [data-total-output]").inner_text())
     students = other.locator("#ticket-types tr:has-text('Élève promotions 2026–2027')")
     assert students.locator(".why-not").inner_text() == "réservé aux promotions 2026–2027"
     assert other.locator("#booking-form label:has-text('Élève promotions 2026–2027')").count() == 0
