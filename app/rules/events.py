@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from flask_appbuilder.security.sqla.models import Group, User
-from flask_babel import format_datetime, gettext, lazy_gettext as _l
+from flask_babel import format_date, format_datetime, format_time, gettext, lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -46,7 +46,7 @@ from ..models import (
     TicketTypePromotion,
     utcnow,
 )
-from ..platform import delegation, files, notifications, transactions
+from ..platform import delegation, files, notifications, passes, signing, transactions
 from ..platform.clock import local_today, zone
 from ..platform.refusals import Refused
 from ..platform.workflow import Transition, Workflow
@@ -321,6 +321,7 @@ class ReservationWorkflow(Workflow):
         event = super().fire(item, name, user, comment, attachment)
         if name == "oppose":
             item.opposition_reason = event.comment
+            item.ticket_secret = None  # its QR ticket no longer opens the door
             _free_place(item.ticket_type_id)
         elif name == "mark_paid":
             item.paid_on = event.happened_on
@@ -407,6 +408,70 @@ def validate_answer(user, item) -> ExtraInfoAnswer:
     item.validated_by_id, item.validated_on = user.id, utcnow()
     db.session.flush()
     return item
+
+
+# ---------------------------------------------------------------------------
+# QR tickets
+# ---------------------------------------------------------------------------
+
+
+def ticket_missing(reservation) -> list:
+    """What keeps a place from its ticket, as its holder reads it (nothing: it may be printed)."""
+    if reservation.event.cancelled:
+        return [gettext("the event is cancelled")]
+    if reservation.state is OPPOSED:
+        return [gettext("the place is opposed")]
+    missing = [] if reservation.state is RESERVED else [gettext("the payment")]
+    missing += [gettext("%(item)s (validated)", item=info.label) for info in payment_blockers(reservation)]
+    return missing
+
+
+def _event_keys(event):
+    """The event's key pair, made once (two first tickets at once make one pair)."""
+    if event.signing_key is None:
+        transactions.lock(event)
+        if event.signing_key is None:
+            event.signing_key, event.public_key = signing.new_key_pair()
+            db.session.flush()
+    return event.signing_key
+
+
+def ticket_token(reservation) -> str:
+    """The signed token a place's QR code holds: its number and secret."""
+    key = _event_keys(reservation.event)
+    if reservation.ticket_secret is None:
+        reservation.ticket_secret = signing.new_secret()
+        db.session.flush()
+    return signing.sign(key, reservation.id, reservation.ticket_secret)
+
+
+def may_print(user, reservation) -> bool:
+    """The holder, the sponsor of a guest's place, and the event's admins print a ticket."""
+    return user.id in (reservation.holder_id, reservation.sponsor_id) \
+        or holds(user, reservation.event, AdminLevel.view)
+
+
+def ticket_pdf(user, reservation) -> bytes:
+    """The place's PDF ticket, once it is reserved with its items validated; the caller
+    commits (the first ticket makes the event's keys and the place's secret)."""
+    if not may_print(user, reservation):
+        raise EventRefused(None, gettext("Only the holder of the place prints its ticket."))
+    missing = ticket_missing(reservation)
+    if missing:
+        raise EventRefused(None, gettext("No ticket yet: missing %(what)s.", what=", ".join(missing)))
+    event = reservation.event
+    holder = reservation.guest_name or (f"{reservation.holder.first_name} {reservation.holder.last_name}"
+                                        if reservation.holder else "")
+    starts = event.starts_on.replace(tzinfo=timezone.utc).astimezone(zone()).replace(tzinfo=None)
+    when = f"{format_date(starts, 'full')} {format_time(starts, 'short', rebase=False)}"
+    details = [holder, reservation.ticket_type.name]
+    if reservation.options:
+        details.append(gettext("Options: %(options)s", options=", ".join(o.name for o in reservation.options)))
+    if event.place:
+        details.append(event.place)
+    page = {"title": [event.name, when], "details": details,
+            "reference": gettext("Place no. %(number)d", number=reservation.id), "qr": ticket_token(reservation)}
+    return passes.draw([page])
 
 
 # ---------------------------------------------------------------------------

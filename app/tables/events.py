@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -153,6 +154,10 @@ class Event(Audited, Model):
     sponsorship_limit = Column(Integer, nullable=False, default=0, info={"min": 0, "max": 100})
     cancelled_on = Column(DateTime)
     cancelled_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    # The Ed25519 key pair its QR tickets are signed with (app/platform/signing.py), made
+    # with the first ticket: the private key sealed, the public one for the scanners.
+    signing_key = Column(Text)
+    public_key = Column(LargeBinary(32))
 
     association = relationship(Association)
     cancelled_by = relationship(User, foreign_keys=[cancelled_by_id])
@@ -384,6 +389,8 @@ class Reservation(Audited, Model):
     opposition_reason = Column(Text)
     # The event was cancelled while this place was paid: the organiser owes a refund.
     to_refund = Column(Boolean, nullable=False, default=False)
+    # The secret its QR ticket signs (hex), made with the first ticket.
+    ticket_secret = Column(String(20))
 
     event = relationship(Event)
     ticket_type = relationship(TicketType)

@@ -1,0 +1,160 @@
+"""Desk D's QR tickets: a place gets its PDF once reserved with its extra items
+validated (else the refusal says what is missing); the PDF's QR code, read back from
+the rendered page by a real decoder (zxing-cpp), holds a token signed with the
+event's Ed25519 key, which its public key verifies offline; a forged or altered token
+does not verify; opposition revokes the token."""
+import io
+import uuid
+from datetime import timedelta
+
+import pypdfium2
+import pytest
+import zxingcpp
+from flask_appbuilder.security.sqla.models import User
+from PIL import Image
+
+from app.extensions import db
+from app.models import Association, Event, EventVisibility, Reservation, ReservationState, utcnow
+from app.platform import passes, signing
+from app.rules import events as rules
+
+from .helpers import PNG, upload, user
+
+BDE = "Bureau des élèves de Centrale Lyon"
+
+
+def _buyer():
+    tag = uuid.uuid4().hex[:6]
+    person = User(first_name="Lina", last_name=f"Roux{tag}", username=f"ticket-{tag}",
+                  email=f"ticket-{tag}@guichet.example", active=True, password="x")
+    db.session.add(person)
+    db.session.commit()
+    return person
+
+
+def _event(price="0", item=False):
+    """An event on sale now with one open ticket type (and a text item to give)."""
+    now = utcnow()
+    association = db.session.query(Association).join(Association.organisation).filter_by(name=BDE).one()
+    event = rules.create_event(user("eventadmin"), association, name=f"Soirée {uuid.uuid4().hex[:6]}",
+                               starts_on=now + timedelta(days=9), ends_on=now + timedelta(days=9, hours=4),
+                               sale_opens_on=now - timedelta(hours=1), sale_closes_on=now + timedelta(days=8),
+                               visibility=EventVisibility.public, place="Amphi Bernard")
+    ticket_type = rules.save_ticket_type(user("eventadmin"), event, name="Entrée", kind="open", price=price,
+                                         capacity=10)
+    rules.save_option(user("eventadmin"), ticket_type, name="Vestiaire", price_change="0")
+    info = rules.save_extra_info(user("eventadmin"), ticket_type, label="Taille du t-shirt", kind="size") \
+        if item else None
+    db.session.commit()
+    return event, ticket_type, info
+
+
+def _codes(pdf_bytes):
+    """The QR codes a real decoder reads on each page of the PDF rendered at 150 dpi."""
+    document = pypdfium2.PdfDocument(pdf_bytes)
+    try:
+        return [[code.text for code in zxingcpp.read_barcodes(page.render(scale=150 / 72).to_pil())]
+                for page in document]
+    finally:
+        document.close()
+
+
+def test_a_reserved_place_prints_a_ticket_whose_qr_the_events_key_verifies(app):
+    with app.app_context():
+        event, ticket_type, _ = _event()
+        buyer = _buyer()
+        place = rules.book(buyer, event, ticket_type.id, [ticket_type.options[0].id])[0]
+        db.session.commit()
+        assert place.state is ReservationState.reserved  # price 0: reserved at once
+
+        pdf = rules.ticket_pdf(buyer, place)
+        db.session.commit()
+        pages = _codes(pdf)
+        assert len(pages) == 1 and len(pages[0]) == 1
+        token = pages[0][0]
+        event = db.session.get(Event, event.id)
+        assert signing.verify(event.public_key, token) == (place.id, place.ticket_secret)
+        text = pypdfium2.PdfDocument(pdf)[0].get_textpage().get_text_range()
+        assert "Lina Roux" in text and "Entrée" in text and "Vestiaire" in text and "Amphi Bernard" in text
+        assert f"Place n° {place.id}" in text
+
+        # The same place prints the same token again; another event's key does not verify it.
+        assert _codes(rules.ticket_pdf(buyer, place))[0] == [token]
+        other, other_type, _ = _event()
+        rules.ticket_pdf(buyer, rules.book(buyer, other, other_type.id)[0])
+        with pytest.raises(signing.BadToken):
+            signing.verify(db.session.get(Event, other.id).public_key, token)
+
+
+def test_altered_or_forged_tokens_do_not_verify(app):
+    with app.app_context():
+        event, ticket_type, _ = _event()
+        buyer = _buyer()
+        place = rules.book(buyer, event, ticket_type.id)[0]
+        token = rules.ticket_token(place)
+        db.session.commit()
+        public_key = db.session.get(Event, event.id).public_key
+        payload, signature = token.split(".")
+        number, secret, _, _ = signing.read(token)
+        another_number = signing._b64((number + 1).to_bytes(6, "big") + bytes.fromhex(secret))
+        forged_key, _ = signing.new_key_pair()
+        for bad in (f"{another_number}.{signature}", signing.sign(forged_key, place.id, place.ticket_secret),
+                    token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"), "", "abc", "a.b", token + "x"):
+            with pytest.raises(signing.BadToken):
+                signing.verify(public_key, bad)
+
+
+def test_no_ticket_before_payment_and_validated_items_and_the_page_says_what_is_missing(app):
+    with app.app_context():
+        event, ticket_type, info = _event(price="12", item=True)
+        buyer = _buyer()
+        place = rules.book(buyer, event, ticket_type.id)[0]
+        db.session.commit()
+        assert rules.ticket_missing(place) == ["le paiement", "Taille du t-shirt (validée)"]
+        with pytest.raises(rules.EventRefused) as refused:
+            rules.ticket_pdf(buyer, place)
+        assert str(refused.value.message) == "Pas encore de billet : il manque le paiement, Taille du t-shirt (validée)."
+        assert place.ticket_secret is None and db.session.get(Event, event.id).signing_key is None
+
+        answer = rules.answer(buyer, place, info, "M")
+        rules.validate_answer(user("eventadmin"), answer)
+        rules.RESERVATION_WORKFLOW.fire(place, "mark_paid", user("eventadmin"))
+        db.session.commit()
+        assert rules.ticket_missing(place) == []
+        assert _codes(rules.ticket_pdf(buyer, place))[0]
+
+
+def test_only_the_holder_and_the_events_admins_print_and_opposition_revokes_the_token(app):
+    with app.app_context():
+        event, ticket_type, _ = _event()
+        buyer = _buyer()
+        place = rules.book(buyer, event, ticket_type.id)[0]
+        db.session.commit()
+        with pytest.raises(rules.EventRefused):
+            rules.ticket_pdf(user("etudiant2"), place)
+        assert _codes(rules.ticket_pdf(user("eventadmin"), place))[0]
+        token = rules.ticket_token(place)
+        rules.RESERVATION_WORKFLOW.fire(place, "oppose", user("eventadmin"), "Chèque sans provision")
+        db.session.commit()
+        place = db.session.get(Reservation, place.id)
+        number, secret = signing.verify(db.session.get(Event, event.id).public_key, token)
+        assert number == place.id and place.ticket_secret != secret  # the signature holds, the secret is gone
+        assert rules.ticket_missing(place) == ["la place est en opposition"]
+
+
+def test_a_template_must_be_a_landscape_image_of_2480_by_1169_pixels(app):
+    def image(size, kind="PNG"):
+        out = io.BytesIO()
+        Image.new("RGB", size, "white").save(out, kind)
+        return out.getvalue()
+
+    passes.check_template(image((2480, 1169)))
+    passes.check_template(image((2480, 1169), "JPEG"))
+    for bad in (image((1169, 2480)), image((2480, 1170)), image((2480, 1169), "GIF"), b"not an image", PNG):
+        with pytest.raises(passes.BadTemplate):
+            passes.check_template(bad)
+    sample = passes.sample_template({"qr": "QR"})
+    passes.check_template(sample)
+    # A ticket drawn on the sample template still reads.
+    token = "A" * 22 + "." + "B" * 86
+    assert _codes(passes.draw([{"title": ["T"], "details": ["D"], "reference": "R", "qr": token}], sample)) == [[token]]
