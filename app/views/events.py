@@ -19,13 +19,10 @@ from ..models import (
     AdminLevel,
     Association,
     Event,
-    EventAdminGrant,
     EventVisibility,
     ExtraInfo,
     ExtraInfoAnswer,
     ExtraInfoKind,
-    Option,
-    OptionGroup,
     Reservation,
     ReservationState,
     School,
@@ -409,7 +406,8 @@ class EventView(GuichetModelView):
             visibilities=list(EventVisibility), ticket_kinds=list(TicketKind), item_kinds=list(ExtraInfoKind),
             levels=[lvl for lvl in AdminLevel if lvl.rank <= level.rank],
             schools=db.session.query(School).order_by(School.name).all() if tab == "tickets" else [],
-            associations=db.session.query(Association).all() if tab in ("tickets", "admins") else [],
+            associations=db.session.query(Association).order_by(Association.id).all()
+            if tab in ("tickets", "admins") else [],
             groups=db.session.query(Group).order_by(Group.name).all() if tab == "admins" else [],
             grants=rules.active_grants(event) if tab == "admins" else [])
 
