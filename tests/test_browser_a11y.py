@@ -29,12 +29,25 @@ AXE_RUN = """() => axe.run(document, {
 ACCOUNTS = ("admin", "creator", "vnoc", "client", "lead", "agent", "referent", "desk", "user",
             "eventadmin", "opadmin", "opuser")
 SIGNED_OUT_PAGES = ("/login/", "/password/forgot/")
+CONFIGURATION_TABS = ("information", "tickets", "options", "groups", "items", "admins")
 # The entries of the navbar's drop-down menus (the language menu switches, it opens nothing).
 MENU_LINKS = """() => [...document.querySelectorAll(
     '.navbar .dropdown-menu a[href]:not([href^="#"]):not([href*="/lang/"])')].map(a => a.href)"""
 # The first row's "show" link of a grid.
 FIRST_SHOW_LINK = """() => { const link = document.querySelector('table a[href*="/show/"]');
     return link ? link.href : null; }"""
+
+
+@pytest.fixture(scope="module")
+def unlinked_pages(app):
+    """{account: [paths]}: pages no menu leads to, audited as the account that works on
+    them (the demo gala's configuration tabs, as its manager)."""
+    from app.extensions import db
+    from app.models import Event
+
+    with app.app_context():
+        gala = db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar()
+    return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS]}
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +140,8 @@ class Audit:
         self.check(page, who, "/ (phone, menu open)")
 
 
-def test_every_role_s_pages_have_no_serious_accessibility_violation(chromium, browser_login, live_url, axe_source):
+def test_every_role_s_pages_have_no_serious_accessibility_violation(chromium, browser_login, live_url, axe_source,
+                                                                    unlinked_pages):
     audit = Audit(live_url, axe_source)
     context = chromium.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
     signed_out = context.new_page()
@@ -137,6 +151,8 @@ def test_every_role_s_pages_have_no_serious_accessibility_violation(chromium, br
     for username in ACCOUNTS:
         page = browser_login(username)
         audit.walk(page, username)
+        for path in unlinked_pages.get(username, ()):
+            audit.visit(page, username, live_url + path)
         if username == "admin":
             audit.widgets(page, username)
         page.context.close()

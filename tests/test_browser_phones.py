@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from app.extensions import db
-from app.models import Booking, HelpRequest, Organisation, Project
+from app.models import Booking, Event, HelpRequest, Organisation, Project
 
 from .helpers import local_now, user
 
@@ -39,6 +39,7 @@ def ids(app):
             "request": request.id, "teacher": teacher.id, "escalated": escalated.id,
             "organisation": db.session.query(Organisation.id).order_by(Organisation.id).first()[0],
             "admin": user("admin").id,
+            "gala": db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar(),
         }
 
 
@@ -170,6 +171,17 @@ def test_desk_c_ent_fits_a_phone(phone, ids):
     desk.open(f"/helprequests/show/{ids['escalated']}")
     assert desk.page.locator("#reply-comment").count() == 1  # the page with its reply box
     assert_fit(teacher, referent, desk)
+
+
+def test_desk_d_event_configuration_fits_a_phone(phone, ids):
+    manager = phone("eventadmin")
+    manager.open(f"/events/show/{ids['gala']}")
+    for tab in ("information", "tickets", "options", "groups", "items", "admins"):
+        manager.open(f"/events/configure/{ids['gala']}/{tab}")
+    checker = phone("checker")  # the same tabs read-only
+    for tab in ("tickets", "options", "admins"):
+        checker.open(f"/events/configure/{ids['gala']}/{tab}")
+    assert_fit(manager, checker)
 
 
 def test_the_platform_fits_a_phone(phone, ids):

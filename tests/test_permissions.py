@@ -187,6 +187,7 @@ can_export          EventView             Y    .    .    .    .    .    .    .  
 can_add             EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
 can_edit            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
 cancel              EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
+can_configure       EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
 can_get             EventApi              Y    .    .    .    .    .    .    .    Y    .    .    Y
 can_info            EventApi              Y    .    .    .    .    .    .    .    Y    .    .    Y
 can_get             TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    Y

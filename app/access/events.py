@@ -35,7 +35,7 @@ BUY = (
 # Organisers: events they create or were granted, their configuration and places
 # (each action checks the level on the event itself, app/rules/events.py).
 ORGANISE = (
-    grants("EventView", EXPORT + ("can_add", "can_edit", "cancel"))
+    grants("EventView", EXPORT + ("can_add", "can_edit", "cancel", "can_configure"))
     + grants("TicketTypeView", READ + EXPORT + ("can_add", "can_edit", "can_delete"))
     + grants("ReservationView", READ + EXPORT + ("mark_paid", "oppose", "can_validate_item", "validate_items"))
     + grants("ReservationApi", ("can_transition",))

@@ -613,6 +613,13 @@ def delete_configuration(user, item) -> None:
     db.session.flush()
 
 
+def is_frozen(ticket_type) -> bool:
+    """Whether a ticket type's configuration is frozen: it has a (pre-)reservation (as
+    `check_configurable` refuses), so that a page offers no form that would be refused."""
+    return ticket_type.id is not None and db.session.query(Reservation.id).filter(
+        Reservation.ticket_type_id == ticket_type.id).first() is not None
+
+
 # ---------------------------------------------------------------------------
 # Admin levels
 # ---------------------------------------------------------------------------
@@ -658,6 +665,36 @@ def revoke_level(revoker, grant_row) -> None:
     grant_row.revoked_by_id, grant_row.revoked_on = revoker.id, utcnow()
     db.session.flush()
     _log(revoker, DelegationAction.revoke, grant_row)
+
+
+def active_grants(event) -> list:
+    """An event's grants in force, the highest levels first."""
+    rows = db.session.scalars(select(EventAdminGrant).where(
+        EventAdminGrant.event_id == event.id, EventAdminGrant.revoked_on.is_(None))
+        .order_by(EventAdminGrant.granted_on, EventAdminGrant.id)).all()
+    return sorted(rows, key=lambda row: -row.level.rank)
+
+
+def find_grantee(kind, value) -> dict:
+    """Who a level is granted to, as `grant_level` takes it ({"user": ...}, {"group": ...}
+    or {"board": ...}), from what a form gives: a person's username or mail, a group's
+    or an association's id. Refuses naming "grantee" when there is no such one."""
+    text = (value or "").strip() if isinstance(value, str) else value
+    if kind == "user":
+        person = db.session.scalar(select(User).where(
+            (User.username == text) | (func.lower(User.email) == str(text or "").lower()),
+            User.active.is_(True))) if text else None
+        if person is None:
+            raise EventRefused("grantee", gettext("Person: no active account has this username or mail."))
+        return {"user": person}
+    model = {"group": Group, "board": Association}.get(kind)
+    if model is None:
+        raise EventRefused("grantee", gettext("Grantee: choose one person, one group or one board."))
+    found = db.session.get(model, value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if found is None:
+        raise EventRefused("grantee", gettext("Group: choose one of the groups.") if kind == "group"
+                           else gettext("Board: choose one of the associations."))
+    return {kind: found}
 
 
 # ---------------------------------------------------------------------------

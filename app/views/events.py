@@ -2,10 +2,13 @@
 this person may take and, for the rest, why not), the booking form, "my places",
 the organisers' grids of events, ticket types and places, and their REST APIs.
 """
+from datetime import datetime, timezone
+
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.security.sqla.models import Group
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 
 from ..access.events import holds
@@ -14,15 +17,19 @@ from ..extensions import db
 from ..i18n import money
 from ..models import (
     AdminLevel,
+    Association,
     Event,
+    EventVisibility,
     ExtraInfo,
     ExtraInfoAnswer,
     ExtraInfoKind,
     Reservation,
     ReservationState,
+    School,
+    TicketKind,
     TicketType,
 )
-from ..platform import inputs
+from ..platform import clock, inputs
 from ..rules import events as rules
 from ..security import ScopedInterface, apply_scope
 from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView
@@ -75,6 +82,218 @@ def _items_of(place) -> list:
     return [(info, answers.get(info.id)) for info in place.ticket_type.extra_infos]
 
 
+# ---------------------------------------------------------------------------
+# The configuration screen: what its forms send, read as the rules take it
+# ---------------------------------------------------------------------------
+
+CONFIGURATION_TABS = (
+    ("information", _l("Information")), ("tickets", _l("Ticket types")), ("options", _l("Options")),
+    ("groups", _l("Option groups")), ("items", _l("Extra items")), ("admins", _l("Admins")),
+)
+#: How a datetime-local input writes a moment (local time, to the minute).
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+
+
+def _choice(name, label):
+    """The id a drop-down sends under `name`, None when empty; refused naming it otherwise."""
+    value = request.form.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return inputs.int64(value)
+    except ValueError:
+        raise rules.EventRefused(name, gettext("%(field)s: choose among the offered values.", field=label)) from None
+
+
+def _choices(name, label) -> list:
+    """The ids a multiple drop-down sends under `name`."""
+    values = []
+    for value in request.form.getlist(name):
+        if value.strip():
+            try:
+                values.append(inputs.int64(value))
+            except ValueError:
+                raise rules.EventRefused(name, gettext("%(field)s: choose among the offered values.",
+                                                       field=label)) from None
+    return values
+
+
+def _whole(name):
+    """A whole number typed under `name`, or the text as typed: the rule refuses it, naming the field."""
+    value = request.form.get(name, "").strip()
+    try:
+        return inputs.int64(value)
+    except ValueError:
+        return value
+
+
+def _promotions() -> list:
+    """The promotions typed as comma-separated years (what is not a number, the rule refuses)."""
+    return [_year(part.strip()) for part in request.form.get("promotions", "").split(",") if part.strip()]
+
+
+def _year(text):
+    try:
+        return inputs.int64(text)
+    except ValueError:
+        return text
+
+
+def _moment(name, label):
+    """A moment typed in local time (a datetime-local input) as the UTC the database keeps;
+    None when empty or unreadable (`check_event` then refuses it, naming the field)."""
+    text = request.form.get(name, "").strip()
+    try:
+        typed = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    if typed is None:
+        return None
+    problem = inputs.date_problem(typed)
+    if problem:
+        raise rules.EventRefused(name, gettext("%(field)s: %(message)s", field=label, message=problem))
+    if typed.tzinfo is not None:
+        return typed.astimezone(timezone.utc).replace(tzinfo=None)
+    return clock.to_utc(typed)
+
+
+def _local_input(moment) -> str:
+    """A UTC moment as a datetime-local input shows it, in local time."""
+    return clock.LocalMoments().one(moment).strftime(LOCAL_INPUT) if moment else ""
+
+
+def _own(rows, name, label):
+    """The row of `rows` (the event's own) whose id the form sends under `name`; refused otherwise."""
+    wanted = _choice(name, label)
+    for row in rows:
+        if row.id == wanted:
+            return row
+    raise rules.EventRefused(name, gettext("%(field)s: choose among the offered values.", field=label))
+
+
+def _save_information(event):
+    rules.check_manager(g.user, event)
+    rules.check_event(
+        event, name=request.form.get("name"),
+        starts_on=_moment("starts_on", gettext("Starts on")), ends_on=_moment("ends_on", gettext("Ends on")),
+        sale_opens_on=_moment("sale_opens_on", gettext("Sale opens on")),
+        sale_closes_on=_moment("sale_closes_on", gettext("Sale closes on")),
+        visibility=request.form.get("visibility", ""), sponsorship_limit=_whole("sponsorship_limit"),
+        place=request.form.get("place", "").strip() or None,
+        description=request.form.get("description", "").strip() or None)
+    inputs.check_row(event, {name: str(label) for name, label in EVENT_LABELS.items()})
+    db.session.flush()
+    return gettext("The event's information is saved.")
+
+
+def _ticket_type_fields():
+    return {"name": request.form.get("name"), "price": request.form.get("price", ""),
+            "capacity": _whole("capacity"), "sponsorship_allowed": bool(request.form.get("sponsorship_allowed")),
+            "promotions": _promotions(), "school_ids": _choices("schools", gettext("Schools")),
+            "association_ids": _choices("memberships", gettext("Paid members of")),
+            "description": request.form.get("description", "").strip() or None}
+
+
+def _checked_ticket_type(ticket_type):
+    inputs.check_row(ticket_type, {name: str(label) for name, label in TICKET_TYPE_LABELS.items()})
+    db.session.flush()
+
+
+def _add_ticket_type(event):
+    ticket_type = rules.save_ticket_type(g.user, event, kind=request.form.get("kind", ""), **_ticket_type_fields())
+    _checked_ticket_type(ticket_type)
+    return gettext("%(name)s: created.", name=ticket_type.name)
+
+
+def _edit_ticket_type(event):
+    ticket_type = _own(event.ticket_types, "ticket_type", gettext("Ticket"))
+    rules.save_ticket_type(g.user, event, ticket_type, **_ticket_type_fields())
+    _checked_ticket_type(ticket_type)
+    return gettext("%(name)s: saved.", name=ticket_type.name)
+
+
+def _delete_ticket_type(event):
+    ticket_type = _own(event.ticket_types, "ticket_type", gettext("Ticket"))
+    name = ticket_type.name
+    rules.delete_ticket_type(g.user, ticket_type)
+    return gettext("%(name)s: deleted.", name=name)
+
+
+def _add_option(event):
+    ticket_type = _own(event.ticket_types, "ticket_type", gettext("Ticket"))
+    option = rules.save_option(g.user, ticket_type, name=request.form.get("name"),
+                               price_change=request.form.get("price_change", ""),
+                               group_id=_choice("group", gettext("Group")))
+    return gettext("%(name)s: created.", name=option.name)
+
+
+def _delete_option(event):
+    option = _own([o for t in event.ticket_types for o in t.options], "option", gettext("Option"))
+    name = option.name
+    rules.delete_configuration(g.user, option)
+    return gettext("%(name)s: deleted.", name=name)
+
+
+def _add_group(event):
+    ticket_type = _own(event.ticket_types, "ticket_type", gettext("Ticket"))
+    group = rules.save_option_group(g.user, ticket_type, name=request.form.get("name"))
+    return gettext("%(name)s: created.", name=group.name)
+
+
+def _delete_group(event):
+    group = _own([o for t in event.ticket_types for o in t.option_groups], "group", gettext("Group"))
+    name = group.name
+    rules.delete_configuration(g.user, group)
+    return gettext("%(name)s: deleted.", name=name)
+
+
+def _add_item(event):
+    ticket_type = _own(event.ticket_types, "ticket_type", gettext("Ticket"))
+    item = rules.save_extra_info(g.user, ticket_type, label=request.form.get("label"),
+                                 kind=request.form.get("kind", ""),
+                                 choices=request.form.get("choices", "").strip() or None)
+    inputs.check_row(item, {"label": gettext("Label"), "choices": gettext("Choices")})
+    db.session.flush()
+    return gettext("%(name)s: created.", name=item.label)
+
+
+def _delete_item(event):
+    item = _own([i for t in event.ticket_types for i in t.extra_infos], "item", gettext("Extra item"))
+    name = item.label
+    rules.delete_configuration(g.user, item)
+    return gettext("%(name)s: deleted.", name=name)
+
+
+def _grant(event):
+    kind = request.form.get("grantee_kind", "")
+    value = request.form.get("grantee", "") if kind == "user" else _choice("grantee", gettext("Grantee"))
+    grantee = rules.find_grantee(kind, value)
+    grant_row = rules.grant_level(g.user, event, request.form.get("level", ""), **grantee)
+    return gettext("%(grantee)s now holds the level %(level)s.", grantee=grant_row.grantee,
+                             level=grant_row.level)
+
+
+def _revoke(event):
+    grant_row = _own(rules.active_grants(event), "grant", gettext("Right"))
+    rules.revoke_level(g.user, grant_row)
+    return gettext("%(grantee)s no longer holds the level %(level)s.", grantee=grant_row.grantee,
+                             level=grant_row.level)
+
+
+#: The configuration's forms: what each POST runs, returning what to say when it is done.
+CONFIGURATION_FORMS = {
+    "information": _save_information, "add_ticket_type": _add_ticket_type, "edit_ticket_type": _edit_ticket_type,
+    "delete_ticket_type": _delete_ticket_type, "add_option": _add_option, "delete_option": _delete_option,
+    "add_group": _add_group, "delete_group": _delete_group, "add_item": _add_item, "delete_item": _delete_item,
+    "grant": _grant, "revoke": _revoke,
+}
+#: Which tab each form lives on, to come back to it when refused.
+FORM_TABS = {"information": "information", "add_ticket_type": "tickets", "edit_ticket_type": "tickets",
+             "delete_ticket_type": "tickets", "add_option": "options", "delete_option": "options",
+             "add_group": "groups", "delete_group": "groups", "add_item": "items", "delete_item": "items",
+             "grant": "admins", "revoke": "admins"}
+
+
 class EventView(GuichetModelView):
     """Events: everyone sees the ones their visibility shows them; their admins edit
     and cancel them; board members create them."""
@@ -98,7 +317,7 @@ class EventView(GuichetModelView):
     label_columns = EVENT_LABELS
     base_order = ("starts_on", "asc")
     base_permissions = ["can_list", "can_show", "can_export", "can_add", "can_edit", "can_home", "can_book",
-                        "can_places", "can_drop", "can_answer"]
+                        "can_places", "can_drop", "can_answer", "can_configure"]
 
     def pre_add(self, item):
         """Checked, then stored with its creator's grant: both are committed together."""
@@ -143,13 +362,68 @@ class EventView(GuichetModelView):
     def show(self, pk):
         event, user = self._event(pk), g.user
         offers = [(ticket_type, rules.why_not(user, ticket_type)) for ticket_type in event.ticket_types]
-        place = rules.place_of(user, event)
+        place, level = rules.place_of(user, event), rules.level_of(user, event)
         return self.render_template(
             self.show_template, title=event.name, event=event, offers=offers, place=place,
-            guests=rules.guests_of(user, event), level=rules.level_of(user, event),
-            counts=rules.counts(event) if holds(user, event, AdminLevel.view) else None,
+            guests=rules.guests_of(user, event), level=level,
+            counts=rules.counts(event) if level is not None else None,
+            may_configure=level is not None and self.appbuilder.sm.has_access(
+                "can_configure", self.class_permission_name),
             may_book=place is None and any(reason is None for _, reason in offers),
             guest_slots=range(event.sponsorship_limit), form=request.form)
+
+    def _configured_event(self, pk):
+        """The event and the reader's level on it: only its admins (view or more) see its
+        configuration; for anyone else it does not exist (404)."""
+        event = self._event(pk)
+        level = rules.level_of(g.user, event)
+        if level is None:
+            abort(404)
+        return event, level
+
+    @expose("/configure/<int:pk>")
+    @has_access
+    @permission_name("configure")
+    def configure_home(self, pk):
+        self._configured_event(pk)
+        return redirect(url_for(".configure", pk=pk, tab="information"))
+
+    @expose("/configure/<int:pk>/<tab>")
+    @has_access
+    @permission_name("configure")
+    def configure(self, pk, tab):
+        """One tab of an event's configuration; read-only below the manage level."""
+        event, level = self._configured_event(pk)
+        if tab not in dict(CONFIGURATION_TABS):
+            abort(404)
+        frozen = {ticket_type.id: rules.is_frozen(ticket_type) for ticket_type in event.ticket_types}
+        return self.render_template(
+            "events/configure.html", title=gettext("Configuration of %(event)s", event=event.name), event=event,
+            tab=tab, tabs=CONFIGURATION_TABS, tab_label=dict(CONFIGURATION_TABS)[tab],
+            may_manage=level is AdminLevel.manage, level=level, frozen=frozen,
+            moments={name: _local_input(getattr(event, name))
+                     for name in ("starts_on", "ends_on", "sale_opens_on", "sale_closes_on")},
+            visibilities=list(EventVisibility), ticket_kinds=list(TicketKind), item_kinds=list(ExtraInfoKind),
+            levels=[lvl for lvl in AdminLevel if lvl.rank <= level.rank],
+            schools=db.session.query(School).order_by(School.name).all() if tab == "tickets" else [],
+            associations=db.session.query(Association).order_by(Association.id).all()
+            if tab in ("tickets", "admins") else [],
+            groups=db.session.query(Group).order_by(Group.name).all() if tab == "admins" else [],
+            grants=rules.active_grants(event) if tab == "admins" else [])
+
+    @expose("/configure/<int:pk>/save/<form>", methods=["POST"])
+    @has_access
+    @permission_name("configure")
+    def configure_save(self, pk, form):
+        """One form of the configuration: parsed, then decided by the rule (which checks
+        the manage level and the frozen ticket types); a refusal names its field."""
+        event, _level = self._configured_event(pk)
+        handler = CONFIGURATION_FORMS.get(form)
+        if handler is None:
+            abort(404)
+        with Attempt() as attempt:
+            attempt.done = handler(event)
+        return redirect(url_for(".configure", pk=event.id, tab=FORM_TABS[form]))
 
     @expose("/book/<pk>", methods=["POST"])
     @has_access
