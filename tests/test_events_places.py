@@ -228,3 +228,47 @@ def test_bulk_delete_removes_the_pre_reservations_and_names_the_reservations_kep
     with app.app_context():
         reservations, counters = snapshot(event_id)
         assert [r[0] for r in reservations] == [paid] and counters[0][1] == 1
+
+
+def test_in_a_browser_the_chart_is_drawn_the_give_page_and_the_bulk_reason_pass_axe(app, browser_login, live_url):
+    from .test_browser_a11y import AXE_SOURCE_PATH, Audit
+
+    with open(AXE_SOURCE_PATH, encoding="utf-8") as source:
+        audit = Audit(live_url, source.read())
+    with app.app_context():
+        event_id, ids = _places(2)
+    admin = browser_login("eventadmin")
+    admin.on("dialog", lambda dialog: dialog.accept())
+    admin.goto(f"{live_url}/events/show/{event_id}")
+    assert admin.evaluate("() => !!Chart.getChart(document.getElementById('counts-chart'))")
+    audit.check(admin, "eventadmin", "/events/show (counts and chart)")
+    admin.click("#give-place")
+    admin.fill("#give-person", "personne-inconnue")
+    admin.click("#give-form button[type=submit]")
+    admin.wait_for_load_state()
+    assert admin.locator("#give-person[aria-invalid=true]").count() == 1
+    audit.check(admin, "eventadmin", "/reservations/give (a refusal on its field)")
+    admin.set_viewport_size({"width": 390, "height": 844})
+    audit.check(admin, "eventadmin", "/reservations/give (phone)")
+    assert admin.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    admin.set_viewport_size({"width": 1366, "height": 900})
+    admin.fill("#give-person", "insa")
+    admin.click("#give-form button[type=submit]")
+    admin.wait_for_url("**/reservations/show/**")
+    assert admin.locator("text=Place donnée").count() >= 1
+
+    admin.goto(f"{live_url}/reservations/list/?_flt_0_event={event_id}")
+    for place_id in ids:
+        admin.check(f"input.action_check[value='{place_id}']")
+    admin.click("button.dropdown-toggle:has-text('Actions')")
+    admin.click("a:has-text('Mettre en opposition')")
+    admin.wait_for_selector("#bulk-comment")
+    audit.check(admin, "eventadmin", "/reservations/action_post (the reason asked)")
+    admin.fill("#bulk-comment", "Inscriptions en double")
+    admin.click(".guichet-bulk-comment button[type=submit]")
+    admin.wait_for_load_state()
+    assert "2 enregistrements traités" in admin.locator(".alert-success").first.inner_text()
+    assert not audit.found, audit.found
+    with app.app_context():
+        db.session.expire_all()
+        assert {db.session.get(Reservation, i).opposition_reason for i in ids} == {"Inscriptions en double"}
