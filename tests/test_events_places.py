@@ -154,6 +154,7 @@ def test_the_give_page_shows_a_refusal_on_its_field_then_gives(app, login_as):
     assert response.status_code == 302 and "/reservations/show/" in response.headers["Location"]
     place = organiser.get(response.headers["Location"]).get_data(as_text=True)
     assert "Place donnée" in place and "Paul Robert" in place
+    assert f'href="/reservations/give/{event_id}"' in place  # the next one, from the place's page
 
 
 def test_the_event_page_charts_the_counts_with_the_table_as_its_text(app, login_as):

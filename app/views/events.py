@@ -307,7 +307,10 @@ class ReservationView(WorkflowModelView):
         return {name: found for name, found in super().show_actions(item).items() if name != "validate_items"}
 
     def show_context(self, item) -> dict:
-        return {"items": _items_of(item), "may_validate": holds(g.user, item.event, AdminLevel.validate)}
+        may_validate = holds(g.user, item.event, AdminLevel.validate)
+        return {"items": _items_of(item), "may_validate": may_validate,
+                "may_give": may_validate and not item.event.cancelled
+                and self.appbuilder.sm.has_access("can_give", self.class_permission_name)}
 
     @expose("/validate_item/<int:answer_id>", methods=["POST"])
     @has_access
