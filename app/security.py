@@ -28,11 +28,12 @@ from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import event, false, func, inspect, select, text
+from sqlalchemy import Integer, event, false, func, inspect, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from .extensions import db
 from .models import Membership, PasswordToken, SecurityStamp, utcnow
+from .platform.inputs import int64
 
 log = logging.getLogger(__name__)
 
@@ -285,9 +286,17 @@ class ScopedInterface(SQLAInterface):
         )
 
     def get_related_obj(self, col_name, value):
+        """The related row a grid's relation filter names (its id as the URL gives it, a
+        text), in scope; None for an id that is not one (PostgreSQL compares no integer
+        with a text)."""
         model = self.get_related_model(col_name)
         query = apply_scope(self.session.query(model), model)
         pk = getattr(model, self._get_pk_name(model))
+        if isinstance(pk.type, Integer):
+            try:
+                value = int64(value)
+            except (TypeError, ValueError):
+                return None
         return query.filter(pk == value).one_or_none()
 
     # -- counting and paging ------------------------------------------------

@@ -28,7 +28,7 @@ from ..security import API_READ, EVENT_ADMIN, EXPORT, READ, USER, Viewer, grant,
 BUY = (
     grants("EventView", READ + ("can_home", "can_book", "can_places", "can_drop", "can_answer"))
     + grants("EventApi", API_READ) + grants("TicketTypeApi", API_READ)
-    + grants("ReservationApi", API_READ)
+    + grants("ReservationApi", API_READ + ("can_post", "can_delete"))
     + grants("Events", ("menu_access",)) + grants("EventList", ("menu_access",))
     + grants("MyPlaces", ("menu_access",))
 )
@@ -37,8 +37,10 @@ BUY = (
 ORGANISE = (
     grants("EventView", EXPORT + ("can_add", "can_edit", "cancel", "can_configure"))
     + grants("TicketTypeView", READ + EXPORT + ("can_add", "can_edit", "can_delete"))
-    + grants("ReservationView", READ + EXPORT + ("mark_paid", "oppose", "can_validate_item", "validate_items"))
-    + grants("ReservationApi", ("can_transition",))
+    + grants("ReservationView", READ + EXPORT + ("mark_paid", "oppose", "can_validate_item", "validate_items",
+                                                 "can_give", "delete_prereservations"))
+    + grants("ReservationApi", ("can_transition", "can_give", "can_validate_item"))
+    + grants("EventApi", ("can_cancel",))
     + grants("TicketTypes", ("menu_access",)) + grants("Reservations", ("menu_access",))
 )
 grant((USER, EVENT_ADMIN), BUY)

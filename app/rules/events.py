@@ -262,6 +262,55 @@ def book(user, event, ticket_type_id, option_ids=(), guests=(), now=None) -> lis
     return reservations
 
 
+def find_person(text):
+    """An active account named by its username or its mail (either, case-insensitively), or None."""
+    text = (text or "").strip()
+    if not text or len(text) > 254:
+        return None
+    return db.session.scalar(select(User).where(
+        User.active.is_(True), (func.lower(User.username) == text.lower()) | (func.lower(User.email) == text.lower()))
+        .order_by(User.id).limit(1))
+
+
+def give_place(user, event, ticket_type_id, person, option_ids=()) -> Reservation:
+    """An organiser at validate level gives a place to a named person (username or
+    mail): their decision, so neither the ticket's restrictions nor the sale window
+    apply, but the capacity and one place per person do. Pre-reserved (reserved at
+    price 0) like a booking, recorded in the place's history, the person mailed. The
+    caller commits."""
+    transactions.serialise()
+    if event is None or not sees_event(user, event):
+        raise EventRefused("event", gettext("Event: no such event."))
+    if not holds(user, event, AdminLevel.validate):
+        raise EventRefused(None, gettext("Only the event's organisers at validate level may give places."))
+    if event.cancelled:
+        raise EventRefused("event", gettext("Event: the event is cancelled."))
+    ticket_type = _ticket_type(event, ticket_type_id, "ticket_type")
+    holder = find_person(person) if isinstance(person, str) else person
+    if not isinstance(holder, User):
+        raise EventRefused("person", gettext("Person: no account has this username or mail."))
+    if place_of(holder, event) is not None:
+        raise EventRefused("person", gettext("Person: %(name)s already holds a place for this event.",
+                                             name=holder.get_full_name()))
+    options = chosen_options(ticket_type, option_ids)
+    if ticket_type.taken + 1 > ticket_type.capacity:  # refused without waiting for the counter's lock
+        raise EventRefused("ticket_type", gettext("Ticket: %(name)s is full.", name=ticket_type.name))
+    price = price_of(ticket_type, options)
+    reservation = Reservation(event_id=event.id, ticket_type_id=ticket_type.id, price=price, options=options,
+                              state=RESERVED if price == ZERO else PRERESERVED, holder_id=holder.id)
+    db.session.add(reservation)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise EventRefused("person", gettext("Person: %(name)s already holds a place for this event.",
+                                             name=holder.get_full_name())) from None
+    RESERVATION_WORKFLOW.record(reservation, "give", user)
+    notifications.notify([holder], "events/given", {"event": event, "reservations": [reservation], "giver": user},
+                         link=_link(event))
+    _take_places(ticket_type, 1)
+    return reservation
+
+
 def delete_prereservation(user, reservation) -> None:
     """A pre-reservation deleted by its holder (its sponsor for a guest) or an organiser
     at validate level; a reservation is never deleted. The caller commits."""
@@ -339,7 +388,7 @@ RESERVATION_WORKFLOW = ReservationWorkflow(
                    comment_required=True, notify=_notify_opposed, icon="fa-ban",
                    done=_l("opposed this place")),
     ],
-    event_labels={"book": _l("Place taken")},
+    event_labels={"book": _l("Place taken"), "give": _l("Place given")},
 )
 
 

@@ -711,24 +711,35 @@ class JsonRefused(Refused):
     """A JSON body the API cannot read: the field and the kind of value expected."""
 
 
-JSON_KINDS = {int: _l("an integer"), str: _l("a text"), bool: _l("true or false")}
+JSON_KINDS = {int: _l("an integer"), str: _l("a text"), bool: _l("true or false"), list: _l("a list"),
+              dict: _l("an object")}
 
 
 def read_json(kinds: dict) -> dict:
-    """The request's JSON object, keeping the fields of `kinds` ({name: int, str or bool}) that
-    it holds (null: left out); raise JsonRefused naming a field of the wrong kind."""
+    """The request's JSON object, keeping the fields of `kinds` ({name: int, str, bool,
+    list or dict}) that it holds (null: left out); raise JsonRefused naming a field of
+    the wrong kind."""
     payload = request.get_json(silent=True)
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise JsonRefused(None, gettext("The body must be a JSON object."))
+    return json_fields(payload, kinds)
+
+
+def json_fields(payload: dict, kinds: dict, prefix: str = "") -> dict:
+    """The fields of `kinds` a JSON object holds (see read_json), for an object nested in
+    the body too: its refusals name the field after `prefix` ("guests[0].name"). An
+    integer is one of 64 bits (what a database column holds)."""
     values = {}
     for name, kind in kinds.items():
         value = payload.get(name)
         if value is None:
             continue
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise JsonRefused(name, gettext("%(field)s: %(kind)s is expected.", field=name, kind=JSON_KINDS[kind]))
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool) \
+                or (kind is int and not inputs.is_int64(value)):
+            raise JsonRefused(prefix + name, gettext("%(field)s: %(kind)s is expected.", field=prefix + name,
+                                                     kind=JSON_KINDS[kind]))
         values[name] = value
     return values
 
@@ -806,9 +817,20 @@ class WorkflowModelView(GuichetModelView):
         return redirect(back_to(request.form.get("next"), url_for(f"{self.endpoint}.show", pk=pk)))
 
     def fire_from_grid(self, name, items):
+        """Fire on each selected row; a transition that needs a comment (a reason) asks
+        for it first, on a page listing the rows, which posts back here with it."""
         items = items if isinstance(items, list) else [items]
-        fired, refused = self.workflow.fire_many(items, name, g.user)
-        label = self.workflow.transition(name).label
+        transition = self.workflow.transition(name)
+        comment = request.form.get("comment", "") if request.method == "POST" else ""
+        if transition.comment_required and not comment.strip():
+            if "comment" in request.form:
+                flash(gettext("Comment: a comment is required to “%(action)s”.", action=transition.label), "danger")
+            return self.render_template(
+                "guichet/bulk_comment.html", title=str(transition.label), transition=transition, items=items,
+                pks=[self._serialize_pk_if_composite(self.datamodel.get_pk_value(item)) for item in items],
+                back=url_for(f"{self.endpoint}.list"))
+        fired, refused = self.workflow.fire_many(items, name, g.user, comment)
+        label = transition.label
         if fired:
             flash(ngettext("%(action)s: %(num)d record done.", "%(action)s: %(num)d records done.",
                            len(fired), action=label), "success")

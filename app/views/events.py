@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
-from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.api import safe
+from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_appbuilder.security.sqla.models import Group
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 
@@ -32,7 +33,16 @@ from ..models import (
 from ..platform import clock, inputs
 from ..rules import events as rules
 from ..security import ScopedInterface, apply_scope
-from .base import Attempt, GuichetModelRestApi, GuichetModelView, WorkflowModelView
+from .base import (
+    Attempt,
+    GuichetModelRestApi,
+    GuichetModelView,
+    JsonRefused,
+    OffsetDateTime,
+    WorkflowModelView,
+    json_fields,
+    read_json,
+)
 
 DESK = desk_of(__name__)
 
@@ -74,6 +84,19 @@ def _scoped_or_404(model, pk):
     if item is None:
         abort(404)
     return item
+
+
+def _counts_chart(counts) -> dict:
+    """The places per ticket as the platform's chart script reads them (FAB's data
+    table), and the sentence that says the same to whoever cannot see the chart."""
+    columns = [gettext("Ticket"), gettext("Pre-reserved"), gettext("Reserved"), gettext("Capacity")]
+    rows = [{"c": [{"v": ticket_type.name}, {"v": pre}, {"v": reserved}, {"v": capacity}]}
+            for ticket_type, pre, reserved, capacity in counts]
+    summary = "; ".join(gettext("%(ticket)s: %(pre)d pre-reserved, %(reserved)d reserved of %(capacity)d",
+                                ticket=ticket_type.name, pre=pre, reserved=reserved, capacity=capacity)
+                        for ticket_type, pre, reserved, capacity in counts)
+    return {"table": {"cols": [{"label": label} for label in columns], "rows": rows},
+            "summary": gettext("Places per ticket: %(summary)s.", summary=summary)}
 
 
 def _items_of(place) -> list:
@@ -363,10 +386,13 @@ class EventView(GuichetModelView):
         event, user = self._event(pk), g.user
         offers = [(ticket_type, rules.why_not(user, ticket_type)) for ticket_type in event.ticket_types]
         place, level = rules.place_of(user, event), rules.level_of(user, event)
+        counts = rules.counts(event) if level is not None else None
+        may_give = (not event.cancelled and level is not None and level.rank >= AdminLevel.validate.rank
+                    and self.appbuilder.sm.has_access("can_give", "ReservationView"))
         return self.render_template(
             self.show_template, title=event.name, event=event, offers=offers, place=place,
             guests=rules.guests_of(user, event), level=level,
-            counts=rules.counts(event) if level is not None else None,
+            counts=counts, counts_chart=_counts_chart(counts) if counts else None, may_give=may_give,
             may_configure=level is not None and self.appbuilder.sm.has_access(
                 "can_configure", self.class_permission_name),
             may_book=place is None and any(reason is None for _, reason in offers),
@@ -546,7 +572,8 @@ class ReservationView(WorkflowModelView):
     order_columns = ["id", "price", "state", "created_on"]
     label_columns = RESERVATION_LABELS
     base_order = ("id", "desc")
-    base_permissions = ["can_list", "can_show", "can_export", "can_validate_item", "validate_items"]
+    base_permissions = ["can_list", "can_show", "can_export", "can_validate_item", "validate_items", "can_give",
+                        "delete_prereservations"]
     show_template = "events/reservation_show.html"
 
     def show_actions(self, item) -> dict:
@@ -554,7 +581,10 @@ class ReservationView(WorkflowModelView):
         return {name: found for name, found in super().show_actions(item).items() if name != "validate_items"}
 
     def show_context(self, item) -> dict:
-        return {"items": _items_of(item), "may_validate": holds(g.user, item.event, AdminLevel.validate)}
+        may_validate = holds(g.user, item.event, AdminLevel.validate)
+        return {"items": _items_of(item), "may_validate": may_validate,
+                "may_give": may_validate and not item.event.cancelled
+                and self.appbuilder.sm.has_access("can_give", self.class_permission_name)}
 
     @expose("/validate_item/<int:answer_id>", methods=["POST"])
     @has_access
@@ -573,19 +603,122 @@ class ReservationView(WorkflowModelView):
                    for answer in place.answers if not answer.validated]
         validated = 0
         for answer in answers:
-            with Attempt() as attempt:
+            label = f"{answer.reservation} — {answer.extra_info.label}"
+            with Attempt(flash_refusal=False) as attempt:
                 rules.validate_answer(g.user, answer)
-            validated += attempt.refused is None
+            if attempt.refused is None:
+                validated += 1
+            else:
+                flash(f"{label}: {attempt.refused.message}", "danger")
         flash(ngettext("%(num)d extra item validated.", "%(num)d extra items validated.", validated),
               "success" if validated else "info")
         return redirect(self.get_redirect())
 
+    @action("delete_prereservations", _l("Delete the pre-reservations"),
+            _l("Delete the selected pre-reservations? Their places are freed; reservations are kept."), "fa-trash")
+    def delete_prereservations(self, items):
+        """Each selected pre-reservation deleted on its own; a row skipped is named with its reason."""
+        places = [(place, str(place)) for place in (items if isinstance(items, list) else [items])]
+        deleted = 0
+        for place, label in places:
+            with Attempt(flash_refusal=False) as attempt:
+                rules.delete_prereservation(g.user, place)
+            if attempt.refused is None:
+                deleted += 1
+            else:
+                flash(f"{label}: {attempt.refused.message}", "danger")
+        flash(ngettext("%(num)d pre-reservation deleted.", "%(num)d pre-reservations deleted.", deleted),
+              "success" if deleted else "info")
+        return redirect(self.get_redirect())
+
+    @expose("/give/<int:event_id>", methods=["GET", "POST"])
+    @has_access
+    def give(self, event_id):
+        """Give a place to a named person (an organiser's decision: no restriction, no
+        sale window; the capacity and one place per person hold)."""
+        event = _scoped_or_404(Event, event_id)
+        refused = None
+        if request.method == "POST":
+            with Attempt(flash_refusal=False) as attempt:
+                ticket_type_id = _ids("ticket_type")[:1]
+                place = rules.give_place(g.user, event, ticket_type_id[0] if ticket_type_id else None,
+                                         request.form.get("person", ""), _ids("options"))
+                attempt.done = gettext("A place is given to %(name)s, who is mailed.", name=place.holder_name)
+            if attempt.refused is None:
+                return redirect(url_for(".show", pk=place.id))
+            refused = attempt.refused
+        elif not holds(g.user, event, AdminLevel.validate):
+            refused = rules.EventRefused(None, gettext(
+                "Only the event's organisers at validate level may give places."))
+        return self.render_template("events/give.html", title=gettext("Give a place"), event=event,
+                                    refused=refused, form=request.form)
+
+
+def _json_ids(values, field) -> list:
+    """A JSON list of ids (64-bit integers), or JsonRefused naming the field."""
+    values = values or []
+    if not isinstance(values, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and inputs.is_int64(v) for v in values):
+        raise JsonRefused(field, gettext("%(field)s: a list of integers is expected.", field=field))
+    return values
+
+
+def _json_event(values):
+    """The event a JSON body names under "event", in the reader's scope (None: not one they see)."""
+    if "event" not in values:
+        raise JsonRefused("event", gettext("%(field)s: this field is required.", field="event"))
+    return apply_scope(db.session.query(Event), Event).filter(Event.id == values["event"]).one_or_none()
+
+
+def _json_guests(guests) -> list:
+    """The guests of a JSON booking, each {name, email, ticket_type, options} checked for its kinds."""
+    if not isinstance(guests, list):
+        raise JsonRefused("guests", gettext("%(field)s: a list is expected.", field="guests"))
+    read = []
+    for index, guest in enumerate(guests):
+        field = f"guests[{index}]"
+        if not isinstance(guest, dict):
+            raise JsonRefused(field, gettext("%(field)s: an object is expected.", field=field))
+        values = json_fields(guest, {"name": str, "email": str, "ticket_type": int}, f"{field}.")
+        values["options"] = _json_ids(guest.get("options"), f"{field}.options")
+        read.append(values)
+    return read
+
 
 class EventApi(GuichetModelRestApi):
+    """Events: read in scope; cancelled through the rule (the manage level is checked on the event)."""
+
     grid = EventView
     resource_name = "event"
-    base_permissions = ["can_get", "can_info"]
-    include_route_methods = {"get", "get_list", "info"}
+    base_permissions = ["can_get", "can_info", "can_cancel"]
+    include_route_methods = {"get", "get_list", "info", "cancel"}
+
+    @expose("/<int:pk>/cancel", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("cancel")
+    def cancel(self, pk):
+        """Cancel an event, as its grid's action does.
+        ---
+        post:
+          summary: Cancel an event (pre-reservations deleted, paid places to refund, holders mailed)
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200:
+              description: Cancelled
+              content:
+                application/json:
+                  schema: {type: object, properties: {deleted: {type: integer}, to_refund: {type: integer}}}
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        event = self.datamodel.get(pk, self._base_filters)
+        if event is None:
+            return self.response_404()
+        return self.run_rule(lambda: rules.cancel_event(g.user, event), answer=lambda result: result)
 
 
 class TicketTypeApi(GuichetModelRestApi):
@@ -595,13 +728,185 @@ class TicketTypeApi(GuichetModelRestApi):
     include_route_methods = {"get", "get_list", "info"}
 
 
+def _place_answer(places) -> dict:
+    return {"ids": [place.id for place in places], "states": [place.state.value for place in places],
+            "total": str(sum((place.price for place in places), rules.ZERO))}
+
+
 class ReservationApi(GuichetModelRestApi):
-    """Places: read in scope; marked paid and opposed through their transitions."""
+    """Places: read in scope; booked, given, deleted and their items validated through
+    the desk's rules; marked paid and opposed through their transitions."""
 
     grid = ReservationView
     resource_name = "reservation"
-    base_permissions = ["can_get", "can_info"]
-    include_route_methods = {"get", "get_list", "info"}
+    base_permissions = ["can_get", "can_info", "can_post", "can_delete", "can_give", "can_validate_item"]
+    include_route_methods = {"get", "get_list", "info", "post", "delete", "give", "validate_item"}
+
+    @expose("/", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def post(self):
+        """Book, as the booking form does.
+        ---
+        post:
+          summary: Take a place (and places for guests) on an event
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [event, ticket_type]
+                  properties:
+                    event: {type: integer}
+                    ticket_type: {type: integer}
+                    options: {type: array, items: {type: integer}}
+                    guests:
+                      type: array
+                      items:
+                        type: object
+                        required: [name]
+                        properties:
+                          name: {type: string}
+                          email: {type: string}
+                          ticket_type: {type: integer}
+                          options: {type: array, items: {type: integer}}
+          responses:
+            201:
+              description: Taken; the places' ids (the holder's first), states and total price
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      ids: {type: array, items: {type: integer}}
+                      states: {type: array, items: {type: string}}
+                      total: {type: string}
+            401:
+              $ref: '#/components/responses/401'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        def book():
+            values = read_json({"event": int, "ticket_type": int, "options": list, "guests": list})
+            options = _json_ids(values.get("options"), "options")
+            guests = _json_guests(values.get("guests", []))
+            return rules.book(g.user, _json_event(values), values.get("ticket_type"), options, guests)
+
+        return self.run_rule(book, 201, _place_answer)
+
+    @expose("/give", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("give")
+    def give(self):
+        """Give a place to a named person, as the organisers' page does.
+        ---
+        post:
+          summary: Give a place to a person (organisers at validate level)
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [event, ticket_type, person]
+                  properties:
+                    event: {type: integer}
+                    ticket_type: {type: integer}
+                    person: {type: string, description: "the person's username or mail"}
+                    options: {type: array, items: {type: integer}}
+          responses:
+            201:
+              description: Given
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      ids: {type: array, items: {type: integer}}
+                      states: {type: array, items: {type: string}}
+                      total: {type: string}
+            401:
+              $ref: '#/components/responses/401'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        def give():
+            values = read_json({"event": int, "ticket_type": int, "person": str, "options": list})
+            options = _json_ids(values.get("options"), "options")
+            event = _json_event(values)
+            if "person" not in values:
+                raise JsonRefused("person", gettext("%(field)s: this field is required.", field="person"))
+            return [rules.give_place(g.user, event, values.get("ticket_type"), values["person"], options)]
+
+        return self.run_rule(give, 201, _place_answer)
+
+    @expose("/<int:pk>", methods=["DELETE"])
+    @protect()
+    @safe
+    @permission_name("delete")
+    def delete(self, pk):
+        """Delete a pre-reservation (its holder, its sponsor or an organiser at validate level).
+        ---
+        delete:
+          summary: Delete a pre-reservation (a reservation is never deleted, only opposed)
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200:
+              description: Deleted
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        place = self.datamodel.get(pk, self._base_filters)
+        if place is None:
+            return self.response_404()
+        return self.run_rule(lambda: rules.delete_prereservation(g.user, place),
+                             answer=lambda _: {"id": pk, "message": gettext("The pre-reservation is deleted.")})
+
+    @expose("/<int:pk>/items/<int:info_id>/validate", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("validate_item")
+    def validate_item(self, pk, info_id):
+        """Validate, for good, the extra item a holder gave (organisers at validate level).
+        ---
+        post:
+          summary: Validate an extra item of a place
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          - {in: path, name: info_id, schema: {type: integer}, description: "the extra item (its id)"}
+          responses:
+            200:
+              description: Validated
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      validated_on: {type: string, format: date-time}
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        place = self.datamodel.get(pk, self._base_filters)
+        if place is None or info_id not in {info.id for info in place.ticket_type.extra_infos}:
+            return self.response_404()
+
+        def validate():
+            given = next((answer for answer in place.answers if answer.extra_info_id == info_id), None)
+            if given is None:
+                raise rules.EventRefused("extra_info", gettext("Extra item: nothing was given for it yet."))
+            return rules.validate_answer(g.user, given)
+
+        return self.run_rule(validate, answer=lambda given: {
+            "id": given.id, "validated_on": OffsetDateTime()._serialize(given.validated_on, None, None)})
 
 
 def register(appbuilder):
