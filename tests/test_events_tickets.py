@@ -14,11 +14,14 @@ from flask_appbuilder.security.sqla.models import User
 from PIL import Image
 
 from app.extensions import db
-from app.models import Association, Event, EventVisibility, Reservation, ReservationState, utcnow
+from app.models import Association, Event, ExtraInfo, EventVisibility, Reservation, ReservationState, utcnow
 from app.platform import passes, signing
 from app.rules import events as rules
 
-from .helpers import PNG, upload, user
+from app.demo.platform import ensure_account
+from app.security import USER
+
+from .helpers import PNG, login, user
 
 BDE = "Bureau des élèves de Centrale Lyon"
 
@@ -158,3 +161,34 @@ def test_a_template_must_be_a_landscape_image_of_2480_by_1169_pixels(app):
     # A ticket drawn on the sample template still reads.
     token = "A" * 22 + "." + "B" * 86
     assert _codes(passes.draw([{"title": ["T"], "details": ["D"], "reference": "R", "qr": token}], sample)) == [[token]]
+
+
+def test_my_places_offers_the_ticket_once_printable_and_says_what_is_missing_before(app):
+    with app.app_context():
+        event, ticket_type, info = _event(price="12", item=True)
+        buyer = ensure_account(f"places-{uuid.uuid4().hex[:6]}", USER, "Lina", "Roux", [])
+        place = rules.book(buyer, event, ticket_type.id)[0]
+        db.session.commit()
+        place_id, login_name, info_id = place.id, buyer.username, info.id
+    client = app.test_client()
+    login(client, login_name)
+    page = client.get("/events/places").get_data(as_text=True)
+    assert "Billet dès que vous aurez : le paiement, Taille du t-shirt (validée)" in page
+    assert f"/events/ticket/{place_id}" not in page
+    refused = client.get(f"/events/ticket/{place_id}", follow_redirects=True).get_data(as_text=True)
+    assert "Pas encore de billet : il manque le paiement" in refused
+
+    with app.app_context():
+        place = db.session.get(Reservation, place_id)
+        answer = rules.answer(place.holder, place, db.session.get(ExtraInfo, info_id), "L")
+        rules.validate_answer(user("eventadmin"), answer)
+        rules.RESERVATION_WORKFLOW.fire(place, "mark_paid", user("eventadmin"))
+        db.session.commit()
+    assert f"/events/ticket/{place_id}" in client.get("/events/places").get_data(as_text=True)
+    response = client.get(f"/events/ticket/{place_id}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert len(_codes(response.data)[0]) == 1
+    # Someone else's place does not exist for another student.
+    other = app.test_client()
+    login(other, "etudiant2")
+    assert other.get(f"/events/ticket/{place_id}").status_code == 404

@@ -183,6 +183,7 @@ can_book            EventView             Y    .    .    .    .    .    .    .  
 can_places          EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
 can_drop            EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
 can_answer          EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
+can_ticket          EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
 can_export          EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
 can_add             EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
 can_edit            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .

@@ -26,7 +26,7 @@ from ..security import API_READ, EVENT_ADMIN, EXPORT, READ, USER, Viewer, grant,
 
 # Buyers: the events list and page, the booking form, their places.
 BUY = (
-    grants("EventView", READ + ("can_home", "can_book", "can_places", "can_drop", "can_answer"))
+    grants("EventView", READ + ("can_home", "can_book", "can_places", "can_drop", "can_answer", "can_ticket"))
     + grants("EventApi", API_READ) + grants("TicketTypeApi", API_READ)
     + grants("ReservationApi", API_READ + ("can_post", "can_delete"))
     + grants("Events", ("menu_access",)) + grants("EventList", ("menu_access",))

@@ -4,7 +4,7 @@ the organisers' grids of events, ticket types and places, and their REST APIs.
 """
 from datetime import datetime, timezone
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
@@ -340,7 +340,7 @@ class EventView(GuichetModelView):
     label_columns = EVENT_LABELS
     base_order = ("starts_on", "asc")
     base_permissions = ["can_list", "can_show", "can_export", "can_add", "can_edit", "can_home", "can_book",
-                        "can_places", "can_drop", "can_answer", "can_configure"]
+                        "can_places", "can_drop", "can_answer", "can_configure", "can_ticket"]
 
     def pre_add(self, item):
         """Checked, then stored with its creator's grant: both are committed together."""
@@ -482,6 +482,7 @@ class EventView(GuichetModelView):
             (Reservation.holder_id == user.id) | (Reservation.sponsor_id == user.id)).order_by(Reservation.id.desc())
         places = [(place, _items_of(place)) for place in query.limit(200)]
         return self.render_template("events/places.html", title=gettext("My places"), places=places,
+                                    missing={place.id: rules.ticket_missing(place) for place, _ in places},
                                     PRERESERVED=ReservationState.prereserved, OPPOSED=ReservationState.opposed,
                                     FILE=ExtraInfoKind.file, SIZES=rules.SIZES)
 
@@ -503,6 +504,18 @@ class EventView(GuichetModelView):
         with Attempt(done=gettext("The pre-reservation is deleted.")):
             rules.delete_prereservation(g.user, place)
         return redirect(url_for(".places"))
+
+    @expose("/ticket/<int:reservation_id>", methods=["GET"])
+    @has_access
+    def ticket(self, reservation_id):
+        """A place's PDF ticket with its signed QR code, or why not yet."""
+        place = _scoped_or_404(Reservation, reservation_id)
+        with Attempt() as attempt:
+            pdf = rules.ticket_pdf(g.user, place)
+        if attempt.refused is not None:
+            return redirect(url_for(".places"))
+        return Response(pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="billet-{place.id}.pdf"', "Cache-Control": "no-store"})
 
 
 def _restrictions(item):
