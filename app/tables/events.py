@@ -178,8 +178,8 @@ class TicketKind(LabelledEnum):
 
 
 TICKET_KIND_LABELS = LABELS[TicketKind] = {
-    TicketKind.open: lazy_gettext("Open"),
-    TicketKind.restricted: lazy_gettext("Restricted"),
+    TicketKind.open: lazy_pgettext("ticket kind", "Open"),
+    TicketKind.restricted: lazy_pgettext("ticket kind", "Restricted"),
 }
 
 # A restricted ticket type's restrictions: within a kind any one suffices, every kind
