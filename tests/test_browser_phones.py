@@ -173,7 +173,7 @@ def test_desk_c_ent_fits_a_phone(phone, ids):
     assert_fit(teacher, referent, desk)
 
 
-def test_desk_d_event_configuration_fits_a_phone(phone, ids):
+def test_desk_d_events_fit_a_phone(phone, ids):
     manager = phone("eventadmin")
     manager.open(f"/events/show/{ids['gala']}")
     for tab in ("information", "tickets", "options", "groups", "items", "admins"):
@@ -181,7 +181,10 @@ def test_desk_d_event_configuration_fits_a_phone(phone, ids):
     checker = phone("checker")  # the same tabs read-only
     for tab in ("tickets", "options", "admins"):
         checker.open(f"/events/configure/{ids['gala']}/{tab}")
-    assert_fit(manager, checker)
+    student = phone("etudiant")  # their gala place and their guest's, items to give, the booking form
+    student.open("/events/places")
+    student.open(f"/events/show/{ids['gala']}")
+    assert_fit(manager, checker, student)
 
 
 def test_the_platform_fits_a_phone(phone, ids):
