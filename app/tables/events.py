@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from .base import LABELS, SCHEDULED, Audited, LabelledEnum, state_column, utcnow
-from .platform import Organisation, StoredFile
+from .platform import Organisation, PaymentAccount, StoredFile
 
 __all__ = [
     "School", "Association", "AssociationMembership", "PersonProfile", "EventVisibility",
@@ -153,9 +153,14 @@ class Event(Audited, Model):
     sponsorship_limit = Column(Integer, nullable=False, default=0, info={"min": 0, "max": 100})
     cancelled_on = Column(DateTime)
     cancelled_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    # Where its places are paid online (app.platform.payments); none: paid to the organisers.
+    paypal_account_id = Column(Integer, ForeignKey("payment_account.id", name="fk_event_event_paypal_account"))
+    lydia_account_id = Column(Integer, ForeignKey("payment_account.id", name="fk_event_event_lydia_account"))
 
     association = relationship(Association)
     cancelled_by = relationship(User, foreign_keys=[cancelled_by_id])
+    paypal_account = relationship(PaymentAccount, foreign_keys=[paypal_account_id])
+    lydia_account = relationship(PaymentAccount, foreign_keys=[lydia_account_id])
     ticket_types = relationship("TicketType", back_populates="event", order_by="TicketType.id",
                                 cascade="all, delete-orphan")
 
