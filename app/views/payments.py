@@ -95,7 +95,7 @@ class PaymentGatewayView(BaseView):
         with Attempt(done=gettext("A payment request was sent to your phone: accept it in Lydia.")) as attempt:
             payment = payments.lydia_request(payable.kind, row, request.form.get("phone"), g.user)
         if attempt.refused is not None:
-            return redirect(request.referrer or url_for("IndexView.index"))
+            return redirect(payable.link(row))
         return redirect(url_for(".lydia_wait", payment_id=payment.id))
 
     def _own_payment(self, payment_id):
