@@ -342,13 +342,15 @@ def _ipn_fields(body: bytes) -> dict:
 
 def receive_ipn(body: bytes) -> int:
     """Take one PayPal IPN: verify it with PayPal, then record and settle its payment.
-    Returns the HTTP status to answer: 200, or 503 when PayPal could not be asked (PayPal
-    sends the IPN again later). The caller commits."""
+    Returns the HTTP status to answer: 200 (an IPN that cannot be verified now is logged
+    as an error and kept nowhere: PayPal's own history of IPNs can resend it). The caller
+    commits."""
     if not body or len(body) > 50_000:
         return 200
     verdict = _post(current_app.config["PAYPAL_IPN_VERIFY_URL"], b"cmd=_notify-validate&" + body)
     if verdict is None:
-        return 503
+        log.error("IPN not verified, PayPal could not be reached: resend it from PayPal's IPN history")
+        return 200
     if verdict.strip() != b"VERIFIED":
         log.warning("IPN not verified by PayPal (%r): ignored", verdict[:20])
         return 200
