@@ -4,9 +4,11 @@ gateways (tests/payment_gateways.py), what a payment does to the place, mismatch
 five copies of one IPN at once through a real server."""
 import hashlib
 import http.client
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
@@ -26,17 +28,24 @@ from app.platform import payments
 from app.rules import events as rules
 from app.security import ADMIN
 
-from .helpers import user
+from .helpers import DEMO_PASSWORD, user
 from .payment_gateways import LYDIA_PRIVATE, LYDIA_PUBLIC, PAYPAL_RECEIVER, fake, gateways  # noqa: F401
 from .test_events import _association, _event
 
 KIND = "event_reservation"
 
 
-def _place(price="20", item=False, buyer="etudiant"):
-    """A pre-reserved place of `buyer` on a new BDE event paid by the BDE's PayPal and
-    Lydia accounts (with an extra item to provide when `item`); committed. Its id."""
-    event_id, ticket_type_id = _event(price=price)
+_EVENTS = {}  # {with an extra item: event id}: two events serve every test (each logs a grant)
+_PAYERS = []
+
+
+def _shared_event(item):
+    """A BDE event on sale, paid by the BDE's PayPal and Lydia accounts, its one ticket at
+    20 € (with an extra item to provide when `item`); made once per test session."""
+    known = _EVENTS.get(item)
+    if known is not None and db.session.get(Event, known[0]) is not None:
+        return known
+    event_id, ticket_type_id = _event(price="20", capacity=1000)
     event = db.session.get(Event, event_id)
     bde = {provider: db.session.scalars(select(PaymentAccount).where(
         PaymentAccount.organisation_id == _association().organisation_id, PaymentAccount.provider == provider,
@@ -46,9 +55,38 @@ def _place(price="20", item=False, buyer="etudiant"):
         rules.save_extra_info(user("eventadmin"), db.session.get(TicketType, ticket_type_id),
                               label="Certificat médical", kind="text")
     db.session.commit()
-    [place] = rules.book(user(buyer), event, ticket_type_id)
+    _EVENTS[item] = (event_id, ticket_type_id)
+    return _EVENTS[item]
+
+
+def _place(item=False):
+    """A pre-reserved place of a new buyer (who signs in with the demo password) on the
+    shared event; committed. Its id."""
+    from app.security import USER
+
+    event_id, ticket_type_id = _shared_event(item)
+    sm = current_app.appbuilder.sm
+    login = f"payer-{uuid.uuid4().hex[:8]}"
+    buyer = sm.add_user(login, "Lucie", login, f"{login}@guichet.example", [sm.find_role(USER)],
+                        password=DEMO_PASSWORD)
+    _PAYERS.append(login)
+    [place] = rules.book(buyer, db.session.get(Event, event_id), ticket_type_id)
     db.session.commit()
     return place.id
+
+
+def _buyer(place_id):
+    return db.session.get(Reservation, place_id).holder.username
+
+
+@pytest.fixture(scope="module", autouse=True)
+def payers_retired(app):
+    """The buyers made here are made inactive afterwards, so that no other test counts them."""
+    yield
+    with app.app_context():
+        for login in _PAYERS:
+            user(login).active = False
+        db.session.commit()
 
 
 def _ipn(fake, place_id, txn, status="Completed", amount="20.00", currency="EUR", receiver=PAYPAL_RECEIVER,
@@ -83,8 +121,6 @@ def _state(place_id):
 
 
 def _txn():
-    import uuid
-
     return uuid.uuid4().hex[:17].upper()
 
 
@@ -100,7 +136,7 @@ def test_a_verified_completed_ipn_reserves_the_place_once_in_the_payers_name(app
     place, found, paid = _state(place_id)
     assert place.state is ReservationState.reserved and place.paid_on is not None
     assert [(p.state, p.reference, p.amount) for p in found] == [(PaymentState.confirmed, txn, 20)]
-    assert len(paid) == 1 and paid[0].actor_id == user("etudiant").id and txn in paid[0].comment
+    assert len(paid) == 1 and paid[0].actor_id == place.holder_id and txn in paid[0].comment
     assert fake.postbacks[0].startswith(b"cmd=_notify-validate&")
     assert "Lucie" in found[0].raw and "receiver_email" in found[0].raw
 
@@ -167,7 +203,7 @@ def test_the_ipn_endpoint_answers_200_empty_to_anything(app, session, fake):
 
 def test_a_blocked_place_offers_no_payment_and_a_verified_ipn_leaves_it_unpaid(app, session, fake, login_as):
     place_id = _place(item=True)
-    page = login_as("etudiant").get("/events/places").get_data(as_text=True)
+    page = login_as(_buyer(place_id)).get("/events/places").get_data(as_text=True)
     row = page.split(f'data-place="{place_id}"')[1].split("</tr>")[0]
     assert "Certificat médical" in row and "pay-paypal" not in row and "pay-lydia" not in row
     assert "payment-blocked" in row
@@ -179,7 +215,7 @@ def test_a_blocked_place_offers_no_payment_and_a_verified_ipn_leaves_it_unpaid(a
 
 def test_my_places_offers_paypal_with_the_reference_and_the_ipn_address(app, session, fake, login_as):
     place_id = _place()
-    page = login_as("etudiant").get("/events/places").get_data(as_text=True)
+    page = login_as(_buyer(place_id)).get("/events/places").get_data(as_text=True)
     row = page.split(f'data-place="{place_id}"')[1].split("</tr>")[0]
     assert 'action="https://paypal.test/cgi-bin/webscr"' in row
     for name, value in (("business", PAYPAL_RECEIVER), ("amount", "20.00"), ("currency_code", "EUR"),
@@ -195,7 +231,7 @@ def test_my_places_offers_paypal_with_the_reference_and_the_ipn_address(app, ses
 
 
 def _lydia_request(login_as, fake, place_id):
-    client = login_as("etudiant")
+    client = login_as(_buyer(place_id))
     response = client.post(f"/payments/lydia/request/{payments.reference(KIND, place_id)}",
                            data={"phone": "06 12 34 56 78"})
     assert response.status_code == 302 and "/payments/lydia/wait/" in response.location
@@ -252,14 +288,14 @@ def test_lydia_i_have_paid_asks_lydia_and_a_refusal_fails_the_payment(app, sessi
     client.post(f"/payments/lydia/check/{payment.id}")
     place, [payment], paid = _state(place_id)
     assert payment.state is PaymentState.confirmed and place.state is ReservationState.reserved and len(paid) == 1
-    other_id = _place(buyer="etudiant2")
-    client2, asked2 = _lydia_request_as(login_as, fake, other_id, "etudiant2")
+    other_id = _place()
+    client2, asked2 = _lydia_request_as(login_as, fake, other_id, _buyer(other_id))
     fake.lydia_states[asked2["request_uuid"]] = "6"
     _, [refused], _ = _state(other_id)
     client2.post(f"/payments/lydia/check/{refused.id}")
     place, [refused], paid = _state(other_id)
     assert refused.state is PaymentState.failed and place.state is ReservationState.prereserved and not paid
-    assert login_as("etudiant").get(f"/payments/lydia/wait/{refused.id}").status_code == 404
+    assert login_as(_buyer(place_id)).get(f"/payments/lydia/wait/{refused.id}").status_code == 404
 
 
 def _lydia_request_as(login_as, fake, place_id, login):
@@ -273,7 +309,7 @@ def _lydia_request_as(login_as, fake, place_id, login):
 
 def test_lydia_a_bad_phone_is_refused_on_its_field_and_nothing_is_asked(app, session, fake, login_as):
     place_id = _place()
-    client = login_as("etudiant")
+    client = login_as(_buyer(place_id))
     response = client.post(f"/payments/lydia/request/{payments.reference(KIND, place_id)}",
                            data={"phone": "call me"}, follow_redirects=True)
     assert response.status_code == 200 and ("Téléphone" in response.get_data(as_text=True)

@@ -9,7 +9,7 @@ from app.platform import payments
 
 from .helpers import free_port, user
 from .payment_gateways import fake, gateways  # noqa: F401
-from .test_events_payments import KIND, _ipn, _place, _post_ipn, _state, _txn
+from .test_events_payments import KIND, _buyer, _ipn, _place, _post_ipn, _state, _txn, payers_retired  # noqa: F401
 
 
 def test_a_sealed_token_reads_back_only_with_the_same_secret_key(app, session, monkeypatch):
@@ -75,7 +75,7 @@ def test_lydia_out_of_reach_refuses_the_request_on_the_phone_and_keeps_no_paymen
     monkeypatch.setitem(app.config, "PAYMENT_GATEWAY_TIMEOUT", 2)
     with app.test_request_context():
         with pytest.raises(payments.PaymentRefused) as refusal:
-            payments.lydia_request(KIND, db.session.get(Reservation, place_id), "0612345678", user("etudiant"))
+            payments.lydia_request(KIND, db.session.get(Reservation, place_id), "0612345678", user(_buyer(place_id)))
         db.session.rollback()
     assert refusal.value.field == "phone"
     assert db.session.query(Payment).filter_by(payable_type=KIND, payable_id=place_id).count() == 0
