@@ -174,3 +174,15 @@ class Config:
     # to `flask inbound-mail` (an SMTP endpoint). Unset: mails carry no reply address.
     INBOUND_MAIL_DOMAIN = env("INBOUND_MAIL_DOMAIN")
     INBOUND_MAIL_MAX_BYTES = env("INBOUND_MAIL_MAX_BYTES", 20 * 1024 * 1024, int)
+
+    # Online payments (app/platform/payments.py). The gateways' addresses are settings, so
+    # that tests run against a local fake gateway. PayPal: where the payment button posts,
+    # where each IPN is posted back for verification (`cmd=_notify-validate`), and whether
+    # the IPNs are the sandbox's (`test_ipn=1`); an IPN of the other kind is ignored.
+    PAYPAL_URL = env("PAYPAL_URL", "https://www.paypal.com/cgi-bin/webscr")
+    PAYPAL_IPN_VERIFY_URL = env("PAYPAL_IPN_VERIFY_URL", "https://ipnpb.paypal.com/cgi-bin/webscr")
+    PAYPAL_SANDBOX = env("PAYPAL_SANDBOX", False, bool)
+    # Lydia: the API's root ({LYDIA_URL}/api/request/do.json...).
+    LYDIA_URL = env("LYDIA_URL", "https://lydia-app.com")
+    # Seconds a call to a gateway may take.
+    PAYMENT_GATEWAY_TIMEOUT = env("PAYMENT_GATEWAY_TIMEOUT", 10, float)

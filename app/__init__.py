@@ -74,9 +74,9 @@ def create_app(overrides=None, register_more=None):
     with app.app_context():
         appbuilder = AppBuilder(indexview=GuichetIndexView, update_perms=False)
         appbuilder.init_app(app, db.session)
-        from .views import accounts, delegation, exports, files, notifications, platform
+        from .views import accounts, delegation, exports, files, notifications, payments, platform
 
-        for module in (platform, delegation, files, exports, accounts, notifications):
+        for module in (platform, delegation, files, exports, accounts, notifications, payments):
             module.register(appbuilder)
         for desk in DESKS:
             appbuilder.menu.add_category(desk.category, icon=desk.icon, label=desk.label)

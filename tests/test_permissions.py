@@ -221,6 +221,17 @@ menu_access         EventList             Y    .    .    .    .    .    .    .  
 menu_access         MyPlaces              Y    .    .    .    .    .    .    .    Y    .    .    Y
 menu_access         TicketTypes           Y    .    .    .    .    .    .    .    Y    .    .    .
 menu_access         Reservations          Y    .    .    .    .    .    .    .    Y    .    .    .
+can_pay             PaymentGatewayView    Y    .    .    .    .    .    .    .    Y    .    .    Y
+can_list            PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .
+can_show            PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .
+can_export          PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .
+can_add             PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .
+can_list            PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .
+can_show            PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .
+can_export          PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         Payments              Y    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         PaymentAccounts       Y    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         PaymentList           Y    .    .    .    .    .    .    .    Y    .    .    .
 """
 
 

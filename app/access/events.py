@@ -2,7 +2,7 @@
 their own places; an event's admins see it, its configuration and its places at the
 level granted to them (to the person, a FAB group they are in, or the board of an
 association they sit on); the creator of an event holds "manage" by a grant."""
-from flask_appbuilder.security.sqla.models import assoc_user_group
+from flask_appbuilder.security.sqla.models import User, assoc_user_group
 from sqlalchemy import and_, false, or_, select
 
 from ..extensions import db
@@ -17,12 +17,14 @@ from ..models import (
     ExtraInfoAnswer,
     Option,
     OptionGroup,
+    Payment,
     PersonProfile,
     Reservation,
     School,
     TicketType,
 )
 from ..security import API_READ, EVENT_ADMIN, EXPORT, READ, USER, Viewer, grant, grants, is_admin, scope, viewer_of
+from .platform import payment_scope
 
 # Buyers: the events list and page, the booking form, their places.
 BUY = (
@@ -31,6 +33,7 @@ BUY = (
     + grants("ReservationApi", API_READ + ("can_post", "can_delete"))
     + grants("Events", ("menu_access",)) + grants("EventList", ("menu_access",))
     + grants("MyPlaces", ("menu_access",))
+    + grants("PaymentGatewayView", ("can_pay",))
 )
 # Organisers: events they create or were granted, their configuration and places
 # (each action checks the level on the event itself, app/rules/events.py).
@@ -42,6 +45,9 @@ ORGANISE = (
     + grants("ReservationApi", ("can_transition", "can_give", "can_validate_item"))
     + grants("EventApi", ("can_cancel",))
     + grants("TicketTypes", ("menu_access",)) + grants("Reservations", ("menu_access",))
+    + grants("PaymentAccountView", READ + EXPORT + ("can_add",)) + grants("PaymentView", READ + EXPORT)
+    + grants("Payments", ("menu_access",)) + grants("PaymentAccounts", ("menu_access",))
+    + grants("PaymentList", ("menu_access",))
 )
 grant((USER, EVENT_ADMIN), BUY)
 grant(EVENT_ADMIN, ORGANISE)
@@ -178,3 +184,30 @@ def sees_event(user, event) -> bool:
 def is_board_member(user, association) -> bool:
     return db.session.query(AssociationMembership.id).filter_by(
         user_id=user.id, association_id=association.id, board_member=True).first() is not None
+
+
+# Payments of places (app.platform.payments): seen by whoever sees the place.
+payment_scope(Reservation.__tablename__, lambda viewer: Payment.payable_id.in_(
+    select(Reservation.id).where(visible_reservations(viewer))))
+
+
+def organisers(event, level: AdminLevel = AdminLevel.validate) -> list:
+    """The people holding `level` (or higher) on an event by a grant: to them, to a group
+    they are in, or to a board they sit on."""
+    grants_held = select(EventAdminGrant).where(EventAdminGrant.event_id == event.id,
+                                                EventAdminGrant.revoked_on.is_(None),
+                                                EventAdminGrant.level.in_(LEVELS_FROM[level]))
+    user_ids = set()
+    for row in db.session.scalars(grants_held):
+        if row.user_id:
+            user_ids.add(row.user_id)
+        elif row.group_id:
+            user_ids.update(db.session.scalars(select(assoc_user_group.c.user_id)
+                                               .where(assoc_user_group.c.group_id == row.group_id)))
+        elif row.board_id:
+            user_ids.update(db.session.scalars(select(AssociationMembership.user_id).where(
+                AssociationMembership.association_id == row.board_id, AssociationMembership.board_member.is_(True))))
+    if not user_ids:
+        return []
+    return db.session.scalars(select(User).where(User.id.in_(user_ids), User.active.is_(True))
+                              .order_by(User.id)).all()

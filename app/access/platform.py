@@ -2,9 +2,19 @@
 notification feed and the outbox, delegated rights and their log; what every
 signed-in person may do, and what delegating users may do besides."""
 from flask_appbuilder.security.sqla.models import Role, User
-from sqlalchemy import false, select
+from sqlalchemy import and_, false, or_, select
 
-from ..models import DelegationLog, ExportFile, Membership, Notification, Organisation, OutboxMail, RoleGrant
+from ..models import (
+    DelegationLog,
+    ExportFile,
+    Membership,
+    Notification,
+    Organisation,
+    OutboxMail,
+    Payment,
+    PaymentAccount,
+    RoleGrant,
+)
 from ..security import (
     ADMIN,
     API_READ,
@@ -95,3 +105,22 @@ scope(ExportFile, lambda viewer: ExportFile.user_id == viewer.user_id if viewer.
 scope(Role, grantable_roles)
 scope(RoleGrant, by_organisation(RoleGrant.organisation_id))
 scope(DelegationLog, by_organisation(DelegationLog.organisation_id))
+
+
+#: {payable kind: rule(viewer) -> SQL criterion on Payment}: the payments of each kind a
+#: viewer sees, as the desk that sells them decides (its app/access module registers it).
+PAYMENT_SCOPES = {}
+
+
+def payment_scope(kind: str, rule) -> None:
+    PAYMENT_SCOPES[kind] = rule
+
+
+def visible_payments(viewer: Viewer):
+    criteria = [and_(Payment.payable_type == kind, rule(viewer)) for kind, rule in PAYMENT_SCOPES.items()]
+    return or_(*criteria) if criteria else false()
+
+
+# Payment accounts: the members of the organisation they pay see them (and choose them).
+scope(PaymentAccount, by_organisation(PaymentAccount.organisation_id))
+scope(Payment, visible_payments)

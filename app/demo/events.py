@@ -2,7 +2,8 @@
 their boards, students of both schools and of several promotions, an external
 account, a checker; the gala (tickets restricted by promotion, options, an option
 group, a deposit cheque to upload, sponsorship), a free conference, a club activity,
-the board's private meeting; a few places taken."""
+the board's private meeting; a few places taken; the BDE's PayPal and Lydia accounts,
+the gala paid by PayPal."""
 from datetime import datetime, time, timedelta
 
 from flask import current_app
@@ -16,10 +17,13 @@ from ..models import (
     EventAdminGrant,
     EventVisibility,
     ExtraInfoKind,
+    PaymentAccount,
+    PaymentProvider,
     PersonProfile,
     Reservation,
     School,
 )
+from ..platform import payments
 from ..platform.clock import local_today, to_utc
 from ..rules import events as rules
 from ..security import EVENT_ADMIN, USER
@@ -53,6 +57,24 @@ def _event(creator, association, name, days, visibility, limit=0, place=None, de
                               sale_opens_on=to_utc(datetime.combine(local_today() - timedelta(days=1), time(12))),
                               sale_closes_on=to_utc(datetime.combine(day, time(0))), visibility=visibility,
                               sponsorship_limit=limit, place=place, description=description), True
+
+
+def _payment_accounts(association):
+    """The BDE's PayPal and Lydia accounts (the Lydia tokens are the demo's own, no real vendor's)."""
+    found = {account.provider: account for account in db.session.query(PaymentAccount).filter_by(
+        organisation_id=association.organisation_id)}
+    wanted = [PaymentAccount(organisation_id=association.organisation_id, provider=PaymentProvider.paypal,
+                             description="PayPal du BDE", receiver_email="tresorerie-bde@guichet.example"),
+              PaymentAccount(organisation_id=association.organisation_id, provider=PaymentProvider.lydia,
+                             description="Lydia du BDE", public_token="demo-bde-public-token")]
+    for account in wanted:
+        if account.provider not in found:
+            payments.check_account(account, "demo-bde-private-token" if account.provider is PaymentProvider.lydia
+                                   else None)
+            db.session.add(account)
+            found[account.provider] = account
+    db.session.commit()
+    return found[PaymentProvider.paypal], found[PaymentProvider.lydia]
 
 
 def load():
@@ -106,6 +128,10 @@ def load():
         rules.save_extra_info(people["eventadmin"], students, label="Chèque de caution (scan)",
                               kind=ExtraInfoKind.file.value)
         rules.grant_level(people["eventadmin"], gala, AdminLevel.checkin, user=people["checker"])
+        db.session.commit()
+    paypal, lydia = _payment_accounts(bde)
+    if gala.paypal_account_id is None:
+        gala.paypal_account_id = paypal.id
         db.session.commit()
     conference, new = _event(people["eventadmin"], bde, "Conférence : l'IA et l'ingénieur", 15,
                              EventVisibility.public, 0, "Amphi 1, Écully", at=time(18), hours=2)

@@ -403,7 +403,10 @@ def _parse_constant(name):
 
 
 def check_request():
-    """Refuse (InputRefused) a request carrying what no column can hold."""
+    """Refuse (InputRefused) a request carrying what no column can hold. A form's body
+    is kept as sent, for the views that check it as it came (a payment gateway's)."""
+    if request.mimetype == "application/x-www-form-urlencoded":
+        request.get_data(cache=True)
     for source in (request.args, request.form):
         for name, value in source.items(multi=True):
             if "\x00" in name or "\x00" in value:

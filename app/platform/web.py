@@ -15,6 +15,8 @@
   through TRUSTED_PROXIES). The app itself never redirects to https: the embedded
   default and the tests are served over http, and TLS is the reverse proxy's job.
 """
+from urllib.parse import urlsplit
+
 from flask_talisman import Talisman
 
 CONTENT_SECURITY_POLICY = {
@@ -38,9 +40,19 @@ class _Talisman(Talisman):
         headers.setdefault("Referrer-Policy", self.referrer_policy)
 
 
+def _origin(url) -> str:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
 def install(app) -> None:
-    """Add the headers to every response of `app` (after settings.settle)."""
+    """Add the headers to every response of `app` (after settings.settle). Forms post to
+    the app itself, and to the payment gateway a payment button posts to (PAYPAL_URL)."""
     https = app.config["PUBLIC_URL"].lower().startswith("https://")
+    policy = dict(CONTENT_SECURITY_POLICY)
+    gateway = _origin(app.config.get("PAYPAL_URL"))
+    if gateway:
+        policy["form-action"] = f"'self' {gateway}"
     app.extensions["talisman"] = _Talisman(
         app,
         force_https=False,
@@ -48,7 +60,7 @@ def install(app) -> None:
         strict_transport_security_max_age=HSTS_MAX_AGE,
         strict_transport_security_include_subdomains=False,
         frame_options="DENY",
-        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy=policy,
         content_security_policy_nonce_in=["script-src"],
         referrer_policy="same-origin",
         permissions_policy="browsing-topics=()",

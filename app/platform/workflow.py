@@ -57,6 +57,15 @@ class TransitionRefused(Refused):
 
 
 @dataclass(frozen=True)
+class OnBehalf:
+    """A service firing for a person (a payment gateway confirming their payment): the
+    history names the person (`id`, None for nobody); whether the service may fire is
+    the caller's decision, the source states, the comment and the guards still hold."""
+
+    id: Optional[int]
+
+
+@dataclass(frozen=True)
 class Transition:
     name: str
     label: object
@@ -146,7 +155,7 @@ class Workflow:
                               action=transition.label, state=self.state_label(state))
             return TransitionRefused(None, " ".join(filter(None, [message, self.already(item)])))
         roles = role_names(user)
-        may = ADMIN in roles or roles.intersection(transition.roles) or (
+        may = isinstance(user, OnBehalf) or ADMIN in roles or roles.intersection(transition.roles) or (
             transition.allowed is not None and transition.allowed(user, item))
         if not may:
             return TransitionRefused(None, gettext("You may not “%(action)s” this record.", action=transition.label))

@@ -22,7 +22,7 @@ from flask_babel import format_date, format_datetime, format_time, gettext, lazy
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..access.events import holds, is_board_member, level_of, sees_event
+from ..access.events import holds, is_board_member, level_of, organisers, sees_event
 from ..extensions import db
 from ..models import (
     AdminLevel,
@@ -37,6 +37,7 @@ from ..models import (
     ExtraInfoKind,
     Option,
     OptionGroup,
+    PaymentProvider,
     PersonProfile,
     Reservation,
     ReservationState,
@@ -46,10 +47,10 @@ from ..models import (
     TicketTypePromotion,
     utcnow,
 )
-from ..platform import delegation, files, notifications, passes, signing, transactions
+from ..platform import delegation, files, notifications, passes, payments, signing, transactions
 from ..platform.clock import local_today, zone
 from ..platform.refusals import Refused
-from ..platform.workflow import Transition, Workflow
+from ..platform.workflow import OnBehalf, Transition, Workflow
 from ..security import is_admin
 
 SIZES = ("XS", "S", "M", "L", "XL", "XXL")
@@ -864,3 +865,65 @@ def counts(event) -> list:
         .where(Reservation.event_id == event.id).group_by(Reservation.ticket_type_id, Reservation.state)))
     return [(tt, rows.get((tt.id, PRERESERVED), 0), rows.get((tt.id, RESERVED), 0), tt.capacity)
             for tt in event.ticket_types]
+
+
+# ---------------------------------------------------------------------------
+# Online payment of a place (app.platform.payments)
+# ---------------------------------------------------------------------------
+
+PAYABLE_KIND = Reservation.__tablename__
+
+
+def payment_account(reservation, provider):
+    """The event's account of a provider, if it pays the event's organiser association."""
+    event = reservation.event
+    account = event.paypal_account if provider is PaymentProvider.paypal else event.lydia_account
+    if account is None or account.provider is not provider \
+            or account.organisation_id != event.association.organisation_id:
+        return None
+    return account
+
+
+def online_payment_blockers(reservation) -> list:
+    """Why a place cannot be paid online now (empty: it can)."""
+    if reservation.state is not PRERESERVED:
+        return [gettext("This place is not waiting for a payment.")]
+    if reservation.event.cancelled:
+        return [gettext("The event is cancelled.")]
+    missing = payment_blockers(reservation)
+    if missing:
+        return [gettext("Extra items missing or not validated: %(items)s.",
+                        items=", ".join(info.label for info in missing))]
+    return []
+
+
+def _payer_id(reservation):
+    """Who pays a place: its holder, or the sponsor for a guest."""
+    return reservation.sponsor_id or reservation.holder_id
+
+
+def _paid_online(reservation, payment) -> None:
+    """The gateway confirmed the payment: the place is marked paid, for its payer, with the
+    provider and its reference in the history; its guards (extra items, event running) hold."""
+    RESERVATION_WORKFLOW.fire(reservation, "mark_paid", OnBehalf(_payer_id(reservation)), gettext(
+        "Paid by %(provider)s, reference %(reference)s.", provider=payment.provider, reference=payment.reference))
+
+
+def _opposed_by_payment(reservation, payment, reason) -> None:
+    """A payment that does not match what was due puts the place in opposition, with the reason."""
+    if reservation.state is OPPOSED:
+        return
+    RESERVATION_WORKFLOW.fire(reservation, "oppose", OnBehalf(None), reason)
+
+
+def _pays_for(user, reservation) -> bool:
+    return user is not None and getattr(user, "id", None) in (reservation.holder_id, reservation.sponsor_id)
+
+
+payments.register_payable(payments.Payable(
+    kind=PAYABLE_KIND, model=Reservation, amount=lambda reservation: Decimal(reservation.price),
+    account=payment_account, blockers=online_payment_blockers,
+    label=lambda reservation: f"{reservation.event.name} — {reservation.ticket_type.name} (#{reservation.id})",
+    may_pay=_pays_for, confirmed=_paid_online, mismatch=_opposed_by_payment,
+    alerted=lambda reservation: organisers(reservation.event, AdminLevel.validate),
+    mismatch_template="events/payment_mismatch", link=lambda reservation: "/events/places"))

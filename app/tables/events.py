@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from .base import LABELS, SCHEDULED, Audited, LabelledEnum, state_column, utcnow
-from .platform import Organisation, StoredFile
+from .platform import Organisation, PaymentAccount, StoredFile
 
 __all__ = [
     "School", "Association", "AssociationMembership", "PersonProfile", "EventVisibility",
@@ -158,9 +158,14 @@ class Event(Audited, Model):
     # with the first ticket: the private key sealed, the public one for the scanners.
     signing_key = Column(Text)
     public_key = Column(LargeBinary(32))
+    # Where its places are paid online (app.platform.payments); none: paid to the organisers.
+    paypal_account_id = Column(Integer, ForeignKey("payment_account.id", name="fk_event_event_paypal_account"))
+    lydia_account_id = Column(Integer, ForeignKey("payment_account.id", name="fk_event_event_lydia_account"))
 
     association = relationship(Association)
     cancelled_by = relationship(User, foreign_keys=[cancelled_by_id])
+    paypal_account = relationship(PaymentAccount, foreign_keys=[paypal_account_id])
+    lydia_account = relationship(PaymentAccount, foreign_keys=[lydia_account_id])
     ticket_types = relationship("TicketType", back_populates="event", order_by="TicketType.id",
                                 cascade="all, delete-orphan")
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     JSON,
     LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -412,3 +413,96 @@ class ExportFile(Audited, Model):
 
     def __str__(self):
         return self.file_name
+
+
+# ---------------------------------------------------------------------------
+# Platform: online payments (app/platform/payments.py)
+# ---------------------------------------------------------------------------
+
+__all__ += ["PaymentProvider", "PAYMENT_PROVIDER_LABELS", "PaymentAccount", "PaymentState",
+            "PAYMENT_STATE_LABELS", "Payment"]
+
+
+class PaymentProvider(LabelledEnum):
+    paypal = "paypal"
+    lydia = "lydia"
+
+
+PAYMENT_PROVIDER_LABELS = LABELS[PaymentProvider] = {
+    PaymentProvider.paypal: lazy_gettext("PayPal"),
+    PaymentProvider.lydia: lazy_gettext("Lydia"),
+}
+
+
+class PaymentAccount(Audited, Model):
+    """Where an organisation is paid: a PayPal receiver mail, or a Lydia vendor's public
+    and private tokens. Never changed once created (a new account replaces a wrong one);
+    the private token is kept sealed (app.platform.payments.seal) and never shown."""
+
+    __tablename__ = "payment_account"
+
+    id = Column(Integer, primary_key=True)
+    organisation_id = Column(Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False,
+                             index=True)
+    provider = Column(Enum(PaymentProvider, native_enum=False, length=10, name="payment_provider"),
+                      nullable=False)
+    description = Column(String(150), nullable=False)
+    receiver_email = Column(String(254))  # PayPal
+    public_token = Column(String(100))  # Lydia: the vendor token, sent with each request
+    sealed_private_token = Column(Text)  # Lydia: signs its callbacks; Fernet-sealed
+
+    organisation = relationship(Organisation)
+
+    def __str__(self):
+        return f"{self.description} ({self.provider})"
+
+
+class PaymentState(LabelledEnum):
+    created = "created"  # asked of the provider, nothing heard back yet
+    pending = "pending"  # the provider holds it (an e-cheque), or it waits on the payable
+    confirmed = "confirmed"  # paid, and what it pays for settled
+    failed = "failed"  # refused, cancelled or not matching what was due
+    refunded = "refunded"
+
+
+PAYMENT_STATE_LABELS = LABELS[PaymentState] = {
+    PaymentState.created: lazy_gettext("Created"),
+    PaymentState.pending: lazy_gettext("Pending"),
+    PaymentState.confirmed: lazy_gettext("Confirmed"),
+    PaymentState.failed: lazy_gettext("Failed"),
+    PaymentState.refunded: lazy_gettext("Refunded"),
+}
+
+
+class Payment(Audited, Model):
+    """One payment of a payable row (`payable_type` = a kind registered with
+    app.platform.payments, `payable_id` its key) through one provider. `reference` is
+    the provider's: PayPal's txn_id, Lydia's request_uuid, unique per provider, which
+    makes a repeated notification land on the same row. Every notification received is
+    kept in `raw`, as received."""
+
+    __tablename__ = "payment"
+    __table_args__ = (
+        UniqueConstraint("provider", "reference", name="uq_payment_provider_reference"),
+        Index("ix_payment_payable", "payable_type", "payable_id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    payable_type = Column(String(50), nullable=False)
+    payable_id = Column(Integer, nullable=False)
+    account_id = Column(Integer, ForeignKey("payment_account.id", ondelete="SET NULL"), index=True)
+    provider = Column(Enum(PaymentProvider, native_enum=False, length=10, name="payment_provider"),
+                      nullable=False)
+    state = state_column(PaymentState, "payment_state", PaymentState.created, length=10, index=True)
+    amount = Column(Numeric(10, 2))
+    currency = Column(String(3))
+    reference = Column(String(100))
+    request_id = Column(String(100))  # Lydia's request_id, which its callbacks carry
+    payer_email = Column(String(254))
+    reason = Column(Text)  # why it is pending or failed, as people read it
+    raw = Column(Text)
+
+    account = relationship(PaymentAccount)
+
+    def __str__(self):
+        return f"{self.provider} {self.reference or self.id}"

@@ -8,6 +8,7 @@ from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_appbuilder.security.sqla.models import Group
 from flask_babel import gettext, lazy_gettext as _l, ngettext
@@ -24,13 +25,14 @@ from ..models import (
     ExtraInfo,
     ExtraInfoAnswer,
     ExtraInfoKind,
+    PaymentProvider,
     Reservation,
     ReservationState,
     School,
     TicketKind,
     TicketType,
 )
-from ..platform import clock, inputs
+from ..platform import clock, inputs, payments
 from ..rules import events as rules
 from ..security import ScopedInterface, apply_scope
 from .base import (
@@ -922,6 +924,34 @@ class ReservationApi(GuichetModelRestApi):
             "id": given.id, "validated_on": OffsetDateTime()._serialize(given.validated_on, None, None)})
 
 
+# -- Online payment (app.platform.payments): an event's accounts, "Pay" on My places --
+
+EVENT_LABELS.update({"paypal_account": _l("PayPal account"), "lydia_account": _l("Lydia account")})
+EventView.edit_columns = [*EventView.edit_columns, "paypal_account", "lydia_account"]
+EventView.add_columns = [*EventView.add_columns, "paypal_account", "lydia_account"]
+# Each drop-down offers the accounts of its provider (and, by the row scope, of one's organisations).
+EventView.add_form_query_rel_fields = EventView.edit_form_query_rel_fields = {
+    "paypal_account": [["provider", FilterEqual, PaymentProvider.paypal]],
+    "lydia_account": [["provider", FilterEqual, PaymentProvider.lydia]],
+}
+
+
+def payment_offer(place) -> dict:
+    """What "My places" offers to pay a place: why not (`blockers`), or the PayPal
+    button's form and whether Lydia is offered, with the place's signed reference."""
+    blockers = rules.online_payment_blockers(place)
+    paypal = lydia = None
+    if place.state is ReservationState.prereserved:
+        if not blockers:
+            paypal = payments.paypal_button(rules.PAYABLE_KIND, place)
+            lydia = payments.lydia_offered(rules.PAYABLE_KIND, place)
+        elif not (rules.payment_account(place, PaymentProvider.paypal)
+                  or rules.payment_account(place, PaymentProvider.lydia)):
+            blockers = []  # nothing is paid online here: nothing to say why not
+    return {"blockers": blockers, "paypal": paypal, "lydia": lydia,
+            "reference": payments.reference(rules.PAYABLE_KIND, place.id)}
+
+
 def register(appbuilder):
     appbuilder.add_view(EventView, "EventList", icon="fa-calendar", label=_l("Events"), category=DESK.category)
     appbuilder.add_link("MyPlaces", href="/events/places", icon="fa-ticket", label=_l("My places"),
@@ -932,3 +962,4 @@ def register(appbuilder):
                         category=DESK.category)
     for api in (EventApi, TicketTypeApi, ReservationApi):
         appbuilder.add_api(api)
+    appbuilder.app.jinja_env.globals["payment_offer"] = payment_offer

@@ -1,7 +1,7 @@
 """desk D: signed QR tickets (an event's key pair, a place's ticket secret)
 
 Revision ID: e6b1f2a9c4d3
-Revises: d5a028d71005
+Revises: 4291085dd7be
 Create Date: 2026-12-02 08:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e6b1f2a9c4d3'
-down_revision = 'd5a028d71005'
+down_revision = '4291085dd7be'
 branch_labels = None
 depends_on = None
 
