@@ -174,7 +174,7 @@ def test_a_sandbox_ipn_is_ignored_by_a_live_site(app, session, fake):
 
 @pytest.mark.parametrize("wrong, said", [
     ({"amount": "2.00"}, "2.00"), ({"currency": "USD"}, "USD"),
-    ({"receiver": "someone-else@example.org"}, "account")])
+    ({"receiver": "someone-else@example.org"}, "compte de la vente")])
 def test_a_payment_that_does_not_match_opposes_the_place_and_mails_organisers_and_admins(
         app, session, fake, wrong, said):
     place_id = _place()

@@ -7,7 +7,7 @@ and whom a mismatch is mailed to (besides the platform's administrators). This m
 does the rest, the same for every desk:
 
 * **Accounts** (`PaymentAccount`) are never changed once created; a Lydia account's
-  private token is kept sealed (Fernet, with a key derived from SECRET_KEY) and only
+  private token is kept sealed (`signing.seal`) and only
   read here, to check a callback's signature.
 * **PayPal.** The payment button posts to PAYPAL_URL with the payable's signed reference
   in `custom` and the IPN endpoint in `notify_url`. Each IPN is posted back, byte for
@@ -29,7 +29,6 @@ settings, so tests run against a local fake gateway.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -42,7 +41,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Callable, Optional
 from urllib.parse import parse_qsl, urlencode
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext
@@ -52,7 +50,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Payment, PaymentAccount, PaymentProvider, PaymentState
 from ..security import ADMIN
-from . import notifications, transactions
+from . import notifications, signing, transactions
 from .refusals import Refused
 
 log = logging.getLogger(__name__)
@@ -117,23 +115,14 @@ def payments_of(kind, row_id) -> list:
 # ---------------------------------------------------------------------------
 
 
-def _fernet() -> Fernet:
-    key = hashlib.sha256(b"guichet.payment-account\x00" + current_app.config["SECRET_KEY"].encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
-def seal(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
-
-
 def unsealed_private_token(account) -> Optional[str]:
     """The Lydia private token of an account, for a signature check only (None: unreadable,
     e.g. SECRET_KEY changed since the account was created)."""
     if not account or not account.sealed_private_token:
         return None
     try:
-        return _fernet().decrypt(account.sealed_private_token.encode()).decode()
-    except InvalidToken:
+        return signing.unseal(account.sealed_private_token).decode()
+    except ValueError:
         log.error("payment account %s: its private token cannot be unsealed (SECRET_KEY changed?)", account.id)
         return None
 
@@ -174,7 +163,7 @@ def check_account(account, private_token=None) -> PaymentAccount:
         secret = _text(private_token, "private_token", gettext("Private token"), 100)
         if account.receiver_email:
             raise PaymentRefused("receiver_email", gettext("Receiver's mail: a Lydia account has tokens, no mail."))
-        account.receiver_email, account.sealed_private_token = None, seal(secret)
+        account.receiver_email, account.sealed_private_token = None, signing.seal(secret.encode())
     return account
 
 
