@@ -189,3 +189,41 @@ def test_an_extra_item_is_validated_over_the_api_by_a_validator_only(app, bearer
     with app.app_context():
         answers = {a.extra_info_id: a for a in db.session.get(Reservation, place_id).answers}
         assert answers[size_id].validated_by.username == "eventadmin"
+
+
+def test_ticket_types_are_created_changed_and_deleted_through_the_configuration_rules(app, bearer):
+    with app.app_context():
+        event_id, booked_type_id = new_event(price="6")
+    manager, student = bearer("eventadmin"), bearer("etudiant2")
+    created = manager.post("/api/v1/tickettype/", json={
+        "event": event_id, "name": "Tarif réduit", "kind": "restricted", "price": "4,50", "capacity": 20,
+        "promotions": [2027], "sponsorship_allowed": True})
+    assert created.status_code == 201, created.json
+    type_id = created.json["id"]
+    with app.app_context():
+        made = db.session.get(TicketType, type_id)
+        assert (made.name, str(made.price), made.capacity, made.promotions, made.sponsorship_allowed) == \
+            ("Tarif réduit", "4.50", 20, [2027], True)
+    changed = manager.put(f"/api/v1/tickettype/{type_id}", json={"capacity": 30, "name": "Tarif étudiant"})
+    assert changed.status_code == 200, changed.json
+    for body, field in (({"kind": "open"}, "kind"), ({"capacity": -1}, "capacity"), ({"capacity": "x"}, "capacity"),
+                        ({"price": "abc"}, "price"), ({"name": ""}, "name"), ({"promotions": ["2027"]}, "promotions"),
+                        ({"schools": [999999]}, "schools")):
+        assert _field(manager.put(f"/api/v1/tickettype/{type_id}", json=body)) == field, body
+    assert _field(manager.post("/api/v1/tickettype/", json={"event": event_id, "name": "X", "kind": "vip"})) == "kind"
+    with app.app_context():
+        kept = db.session.get(TicketType, type_id)
+        assert (kept.name, kept.capacity, kept.promotions) == ("Tarif étudiant", 30, [2027])
+        rules.book(user("etudiant2"), db.session.get(Event, event_id), booked_type_id)
+        db.session.commit()
+    # A ticket type with a place is frozen; a student may not configure; another organiser may not either.
+    assert _field(manager.put(f"/api/v1/tickettype/{booked_type_id}", json={"capacity": 99})) == "ticket_type"
+    assert _field(manager.delete(f"/api/v1/tickettype/{booked_type_id}")) == "ticket_type"
+    assert student.post("/api/v1/tickettype/", json={"event": event_id, "name": "Y", "kind": "open"}).status_code \
+        in (401, 403)
+    assert bearer("clubadmin").delete(f"/api/v1/tickettype/{type_id}").status_code == 422  # seen, not managed
+    assert manager.put("/api/v1/tickettype/999999999", json={"capacity": 1}).status_code == 404
+    assert manager.delete(f"/api/v1/tickettype/{type_id}").status_code == 200
+    with app.app_context():
+        assert db.session.get(TicketType, type_id) is None
+        assert db.session.get(TicketType, booked_type_id).capacity != 99

@@ -43,7 +43,7 @@ ORGANISE = (
     + grants("ReservationView", READ + EXPORT + ("mark_paid", "oppose", "can_validate_item", "validate_items",
                                                  "can_give", "delete_prereservations"))
     + grants("ReservationApi", ("can_transition", "can_give", "can_validate_item"))
-    + grants("EventApi", ("can_cancel",))
+    + grants("EventApi", ("can_cancel",)) + grants("TicketTypeApi", ("can_post", "can_put", "can_delete"))
     + grants("TicketTypes", ("menu_access",)) + grants("Reservations", ("menu_access",))
     + grants("PaymentAccountView", READ + EXPORT + ("can_add",)) + grants("PaymentView", READ + EXPORT)
     + grants("Payments", ("menu_access",)) + grants("PaymentAccounts", ("menu_access",))

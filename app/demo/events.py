@@ -17,8 +17,10 @@ from ..models import (
     EventAdminGrant,
     EventVisibility,
     ExtraInfoKind,
+    Payment,
     PaymentAccount,
     PaymentProvider,
+    PaymentState,
     PersonProfile,
     Reservation,
     School,
@@ -168,6 +170,17 @@ def load():
         ticket_type = event.ticket_types[index]
         options = [o.id for o in ticket_type.options if o.name in option_names]
         rules.book(user, event, ticket_type.id, options, guests)
+        db.session.commit()
+    # The student paid the gala by PayPal before the cheque scan was validated: the
+    # payment waits on the place, as the payments grid shows.
+    place = db.session.query(Reservation).filter_by(event_id=gala.id, holder_id=people["etudiant"].id).first()
+    if place is not None and not payments.payments_of(rules.PAYABLE_KIND, place.id):
+        db.session.add(Payment(
+            payable_type=rules.PAYABLE_KIND, payable_id=place.id, account_id=paypal.id,
+            provider=PaymentProvider.paypal, state=PaymentState.pending, amount=place.price, currency="EUR",
+            reference="DEMO-7HX41285LK", payer_email="lucie.bernard@example.org",
+            reason="Informations supplémentaires manquantes ou non validées : Chèque de caution (scan).",
+            raw="mc_gross=60.00&mc_currency=EUR&payment_status=Completed&txn_id=DEMO-7HX41285LK"))
         db.session.commit()
     grants = db.session.query(EventAdminGrant).count()
     yield (f"Events: {db.session.query(Event).count()} events of {len(associations)} associations, "

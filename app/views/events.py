@@ -485,6 +485,7 @@ class EventView(GuichetModelView):
         places = [(place, _items_of(place)) for place in query.limit(200)]
         return self.render_template("events/places.html", title=gettext("My places"), places=places,
                                     missing={place.id: rules.ticket_missing(place) for place, _ in places},
+                                    payment_offer=payment_offer,
                                     PRERESERVED=ReservationState.prereserved, OPPOSED=ReservationState.opposed,
                                     FILE=ExtraInfoKind.file, SIZES=rules.SIZES)
 
@@ -737,10 +738,118 @@ class EventApi(GuichetModelRestApi):
 
 
 class TicketTypeApi(GuichetModelRestApi):
+    """Ticket types: read in scope; created, changed and deleted through the configuration
+    rules (the manage level, the kind fixed at creation, frozen once a place is taken)."""
+
     grid = TicketTypeView
     resource_name = "tickettype"
-    base_permissions = ["can_get", "can_info"]
-    include_route_methods = {"get", "get_list", "info"}
+    base_permissions = ["can_get", "can_info", "can_post", "can_put", "can_delete"]
+    include_route_methods = {"get", "get_list", "info", "post", "put", "delete"}
+    FIELDS = {"name": str, "price": str, "capacity": int, "sponsorship_allowed": bool, "promotions": list,
+              "schools": list, "memberships": list, "description": str}
+
+    def _save(self, event, ticket_type=None):
+        if event is None:
+            raise rules.EventRefused("event", gettext("Event: no such event."))
+        values = read_json({"event": int, "kind": str, **self.FIELDS})
+        current = ticket_type or TicketType(price=0, capacity=0, sponsorship_allowed=False)
+        return rules.save_ticket_type(
+            g.user, event, ticket_type, name=values.get("name", getattr(current, "name", None)),
+            kind=values.get("kind"), price=values.get("price", current.price),
+            capacity=values.get("capacity", current.capacity),
+            sponsorship_allowed=values.get("sponsorship_allowed", current.sponsorship_allowed),
+            promotions=_json_ids(values["promotions"], "promotions") if "promotions" in values
+            else [row.promotion for row in getattr(current, "promotion_rows", [])],
+            school_ids=_json_ids(values["schools"], "schools") if "schools" in values
+            else [school.id for school in current.schools],
+            association_ids=_json_ids(values["memberships"], "memberships") if "memberships" in values
+            else [association.id for association in current.memberships],
+            description=values.get("description", current.description))
+
+    @expose("/", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def post(self):
+        """Create a ticket type on an event one manages.
+        ---
+        post:
+          summary: Create a ticket type (kind open or restricted, fixed at creation)
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [event, name, kind]
+                  properties:
+                    event: {type: integer}
+                    name: {type: string}
+                    kind: {type: string, enum: [open, restricted]}
+                    price: {type: string}
+                    capacity: {type: integer}
+                    sponsorship_allowed: {type: boolean}
+                    promotions: {type: array, items: {type: integer}}
+                    schools: {type: array, items: {type: integer}}
+                    memberships: {type: array, items: {type: integer}}
+                    description: {type: string}
+          responses:
+            201:
+              description: Created; its id
+            422:
+              $ref: '#/components/responses/422'
+        """
+        return self.run_rule(lambda: self._save(_json_event(read_json({"event": int}))), 201,
+                             lambda ticket_type: {"id": ticket_type.id})
+
+    @expose("/<int:pk>", methods=["PUT"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def put(self, pk):
+        """Change a ticket type while it has no place (its kind never changes).
+        ---
+        put:
+          summary: Change a ticket type (refused once it has a place)
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200:
+              description: Changed
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        ticket_type = self.datamodel.get(pk, self._base_filters)
+        if ticket_type is None:
+            return self.response_404()
+        return self.run_rule(lambda: self._save(ticket_type.event, ticket_type),
+                             answer=lambda changed: {"id": changed.id})
+
+    @expose("/<int:pk>", methods=["DELETE"])
+    @protect()
+    @safe
+    @permission_name("delete")
+    def delete(self, pk):
+        """Delete a ticket type while it has no place.
+        ---
+        delete:
+          summary: Delete a ticket type (refused once it has a place)
+          parameters:
+          - {in: path, name: pk, schema: {type: integer}}
+          responses:
+            200:
+              description: Deleted
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        ticket_type = self.datamodel.get(pk, self._base_filters)
+        if ticket_type is None:
+            return self.response_404()
+        return self.run_rule(lambda: rules.delete_ticket_type(g.user, ticket_type))
 
 
 def _place_answer(places) -> dict:
@@ -962,4 +1071,3 @@ def register(appbuilder):
                         category=DESK.category)
     for api in (EventApi, TicketTypeApi, ReservationApi):
         appbuilder.add_api(api)
-    appbuilder.app.jinja_env.globals["payment_offer"] = payment_offer

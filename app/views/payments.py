@@ -10,6 +10,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
+from markupsafe import Markup
 from wtforms import PasswordField
 
 from ..extensions import csrf, db
@@ -175,7 +176,8 @@ class PaymentView(GuichetModelView):
                     "created_on"]
     show_columns = ["id", "provider", "account", "payable_type", "payable_id", "state", "amount", "currency",
                     "reference", "payer_email", "reason", "raw", "created_on", "changed_on"]
-    formatters_columns = {"amount": lambda value: money(value) if value is not None else ""}
+    formatters_columns = {"amount": lambda value: money(value) if value is not None else "",
+                          "raw": lambda value: Markup('<pre class="raw-text">%s</pre>') % (value or "")}
     search_columns = ["provider", "state", "reference", "payable_type", "payable_id"]
     order_columns = ["id", "state", "amount", "created_on"]
     label_columns = PAYMENT_LABELS
