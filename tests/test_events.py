@@ -361,6 +361,15 @@ def test_a_board_member_creates_an_event_and_holds_manage_others_are_told_why(ap
         event = db.session.query(Event).filter_by(name="Afterwork du BDE").one()
         assert level_of(user("eventadmin"), event) is AdminLevel.manage
         assert level_of(user("checker"), event) is None
+        # Typed in Paris time (winter: UTC+1), kept in UTC, shown back as typed.
+        assert (event.starts_on.hour, event.sale_opens_on.hour) == (18, 11)
+        event_id = event.id
+    edit = login_as("eventadmin").get(f"/events/edit/{event_id}").get_data(as_text=True)
+    assert 'value="2027-03-04 19:00:00"' in edit and 'value="2027-02-01 12:00:00"' in edit
+    assert login_as("eventadmin").post(f"/events/edit/{event_id}", data={
+        key: value for key, value in form.items() if key != "association"}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Event, event_id).starts_on.hour == 18  # saved again unchanged: no shift
 
 
 # ---------------------------------------------------------------------------

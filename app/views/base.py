@@ -21,6 +21,7 @@ from flask_appbuilder.fields import EnumField
 from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget, SearchWidget
 from flask_babel import get_locale, gettext, lazy_gettext as _l, ngettext
 from marshmallow import ValidationError, fields
+from sqlalchemy import DateTime
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from wtforms import DateField, DateTimeField, DecimalField, FloatField, IntegerField, StringField
 from wtforms.validators import StopValidation
@@ -167,6 +168,26 @@ class GuichetModelView(ModelView):
             for name in {*self.validators_columns, *(self.add_columns or []), *(self.edit_columns or [])}}
         super()._init_forms()
 
+    def _utc_moments(self, names) -> list:
+        """The form's datetime columns that keep UTC moments: people type and read them
+        in local time, as every page shows them."""
+        model = self.datamodel.obj
+        return [name for name in names or () if isinstance(getattr(clock.column_of(model, name), "type", None),
+                                                            DateTime)
+                and not clock.is_local_time(clock.column_of(model, name))]
+
+    def _store_moments_in_utc(self, item, form):
+        for name in self._utc_moments([field.name for field in form]):
+            if getattr(item, name, None) is not None:
+                setattr(item, name, clock.to_utc(getattr(item, name)))
+
+    def prefill_form(self, form, pk):
+        """An edit form shows the UTC moments it holds in local time."""
+        super().prefill_form(form, pk)
+        for name in self._utc_moments(self.edit_columns):
+            if name in form and form[name].data is not None:
+                form[name].data = clock.LocalMoments().one(form[name].data)
+
     def _add(self):
         """FAB's add, with a refusal (the row's checks, a rule in pre_add) on its form field."""
         get_filter_args(self._filters, disallow_if_not_in_search=False)
@@ -177,7 +198,9 @@ class GuichetModelView(ModelView):
             if form.validate():
                 self.process_form(form, True)
                 item = self.datamodel.obj()
-                if self._write(form, lambda: (form.populate_obj(item), self.pre_add(item)),
+                if self._write(form, lambda: (form.populate_obj(item),
+                                              self._store_moments_in_utc(item, form),
+                                              self.pre_add(item)),
                                lambda: self.datamodel.add(item), lambda: self.post_add(item),
                                self.add_row_message, item):
                     return None
@@ -201,7 +224,9 @@ class GuichetModelView(ModelView):
         form._id = pk
         if form.validate():
             self.process_form(form, False)
-            if self._write(form, lambda: (form.populate_obj(item), self.pre_update(item)),
+            if self._write(form, lambda: (form.populate_obj(item),
+                                          self._store_moments_in_utc(item, form),
+                                          self.pre_update(item)),
                            lambda: self.datamodel.edit(item), lambda: self.post_update(item),
                            self.edit_row_message, item):
                 return None
