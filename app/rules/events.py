@@ -890,11 +890,8 @@ def online_payment_blockers(reservation) -> list:
         return [gettext("This place is not waiting for a payment.")]
     if reservation.event.cancelled:
         return [gettext("The event is cancelled.")]
-    missing = payment_blockers(reservation)
-    if missing:
-        return [gettext("Extra items missing or not validated: %(items)s.",
-                        items=", ".join(info.label for info in missing))]
-    return []
+    refusal = _items_complete(reservation, None, "")
+    return [refusal] if refusal else []
 
 
 def _payer_id(reservation):

@@ -691,6 +691,13 @@ class GuichetModelRestApi(AnswersInputs, ModelRestApi):
             return self.response_refused(attempt.refused)
         return self.response(status, **answer(result))
 
+    def run_on_row(self, pk, rule, status=200, answer=lambda result: {}):
+        """`run_rule` on one row in the reader's scope, `rule(row)`; 404 for a row they do not see."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        return self.run_rule(lambda: rule(item), status, answer)
+
     def _own(self, name) -> bool:
         """Whether the API class itself (not FAB's bases) declares `name`."""
         return any(name in klass.__dict__ for klass in type(self).__mro__

@@ -285,11 +285,8 @@ class HelpRequestApi(GuichetModelRestApi):
         return self.run_rule(file, 201, lambda item: {"id": item.id})
 
     def _message(self, pk, record):
-        item = self.datamodel.get(pk, self._base_filters)
-        if item is None:
-            return self.response_404()
-        return self.run_rule(lambda: record(item, g.user, read_json({"comment": str}).get("comment", "")),
-                             201, lambda event: {"id": item.id, "event": event.transition})
+        return self.run_on_row(pk, lambda item: record(item, g.user, read_json({"comment": str}).get("comment", "")),
+                               201, lambda event: {"id": pk, "event": event.transition})
 
     @expose("/<int:pk>/comment", methods=["POST"])
     @protect()

@@ -731,10 +731,7 @@ class EventApi(GuichetModelRestApi):
             422:
               $ref: '#/components/responses/422'
         """
-        event = self.datamodel.get(pk, self._base_filters)
-        if event is None:
-            return self.response_404()
-        return self.run_rule(lambda: rules.cancel_event(g.user, event), answer=lambda result: result)
+        return self.run_on_row(pk, lambda event: rules.cancel_event(g.user, event), answer=lambda result: result)
 
 
 class TicketTypeApi(GuichetModelRestApi):
@@ -821,11 +818,8 @@ class TicketTypeApi(GuichetModelRestApi):
             422:
               $ref: '#/components/responses/422'
         """
-        ticket_type = self.datamodel.get(pk, self._base_filters)
-        if ticket_type is None:
-            return self.response_404()
-        return self.run_rule(lambda: self._save(ticket_type.event, ticket_type),
-                             answer=lambda changed: {"id": changed.id})
+        return self.run_on_row(pk, lambda ticket_type: self._save(ticket_type.event, ticket_type),
+                               answer=lambda changed: {"id": changed.id})
 
     @expose("/<int:pk>", methods=["DELETE"])
     @protect()
@@ -846,10 +840,7 @@ class TicketTypeApi(GuichetModelRestApi):
             422:
               $ref: '#/components/responses/422'
         """
-        ticket_type = self.datamodel.get(pk, self._base_filters)
-        if ticket_type is None:
-            return self.response_404()
-        return self.run_rule(lambda: rules.delete_ticket_type(g.user, ticket_type))
+        return self.run_on_row(pk, lambda ticket_type: rules.delete_ticket_type(g.user, ticket_type))
 
 
 def _place_answer(places) -> dict:
@@ -986,11 +977,8 @@ class ReservationApi(GuichetModelRestApi):
             422:
               $ref: '#/components/responses/422'
         """
-        place = self.datamodel.get(pk, self._base_filters)
-        if place is None:
-            return self.response_404()
-        return self.run_rule(lambda: rules.delete_prereservation(g.user, place),
-                             answer=lambda _: {"id": pk, "message": gettext("The pre-reservation is deleted.")})
+        return self.run_on_row(pk, lambda place: rules.delete_prereservation(g.user, place),
+                               answer=lambda _: {"id": pk, "message": gettext("The pre-reservation is deleted.")})
 
     @expose("/<int:pk>/items/<int:info_id>/validate", methods=["POST"])
     @protect()
