@@ -39,6 +39,9 @@ $(VENDOR)/.installed: package.json package-lock.json
 	mkdir -p $(VENDOR)/chart.js
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.js/chart.min.js
 	cp node_modules/chart.js/LICENSE.md $(VENDOR)/chart.js/LICENSE.md
+	mkdir -p $(VENDOR)/qr-scanner
+	cp node_modules/qr-scanner/qr-scanner.umd.min.js node_modules/qr-scanner/qr-scanner-worker.min.js $(VENDOR)/qr-scanner/
+	cp node_modules/qr-scanner/LICENSE $(VENDOR)/qr-scanner/LICENSE
 	touch $@
 
 vendor: $(VENDOR)/.installed
