@@ -3,6 +3,7 @@ validated (else the refusal says what is missing); the PDF's QR code, read back 
 the rendered page by a real decoder (zxing-cpp), holds a token signed with the
 event's Ed25519 key, which its public key verifies offline; a forged or altered token
 does not verify; opposition revokes the token."""
+import html
 import io
 import uuid
 from datetime import timedelta
@@ -14,7 +15,8 @@ from flask_appbuilder.security.sqla.models import User
 from PIL import Image
 
 from app.extensions import db
-from app.models import Association, Event, ExtraInfo, EventVisibility, Reservation, ReservationState, utcnow
+from app.models import (Association, Event, EventVisibility, ExtraInfo, Reservation, ReservationState, TicketType,
+                        utcnow)
 from app.platform import passes, signing
 from app.rules import events as rules
 
@@ -192,3 +194,76 @@ def test_my_places_offers_the_ticket_once_printable_and_says_what_is_missing_bef
     other = app.test_client()
     login(other, "etudiant2")
     assert other.get(f"/events/ticket/{place_id}").status_code == 404
+
+
+def _image(size, colour=(20, 90, 160), kind="PNG"):
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, kind)
+    return out.getvalue()
+
+
+def _upload(client, event_id, ticket_type_id, data, name="billet.png"):
+    return client.post(f"/events/configure/{event_id}/save/set_template", data={
+        "ticket_type": ticket_type_id, "template": (io.BytesIO(data), name)},
+        content_type="multipart/form-data", follow_redirects=True)
+
+
+def _page(response):
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_a_manager_gives_a_ticket_type_its_template_and_the_ticket_is_drawn_on_it(app):
+    """A wrong image is refused naming the field and its size, and nothing is kept; a
+    right one is used by the tickets (the artwork shows outside the white zones, the QR
+    still reads); back to the default layout on request. The sample is the designers' guide."""
+    with app.app_context():
+        event, ticket_type, _ = _event()
+        buyer = _buyer()
+        place = rules.book(buyer, event, ticket_type.id)[0]
+        db.session.commit()
+        event_id, ticket_type_id, place_id, buyer_id = event.id, ticket_type.id, place.id, buyer.id
+    client = app.test_client()
+    login(client, "eventadmin")
+    tab = client.get(f"/events/configure/{event_id}/tickets").get_data(as_text=True)
+    assert "Aucun modèle : les billets suivent la mise en page par défaut." in tab
+    sample = client.get("/events/ticket-template-sample")
+    assert sample.status_code == 200 and sample.mimetype == "image/png"
+    passes.check_template(sample.data)
+
+    page = _page(_upload(client, event_id, ticket_type_id, _image((1169, 2480))))
+    assert "Modèle de billet : l'image doit faire 2480 × 1169 pixels (paysage) ; celle-ci fait 1169 × 2480." in page
+    page = _page(_upload(client, event_id, ticket_type_id, b"%PDF-1.4 not an image", "billet.pdf"))
+    assert "Modèle de billet : une image PNG ou JPEG est attendue." in page
+    with app.app_context():
+        assert db.session.get(TicketType, ticket_type_id).template_file_id is None
+
+    page = _page(_upload(client, event_id, ticket_type_id, _image((2480, 1169))))
+    assert "les billets sont dessinés sur le nouveau modèle" in page
+    assert "Les billets sont dessinés sur billet.png." in page
+    with app.app_context():
+        pdf = rules.ticket_pdf(db.session.get(User, buyer_id), db.session.get(Reservation, place_id))
+        db.session.commit()
+    picture = pypdfium2.PdfDocument(pdf)[0].render(scale=100 / 72).to_pil().convert("RGB")
+    assert picture.getpixel((10, 10)) == (20, 90, 160)  # the artwork, outside the white zones
+    assert len(_codes(pdf)[0]) == 1
+
+    client.post(f"/events/configure/{event_id}/save/remove_template", data={"ticket_type": ticket_type_id})
+    with app.app_context():
+        pdf = rules.ticket_pdf(db.session.get(User, buyer_id), db.session.get(Reservation, place_id))
+        assert db.session.get(TicketType, ticket_type_id).template_file_id is None
+    assert pypdfium2.PdfDocument(pdf)[0].render(scale=100 / 72).to_pil().convert("RGB").getpixel((10, 10)) \
+        == (255, 255, 255)
+
+
+def test_only_the_event_s_managers_change_its_ticket_template(app):
+    with app.app_context():
+        event, ticket_type, _ = _event()
+        event_id, ticket_type_id = event.id, ticket_type.id
+    checker = app.test_client()
+    login(checker, "checker")  # no level on this new event: it does not exist for them
+    assert _upload(checker, event_id, ticket_type_id, _image((2480, 1169))).status_code == 404
+    student = app.test_client()
+    login(student, "etudiant")
+    assert student.get("/events/ticket-template-sample").status_code in (302, 403)
+    with app.app_context():
+        assert db.session.get(TicketType, ticket_type_id).template_file_id is None

@@ -25,7 +25,12 @@ TEMPLATE_TYPES = ("PNG", "JPEG")
 
 
 class BadTemplate(ValueError):
-    """An image that cannot be a template (its message says why)."""
+    """An image that cannot be a template: `size` is its (width, height), or None when
+    it is not a PNG or JPEG image at all."""
+
+    def __init__(self, size=None):
+        super().__init__(f"{size[0]} × {size[1]} pixels" if size else "not a PNG or JPEG image")
+        self.size = size
 
 
 def check_template(data: bytes) -> None:
@@ -33,12 +38,12 @@ def check_template(data: bytes) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind, size = image.format, image.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise BadTemplate("not an image") from None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise BadTemplate() from None
     if kind not in TEMPLATE_TYPES:
-        raise BadTemplate("not a PNG or JPEG image")
+        raise BadTemplate()
     if size != (WIDTH, HEIGHT):
-        raise BadTemplate(f"{size[0]} × {size[1]} pixels")
+        raise BadTemplate(size)
 
 
 def sample_template(labels: dict) -> bytes:

@@ -521,7 +521,59 @@ def ticket_pdf(user, reservation) -> bytes:
         details.append(event.place)
     page = {"title": [event.name, when], "details": details,
             "reference": gettext("Place no. %(number)d", number=reservation.id), "qr": ticket_token(reservation)}
-    return passes.draw([page])
+    return passes.draw([page], ticket_template(reservation.ticket_type))
+
+
+def ticket_template(ticket_type):
+    """The image a ticket type's tickets are drawn on, None for the default layout (also
+    when its file has gone from the disk: a ticket on white beats no ticket)."""
+    stored = ticket_type.template_file
+    if stored is None:
+        return None
+    try:
+        with open(files.absolute_path(stored), "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def set_ticket_template(user, ticket_type, upload) -> None:
+    """A ticket type's PDF template: a PNG or JPEG of 2480 × 1169 pixels. It may change
+    while places are sold (it changes how a ticket looks, not what was bought); a
+    refused image is not kept (the refusal rolls its file back)."""
+    _manager(user, ticket_type.event)
+    label = gettext("Ticket template")
+    if upload is None or not upload.filename:
+        raise EventRefused("template", gettext("%(field)s: choose an image.", field=label))
+    stored = files.save_upload(upload, ticket_type, user, label, field="template")
+    with open(files.absolute_path(stored), "rb") as handle:
+        data = handle.read()
+    try:
+        passes.check_template(data)
+    except passes.BadTemplate as bad:
+        if bad.size is None:
+            raise EventRefused("template", gettext("%(field)s: a PNG or JPEG image is expected.",
+                                                   field=label)) from None
+        raise EventRefused("template", gettext(
+            "%(field)s: the image must be %(width)d × %(height)d pixels (landscape); this one is "
+            "%(given_width)d × %(given_height)d.", field=label, width=passes.WIDTH, height=passes.HEIGHT,
+            given_width=bad.size[0], given_height=bad.size[1])) from None
+    ticket_type.template_file = stored
+    db.session.flush()
+
+
+def remove_ticket_template(user, ticket_type) -> None:
+    """Back to the default layout."""
+    _manager(user, ticket_type.event)
+    ticket_type.template_file = None
+    db.session.flush()
+
+
+def sample_ticket_template() -> bytes:
+    """The designers' guide: the template's size, its white zones named in the reader's language."""
+    return passes.sample_template({
+        "title": gettext("Event, date and time"), "details": gettext("Holder, ticket, options, place"),
+        "reference": gettext("Place number"), "qr": gettext("QR code")})
 
 
 # ---------------------------------------------------------------------------

@@ -234,8 +234,12 @@ class TicketType(Audited, Model):
     taken = Column(Integer, nullable=False, default=0)
     # Restricted types only: whether a holder may also take places for guests.
     sponsorship_allowed = Column(Boolean, nullable=False, default=False)
+    # The image its PDF tickets are drawn on (2480 × 1169); none: the default layout.
+    template_file_id = Column(Integer, ForeignKey("stored_file.id", ondelete="SET NULL",
+                                                  name="fk_event_ticket_type_template_file"))
 
     event = relationship(Event, back_populates="ticket_types")
+    template_file = relationship(StoredFile, foreign_keys=[template_file_id])
     schools = relationship(School, secondary=ticket_type_school, order_by=School.name)
     memberships = relationship(Association, secondary=ticket_type_membership)
     promotion_rows = relationship(TicketTypePromotion, cascade="all, delete-orphan",

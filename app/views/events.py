@@ -289,6 +289,18 @@ def _delete_item(event):
     return gettext("%(name)s: deleted.", name=name)
 
 
+def _set_template(event):
+    ticket_type = _own(event.ticket_types, "ticket_type", gettext("Ticket"))
+    rules.set_ticket_template(g.user, ticket_type, request.files.get("template"))
+    return gettext("%(name)s: its tickets are drawn on the new template.", name=ticket_type.name)
+
+
+def _remove_template(event):
+    ticket_type = _own(event.ticket_types, "ticket_type", gettext("Ticket"))
+    rules.remove_ticket_template(g.user, ticket_type)
+    return gettext("%(name)s: its tickets use the default layout.", name=ticket_type.name)
+
+
 def _grant(event):
     kind = request.form.get("grantee_kind", "")
     value = request.form.get("grantee", "") if kind == "user" else _choice("grantee", gettext("Grantee"))
@@ -310,13 +322,13 @@ CONFIGURATION_FORMS = {
     "information": _save_information, "add_ticket_type": _add_ticket_type, "edit_ticket_type": _edit_ticket_type,
     "delete_ticket_type": _delete_ticket_type, "add_option": _add_option, "delete_option": _delete_option,
     "add_group": _add_group, "delete_group": _delete_group, "add_item": _add_item, "delete_item": _delete_item,
-    "grant": _grant, "revoke": _revoke,
+    "set_template": _set_template, "remove_template": _remove_template, "grant": _grant, "revoke": _revoke,
 }
 #: Which tab each form lives on, to come back to it when refused.
 FORM_TABS = {"information": "information", "add_ticket_type": "tickets", "edit_ticket_type": "tickets",
              "delete_ticket_type": "tickets", "add_option": "options", "delete_option": "options",
              "add_group": "groups", "delete_group": "groups", "add_item": "items", "delete_item": "items",
-             "grant": "admins", "revoke": "admins"}
+             "set_template": "tickets", "remove_template": "tickets", "grant": "admins", "revoke": "admins"}
 
 
 class EventView(GuichetModelView):
@@ -452,6 +464,14 @@ class EventView(GuichetModelView):
         with Attempt() as attempt:
             attempt.done = handler(event)
         return redirect(url_for(".configure", pk=event.id, tab=FORM_TABS[form]))
+
+    @expose("/ticket-template-sample")
+    @has_access
+    @permission_name("configure")
+    def ticket_template_sample(self):
+        """The sample template: the size and white zones a ticket type's artwork must keep."""
+        return Response(rules.sample_ticket_template(), mimetype="image/png", headers={
+            "Content-Disposition": 'attachment; filename="modele-billet-2480x1169.png"'})
 
     @expose("/book/<pk>", methods=["POST"])
     @has_access
