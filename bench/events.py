@@ -18,19 +18,36 @@ Prints `booked`, `oversold` (places beyond the capacity, counted from the rows),
 (waits for the counter's row lock included), booked or refused; `answered_ms_p50` /
 `answered_ms_p95`, each buyer's answer from the opening (the wait in line included);
 and `rush_ms`, the opening to the last answer.
+
+Then the IPN storm (`--ipn-places`, default 1,000): as many pre-reserved places on an
+event paid to the demo BDE's PayPal account, and a live server (gunicorn, 2 processes
+of 4 threads, as `make run`) verifying each IPN with a local fake PayPal. Each place's
+Completed IPN is sent five times (`--ipn-copies`), all of them shuffled and posted at
+once by 16 clients, as PayPal repeats an IPN. Prints `ipn_sent`, `ipn_payments`
+(payments confirmed), `ipn_duplicates` (payments or "paid" entries beyond one per
+place), `ipn_places_reserved`, `ipn_errors` (answers other than 200 with an empty
+body), `ipn_ms_p50` / `ipn_ms_p95` (one IPN's answer, its postback included) and
+`ipn_per_s`.
 """
 from __future__ import annotations
 
 import argparse
+import http.client
 import multiprocessing
 import os
+import random
+import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time as clock
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -178,6 +195,8 @@ def main():
     parser.add_argument("--capacity", type=int, default=100)
     parser.add_argument("--processes", type=int, default=2, help="worker processes, as `make run` serves with")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--ipn-places", type=int, default=1000)
+    parser.add_argument("--ipn-copies", type=int, default=5, help="how many times each IPN is sent")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
@@ -203,6 +222,189 @@ def main():
     print(f"answered_ms_p50: {statistics.median(answered):.1f}")
     print(f"answered_ms_p95: {percentile(answered, 95):.1f}")
     print(f"rush_ms: {answered[-1]:.1f}")
+
+    places, answers, elapsed = ipn_storm(app, args.database_url, args.ipn_places, args.ipn_copies,
+                                         args.processes, args.threads)
+    confirmed, duplicates, reserved = ipn_check(app, places)
+    times = sorted(ms for ms, _ in answers)
+    print(f"ipn_sent: {len(answers)} ({args.ipn_places} places x {args.ipn_copies} copies)")
+    print(f"ipn_payments: {confirmed}")
+    print(f"ipn_duplicates: {duplicates}")
+    print(f"ipn_places_reserved: {reserved}")
+    print(f"ipn_errors: {sum(1 for _, ok in answers if not ok)}")
+    print(f"ipn_ms_p50: {statistics.median(times):.1f}")
+    print(f"ipn_ms_p95: {percentile(times, 95):.1f}")
+    print(f"ipn_per_s: {len(answers) / elapsed:.0f}")
+
+
+# ---------------------------------------------------------------------------
+# The IPN storm: PayPal repeating each notification, against a live server
+# ---------------------------------------------------------------------------
+
+
+class FakePayPal(ThreadingHTTPServer):
+    """PayPal's IPN verification: VERIFIED for a postback of an IPN it "sent", else INVALID."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.sent = set()
+        super().__init__(("127.0.0.1", 0), _VerifyHandler)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/verify"
+
+
+class _VerifyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        prefix = b"cmd=_notify-validate&"
+        verified = body.startswith(prefix) and body[len(prefix):] in self.server.sent
+        answer = b"VERIFIED" if verified else b"INVALID"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def ipn_places(app, count):
+    """`count` pre-reserved places of 15 € on an event paid to the demo BDE's PayPal
+    account, booked through the rule; their ids, price and the account's receiver mail."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.extensions import db
+    from app.models import Association, EventVisibility, PaymentAccount, PaymentProvider, utcnow
+    from app.rules import events as rules
+
+    with app.app_context():
+        organiser = app.appbuilder.sm.find_user(username="eventadmin")
+        account = db.session.query(PaymentAccount).filter_by(provider=PaymentProvider.paypal).order_by(
+            PaymentAccount.id).first()
+        association = db.session.query(Association).filter_by(organisation_id=account.organisation_id).first()
+        now = utcnow()
+        event = rules.create_event(organiser, association, name=f"IPN {uuid.uuid4().hex[:6]}",
+                                   starts_on=now + timedelta(days=30), ends_on=now + timedelta(days=30, hours=5),
+                                   sale_opens_on=now - timedelta(hours=1), sale_closes_on=now + timedelta(days=29),
+                                   visibility=EventVisibility.public)
+        event.paypal_account_id = account.id
+        ticket_type = rules.save_ticket_type(organiser, event, name="Place", kind="open", price="15",
+                                             capacity=count)
+        tag = uuid.uuid4().hex[:6]
+        people = [User(first_name="Payeur", last_name=str(n), username=f"ipn-{tag}-{n}",
+                       email=f"ipn-{tag}-{n}@guichet.example", active=True, password="x") for n in range(count)]
+        db.session.add_all(people)
+        db.session.commit()
+        places = []
+        for person in people:
+            places.extend(place.id for place in rules.book(person, event, ticket_type.id))
+            db.session.commit()
+        return places, account.receiver_email
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve(url, verify_url, processes, threads):
+    """gunicorn serving the app on the bench's database, its PayPal verification the fake's."""
+    port = _free_port()
+    environment = {**os.environ, "DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg://", 1),
+                   "SECRET_KEY": common.APP_SETTINGS["SECRET_KEY"], "PUBLIC_URL": common.APP_SETTINGS["PUBLIC_URL"],
+                   "PAYPAL_IPN_VERIFY_URL": verify_url, "PAYPAL_SANDBOX": "0"}
+    environment.pop("REDIS_URL", None)
+    server = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--bind", f"127.0.0.1:{port}",
+         "--workers", str(processes), "--threads", str(threads), "--log-level", "warning", "run:app"],
+        cwd=ROOT, env=environment)
+    deadline = clock.time() + 60
+    while clock.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            clock.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def ipn_storm(app, url, count, copies, processes, threads):
+    """Each place's Completed IPN `copies` times, shuffled, posted by 16 clients at once."""
+    from app.platform import payments
+    from app.rules import events as rules
+
+    places, receiver = ipn_places(app, count)
+    paypal = FakePayPal()
+    threading.Thread(target=paypal.serve_forever, daemon=True).start()
+    with app.app_context():
+        bodies = []
+        for place_id in places:
+            body = urlencode({"mc_gross": "15.00", "payment_status": "Completed", "charset": "UTF-8",
+                              "custom": payments.reference(rules.PAYABLE_KIND, place_id),
+                              "txn_id": uuid.uuid4().hex[:17].upper(), "receiver_email": receiver,
+                              "txn_type": "web_accept", "mc_currency": "EUR"}).encode()
+            paypal.sent.add(body)
+            bodies.extend([body] * copies)
+    random.shuffle(bodies)
+    server, port = serve(url, paypal.url, processes, threads)
+    local = threading.local()
+
+    def post(body):
+        if getattr(local, "connection", None) is None:
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        began = clock.perf_counter()
+        try:
+            local.connection.request("POST", "/payments/paypal/ipn", body=body,
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+            response = local.connection.getresponse()
+            ok = response.status == 200 and response.read() == b""
+        except (OSError, http.client.HTTPException):
+            local.connection.close()
+            local.connection, ok = None, False
+        return (clock.perf_counter() - began) * 1000, ok
+
+    try:
+        started = clock.perf_counter()
+        with ThreadPoolExecutor(16) as clients:
+            answers = list(clients.map(post, bodies))
+        elapsed = clock.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(30)
+        paypal.shutdown()
+    return places, answers, elapsed
+
+
+def ipn_check(app, places):
+    """Confirmed payments, payments or "paid" entries beyond one per place, places reserved."""
+    from app.extensions import db
+    from app.models import Payment, PaymentState, Reservation, ReservationState, WorkflowEvent
+    from app.rules import events as rules
+
+    with app.app_context():
+        per_place = dict(db.session.execute(
+            select(Payment.payable_id, func.count(Payment.id)).where(
+                Payment.payable_type == rules.PAYABLE_KIND, Payment.payable_id.in_(places))
+            .group_by(Payment.payable_id)).all())
+        confirmed = db.session.scalar(select(func.count(Payment.id)).where(
+            Payment.payable_type == rules.PAYABLE_KIND, Payment.payable_id.in_(places),
+            Payment.state == PaymentState.confirmed))
+        paid = dict(db.session.execute(
+            select(WorkflowEvent.object_id, func.count(WorkflowEvent.id)).where(
+                WorkflowEvent.object_type == rules.PAYABLE_KIND, WorkflowEvent.object_id.in_(places),
+                WorkflowEvent.transition == "mark_paid").group_by(WorkflowEvent.object_id)).all())
+        reserved = db.session.scalar(select(func.count(Reservation.id)).where(
+            Reservation.id.in_(places), Reservation.state == ReservationState.reserved))
+    duplicates = sum(n - 1 for n in per_place.values() if n > 1) + sum(n - 1 for n in paid.values() if n > 1)
+    return confirmed, duplicates, reserved
 
 
 def percentile(values, rank):
