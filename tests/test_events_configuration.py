@@ -21,6 +21,8 @@ from app.models import (
     ExtraInfo,
     Option,
     OptionGroup,
+    PaymentAccount,
+    PaymentProvider,
     TicketType,
     utcnow,
 )
@@ -31,7 +33,7 @@ from .helpers import user
 GALA = "Gala de Centrale Lyon 2026"
 BDE = "Bureau des élèves de Centrale Lyon"
 CLUB = "Association sportive de l'INSA"
-TABS = ("information", "tickets", "options", "groups", "items", "admins")
+TABS = ("information", "tickets", "options", "groups", "items", "admins", "payments")
 
 
 def _association(name=BDE):
@@ -75,7 +77,8 @@ def _configuration(app, event_id):
         event = db.session.get(Event, event_id)
         return (
             (event.name, event.place, event.description, event.starts_on, event.ends_on, event.sale_opens_on,
-             event.sale_closes_on, event.visibility, event.sponsorship_limit),
+             event.sale_closes_on, event.visibility, event.sponsorship_limit, event.paypal_account_id,
+             event.lydia_account_id),
             [(t.id, t.name, t.kind, str(t.price), t.capacity, t.sponsorship_allowed, t.promotions,
               [s.id for s in t.schools], [a.id for a in t.memberships], t.description,
               [(o.id, o.name, str(o.price_change), o.group_id) for o in t.options],
@@ -164,6 +167,34 @@ def test_a_checkin_admin_reads_every_tab_and_may_change_nothing(app, speaking):
     assert _configuration(app, gala_id) == before
 
 
+def test_a_manager_chooses_the_event_s_payment_accounts_among_its_association_s(app, speaking):
+    """Only the organiser association's accounts are offered and taken; another
+    organisation's account or garbage is refused naming the field, nothing changed."""
+    event_id = _new_event(app)
+    with app.app_context():
+        bde = {a.provider: a.id for a in db.session.query(PaymentAccount).filter_by(
+            organisation_id=_association().organisation_id)}
+        foreign = PaymentAccount(organisation_id=_association(CLUB).organisation_id,
+                                 provider=PaymentProvider.paypal, description="Trésorerie AS INSA",
+                                 receiver_email=f"as-{uuid.uuid4().hex[:6]}@guichet.example")
+        db.session.add(foreign)
+        db.session.commit()
+        foreign_id = foreign.id
+    manager = speaking("eventadmin", "fr")
+    page = manager.get(f"/events/configure/{event_id}/payments").get_data(as_text=True)
+    assert f'<option value="{bde[PaymentProvider.paypal]}"' in page and "Trésorerie AS INSA" not in page
+    page = _save(manager, event_id, "accounts", {"paypal_account": bde[PaymentProvider.paypal], "lydia_account": ""})
+    assert "Les comptes de paiement de l'évènement sont enregistrés." in _flashes(page)
+    before = _configuration(app, event_id)
+    assert before[0][-2:] == (bde[PaymentProvider.paypal], None)
+    for sent, field in (({"paypal_account": foreign_id}, "Compte PayPal"),
+                        ({"lydia_account": bde[PaymentProvider.paypal]}, "Compte Lydia"),
+                        ({"paypal_account": "abc"}, "Compte PayPal")):
+        page = _save(manager, event_id, "accounts", sent)
+        assert f"{field} : choisissez" in _flashes(page, "danger"), sent
+    assert _configuration(app, event_id) == before
+
+
 def test_without_a_level_the_configuration_does_not_exist(app, login_as):
     gala_id, students_id, _ = _gala(app)
     stranger = login_as("clubadmin")  # an organiser, of another association: no level on the gala
@@ -187,7 +218,9 @@ def test_a_ticket_type_with_places_is_shown_frozen_and_its_changes_refused(app, 
     manager = speaking("eventadmin", "en")
     page = manager.get(f"/events/configure/{gala_id}/tickets").get_data(as_text=True)
     students = page.split(f'data-ticket-type="{students_id}"')[1].split("<hr>")[0]
-    assert "already has (pre-)reservations" in students and "<form" not in students
+    assert "already has (pre-)reservations" in students
+    # Only its ticket template may change: how a ticket looks, not what was bought.
+    assert re.findall(r'action="[^"]*/save/(\w+)"', students) == ["set_template"]
     guests = page.split(f'data-ticket-type="{guests_id}"')[1].split("<hr>")[0]
     assert 'class="edit-ticket-type"' in guests
     options = manager.get(f"/events/configure/{gala_id}/options").get_data(as_text=True)

@@ -37,6 +37,7 @@ from ..models import (
     ExtraInfoKind,
     Option,
     OptionGroup,
+    PaymentAccount,
     PaymentProvider,
     PersonProfile,
     Reservation,
@@ -934,6 +935,26 @@ def payment_account(reservation, provider):
             or account.organisation_id != event.association.organisation_id:
         return None
     return account
+
+
+def offered_accounts(event, provider) -> list:
+    """The accounts an event may be paid to: its organiser association's, of one provider."""
+    return db.session.scalars(select(PaymentAccount).where(
+        PaymentAccount.organisation_id == event.association.organisation_id,
+        PaymentAccount.provider == provider).order_by(PaymentAccount.id)).all()
+
+
+def choose_payment_accounts(user, event, paypal_account_id=None, lydia_account_id=None) -> None:
+    """The accounts an event is paid to (none: not paid online by that provider), among
+    its association's; a manager chooses them."""
+    _manager(user, event)
+    for provider, wanted, field, label in (
+            (PaymentProvider.paypal, paypal_account_id, "paypal_account", gettext("PayPal account")),
+            (PaymentProvider.lydia, lydia_account_id, "lydia_account", gettext("Lydia account"))):
+        if wanted is not None and wanted not in {account.id for account in offered_accounts(event, provider)}:
+            raise EventRefused(field, gettext("%(field)s: choose one of the organiser's accounts.", field=label))
+    event.paypal_account_id, event.lydia_account_id = paypal_account_id, lydia_account_id
+    db.session.flush()
 
 
 def online_payment_blockers(reservation) -> list:

@@ -8,7 +8,6 @@ from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
-from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_appbuilder.security.sqla.models import Group
 from flask_babel import gettext, lazy_gettext as _l, ngettext
@@ -114,6 +113,7 @@ def _items_of(place) -> list:
 CONFIGURATION_TABS = (
     ("information", _l("Information")), ("tickets", _l("Ticket types")), ("options", _l("Options")),
     ("groups", _l("Option groups")), ("items", _l("Extra items")), ("admins", _l("Admins")),
+    ("payments", _l("Payment accounts")),
 )
 #: How a datetime-local input writes a moment (local time, to the minute).
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -301,6 +301,12 @@ def _remove_template(event):
     return gettext("%(name)s: its tickets use the default layout.", name=ticket_type.name)
 
 
+def _choose_accounts(event):
+    rules.choose_payment_accounts(g.user, event, _choice("paypal_account", gettext("PayPal account")),
+                                  _choice("lydia_account", gettext("Lydia account")))
+    return gettext("The event's payment accounts are saved.")
+
+
 def _grant(event):
     kind = request.form.get("grantee_kind", "")
     value = request.form.get("grantee", "") if kind == "user" else _choice("grantee", gettext("Grantee"))
@@ -323,12 +329,14 @@ CONFIGURATION_FORMS = {
     "delete_ticket_type": _delete_ticket_type, "add_option": _add_option, "delete_option": _delete_option,
     "add_group": _add_group, "delete_group": _delete_group, "add_item": _add_item, "delete_item": _delete_item,
     "set_template": _set_template, "remove_template": _remove_template, "grant": _grant, "revoke": _revoke,
+    "accounts": _choose_accounts,
 }
 #: Which tab each form lives on, to come back to it when refused.
 FORM_TABS = {"information": "information", "add_ticket_type": "tickets", "edit_ticket_type": "tickets",
              "delete_ticket_type": "tickets", "add_option": "options", "delete_option": "options",
              "add_group": "groups", "delete_group": "groups", "add_item": "items", "delete_item": "items",
-             "set_template": "tickets", "remove_template": "tickets", "grant": "admins", "revoke": "admins"}
+             "set_template": "tickets", "remove_template": "tickets", "grant": "admins", "revoke": "admins",
+             "accounts": "payments"}
 
 
 class EventView(GuichetModelView):
@@ -449,7 +457,9 @@ class EventView(GuichetModelView):
             associations=db.session.query(Association).order_by(Association.id).all()
             if tab in ("tickets", "admins") else [],
             groups=db.session.query(Group).order_by(Group.name).all() if tab == "admins" else [],
-            grants=rules.active_grants(event) if tab == "admins" else [])
+            grants=rules.active_grants(event) if tab == "admins" else [],
+            accounts={provider: rules.offered_accounts(event, provider) for provider in PaymentProvider}
+            if tab == "payments" else {})
 
     @expose("/configure/<int:pk>/save/<form>", methods=["POST"])
     @has_access
@@ -1041,16 +1051,8 @@ class ReservationApi(GuichetModelRestApi):
             "id": given.id, "validated_on": OffsetDateTime()._serialize(given.validated_on, None, None)})
 
 
-# -- Online payment (app.platform.payments): an event's accounts, "Pay" on My places --
-
-EVENT_LABELS.update({"paypal_account": _l("PayPal account"), "lydia_account": _l("Lydia account")})
-EventView.edit_columns = [*EventView.edit_columns, "paypal_account", "lydia_account"]
-EventView.add_columns = [*EventView.add_columns, "paypal_account", "lydia_account"]
-# Each drop-down offers the accounts of its provider (and, by the row scope, of one's organisations).
-EventView.add_form_query_rel_fields = EventView.edit_form_query_rel_fields = {
-    "paypal_account": [["provider", FilterEqual, PaymentProvider.paypal]],
-    "lydia_account": [["provider", FilterEqual, PaymentProvider.lydia]],
-}
+# -- Online payment (app.platform.payments): "Pay" on My places; an event's accounts are
+# chosen on its configuration's "Payment accounts" tab, among its association's --
 
 
 def payment_offer(place) -> dict:
