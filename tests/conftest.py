@@ -20,6 +20,7 @@ from app import create_app
 from app.extensions import db
 from config import BASE_DIR
 
+from . import payment_gateways
 from .helpers import (
     DEMO_PASSWORD,
     INBOUND_DOMAIN,
@@ -81,6 +82,8 @@ def app():
         "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
         # Queues of their own: jobs this run leaves behind never reach another run's worker.
         "JOB_QUEUE_PREFIX": f"guichet-test-{uuid.uuid4().hex[:8]}-",
+        # The fake PayPal and Lydia of tests/payment_gateways.py, on the port it took.
+        **payment_gateways.settings(),
     })
     with application.app_context():
         upgrade()

@@ -217,7 +217,7 @@ def test_my_places_offers_paypal_with_the_reference_and_the_ipn_address(app, ses
     place_id = _place()
     page = login_as(_buyer(place_id)).get("/events/places").get_data(as_text=True)
     row = page.split(f'data-place="{place_id}"')[1].split("</tr>")[0]
-    assert 'action="https://paypal.test/cgi-bin/webscr"' in row
+    assert f'action="{fake.settings()["PAYPAL_URL"]}"' in row
     for name, value in (("business", PAYPAL_RECEIVER), ("amount", "20.00"), ("currency_code", "EUR"),
                         ("custom", payments.reference(KIND, place_id)),
                         ("notify_url", "http://localhost/payments/paypal/ipn")):
