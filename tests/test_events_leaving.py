@@ -28,14 +28,16 @@ from app.models import (
     PersonProfile,
     Reservation,
     ReservationState,
+    StoredFile,
     TicketType,
     WorkflowEvent,
 )
+from app.platform import files
 from app.platform.clock import local_today, to_utc, zone
 from app.rules import events as rules
 from app.security import USER
 
-from .helpers import DEMO_PASSWORD, BearerClient, user
+from .helpers import DEMO_PASSWORD, BearerClient, stored_paths, upload, user
 from .payment_gateways import PAYPAL_RECEIVER, fake, gateways  # noqa: F401
 from .test_events import _association
 
@@ -70,8 +72,8 @@ def _person(school=None):
 
 def _sale(starts_on, hours=4, price="0", limit=0, paypal=False, item=False):
     """A BDE event starting at `starts_on` (UTC), on sale from an hour ago until it starts,
-    with one open ticket; paid by the BDE's PayPal account when `paypal`, with a text item
-    to give when `item`. Committed; (event id, ticket type id)."""
+    with one open ticket; paid by the BDE's PayPal account when `paypal`, with a text and a
+    file item to give when `item`. Committed; (event id, ticket type id)."""
     now = datetime.now(UTC).replace(tzinfo=None)
     organiser = user("eventadmin")
     event = rules.create_event(organiser, _association(), name=f"Soirée {uuid.uuid4().hex[:8]}",
@@ -85,6 +87,7 @@ def _sale(starts_on, hours=4, price="0", limit=0, paypal=False, item=False):
             PaymentAccount.provider == PaymentProvider.paypal)).first()
     if item:
         rules.save_extra_info(organiser, ticket_type, label="Régime alimentaire", kind="text")
+        rules.save_extra_info(organiser, ticket_type, label="Pièce d'identité", kind="file")
     db.session.commit()
     return event.id, ticket_type.id
 
@@ -187,11 +190,16 @@ def test_thirty_days_after_its_last_event_the_account_is_erased_and_its_places_a
     login, tag, email = person.username, person.last_name, person.email
     event_id, ticket_type_id = _sale(_in_days(9), price="20", limit=1, paypal=True, item=True)
     own, guest = _book(person, event_id, ticket_type_id, guest=(f"Jules {tag}", f"jules.{tag}@example.org"))
-    info = session.get(TicketType, ticket_type_id).extra_infos[0]
+    diet, scan = session.get(TicketType, ticket_type_id).extra_infos
     for place_id in (own, guest):
-        given = rules.answer(person, session.get(Reservation, place_id), info, "Végétarien")
-        rules.validate_answer(user("eventadmin"), given)
+        place = session.get(Reservation, place_id)
+        for given in (rules.answer(person, place, diet, "Végétarien"),
+                      rules.answer(person, place, scan, upload=upload("identite.png"))):
+            rules.validate_answer(user("eventadmin"), given)
     session.commit()
+    uploaded = {files.absolute_path(stored) for stored in session.scalars(select(StoredFile).where(
+        StoredFile.owner_type == Reservation.__tablename__, StoredFile.owner_id.in_([own, guest])))}
+    assert len(uploaded) == 2 and uploaded <= set(stored_paths())
     _pay_online(app, fake, own)
     rules.RESERVATION_WORKFLOW.fire(session.get(Reservation, guest), "mark_paid", user("eventadmin"))
     session.commit()
@@ -222,7 +230,8 @@ def test_thirty_days_after_its_last_event_the_account_is_erased_and_its_places_a
         assert all(place.state is ReservationState.reserved for place in places.values())
         assert (places[guest].guest_name, places[guest].guest_email) == ("Anonyme", None)
         answers = session.scalars(select(ExtraInfoAnswer).where(ExtraInfoAnswer.reservation_id.in_([own, guest])))
-        assert [(a.value, a.validated) for a in answers] == [(None, True), (None, True)]
+        assert [(a.value, a.file_id, a.validated) for a in answers] == [(None, None, True)] * 4
+        assert not uploaded & set(stored_paths())  # the identity scans are deleted from the disk
         assert [(p.id, p.state) for p in session.scalars(select(Payment).where(
             Payment.payable_type == rules.PAYABLE_KIND, Payment.payable_id == own))] == paid
         assert session.scalars(select(WorkflowEvent.transition).where(

@@ -444,7 +444,6 @@ class LeavingRefused(Refused):
 def leaving_status(user, today=None) -> LeavingStatus:
     """Whether, and from which day, `user` may delete their own account."""
     today = today or local_today()
-    refusal = None
     if not user.active:
         refusal = gettext("This account is closed.")
     elif role_names(user) - set(BASELINE_ROLES):

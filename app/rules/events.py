@@ -977,9 +977,9 @@ def _erase_person(user) -> None:
         if place.holder_id is None:
             place.guest_name, place.guest_email = accounts.ERASED_NAME, None
         for given in place.answers:
-            given.value = None
-            if given.file is not None:
-                files.delete_file(given.file)
+            stored, given.value, given.file = given.file, None, None
+            if stored is not None:
+                files.delete_file(stored)
     db.session.flush()
 
 
