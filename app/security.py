@@ -77,6 +77,9 @@ def role_label(name: str) -> str:
 
 
 Role.__str__ = lambda role: role_label(role.name)
+# A person's full name: their name parts that are not empty (an erased account is
+# "Anonyme" alone, app.platform.accounts.leave), as exports write it in SQL too.
+User.get_full_name = lambda user: " ".join(part for part in (user.first_name, user.last_name) if part)
 
 #: Who may hand on their rights inside their own organisation (app.platform.delegation),
 #: besides Admin; and the roles they may give without holding them.

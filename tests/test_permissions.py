@@ -21,6 +21,7 @@ can_this_form_get   ResetMyPasswordView   Y    Y    Y    Y    Y    Y    Y    Y  
 can_this_form_post  ResetMyPasswordView   Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
 can_this_form_get   UserInfoEditView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
 can_this_form_post  UserInfoEditView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_leave           MyAccount             Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
 can_list            NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
 can_show            NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
 can_export          NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y

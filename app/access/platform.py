@@ -30,7 +30,7 @@ from ..security import (
     scope,
 )
 
-# What every signed-in person may do: their own profile, password, language, feed.
+# What every signed-in person may do: their own profile, password, language, feed, leaving.
 SELF_SERVICE = [
     ("can_userinfo", "UserDBModelView"),
     ("resetmypassword", "UserDBModelView"),
@@ -39,6 +39,8 @@ SELF_SERVICE = [
     ("can_this_form_post", "ResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"),
     ("can_this_form_post", "UserInfoEditView"),
+    # Deleting their own account (app.platform.accounts.leave says whether and when).
+    ("can_leave", "MyAccount"),
     # Their own notification feed (row scope: their notifications only).
     ("can_list", "NotificationView"),
     ("can_show", "NotificationView"),

@@ -17,34 +17,45 @@ does, so a refusal leaves the session as it was.
 * Delegated creation: `create_account` creates an account only inside the
   creator's organisations and only with roles the creator holds (Admin: any).
 * A login never changes after creation: `install()` adds a guard to the ORM that
-  refuses any write changing `ab_user.username`.
+  refuses any write changing `ab_user.username`, but for the account its owner
+  deletes.
+* Leaving: `leave` deletes a person's own account, when `leaving_status` allows it
+  (every desk's `register_leaving` rule and the platform's own): the row stays,
+  anonymised, so that what desks keep as proof still points at it.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
-from datetime import timedelta
-from typing import Iterable, Optional
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Callable, Iterable, Optional
 
 from flask import current_app, url_for
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.sqla.models import Role, User
-from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import event, func, inspect, update
-from werkzeug.security import generate_password_hash
+from flask_babel import format_date, gettext, lazy_gettext as _l
+from sqlalchemy import delete, event, func, inspect, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import (
     Membership,
+    Notification,
     Organisation,
+    OutboxAttachment,
+    OutboxMail,
     PasswordToken,
     PasswordTokenPurpose,
     RoleGrant,
+    UserPreference,
+    WorkflowEvent,
     utcnow,
 )
-from ..security import ADMIN, role_names
+from ..security import ADMIN, BASELINE_ROLES, end_sessions, role_names
 from . import delegation, notifications
+from .clock import local_today
 from .refusals import Refused
 
 # Endpoint of the page a set-password or reset link opens (app/views/accounts.py).
@@ -368,7 +379,10 @@ class LoginChangeError(ValueError):
 
 
 def _keep_login(mapper, connection, target):
-    history = inspect(target).attrs.username.history
+    state = inspect(target)
+    if state.info.get(_ERASING):  # `leave`: the login of an erased account names no one
+        return
+    history = state.attrs.username.history
     if history.deleted and history.deleted[0] is not None and history.added \
             and history.added[0] != history.deleted[0]:
         raise LoginChangeError(f"The login {history.deleted[0]!r} cannot be changed")
@@ -378,3 +392,99 @@ def install() -> None:
     """Refuse, at the ORM, any update changing a login (the views refuse it first)."""
     if not event.contains(User, "before_update", _keep_login):
         event.listen(User, "before_update", _keep_login)
+
+
+# ---------------------------------------------------------------------------
+# Leaving: a person deletes their own account
+# ---------------------------------------------------------------------------
+#
+# The account row stays (what a desk keeps as proof, a reservation, a payment, still
+# points at it) but says nothing of its person any more: named ERASED_NAME, a login and
+# an address that name no one, no password, inactive, signed out everywhere. Each desk
+# says, through `register_leaving`, whether and from when a person may leave and what
+# it erases of them; the platform decides for staff accounts (they hold roles beyond
+# the baseline: an administrator closes them) and erases its own rows.
+
+ERASED_NAME = "Anonyme"
+ERASED_DOMAIN = "compte-supprime.invalid"  # RFC 2606: no mail is ever delivered there
+_ERASING = "guichet_erasing"  # InstanceState.info: the one write allowed to change a login
+
+
+@dataclass(frozen=True)
+class LeavingRule:
+    """What a desk says about a person deleting their own account."""
+
+    kept: Callable  # (user) -> why they may never delete it themselves (a text), or None
+    not_before: Callable  # (user) -> the first local day they may (a date), or None
+    erase: Callable  # (user) -> erase the personal data the desk keeps about them
+
+
+LEAVING_RULES: list[LeavingRule] = []
+
+
+def register_leaving(rule: LeavingRule) -> None:
+    LEAVING_RULES.append(rule)
+
+
+@dataclass(frozen=True)
+class LeavingStatus:
+    refusal: Optional[str]  # why this account may not be deleted by its owner at all
+    not_before: Optional[date]  # the first day it may be (None: no wait)
+    today: date
+
+    @property
+    def may_leave(self) -> bool:
+        return self.refusal is None and (self.not_before is None or self.not_before <= self.today)
+
+
+class LeavingRefused(Refused):
+    """An account its owner may not delete (yet), or a confirmation that does not hold."""
+
+
+def leaving_status(user, today=None) -> LeavingStatus:
+    """Whether, and from which day, `user` may delete their own account."""
+    today = today or local_today()
+    if not user.active:
+        refusal = gettext("This account is closed.")
+    elif role_names(user) - set(BASELINE_ROLES):
+        refusal = gettext("An account holding a role (organiser, staff, administrator) is closed by an "
+                          "administrator: ask them.")
+    else:
+        refusal = next((reason for reason in (rule.kept(user) for rule in LEAVING_RULES) if reason), None)
+    days = [day for day in (rule.not_before(user) for rule in LEAVING_RULES) if day is not None]
+    return LeavingStatus(refusal, max(days) if days else None, today)
+
+
+def leave(user, password, today=None):
+    """The person deletes their own account, confirmed by their password: every desk
+    erases what it keeps of them, then the platform its rows and the account's identity;
+    the history records it. Raises LeavingRefused, and then changes nothing. The caller
+    commits (and signs the person out)."""
+    status = leaving_status(user, today)
+    if status.refusal:
+        raise LeavingRefused(None, status.refusal)
+    if not status.may_leave:
+        raise LeavingRefused(None, gettext("You may delete your account from %(day)s.",
+                                           day=format_date(status.not_before, "long")))
+    if not password or not user.password or not check_password_hash(user.password, password):
+        raise LeavingRefused("password", gettext("Password: this is not your password."))
+    for rule in LEAVING_RULES:
+        rule.erase(user)
+    mails = select(OutboxMail.id).where(OutboxMail.user_id == user.id)
+    db.session.execute(delete(OutboxAttachment).where(OutboxAttachment.mail_id.in_(mails))
+                       .execution_options(synchronize_session=False))
+    for model in (Membership, PasswordToken, UserPreference, Notification, OutboxMail):
+        db.session.execute(delete(model).where(model.user_id == user.id).execution_options(
+            synchronize_session=False))
+    inspect(user).info[_ERASING] = True
+    user.first_name, user.last_name = ERASED_NAME, ""
+    user.username = f"anonyme-{user.id}"
+    user.email = f"anonyme-{user.id}@{ERASED_DOMAIN}"
+    user.password = unusable_password()
+    user.active = False
+    user.roles, user.groups = [], []
+    db.session.add(WorkflowEvent(object_type=User.__tablename__, object_id=user.id, transition="erased",
+                                 from_state="active", to_state="erased", actor_id=user.id, happened_on=utcnow()))
+    db.session.flush()
+    end_sessions([user.id])
+    return user

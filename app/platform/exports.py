@@ -54,7 +54,7 @@ def _label_expression(related, alias):
     `str(user)`), a role by its label in the reader's language (as `str(role)`), any
     other row by its label attribute; None if there is none."""
     if related is User:
-        return alias.first_name + " " + alias.last_name
+        return func.trim(alias.first_name + " " + alias.last_name, type_=String)
     if related is Role:
         return case({name: role_label(name) for name in ROLE_LABELS}, value=alias.name, else_=alias.name)
     attribute = label_attribute(related)

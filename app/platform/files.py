@@ -8,7 +8,8 @@ files one request stores by FILE_MAX_PER_REQUEST (checked before the first is wr
 A file is written when it is received, before the transaction that records it
 commits: if that transaction rolls back instead (a refusal after the upload, a race
 lost, an error), the files it wrote are deleted, so that no file is left on disk
-without its row.
+without its row. Conversely `delete_file` deletes a file's content only once the
+transaction deleting its row commits.
 
 A file sent with a form that is then refused (a required field left empty) is kept
 as a *pending upload* of its sender (`keep_pending`): the form shown again lists it
@@ -38,6 +39,7 @@ TEXT_TYPE = "text/plain"
 PENDING_OWNER = "pending_upload"  # owner_type of pending uploads; owner_id is their sender
 _WRITTEN = "guichet_files_written"  # session.info: paths written in the open transaction
 _STORED_IN_REQUEST = "guichet_files_stored"  # g: files stored by this request
+_DOOMED = "guichet_files_deleted"  # session.info: paths to delete once the transaction commits
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,14 @@ def files_of(owner) -> list:
             .order_by(StoredFile.id).all())
 
 
+def delete_file(stored: StoredFile) -> None:
+    """Delete a stored file: its row now, its content on disk once the transaction
+    commits (a rollback keeps both)."""
+    db.session.info.setdefault(_DOOMED, []).append(absolute_path(stored))
+    db.session.delete(stored)
+    db.session.flush()
+
+
 # ---------------------------------------------------------------------------
 # Pending uploads: files kept across a refused form
 # ---------------------------------------------------------------------------
@@ -215,7 +225,8 @@ def remove_stale_pending(now=None) -> int:
     return len(stale)
 
 
-# -- files written by a transaction that does not commit are deleted ----------
+# -- files written by a transaction that does not commit are deleted, and files
+# -- deleted by one that commits -------------------------------------------------
 
 
 def _remove(path) -> None:
@@ -223,13 +234,18 @@ def _remove(path) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-    except OSError:  # the rollback goes on; the file is reported
-        log.exception("could not delete %s, written by a transaction that did not commit", path)
+    except OSError:  # the transaction's end goes on; the file is reported
+        log.exception("could not delete %s at the end of its transaction", path)
 
 
 def _kept(session):
-    """Committed: the files now belong to their rows."""
+    """Committed: the files written now belong to their rows, those deleted go (not
+    when a savepoint is released: the transaction may still roll back)."""
+    if session.in_nested_transaction():
+        return
     session.info.pop(_WRITTEN, None)
+    for path in session.info.pop(_DOOMED, ()):
+        _remove(path)
 
 
 def _transaction_ended(session, transaction):
@@ -238,6 +254,7 @@ def _transaction_ended(session, transaction):
     if transaction.parent is None:
         for path in session.info.pop(_WRITTEN, ()):
             _remove(path)
+        session.info.pop(_DOOMED, None)
 
 
 def install():

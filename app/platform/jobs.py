@@ -111,6 +111,8 @@ def _after_orm_execute(state):
 
 
 def _after_commit(session):
+    if session.in_nested_transaction():  # a savepoint released: nothing is committed yet
+        return
     jobs = session.info.pop(_PENDING, None)
     if jobs:
         _dispatch(jobs)

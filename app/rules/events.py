@@ -2,7 +2,7 @@
 not, booking (options, sponsored guests, price, capacity), pre-reservations deleted,
 places marked paid or opposed, extra items answered and validated, the events'
 configuration (frozen once a ticket type has a place), admin levels, event creation
-and cancellation.
+and cancellation, when an external account may leave, the reminders the day before.
 
 Capacity holds under any concurrency, on both databases: a booking raises the ticket
 type's `taken` with a conditional update (`taken = taken + n WHERE taken + n <=
@@ -14,12 +14,12 @@ and everything it wrote is rolled back.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from flask_appbuilder.security.sqla.models import Group, User
 from flask_babel import format_date, format_datetime, format_time, gettext, lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..access.events import holds, is_board_member, level_of, organisers, sees_event
@@ -48,8 +48,8 @@ from ..models import (
     TicketTypePromotion,
     utcnow,
 )
-from ..platform import delegation, files, notifications, passes, payments, signing, transactions
-from ..platform.clock import local_today, zone
+from ..platform import accounts, delegation, files, jobs, notifications, passes, payments, signing, transactions
+from ..platform.clock import local_today, start_of_local_day, zone
 from ..platform.refusals import Refused
 from ..platform.workflow import OnBehalf, Transition, Workflow
 from ..security import is_admin
@@ -71,6 +71,9 @@ def _when(moment) -> str:
 
 def _link(event) -> str:
     return f"/events/show/{event.id}"
+
+
+MY_PLACES = "/events/places"  # "My places": each place's state, items and PDF ticket
 
 
 # ---------------------------------------------------------------------------
@@ -365,6 +368,14 @@ def _notify_opposed(reservation, event):
             _link(reservation.event))
 
 
+def _notify_paid(reservation, event):
+    """Marked paid (by a gateway or by an organiser): its payer is told, with the way to its ticket."""
+    payer = reservation.sponsor or reservation.holder
+    if payer is None or not payer.active:
+        return None
+    return [payer], "events/paid", {"reservation": reservation, "event": reservation.event}, MY_PLACES
+
+
 class ReservationWorkflow(Workflow):
     """The engine, plus what opposition does besides the state: the reason kept, the place freed."""
 
@@ -384,7 +395,7 @@ RESERVATION_WORKFLOW = ReservationWorkflow(
     Reservation, states=ReservationState, final_states=(OPPOSED,),
     transitions=[
         Transition("mark_paid", _l("Mark paid"), (PRERESERVED,), RESERVED, allowed=_validator,
-                   guards=(_event_running, _items_complete), icon="fa-eur",
+                   guards=(_event_running, _items_complete), notify=_notify_paid, icon="fa-eur",
                    confirmation=_l("Mark the selected places paid?"), done=_l("marked this place paid")),
         Transition("oppose", _l("Oppose"), (PRERESERVED, RESERVED), OPPOSED, allowed=_validator,
                    comment_required=True, notify=_notify_opposed, icon="fa-ban",
@@ -996,4 +1007,94 @@ payments.register_payable(payments.Payable(
     label=lambda reservation: f"{reservation.event.name} — {reservation.ticket_type.name} (#{reservation.id})",
     may_pay=_pays_for, confirmed=_paid_online, mismatch=_opposed_by_payment,
     alerted=lambda reservation: organisers(reservation.event, AdminLevel.validate),
-    mismatch_template="events/payment_mismatch", link=lambda reservation: "/events/places"))
+    mismatch_template="events/payment_mismatch", link=lambda reservation: MY_PLACES))
+
+
+# ---------------------------------------------------------------------------
+# Leaving: an external account deletes itself (app.platform.accounts.leave)
+# ---------------------------------------------------------------------------
+
+LEAVING_DELAY = timedelta(days=30)  # after the end of the last event one holds a place for
+
+
+def _kept_by_school(user):
+    """Only external accounts (no school) leave by themselves."""
+    profile = profile_of(user)
+    if profile is not None and not profile.external:
+        return gettext("Only external accounts (without a school) can be deleted here; yours belongs to "
+                       "%(school)s.", school=profile.school.name)
+    return None
+
+
+def leaving_day(user):
+    """The first local day a person may delete their account: 30 days after the end of the
+    last event they hold a place for, their own or a guest's they paid for (None: no place)."""
+    last = db.session.scalar(select(func.max(Event.ends_on)).join(Reservation, Reservation.event_id == Event.id)
+                             .where((Reservation.holder_id == user.id) | (Reservation.sponsor_id == user.id),
+                                    Reservation.state != OPPOSED))
+    if last is None:
+        return None
+    return last.replace(tzinfo=timezone.utc).astimezone(zone()).date() + LEAVING_DELAY
+
+
+def _erase_person(user) -> None:
+    """What desk D keeps of a person who leaves: their school and memberships go; their
+    places stay as proof (held by the anonymised account), but the extra items they gave
+    are erased (files deleted, the validation kept) and so are the names and mails of the
+    guests they took places for, which came through them alone."""
+    db.session.execute(delete(PersonProfile).where(PersonProfile.user_id == user.id))
+    db.session.execute(delete(AssociationMembership).where(AssociationMembership.user_id == user.id))
+    places = db.session.scalars(select(Reservation).where(
+        (Reservation.holder_id == user.id) | (Reservation.sponsor_id == user.id))).all()
+    for place in places:
+        if place.holder_id is None:
+            place.guest_name, place.guest_email = accounts.ERASED_NAME, None
+        for given in place.answers:
+            stored, given.value, given.file = given.file, None, None
+            if stored is not None:
+                files.delete_file(stored)
+    db.session.flush()
+
+
+accounts.register_leaving(accounts.LeavingRule(kept=_kept_by_school, not_before=leaving_day, erase=_erase_person))
+
+
+# ---------------------------------------------------------------------------
+# The reminder, the day before an event (a periodic job)
+# ---------------------------------------------------------------------------
+
+
+def send_reminders(now=None) -> int:
+    """Periodic job: remind the people of each reserved place of an event that starts
+    before the end of tomorrow (its holder, or its sponsor and its guest's mail), each
+    person one mail per event listing their places. A place is claimed before it is
+    mailed (`reminded_on`, set where it is still empty), so a second run, or two at
+    once, mail nobody twice; cancelled events and opposed or unpaid places get none.
+    Commits; returns the number of mails."""
+    now = now or utcnow()
+    until = start_of_local_day(local_today() + timedelta(days=2))
+    events = db.session.scalars(select(Event).where(
+        Event.cancelled_on.is_(None), Event.starts_on > now, Event.starts_on < until).order_by(Event.starts_on)).all()
+    sent = 0
+    for event in events:
+        claimed = db.session.scalars(
+            update(Reservation).where(Reservation.event_id == event.id, Reservation.state == RESERVED,
+                                      Reservation.reminded_on.is_(None))
+            .values(reminded_on=now).returning(Reservation.id).execution_options(synchronize_session=False)).all()
+        letters = {}  # {who: (recipient, link, [places])}: one mail per person
+        for place in db.session.scalars(select(Reservation).where(Reservation.id.in_(claimed))
+                                        .order_by(Reservation.id)):
+            for person in (place.holder, place.sponsor):
+                if person is not None and person.active:
+                    letters.setdefault(person.id, (person, MY_PLACES, []))[2].append(place)
+            if place.guest_email:
+                letters.setdefault(place.guest_email.lower(), (place.guest_email, None, []))[2].append(place)
+        for recipient, link, places in letters.values():
+            notifications.notify([recipient], "events/reminder", {"event": event, "places": places}, link=link)
+        db.session.commit()
+        sent += len(letters)
+    return sent
+
+
+#: Desk D's periodic jobs (app/platform/schedule.py registers them): the reminders at 10:00.
+PERIODIC_JOBS = [{"func": send_reminders, "queue_name": jobs.DEFAULT_QUEUE, "cron": "0 10 * * *"}]

@@ -400,6 +400,8 @@ class Reservation(Audited, Model):
     to_refund = Column(Boolean, nullable=False, default=False)
     # The secret its QR ticket signs (hex), made with the first ticket.
     ticket_secret = Column(String(20))
+    # When its people were reminded of the event, the day before (the reminder goes once).
+    reminded_on = Column(DateTime)
 
     event = relationship(Event)
     ticket_type = relationship(TicketType)

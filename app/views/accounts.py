@@ -1,5 +1,5 @@
 """Account screens: set-password and reset links, "forgot password", the account
-creation form of delegating users, and FAB's security screens and user API made
+creation form of delegating users, deleting one's own account, and FAB's security screens and user API made
 to follow Guichet's account rules (app/platform/accounts.py):
 
 * an account is created without a typed password: its owner gets a mail with a
@@ -51,9 +51,9 @@ from flask_appbuilder.security.views import (
 )
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_appbuilder.views import SimpleFormView
-from flask_babel import LazyString, gettext, lazy_gettext as _l
+from flask_babel import LazyString, format_date, gettext, lazy_gettext as _l
 from marshmallow import fields
-from flask_login import login_user
+from flask_login import login_user, logout_user
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
@@ -435,6 +435,49 @@ class AccountCreateView(SimpleFormView):
         return redirect(url_for(f"{self.endpoint}.this_form_get"))
 
 
+# ---------------------------------------------------------------------------
+# Deleting my account (app.platform.accounts.leave)
+# ---------------------------------------------------------------------------
+
+
+class LeaveForm(DynamicForm):
+    password = PasswordField(_l("Your password"), description=_l("Type your password to confirm."),
+                             validators=[DataRequired()], widget=BS3PasswordFieldWidget())
+
+
+class LeaveView(BaseView):
+    """Delete my account, from the user menu: whether and from when I may (the page says
+    why not), and the deletion, confirmed by my password in a POST with its CSRF token.
+    A wrong password counts as a failed sign-in of the account (app.platform.attempts)."""
+
+    route_base = "/account"
+    default_view = "leave"
+    class_permission_name = "MyAccount"
+    method_permission_name = {"leave": "leave"}
+
+    @expose("/delete/", methods=["GET", "POST"])
+    @has_access
+    @no_cache
+    def leave(self):
+        user, form = g.user, LeaveForm()
+        if request.method == "POST" and form.validate():
+            who = {"sign_in_account": user.username, "sign_in_address": attempts.client_address()}
+            if attempts.exhausted(**who):
+                abort(429)
+            with Attempt(form=form) as attempt:
+                accounts.leave(user, form.password.data)
+            if attempt.refused is None:
+                logout_user()
+                flash(gettext("Your account is deleted and your personal data erased. Goodbye."), "info")
+                return redirect(self.appbuilder.get_url_for_login)
+            if attempt.refused.field == "password":
+                attempts.count(**who)
+        status = accounts.leaving_status(user)
+        return self.render_template("guichet/accounts/leave.html", title=gettext("Delete my account"),
+                                    form=form, status=status, erased_name=accounts.ERASED_NAME,
+                                    not_before=format_date(status.not_before, "long") if status.not_before else None)
+
+
 def too_many_attempts(error):
     """429 from the login rate limits: in French, JSON for the API."""
     message = gettext("Too many attempts: wait a few minutes before trying again.")
@@ -479,6 +522,7 @@ def register(appbuilder):
     current_app.register_error_handler(429, too_many_attempts)
     current_app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", accounts.check_password_policy)
     appbuilder.add_view_no_menu(PasswordView())
+    appbuilder.add_view_no_menu(LeaveView())
     appbuilder.add_view(AccountCreateView, "CreateAccount", icon="fa-user-plus",
                         label=_l("Create an account"), category="Administration",
                         category_label=_l("Administration"), category_icon="fa-cogs")
