@@ -1,7 +1,7 @@
 """desk D: the reminder of a reserved place, sent once the day before its event
 
 Revision ID: a3c5e7f9b1d2
-Revises: e6b1f2a9c4d3
+Revises: a7c3d9e1f5b2
 Create Date: 2026-12-03 09:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a3c5e7f9b1d2'
-down_revision = 'e6b1f2a9c4d3'
+down_revision = 'a7c3d9e1f5b2'
 branch_labels = None
 depends_on = None
 
