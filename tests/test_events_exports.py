@@ -49,9 +49,10 @@ def _person(first, last):
 
 
 def _event_with_places():
-    """An event on sale with two ticket types, a text and a file item, and four places:
-    Zoé (an option, both items given and validated, a PayPal payment), Adrien (an
-    opposed place), his guest Jeanne, and Bruno (a free ticket); committed."""
+    """An event on sale with two ticket types, a size and two file items (whose labels
+    make the same file name), and four places: Zoé (an option, every item given and
+    validated, a PayPal payment), Adrien (an opposed place), his guest Jeanne, and
+    Bruno (a free ticket); committed."""
     now = utcnow()
     admin = user("eventadmin")
     association = db.session.query(Association).join(Association.organisation).filter_by(name=BDE).one()
@@ -64,6 +65,7 @@ def _event_with_places():
     cloakroom = rules.save_option(admin, entry, name="Vestiaire", price_change="2")
     size = rules.save_extra_info(admin, entry, label="Taille du t-shirt", kind="size")
     scan = rules.save_extra_info(admin, entry, label="Certificat médical", kind="file")
+    again = rules.save_extra_info(admin, entry, label="Certificat (médical)", kind="file")  # the same file name
     db.session.commit()
     zoe, adrien, bruno = _person("Zoé", "Łukasiewicz"), _person("Adrien", "Martin"), _person("Bruno", "Petit")
     [zoe_place] = rules.book(zoe, event, entry.id, [cloakroom.id])
@@ -72,14 +74,16 @@ def _event_with_places():
     [bruno_place] = rules.book(bruno, event, free.id)
     db.session.commit()
     for item in (rules.answer(zoe, zoe_place, size, "m"),
-                 rules.answer(zoe, zoe_place, scan, upload=upload("certificat.png", SCAN))):
+                 rules.answer(zoe, zoe_place, scan, upload=upload("certificat.png", SCAN)),
+                 rules.answer(zoe, zoe_place, again, upload=upload("rappel.png", PNG))):
         rules.validate_answer(admin, item)
     rules.RESERVATION_WORKFLOW.fire(adrien_place, "oppose", admin, "Chèque sans provision")
     db.session.add(Payment(payable_type=rules.PAYABLE_KIND, payable_id=zoe_place.id, provider=PaymentProvider.paypal,
-                           state=PaymentState.pending, amount=zoe_place.price, currency="EUR", reference=f"TXN-{zoe_place.id}"))
+                           state=PaymentState.pending, amount=zoe_place.price, currency="EUR",
+                           reference=f"TXN-{zoe_place.id}"))
     db.session.commit()
     return {"event": event.id, "zoe": zoe_place.id, "adrien": adrien_place.id, "jeanne": jeanne_place.id,
-            "bruno": bruno_place.id, "name": event.name}
+            "bruno": bruno_place.id, "name": event.name, "again": again.id}
 
 
 @pytest.fixture()
@@ -198,7 +202,7 @@ def test_the_complete_xlsx_has_every_field_item_and_payment(app, login_as, place
 def test_archives_hold_the_xlsx_and_every_uploaded_file_named_by_place(app, login_as, places, fmt):
     status, downloaded = _export(login_as("eventadmin"), places["event"], fmt)
     assert downloaded.mimetype == exports.MIMETYPES[fmt]
-    assert (status["done"], status["total"]) == (5, 5)  # four places, one file
+    assert (status["done"], status["total"]) == (6, 6)  # four places, two files
     if fmt == "zip":
         with zipfile.ZipFile(io.BytesIO(downloaded.data)) as archive:
             members = {name: archive.read(name) for name in archive.namelist()}
@@ -207,8 +211,10 @@ def test_archives_hold_the_xlsx_and_every_uploaded_file_named_by_place(app, logi
             members = {info.name: archive.extractfile(info).read() for info in archive.getmembers()}
     [spreadsheet] = [name for name in members if name.endswith(".xlsx")]
     assert spreadsheet.startswith("places-de-gala-")
-    assert members[f"{places['zoe']}-zoe-lukasiewicz/certificat-medical.png"] == SCAN
-    assert len(members) == 2
+    folder = f"{places['zoe']}-zoe-lukasiewicz"
+    assert members[f"{folder}/certificat-medical.png"] == SCAN
+    assert members[f"{folder}/certificat-medical-{places['again']}.png"] == PNG
+    assert len(members) == 3
     _, rows = _sheet_rows(members[spreadsheet])
     assert rows[places["zoe"]]["Certificat médical"] == "certificat.png"
 
@@ -264,9 +270,9 @@ def test_the_job_reports_its_progress_to_the_waiting_page(app, login_as, places,
     monkeypatch.setattr(jobs, "set_progress", lambda key, done, total: (reported.append((done, total)),
                                                                          report(key, done, total)))
     status, _ = _export(login_as("eventadmin"), places["event"], "zip")
-    assert reported[0] == (0, 5) and reported[-1] == (5, 5)
+    assert reported[0] == (0, 6) and reported[-1] == (6, 6)
     assert [done for done, _ in reported] == sorted(done for done, _ in reported)
-    assert status["text"] == "5 lignes sur 5"
+    assert status["text"] == "6 lignes sur 6"
 
 
 def test_on_redis_a_worker_writes_the_archive(app, login_as, on_redis):
@@ -275,7 +281,7 @@ def test_on_redis_a_worker_writes_the_archive(app, login_as, on_redis):
     with app.app_context():
         place_ids = _event_with_places()
     status, downloaded = _export(login_as("eventadmin"), place_ids["event"], "tar.gz", timeout=60)
-    assert (status["done"], status["total"]) == (5, 5)
+    assert (status["done"], status["total"]) == (6, 6)
     with tarfile.open(fileobj=io.BytesIO(downloaded.data), mode="r:gz") as archive:
         names = archive.getnames()
     assert f"{place_ids['zoe']}-zoe-lukasiewicz/certificat-medical.png" in names
@@ -285,3 +291,55 @@ def test_every_place_holder_is_named_by_one_rule(app, places):
     with app.app_context():
         zoe, jeanne = db.session.get(Reservation, places["zoe"]), db.session.get(Reservation, places["jeanne"])
         assert (rules.holder_name(zoe), rules.holder_name(jeanne)) == ("Zoé Łukasiewicz", "Jeanne Invitée")
+
+
+@pytest.fixture()
+def export_server(app, places):
+    """A live server of its own, forked once the event and the exports' settings are there."""
+    import socket
+
+    from pytest_flask.live_server import LiveServer
+
+    with app.app_context():
+        db.engine.dispose()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = LiveServer(app, "127.0.0.1", port, wait=10, clean_stop=True)
+    server.start()
+    yield server.url()
+    server.stop()
+
+
+def test_an_admin_exports_the_archive_from_the_event_page_and_downloads_it(chromium, export_server, places):
+    from .conftest import collect_csp_violations
+    from .helpers import DEMO_PASSWORD
+    from .test_browser_a11y import AXE_RUN, AXE_SOURCE_PATH
+
+    with open(AXE_SOURCE_PATH, encoding="utf-8") as source:
+        axe = source.read()
+    context = chromium.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    violations = []
+    collect_csp_violations(context, violations)
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    page.goto(f"{export_server}/login/")
+    page.fill("#username", "eventadmin")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.goto(f"{export_server}/events/show/{places['event']}")
+    page.evaluate(axe)
+    assert page.evaluate(AXE_RUN) == []
+    page.get_by_role("button", name="Complet avec les fichiers (zip)").click()
+    page.wait_for_url("**/exports/*")
+    link = page.get_by_role("link", name="Télécharger places-et-fichiers-de-gala-")
+    link.wait_for(state="visible")
+    page.evaluate(axe)
+    assert page.evaluate(AXE_RUN) == []
+    assert page.locator("#export-text").inner_text() == "Prêt : 6 lignes sur 6"
+    with page.expect_download() as download:
+        link.click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert f"{places['zoe']}-zoe-lukasiewicz/certificat-medical.png" in archive.namelist()
+    context.close()
+    assert not violations

@@ -45,6 +45,7 @@ from ..models import (
     OptionGroup,
     Payment,
     PaymentProvider,
+    PaymentState,
     PersonProfile,
     Reservation,
     ReservationState,
@@ -964,7 +965,7 @@ DOOR_LIST, PLACES, ARCHIVE = "events.door_list", "events.places", "events.archiv
 #: The document each format of an event's places export is: the door's short list in
 #: PDF; every field in XLSX; the XLSX with every uploaded file in an archive.
 PLACES_EXPORTS = {"pdf": DOOR_LIST, "xlsx": PLACES, "zip": ARCHIVE, "tar.gz": ARCHIVE}
-EXPORT_BATCH = 500  # places read, and their options, items and payments looked up, at a time
+EXPORT_BATCH = 1000  # places read, and their options, items and payments looked up, at a time
 
 
 def _exported_event(params) -> Event:
@@ -980,7 +981,7 @@ def _exported_event(params) -> Event:
 
 
 def _scoped_places(event):
-    """The event's places the requester sees (row scope), by holder name then number."""
+    """The event's places the requester sees (row scope)."""
     return apply_scope(select(Reservation), Reservation).where(Reservation.event_id == event.id)
 
 
@@ -1027,12 +1028,13 @@ def _place_columns(event, local) -> _Columns:
     headers = [gettext("No."), gettext("Holder"), gettext("Mail"), gettext("Sponsor"), gettext("Ticket type"),
                gettext("Options"), gettext("Price"), gettext("State"), gettext("Taken on"), gettext("Paid on"),
                gettext("Changed on"), gettext("Reason of the opposition"), gettext("To refund")]
+    states = {state: str(state) for state in ReservationState}
 
     def cells(places):
         options = _option_names(places)
         return [(place.id, holder_name(place), place.holder_email or "", person_name(place.sponsor),
                  ticket_names.get(place.ticket_type_id, ""), options.get(place.id, ""), float(place.price),
-                 str(place.state), local.one(place.created_on), local.one(place.paid_on),
+                 states[place.state], local.one(place.created_on), local.one(place.paid_on),
                  local.one(place.changed_on), place.opposition_reason or "", place.to_refund)
                 for place in places]
 
@@ -1089,6 +1091,7 @@ def _payment_columns(event, local) -> _Columns:
         headers += [gettext("Payment %(num)d: %(field)s", num=number, field=field) for field in (
             gettext("provider"), gettext("state"), gettext("amount"), gettext("currency"), gettext("reference"),
             gettext("created on"), gettext("changed on"))]
+    labels = {member: str(member) for member in (*PaymentProvider, *PaymentState)}
 
     def cells(places):
         paid = {}
@@ -1097,10 +1100,10 @@ def _payment_columns(event, local) -> _Columns:
                        Payment.reference, Payment.created_on, Payment.changed_on)
                 .where(Payment.payable_type == PAYABLE_KIND, Payment.payable_id.in_([place.id for place in places]))
                 .order_by(Payment.id)):
+            amount = None if payment.amount is None else float(payment.amount)
             paid.setdefault(payment.payable_id, []).extend((
-                str(payment.provider), str(payment.state), None if payment.amount is None else float(payment.amount),
-                payment.currency or "", payment.reference or "", local.one(payment.created_on),
-                local.one(payment.changed_on)))
+                labels[payment.provider], labels[payment.state], amount, payment.currency or "",
+                payment.reference or "", local.one(payment.created_on), local.one(payment.changed_on)))
         width = len(headers)
         return [tuple(paid.get(place.id, ())) + (None,) * (width - len(paid.get(place.id, ()))) for place in places]
 
@@ -1136,7 +1139,7 @@ def _write_places(path, fmt, params, progress) -> int:
     """The complete XLSX: one row per place, every field, its extra items, payments and check-ins."""
     event = _exported_event(params)
     columns = _complete_columns(event)
-    return exports.write_xlsx(path, _places_title(params), [h for group in columns for h in group.headers],
+    return exports.write_xlsx(path, _places_title(params), [header for group in columns for header in group.headers],
                               _complete_rows(event, columns, progress))
 
 
@@ -1148,6 +1151,7 @@ def _write_door_list(path, fmt, params, progress) -> int:
     """The door's short list in PDF: number, name, ticket, options, state, by name."""
     event = _exported_event(params)
     ticket_names = {ticket_type.id: ticket_type.name for ticket_type in event.ticket_types}
+    states = {state: str(state) for state in ReservationState}
     starts = LocalMoments().one(event.starts_on)
     subtitle = " — ".join(part for part in (
         f"{format_date(starts, 'full')} {format_time(starts, 'short', rebase=False)}", event.place) if part)
@@ -1158,7 +1162,7 @@ def _write_door_list(path, fmt, params, progress) -> int:
             options = _option_names(places)
             for place in places:
                 yield (place.id, holder_name(place), ticket_names.get(place.ticket_type_id, ""),
-                       options.get(place.id, ""), str(place.state))
+                       options.get(place.id, ""), states[place.state])
                 done += 1
                 progress(done)
 
@@ -1196,7 +1200,7 @@ def _extension(stored) -> str:
     return exports.slug(extension) if dot and exports.slug(extension) else "bin"
 
 
-def archive_name(place, info, stored) -> str:
+def _archive_name(place, info, stored) -> str:
     """Where an uploaded file goes in the archive: `<place no.>-<holder>/<item>.<extension>`."""
     holder = exports.slug(holder_name(place)) or "place"
     return f"{place.id}-{holder}/{exports.slug(info.label) or 'item'}.{_extension(stored)}"
@@ -1213,7 +1217,7 @@ def _archive_members(event, spreadsheet, progress, done):
         for place, info, stored in result:
             if place.id != folder:
                 names, folder = set(), place.id
-            name = archive_name(place, info, stored)
+            name = _archive_name(place, info, stored)
             if name in names:
                 stem, dot, extension = name.rpartition(".")
                 name = f"{stem}-{info.id}{dot}{extension}"
@@ -1236,7 +1240,8 @@ def _write_archive(path, fmt, params, progress) -> int:
     folder = tempfile.mkdtemp(dir=os.path.dirname(path))
     spreadsheet = os.path.join(folder, exports.file_name(_places_title(params), "xlsx"))
     try:
-        places = exports.write_xlsx(spreadsheet, _places_title(params), [h for group in columns for h in group.headers],
+        places = exports.write_xlsx(spreadsheet, _places_title(params),
+                                    [header for group in columns for header in group.headers],
                                     _complete_rows(event, columns, progress))
         files_done = exports.write_archive(path, fmt, _archive_members(event, spreadsheet, progress, places)) - 1
     finally:
