@@ -236,6 +236,7 @@ def test_only_the_events_admins_at_view_level_export_its_places(app, login_as, p
     assert login_as("etudiant").post(f"/reservations/export_places/{places['event']}/pdf").status_code == 403
     assert client.post(f"/reservations/export_places/{places['event']}/exe").status_code == 404
     assert client.post("/reservations/export_places/99999999/pdf").status_code == 302
+    assert client.post("/reservations/export_places/99999999999999999999/pdf").status_code == 404
     assert exports_of("clubadmin") == before
     # The view level is enough.
     with app.app_context():

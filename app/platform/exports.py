@@ -836,10 +836,10 @@ class Document:
 
     name: str
     formats: tuple
+    check: Callable
     title: Callable
     rows_total: Callable
     write: Callable
-    check: Callable = lambda params: None
 
 
 _DOCUMENTS = {}
