@@ -28,6 +28,15 @@ once by 16 clients, as PayPal repeats an IPN. Prints `ipn_sent`, `ipn_payments`
 place), `ipn_places_reserved`, `ipn_errors` (answers other than 200 with an empty
 body), `ipn_ms_p50` / `ipn_ms_p95` (one IPN's answer, its postback included) and
 `ipn_per_s`.
+
+Then the exports of an event's places (`--export-places`, default 10,000 places, each
+with an option, a size and an uploaded file of 8 KB, one in two with a payment, and
+three files of 64 MB): each export is asked by its admin on the event page's buttons
+and written by the export job in a fresh process (so that its peak RSS is the
+export's own). Prints `export_xlsx_rows_per_s` (the complete XLSX, the request to the
+file ready), `export_zip_peak_mb` (the zip with every file: peak RSS of the whole
+process from the request on, interpreter and app included), `export_zip_rss_before_mb`
+(its RSS once the app is up, before the export) and each export's seconds, size and peak.
 """
 from __future__ import annotations
 
@@ -197,8 +206,12 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     parser.add_argument("--ipn-places", type=int, default=1000)
     parser.add_argument("--ipn-copies", type=int, default=5, help="how many times each IPN is sent")
+    parser.add_argument("--export-places", type=int, default=10000)
+    parser.add_argument("--export-worker", nargs=2, metavar=("FORMAT", "EVENT_ID"), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     args = parser.parse_args()
+    if args.export_worker:
+        return export_worker(args.database_url, *args.export_worker)
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("bench/events.py runs on PostgreSQL")
     ensure_database(args.database_url)
@@ -222,7 +235,6 @@ def main():
     print(f"answered_ms_p50: {statistics.median(answered):.1f}")
     print(f"answered_ms_p95: {percentile(answered, 95):.1f}")
     print(f"rush_ms: {answered[-1]:.1f}")
-
     places, answers, elapsed = ipn_storm(app, args.database_url, args.ipn_places, args.ipn_copies,
                                          args.processes, args.threads)
     confirmed, duplicates, reserved = ipn_check(app, places)
@@ -235,6 +247,166 @@ def main():
     print(f"ipn_ms_p50: {statistics.median(times):.1f}")
     print(f"ipn_ms_p95: {percentile(times, 95):.1f}")
     print(f"ipn_per_s: {len(answers) / elapsed:.0f}")
+    time_place_exports(args.database_url, args.export_places)
+
+
+# ---------------------------------------------------------------------------
+# The exports of an event's places, each in a fresh process (its peak RSS is its own)
+# ---------------------------------------------------------------------------
+
+EXPORTS_FOLDER = "/tmp/guichet-bench-events-exports"  # the places' files and the exports written
+FILE_BYTES, LARGE_FILES, LARGE_BYTES = 8 * 1024, 3, 64 * 2**20
+
+
+def export_app(url):
+    from app import create_app
+
+    return create_app({**common.APP_SETTINGS, "SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
+                       "RATELIMIT_ENABLED": False, "FILES_ROOT": os.path.join(EXPORTS_FOLDER, "files"),
+                       "EXPORTS_ROOT": os.path.join(EXPORTS_FOLDER, "exports")})
+
+
+def seed_places(url, count):
+    """An event with `count` places written in bulk (the booking rule is the shotgun's
+    figure, not this one's), their options, answers, files and payments; its id."""
+    import hashlib
+    import shutil
+
+    from flask_appbuilder.security.sqla.models import User
+    from sqlalchemy import insert
+
+    from app.extensions import db
+    from app.models import (Association, EventVisibility, ExtraInfoAnswer, Payment, PaymentProvider, PaymentState,
+                            Reservation, ReservationState, StoredFile, TicketType, reservation_option, utcnow)
+    from app.rules import events as rules
+
+    shutil.rmtree(EXPORTS_FOLDER, ignore_errors=True)
+    app = export_app(url)
+    with app.app_context():
+        admin = app.appbuilder.sm.find_user(username="eventadmin")
+        association = db.session.query(Association).order_by(Association.id).first()
+        now = utcnow()
+        event = rules.create_event(admin, association, name=f"Export {uuid.uuid4().hex[:6]}",
+                                   starts_on=now + timedelta(days=30), ends_on=now + timedelta(days=30, hours=5),
+                                   sale_opens_on=now - timedelta(days=1), sale_closes_on=now + timedelta(days=29),
+                                   visibility=EventVisibility.public, place="Pavillon")
+        ticket_type = rules.save_ticket_type(admin, event, name="Place", kind="open", price="15", capacity=count)
+        option = rules.save_option(admin, ticket_type, name="Vestiaire", price_change="2")
+        size = rules.save_extra_info(admin, ticket_type, label="Taille", kind="size")
+        scan = rules.save_extra_info(admin, ticket_type, label="Justificatif", kind="file")
+        db.session.commit()
+        tag = uuid.uuid4().hex[:6]
+        db.session.execute(insert(User), [
+            {"first_name": f"Prénom{n}", "last_name": f"Nom{n}", "username": f"export-{tag}-{n}",
+             "email": f"export-{tag}-{n}@guichet.example", "active": True, "password": "x"} for n in range(count)])
+        people = db.session.scalars(select(User.id).where(User.username.like(f"export-{tag}-%"))
+                                    .order_by(User.id)).all()
+        db.session.execute(insert(Reservation), [
+            {"event_id": event.id, "ticket_type_id": ticket_type.id, "holder_id": person, "price": 17,
+             "state": ReservationState.reserved if n % 2 else ReservationState.prereserved}
+            for n, person in enumerate(people)])
+        places = db.session.scalars(select(Reservation.id).where(Reservation.event_id == event.id)
+                                    .order_by(Reservation.id)).all()
+        db.session.execute(insert(reservation_option), [{"reservation_id": place, "option_id": option.id}
+                                                        for place in places])
+        root = os.path.join(EXPORTS_FOLDER, "files")
+        os.makedirs(root)
+        stored = []
+        for n, place in enumerate(places):
+            data = b"\x89PNG\r\n\x1a\n" + os.urandom(FILE_BYTES if n >= LARGE_FILES else LARGE_BYTES)
+            with open(os.path.join(root, f"{place}.png"), "wb") as handle:
+                handle.write(data)
+            stored.append({"owner_type": Reservation.__tablename__, "owner_id": place, "original_name": "scan.png",
+                           "content_type": "image/png", "size": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest(), "storage_path": f"{place}.png"})
+        db.session.execute(insert(StoredFile), stored)
+        files = dict(db.session.execute(select(StoredFile.owner_id, StoredFile.id).where(
+            StoredFile.owner_type == Reservation.__tablename__, StoredFile.owner_id.in_(places))).all())
+        db.session.execute(insert(ExtraInfoAnswer), [
+            row for place in places for row in (
+                {"reservation_id": place, "extra_info_id": size.id, "value": "M", "validated_by_id": admin.id,
+                 "validated_on": now},
+                {"reservation_id": place, "extra_info_id": scan.id, "file_id": files[place]})])
+        db.session.execute(insert(Payment), [
+            {"payable_type": rules.PAYABLE_KIND, "payable_id": place, "provider": PaymentProvider.paypal,
+             "state": PaymentState.confirmed, "amount": 17, "currency": "EUR", "reference": f"BENCH-{tag}-{place}"}
+            for place in places[1::2]])
+        db.session.get(TicketType, ticket_type.id).taken = count
+        db.session.commit()
+        return event.id
+
+
+def export_worker(url, fmt, event_id):
+    """One export, as its admin asks for it and the job (a thread, the embedded default) writes it."""
+    import json
+
+    from app.extensions import db
+    from app.models import ExportFile, ExportState
+    from app.platform import exports
+
+    app = export_app(url)
+    from app.demo.platform import DEMO_PASSWORD
+
+    client = app.test_client()
+    if client.post("/login/", data={"username": "eventadmin", "password": DEMO_PASSWORD}).status_code != 302:
+        raise SystemExit("could not sign in as eventadmin")
+    client.get(f"/events/show/{event_id}")  # warm the views, the templates and the pool
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # the peak RSS starts again from now: the app's start-up is not the export's
+    baseline = peak_rss_mb()
+    started = clock.perf_counter()
+    response = client.post(f"/reservations/export_places/{event_id}/{fmt}")
+    export_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    while True:
+        with app.app_context():
+            export = db.session.get(ExportFile, export_id)
+            if export.state in (ExportState.ready, ExportState.failed):
+                break
+        clock.sleep(0.05)
+    elapsed = clock.perf_counter() - started
+    if export.state is not ExportState.ready:
+        raise SystemExit(f"the {fmt} export failed")
+    with app.app_context():
+        size = os.path.getsize(exports.export_path(export))
+    print(json.dumps({"rows": export.rows_done, "seconds": elapsed, "bytes": size, "baseline_mb": baseline,
+                      "peak_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb():
+    """This process's peak RSS (VmHWM) since its last reset: unlike ru_maxrss, which
+    keeps the parent's peak across fork and exec, it counts this program alone."""
+    with open("/proc/self/status") as handle:
+        line = next(line for line in handle if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def time_place_exports(url, count):
+    import json
+    import shutil
+
+    event_id = seed_places(url, count)
+    figures = {}
+    for fmt in ("xlsx", "zip"):
+        result = subprocess.run([sys.executable, os.path.abspath(__file__), "--export-worker", fmt, str(event_id),
+                                 "--database-url", url], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SystemExit(f"the {fmt} export failed:\n{result.stderr[-3000:]}")
+        figures[fmt] = json.loads(result.stdout.strip().splitlines()[-1])
+    xlsx, archive = figures["xlsx"], figures["zip"]
+    print(f"export_places: {count}")
+    print(f"export_xlsx_seconds: {xlsx['seconds']:.2f}")
+    print(f"export_xlsx_rows_per_s: {count / xlsx['seconds']:.0f}")
+    print(f"export_xlsx_mb: {xlsx['bytes'] / 2**20:.1f}")
+    print(f"export_xlsx_peak_mb: {xlsx['peak_mb']:.0f}")
+    print(f"export_zip_seconds: {archive['seconds']:.2f}")
+    print(f"export_zip_mb: {archive['bytes'] / 2**20:.1f} ({count} files, {LARGE_FILES} of them "
+          f"{LARGE_BYTES // 2**20} MB)")
+    print(f"export_zip_peak_mb: {archive['peak_mb']:.0f}")
+    print(f"export_zip_rss_before_mb: {archive['baseline_mb']:.0f}")
+    print("export_peak_basis: peak RSS (VmHWM, reset once the app is up) of the whole process that asked for "
+          "and wrote the export")
+    shutil.rmtree(EXPORTS_FOLDER, ignore_errors=True)
+
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""CSV and XLSX export of a grid, streamed in constant memory.
+"""CSV and XLSX export of a grid, streamed in constant memory; and the export job, which
+writes a large grid export or a desk's own document (a PDF list, an archive).
 
 The rows come from the grid's own datamodel query (row scope, filters, sort),
 read in batches from a server-side cursor. Plain, hybrid and many-to-one columns
@@ -15,9 +16,13 @@ import os
 import re
 import secrets
 import tempfile
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import islice
 from operator import attrgetter, methodcaller
+from urllib.parse import parse_qsl, urlencode
 
 from flask import Response, current_app, g, stream_with_context
 from flask_appbuilder.security.sqla.models import Role, User
@@ -98,6 +103,10 @@ def csv_delimiter() -> str:
 
 
 CSV_MIMETYPE = "text/csv; charset=utf-8"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: The formats an export is written in (a grid's, or a desk's document's), and how they are served.
+MIMETYPES = {"csv": CSV_MIMETYPE, "xlsx": XLSX_MIMETYPE, "pdf": "application/pdf", "zip": "application/zip",
+             "tar.gz": "application/gzip"}
 
 
 def _without_jit(connection):
@@ -223,14 +232,21 @@ class _Formatter:
 
 
 def file_name(grid_name, extension, today=None):
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", _ascii(grid_name)).strip("-").lower() or "export"
-    return f"{slug}-{(today or clock.local_today()).isoformat()}.{extension}"
+    return f"{slug(grid_name) or 'export'}-{(today or clock.local_today()).isoformat()}.{extension}"
+
+
+def slug(text) -> str:
+    """`text` as a file name's part: ASCII letters and digits, lowercase, joined by dashes."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", _ascii(text)).strip("-").lower()
+
+
+# Latin letters that no Unicode decomposition brings to ASCII (a name's Ł would be lost).
+_UNDECOMPOSED = str.maketrans({"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "ß": "ss", "Æ": "AE",
+                               "æ": "ae", "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th", "ı": "i"})
 
 
 def _ascii(text):
-    import unicodedata
-
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED)).encode("ascii", "ignore").decode()
 
 
 # Values the csv module writes exactly as `_Formatter.text` would (None as "").
@@ -380,8 +396,9 @@ def copy_chunks(datamodel, names, filters, order_column, order_direction, header
     return chunks()
 
 
-def write_xlsx(path, sheet_name, headers, rows):
-    """Write an XLSX file, streaming the rows through a temporary file (constant memory).
+def write_xlsx(path, sheet_name, headers, rows) -> int:
+    """Write an XLSX file, streaming the rows through a temporary file (constant memory);
+    return the rows written.
 
     XlsxWriter writes the workbook package (workbook, styles, header row in bold);
     the data rows go into its sheet through `_XlsxRows`, which writes the cells
@@ -432,6 +449,7 @@ def write_xlsx(path, sheet_name, headers, rows):
                     member.write(tail)
     finally:
         spool.close()
+    return count
 
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
@@ -530,6 +548,117 @@ def _excel_date(value):
     return serial
 
 
+# ---------------------------------------------------------------------------
+# Writers of desks' documents: a PDF list, an archive of files
+# ---------------------------------------------------------------------------
+
+PDF_FONT, PDF_BOLD = "GuichetSans", "GuichetSans-Bold"
+PDF_SIZE, PDF_LEADING = 9, 14  # points: the rows' text and their spacing
+
+
+def _pdf_fonts():
+    """Bitstream Vera, shipped with reportlab: it has the letters of people's names
+    (Ł, Č, Ş, Œ...) that the PDF standard fonts lack; embedded as subsets."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(PDF_FONT, "Vera.ttf"))
+        pdfmetrics.registerFont(TTFont(PDF_BOLD, "VeraBd.ttf"))
+
+
+def _fitted(pdf, text, font, width):
+    """`text` cut with an ellipsis to fit `width` points."""
+    if pdf.stringWidth(text, font, PDF_SIZE) <= width:
+        return text
+    keep = max(0, int(len(text) * width / pdf.stringWidth(text, font, PDF_SIZE)))
+    while keep and pdf.stringWidth(text[:keep] + "…", font, PDF_SIZE) > width:
+        keep -= 1
+    return text[:keep] + "…"
+
+
+def write_pdf_list(path, title, subtitle, headers, widths, rows) -> int:
+    """A list in PDF (A4 portrait): on each page `title`, `subtitle`, the `headers` and
+    as many rows of text cells as fit, each cell cut with an ellipsis to its column
+    (`widths`: each column's share of the width), the page number at the foot. Drawn
+    page by page on reportlab's canvas, which keeps each finished page compressed
+    (a few KB) until the file is written: memory follows the file's size, never the
+    rows, which are read one at a time. Returns the rows written."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    _pdf_fonts()
+    page_width, page_height = A4
+    margin = 36
+    usable = page_width - 2 * margin
+    lefts, x = [], margin
+    for share in widths:
+        lefts.append(x)
+        x += usable * share / sum(widths)
+    columns = [(left, usable * share / sum(widths) - 6) for left, share in zip(lefts, widths)]
+    pdf = canvas.Canvas(path, pagesize=A4, pageCompression=1)
+    pdf.setTitle(title)
+    count, page = 0, 0
+    rows = iter(rows)
+    row = next(rows, None)
+    while row is not None or page == 0:
+        page += 1
+        pdf.setFont(PDF_BOLD, 14)
+        pdf.drawString(margin, page_height - margin - 14, _fitted(pdf, title, PDF_BOLD, usable))
+        pdf.setFont(PDF_FONT, PDF_SIZE)
+        pdf.drawString(margin, page_height - margin - 30, _fitted(pdf, subtitle, PDF_FONT, usable))
+        y = page_height - margin - 54
+        pdf.setFont(PDF_BOLD, PDF_SIZE)
+        for (left, width), header in zip(columns, headers):
+            pdf.drawString(left, y, _fitted(pdf, str(header), PDF_BOLD, width))
+        pdf.line(margin, y - 4, page_width - margin, y - 4)
+        pdf.setFont(PDF_FONT, PDF_SIZE)
+        y -= PDF_LEADING + 4
+        while row is not None and y > margin + PDF_LEADING:
+            for (left, width), cell in zip(columns, row):
+                pdf.drawString(left, y, _fitted(pdf, "" if cell is None else str(cell), PDF_FONT, width))
+            count += 1
+            y -= PDF_LEADING
+            row = next(rows, None)
+        pdf.drawRightString(page_width - margin, margin / 2, str(page))
+        pdf.showPage()
+    pdf.save()
+    return count
+
+
+ARCHIVE_COMPRESSION = 1  # zlib level: uploaded files (images, PDFs) are mostly compressed already
+
+
+def write_archive(path, fmt, members) -> int:
+    """A zip (ZIP64 past its limits) or tar.gz archive at `path` of `members`, pairs
+    (name in the archive, path of a file on disk) read lazily, each file copied in
+    chunks: memory holds a chunk and the archive's index (a few hundred bytes a
+    member), never a file. Returns the members written."""
+    import tarfile
+    import zipfile
+
+    count = 0
+    if fmt == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True,
+                             compresslevel=ARCHIVE_COMPRESSION) as archive:
+            for name, source in members:
+                archive.write(source, name)  # streamed; ZIP64 chosen from the file's size
+                count += 1
+        return count
+    if fmt != "tar.gz":
+        raise ValueError(f"no archive in {fmt}")
+    with tarfile.open(path, "w:gz", compresslevel=ARCHIVE_COMPRESSION, format=tarfile.PAX_FORMAT) as archive:
+        for name, source in members:
+            info = archive.gettarinfo(source, name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o644
+            with open(source, "rb") as handle:
+                archive.addfile(info, handle)
+            count += 1
+    return count
+
+
 def _stream_file(path, chunk_size=256 * 1024):
     try:
         with open(path, "rb") as handle:
@@ -561,8 +690,7 @@ def rows_response(name, headers, rows, fmt):
         handle, path = tempfile.mkstemp(suffix=".xlsx")
         os.close(handle)
         write_xlsx(path, name, headers, rows)
-        response = Response(_stream_file(path), mimetype=(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+        response = Response(_stream_file(path), mimetype=XLSX_MIMETYPE)
     return _download(response, name, fmt)
 
 
@@ -614,10 +742,14 @@ class _Counted:
 def start_export(view, fmt, grid_query) -> ExportFile:
     """An ExportFile of the grid as the current request asks for it, and the job that
     writes it (in a thread of its own when jobs run in-process); committed."""
-    export = ExportFile(
-        user_id=signed_in_person().id, grid=view.endpoint, title=str(view.list_title)[:255], format=fmt,
-        query=grid_query, locale=str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
-        rows_total=0, file_name=file_name(str(view.list_title), fmt))
+    return _start(ExportFile(grid=view.endpoint, title=str(view.list_title)[:255], format=fmt, query=grid_query,
+                             file_name=file_name(str(view.list_title), fmt)))
+
+
+def _start(export) -> ExportFile:
+    export.user_id = signed_in_person().id
+    export.locale = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    export.rows_total = 0
     db.session.add(export)
     db.session.flush()
     jobs.enqueue_job(run_export, (export.id,), background=True, retry=False)
@@ -626,13 +758,13 @@ def start_export(view, fmt, grid_query) -> ExportFile:
 
 
 def run_export(export_id):
-    """The job: rebuild the grid's plan (filters, sort, columns) from its query string
-    in a request signed in as the requester, so that their row scope applies; count,
-    then write the file, telling the waiting page how far it has got."""
+    """The job: in a request signed in as the requester, so that their row scope
+    applies, count then write the grid (rebuilt from its query string: filters, sort,
+    columns) or the document (with its parameters), telling the waiting page how far
+    it has got."""
     export = db.session.get(ExportFile, export_id)
     if export is None or export.state is not ExportState.queued:
         return
-    view = next(v for v in current_app.appbuilder.baseviews if v.endpoint == export.grid)
     os.makedirs(export_root(), exist_ok=True)
     relative = f"{export.id}-{secrets.token_hex(8)}.{export.format}"
     path = os.path.join(export_root(), relative)
@@ -643,26 +775,13 @@ def run_export(export_id):
         with current_app.test_request_context(f"/exports/{export.id}", query_string=export.query), \
                 force_locale(export.locale):
             g.user = db.session.get(User, export.user_id)
-            columns, filters, order_column, order_direction = view.export_plan()
-            total = view.datamodel.exact_count(filters)
-            jobs.set_progress(key, 0, total)
-            names, headers = [name for name, _ in columns], [header for _, header in columns]
-            rows = _Counted(lambda done: jobs.set_progress(key, done, total), current_app.config["EXPORT_BATCH_SIZE"])
-            copied = export.format == "csv" and copy_chunks(
-                view.datamodel, names, filters, order_column, order_direction, headers,
-                csv_delimiter(), view.value_labels, on_row=rows.add)
-            if copied:
-                with open(path, "wb") as handle:
-                    handle.writelines(copied)
-            else:
-                rows.rows = iter_rows(view.datamodel, names, filters, order_column, order_direction,
-                                      view.value_labels)
-                write_file(path, export.format, export.title, headers, rows)
+            write = _write_document if export.document else _write_grid
+            total, done = write(export, path, lambda done, total: jobs.set_progress(key, done, total))
         db.session.rollback()  # end the reading transaction before writing the outcome
         export = db.session.get(ExportFile, export_id)
-        export.state, export.rows_total, export.rows_done = ExportState.ready, total, rows.done
+        export.state, export.rows_total, export.rows_done = ExportState.ready, total, done
         export.storage_path, export.finished_on = relative, utcnow()
-        notifications.notify([export.user], "export_ready", {"title": export.title, "rows": rows.done},
+        notifications.notify([export.user], "export_ready", {"title": export.title, "rows": done},
                              link=f"/exports/{export.id}", mail=False)
         db.session.commit()
     except Exception:
@@ -675,6 +794,101 @@ def run_export(export_id):
         raise
     finally:
         jobs.forget_progress(key)
+
+
+def _write_grid(export, path, report):
+    """Write the grid's rows to `path`; (rows counted, rows written)."""
+    view = next(v for v in current_app.appbuilder.baseviews if v.endpoint == export.grid)
+    columns, filters, order_column, order_direction = view.export_plan()
+    total = view.datamodel.exact_count(filters)
+    report(0, total)
+    names, headers = [name for name, _ in columns], [header for _, header in columns]
+    rows = _Counted(lambda done: report(done, total), current_app.config["EXPORT_BATCH_SIZE"])
+    copied = export.format == "csv" and copy_chunks(
+        view.datamodel, names, filters, order_column, order_direction, headers,
+        csv_delimiter(), view.value_labels, on_row=rows.add)
+    if copied:
+        with open(path, "wb") as handle:
+            handle.writelines(copied)
+    else:
+        rows.rows = iter_rows(view.datamodel, names, filters, order_column, order_direction, view.value_labels)
+        write_file(path, export.format, export.title, headers, rows)
+    return total, rows.done
+
+
+# ---------------------------------------------------------------------------
+# A desk's own documents (a PDF list, an archive of files) on the same job
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    """A desk's export that is not a grid, registered under a unique `name` (the desk's
+    module first: "events.places"). Each callable gets the export's `params` (a dict
+    of texts) and runs in a request signed in as the requester, so that the queries it
+    makes see their row scope: `check(params)` raises a Refused when the requester may
+    not have it (asked when the export is requested, and again by the job: a right may
+    have gone meanwhile); `title(params)` names it (the page, the file name);
+    `rows_total(params)` counts the units of work `write` reports; `write(path, fmt,
+    params, progress)` writes the file in one of `formats` (keys of MIMETYPES),
+    calling `progress(done)` as it goes, in constant memory, and returns how many
+    units it did."""
+
+    name: str
+    formats: tuple
+    check: Callable
+    title: Callable
+    rows_total: Callable
+    write: Callable
+
+
+_DOCUMENTS = {}
+
+
+def register_document(document: Document) -> Document:
+    """Offer a desk's document on the export job (at import of the desk's rules)."""
+    if set(document.formats) - MIMETYPES.keys():
+        raise ValueError(f"{document.name}: no such format among {sorted(MIMETYPES)}")
+    _DOCUMENTS[document.name] = document
+    return document
+
+
+def start_document(name, fmt, params) -> ExportFile:
+    """An ExportFile of the document `name` in `fmt` with `params`, if the requester may
+    have it (else the document's refusal is raised), and the job that writes it; committed."""
+    document = _DOCUMENTS[name]
+    if fmt not in document.formats:
+        raise ValueError(f"{name} is not written in {fmt}")
+    params = {key: str(value) for key, value in params.items()}
+    document.check(params)
+    title = str(document.title(params))
+    return _start(ExportFile(document=name, title=title[:255], format=fmt, query=urlencode(sorted(params.items())),
+                             file_name=file_name(title, fmt)))
+
+
+class _Throttled:
+    """A job's progress reported at most every hundredth of the work (each report is a
+    write to Redis), and at its end."""
+
+    def __init__(self, report, total):
+        self.report, self.total, self.last = report, total, 0
+        self.step = max(1, total // 100)
+
+    def __call__(self, done):
+        if done - self.last >= self.step or done >= self.total:
+            self.last = done
+            self.report(done, self.total)
+
+
+def _write_document(export, path, report):
+    """Write the document to `path`, the requester's right checked again; (units counted, units done)."""
+    document = _DOCUMENTS[export.document]
+    params = dict(parse_qsl(export.query, keep_blank_values=True))
+    document.check(params)
+    total = document.rows_total(params)
+    report(0, total)
+    done = document.write(path, export.format, params, _Throttled(report, total))
+    return total, done
 
 
 def export_path(export) -> str:

@@ -14,13 +14,19 @@ and everything it wrote is rolled back.
 """
 from __future__ import annotations
 
+import logging
+import mimetypes
+import os
+import shutil
+import tempfile
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from flask_appbuilder.security.sqla.models import Group, User
 from flask_babel import format_date, format_datetime, format_time, gettext, lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from ..access.events import holds, is_board_member, level_of, organisers, sees_event
 from ..extensions import db
@@ -37,26 +43,33 @@ from ..models import (
     ExtraInfoKind,
     Option,
     OptionGroup,
+    Payment,
     PaymentAccount,
     PaymentProvider,
+    PaymentState,
     PersonProfile,
     Reservation,
     ReservationState,
     School,
+    StoredFile,
     TicketKind,
     TicketType,
     TicketTypePromotion,
+    reservation_option,
     utcnow,
 )
-from ..platform import accounts, delegation, files, jobs, notifications, passes, payments, signing, transactions
-from ..platform.clock import local_today, start_of_local_day, zone
+from ..platform import (accounts, delegation, exports, files, inputs, jobs, notifications, passes, payments, signing,
+                        transactions)
+from ..platform.clock import LocalMoments, local_today, start_of_local_day, zone
 from ..platform.refusals import Refused
 from ..platform.workflow import OnBehalf, Transition, Workflow
-from ..security import is_admin
+from ..security import apply_scope, is_admin, signed_in_person
 
 SIZES = ("XS", "S", "M", "L", "XL", "XXL")
 PRERESERVED, RESERVED, OPPOSED = ReservationState.prereserved, ReservationState.reserved, ReservationState.opposed
 ZERO = Decimal("0.00")
+
+log = logging.getLogger(__name__)
 
 
 class EventRefused(Refused):
@@ -522,8 +535,7 @@ def ticket_pdf(user, reservation) -> bytes:
     if missing:
         raise EventRefused(None, gettext("No ticket yet: missing %(what)s.", what=", ".join(missing)))
     event = reservation.event
-    holder = reservation.guest_name or (f"{reservation.holder.first_name} {reservation.holder.last_name}"
-                                        if reservation.holder else "")
+    holder = reservation.holder_name
     starts = event.starts_on.replace(tzinfo=timezone.utc).astimezone(zone()).replace(tzinfo=None)
     when = f"{format_date(starts, 'full')} {format_time(starts, 'short', rebase=False)}"
     details = [holder, reservation.ticket_type.name]
@@ -1098,3 +1110,318 @@ def send_reminders(now=None) -> int:
 
 #: Desk D's periodic jobs (app/platform/schedule.py registers them): the reminders at 10:00.
 PERIODIC_JOBS = [{"func": send_reminders, "queue_name": jobs.DEFAULT_QUEUE, "cron": "0 10 * * *"}]
+
+
+# ---------------------------------------------------------------------------
+# Exports of an event's places, written by the platform's export job
+# ---------------------------------------------------------------------------
+
+
+def person_name(user) -> str:
+    """How the desk names a person in its lists, tickets and exports: the one place."""
+    return user.get_full_name() if user is not None else ""
+
+
+def _holder_sort(holder):
+    """SQL that sorts places as `Reservation.holder_name` names them (`holder`: the holder's alias)."""
+    return func.lower(case((Reservation.holder_id.isnot(None), holder.first_name + " " + holder.last_name),
+                           else_=Reservation.guest_name))
+
+
+DOOR_LIST, PLACES, ARCHIVE = "events.door_list", "events.places", "events.archive"
+#: The document each format of an event's places export is: the door's short list in
+#: PDF; every field in XLSX; the XLSX with every uploaded file in an archive.
+PLACES_EXPORTS = {"pdf": DOOR_LIST, "xlsx": PLACES, "zip": ARCHIVE, "tar.gz": ARCHIVE}
+EXPORT_BATCH = 1000  # places read, and their options, items and payments looked up, at a time
+
+
+def _exported_event(params) -> Event:
+    """The event of an export of places, if the requester holds the view level on it."""
+    try:
+        event_id = inputs.int64(params.get("event"))
+    except (TypeError, ValueError):
+        event_id = None
+    event = db.session.get(Event, event_id) if event_id is not None else None
+    if event is None or not holds(signed_in_person(), event, AdminLevel.view):
+        raise EventRefused(None, gettext("Only the admins of an event export its places."))
+    return event
+
+
+def _scoped_places(event):
+    """The event's places the requester sees (row scope)."""
+    return apply_scope(select(Reservation), Reservation).where(Reservation.event_id == event.id)
+
+
+def _places_in_batches(event):
+    """The event's places in order of their holder's name, EXPORT_BATCH at a time, their
+    holder and sponsor loaded with them; read from a server-side cursor."""
+    holder = aliased(User)
+    statement = (_scoped_places(event).outerjoin(holder, Reservation.holder_id == holder.id)
+                 .options(contains_eager(Reservation.holder.of_type(holder)), joinedload(Reservation.sponsor))
+                 .order_by(_holder_sort(holder), Reservation.id))
+    result = db.session.execute(statement.execution_options(yield_per=EXPORT_BATCH))
+    try:
+        yield from result.scalars().partitions()
+    finally:
+        result.close()
+
+
+def _places_count(params) -> int:
+    event = _exported_event(params)
+    return db.session.scalar(select(func.count()).select_from(_scoped_places(event).subquery()))
+
+
+def _option_names(places) -> dict:
+    """{place id: "option, option"} of a batch of places."""
+    names = {}
+    for place_id, name in db.session.execute(
+            select(reservation_option.c.reservation_id, Option.name)
+            .join(Option, Option.id == reservation_option.c.option_id)
+            .where(reservation_option.c.reservation_id.in_([place.id for place in places])).order_by(Option.id)):
+        names[place_id] = f"{names[place_id]}, {name}" if place_id in names else name
+    return names
+
+
+class _Columns:
+    """Columns of the complete export: their headers, and `cells(places)`, which gives
+    one tuple of cells per place of a batch (looking the batch up at once)."""
+
+    def __init__(self, headers, cells):
+        self.headers, self.cells = list(headers), cells
+
+
+def _place_columns(event, local) -> _Columns:
+    ticket_names = {ticket_type.id: ticket_type.name for ticket_type in event.ticket_types}
+    headers = [gettext("No."), gettext("Holder"), gettext("Mail"), gettext("Sponsor"), gettext("Ticket type"),
+               gettext("Options"), gettext("Price"), gettext("State"), gettext("Taken on"), gettext("Paid on"),
+               gettext("Changed on"), gettext("Reason of the opposition"), gettext("To refund")]
+    states = {state: str(state) for state in ReservationState}
+
+    def cells(places):
+        options = _option_names(places)
+        return [(place.id, place.holder_name, place.holder_email or "", person_name(place.sponsor),
+                 ticket_names.get(place.ticket_type_id, ""), options.get(place.id, ""), float(place.price),
+                 states[place.state], local.one(place.created_on), local.one(place.paid_on),
+                 local.one(place.changed_on), place.opposition_reason or "", place.to_refund)
+                for place in places]
+
+    return _Columns(headers, cells)
+
+
+def _item_columns(event, local) -> _Columns:
+    """Three columns per extra item of the event: what was given (the value, or the
+    file's name), who validated it and when."""
+    items = [info for ticket_type in event.ticket_types for info in ticket_type.extra_infos]
+    labels = [info.label for info in items]
+    headers = []
+    for info in items:
+        label = info.label if labels.count(info.label) == 1 else f"{info.label} — {info.ticket_type.name}"
+        headers += [label, gettext("%(item)s: validated by", item=label),
+                    gettext("%(item)s: validated on", item=label)]
+    validators = {}
+
+    def validator(user_id):
+        if user_id not in validators:
+            validators[user_id] = person_name(db.session.get(User, user_id)) if user_id else ""
+        return validators[user_id]
+
+    def cells(places):
+        given = {(row.reservation_id, row.extra_info_id): row for row in db.session.execute(
+            select(ExtraInfoAnswer.reservation_id, ExtraInfoAnswer.extra_info_id, ExtraInfoAnswer.value,
+                   ExtraInfoAnswer.validated_by_id, ExtraInfoAnswer.validated_on, StoredFile.original_name)
+            .outerjoin(StoredFile, StoredFile.id == ExtraInfoAnswer.file_id)
+            .where(ExtraInfoAnswer.reservation_id.in_([place.id for place in places])))}
+        rows = []
+        for place in places:
+            row = []
+            for info in items:
+                answer_row = given.get((place.id, info.id))
+                if answer_row is None:
+                    row += ["", "", None]
+                else:
+                    row += [answer_row.value or answer_row.original_name or "",
+                            validator(answer_row.validated_by_id), local.one(answer_row.validated_on)]
+            rows.append(tuple(row))
+        return rows
+
+    return _Columns(headers, cells)
+
+
+def _payment_columns(event, local) -> _Columns:
+    """Seven columns per payment (as many as the place with the most has, one at
+    least): provider, state, amount, currency, reference, created and changed on."""
+    most = db.session.scalar(select(func.max(select(func.count(Payment.id)).where(
+        Payment.payable_type == PAYABLE_KIND, Payment.payable_id == Reservation.id).scalar_subquery()))
+        .where(Reservation.event_id == event.id)) or 0
+    headers = []
+    for number in range(1, max(most, 1) + 1):
+        headers += [gettext("Payment %(num)d: %(field)s", num=number, field=field) for field in (
+            gettext("provider"), gettext("state"), gettext("amount"), gettext("currency"), gettext("reference"),
+            gettext("created on"), gettext("changed on"))]
+    labels = {member: str(member) for member in (*PaymentProvider, *PaymentState)}
+
+    def cells(places):
+        paid = {}
+        for payment in db.session.execute(
+                select(Payment.payable_id, Payment.provider, Payment.state, Payment.amount, Payment.currency,
+                       Payment.reference, Payment.created_on, Payment.changed_on)
+                .where(Payment.payable_type == PAYABLE_KIND, Payment.payable_id.in_([place.id for place in places]))
+                .order_by(Payment.id)):
+            amount = None if payment.amount is None else float(payment.amount)
+            paid.setdefault(payment.payable_id, []).extend((
+                labels[payment.provider], labels[payment.state], amount, payment.currency or "",
+                payment.reference or "", local.one(payment.created_on), local.one(payment.changed_on)))
+        width = len(headers)
+        return [tuple(paid.get(place.id, ())) + (None,) * (width - len(paid.get(place.id, ()))) for place in places]
+
+    return _Columns(headers, cells)
+
+
+def _checkin_columns(event, local) -> _Columns:
+    """THE CHECK-IN COLUMNS OF THE COMPLETE EXPORT, to be filled when the CheckIn table
+    lands (desk D's check-in): its headers, and one tuple of cells per place of a batch
+    (one query for the batch). None yet."""
+    return _Columns([], lambda places: [()] * len(places))
+
+
+def _complete_columns(event) -> list:
+    local = LocalMoments()
+    return [columns(event, local) for columns in (_place_columns, _item_columns, _payment_columns, _checkin_columns)]
+
+
+def _complete_rows(event, columns, progress, done=0):
+    """One row per place (every column of `columns`), `progress(done)` after each."""
+    for places in _places_in_batches(event):
+        for row in zip(*(group.cells(places) for group in columns)):
+            yield sum(row, ())
+            done += 1
+            progress(done)
+
+
+def _places_title(params):
+    return gettext("Places of %(event)s", event=_exported_event(params).name)
+
+
+def _write_places(path, fmt, params, progress) -> int:
+    """The complete XLSX: one row per place, every field, its extra items, payments and check-ins."""
+    event = _exported_event(params)
+    columns = _complete_columns(event)
+    return exports.write_xlsx(path, _places_title(params), [header for group in columns for header in group.headers],
+                              _complete_rows(event, columns, progress))
+
+
+def _door_list_title(params):
+    return gettext("Door list of %(event)s", event=_exported_event(params).name)
+
+
+def _write_door_list(path, fmt, params, progress) -> int:
+    """The door's short list in PDF: number, name, ticket, options, state, by name."""
+    event = _exported_event(params)
+    ticket_names = {ticket_type.id: ticket_type.name for ticket_type in event.ticket_types}
+    states = {state: str(state) for state in ReservationState}
+    starts = LocalMoments().one(event.starts_on)
+    subtitle = " — ".join(part for part in (
+        f"{format_date(starts, 'full')} {format_time(starts, 'short', rebase=False)}", event.place) if part)
+
+    def rows():
+        done = 0
+        for places in _places_in_batches(event):
+            options = _option_names(places)
+            for place in places:
+                yield (place.id, place.holder_name, ticket_names.get(place.ticket_type_id, ""),
+                       options.get(place.id, ""), states[place.state])
+                done += 1
+                progress(done)
+
+    return exports.write_pdf_list(path, _door_list_title(params), subtitle,
+                                  [gettext("No."), gettext("Name"), gettext("Ticket type"), gettext("Options"),
+                                   gettext("State")], (1, 5, 4, 5, 3), rows())
+
+
+def _archive_title(params):
+    return gettext("Places and files of %(event)s", event=_exported_event(params).name)
+
+
+def _archive_count(params) -> int:
+    """Each place (a row of the XLSX), then each uploaded file."""
+    event = _exported_event(params)
+    return _places_count(params) + db.session.scalar(select(func.count()).select_from(
+        _uploaded_files(event).subquery()))
+
+
+def _uploaded_files(event):
+    return (select(Reservation, ExtraInfo, StoredFile)
+            .join(ExtraInfoAnswer, ExtraInfoAnswer.reservation_id == Reservation.id)
+            .join(ExtraInfo, ExtraInfo.id == ExtraInfoAnswer.extra_info_id)
+            .join(StoredFile, StoredFile.id == ExtraInfoAnswer.file_id)
+            .where(Reservation.event_id == event.id, Reservation.id.in_(
+                _scoped_places(event).with_only_columns(Reservation.id))))
+
+
+def _extension(stored) -> str:
+    """A file's extension from its type (read from its content), else from its name."""
+    guessed = mimetypes.guess_extension(stored.content_type or "")
+    if guessed:
+        return guessed.lstrip(".")
+    _, dot, extension = stored.original_name.rpartition(".")
+    return exports.slug(extension) if dot and exports.slug(extension) else "bin"
+
+
+def _archive_name(place, info, stored) -> str:
+    """Where an uploaded file goes in the archive: `<place no.>-<holder>/<item>.<extension>`."""
+    holder = exports.slug(place.holder_name) or "place"
+    return f"{place.id}-{holder}/{exports.slug(info.label) or 'item'}.{_extension(stored)}"
+
+
+def _archive_members(event, spreadsheet, progress, done):
+    """The archive's members: the XLSX, then each uploaded file of the places (a second
+    item whose label makes the same name gets its item's number too)."""
+    yield os.path.basename(spreadsheet), spreadsheet
+    statement = _uploaded_files(event).options(joinedload(Reservation.holder)).order_by(Reservation.id, ExtraInfo.id)
+    result = db.session.execute(statement.execution_options(yield_per=EXPORT_BATCH))
+    try:
+        names, folder = set(), None
+        for place, info, stored in result:
+            if place.id != folder:
+                names, folder = set(), place.id
+            name = _archive_name(place, info, stored)
+            if name in names:
+                stem, dot, extension = name.rpartition(".")
+                name = f"{stem}-{info.id}{dot}{extension}"
+            names.add(name)
+            path = files.absolute_path(stored)
+            if os.path.exists(path):
+                yield name, path
+            else:
+                log.warning("export of event %s: the file of %s is missing (%s)", event.id, name, path)
+            done += 1
+            progress(done)
+    finally:
+        result.close()
+
+
+def _write_archive(path, fmt, params, progress) -> int:
+    """The complete XLSX and every uploaded file of the places, in a zip or tar.gz."""
+    event = _exported_event(params)
+    columns = _complete_columns(event)
+    folder = tempfile.mkdtemp(dir=os.path.dirname(path))
+    spreadsheet = os.path.join(folder, exports.file_name(_places_title(params), "xlsx"))
+    try:
+        places = exports.write_xlsx(spreadsheet, _places_title(params),
+                                    [header for group in columns for header in group.headers],
+                                    _complete_rows(event, columns, progress))
+        files_done = exports.write_archive(path, fmt, _archive_members(event, spreadsheet, progress, places)) - 1
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return places + files_done
+
+
+exports.register_document(exports.Document(
+    name=DOOR_LIST, formats=("pdf",), title=_door_list_title, rows_total=_places_count, write=_write_door_list,
+    check=_exported_event))
+exports.register_document(exports.Document(
+    name=PLACES, formats=("xlsx",), title=_places_title, rows_total=_places_count, write=_write_places,
+    check=_exported_event))
+exports.register_document(exports.Document(
+    name=ARCHIVE, formats=("zip", "tar.gz"), title=_archive_title, rows_total=_archive_count, write=_write_archive,
+    check=_exported_event))

@@ -8,6 +8,7 @@ from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import lazy_gettext
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Enum,
@@ -389,18 +390,22 @@ EXPORT_STATE_LABELS = LABELS[ExportState] = {
 
 
 class ExportFile(Audited, Model):
-    """A grid export too large for the request: a job writes the file under the
-    instance folder, in the requester's scope; it is theirs alone to download until it
-    is swept (`EXPORT_KEEP_HOURS`)."""
+    """A grid export too large for the request, or a desk's document (a PDF list, an
+    archive): a job writes the file under the instance folder, in the requester's
+    scope; it is theirs alone to download until it is swept (`EXPORT_KEEP_HOURS`)."""
 
     __tablename__ = "export_file"
+    __table_args__ = (
+        CheckConstraint("(grid IS NULL) <> (document IS NULL)", name="ck_export_file_grid_or_document"),
+    )
 
     id = Column(Integer, primary_key=True)
     user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
-    grid = Column(String(100), nullable=False)  # the view's endpoint
+    grid = Column(String(100))  # the view's endpoint, for a grid's export
+    document = Column(String(100))  # the name of a desk's document (app.platform.exports.register_document)
     title = Column(String(255), nullable=False)
-    format = Column(String(4), nullable=False)
-    query = Column(Text, nullable=False, default="")  # the grid's filters and sort
+    format = Column(String(10), nullable=False)
+    query = Column(Text, nullable=False, default="")  # the grid's filters and sort, or the document's parameters
     locale = Column(String(10), nullable=False)
     state = state_column(ExportState, "export_state", ExportState.queued, length=10)
     rows_total = Column(Integer, nullable=False)

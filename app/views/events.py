@@ -31,7 +31,7 @@ from ..models import (
     TicketKind,
     TicketType,
 )
-from ..platform import clock, inputs, payments
+from ..platform import clock, exports, inputs, payments
 from ..rules import events as rules
 from ..security import ScopedInterface, apply_scope
 from .base import (
@@ -418,6 +418,7 @@ class EventView(GuichetModelView):
             may_configure=level is not None and self.appbuilder.sm.has_access(
                 "can_configure", self.class_permission_name),
             may_book=place is None and any(reason is None for _, reason in offers),
+            may_export=level is not None and self.appbuilder.sm.has_access("can_export", "ReservationView"),
             guest_slots=range(event.sponsorship_limit), form=request.form)
 
     def _configured_event(self, pk):
@@ -698,6 +699,22 @@ class ReservationView(WorkflowModelView):
                 "Only the event's organisers at validate level may give places."))
         return self.render_template("events/give.html", title=gettext("Give a place"), event=event,
                                     refused=refused, form=request.form)
+
+    @expose("/export_places/<int:event_id>/<fmt>", methods=["POST"])
+    @has_access
+    @permission_name("export")
+    def export_places(self, event_id, fmt):
+        """An event's places, written by the platform's export job (the door's list in
+        PDF; every field in XLSX; with the uploaded files in zip or tar.gz) for its
+        admins (the rule checks the level); the export's page follows its progress."""
+        document = rules.PLACES_EXPORTS.get(fmt)
+        if document is None:
+            abort(404)
+        with Attempt() as attempt:
+            export = exports.start_document(document, fmt, {"event": event_id})
+        if attempt.refused is not None:
+            return redirect(url_for("EventView.show", pk=event_id))
+        return redirect(url_for("ExportView.progress", export_id=export.id))
 
 
 def _json_ids(values, field) -> list:

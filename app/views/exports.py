@@ -1,5 +1,5 @@
-"""Large grid exports: the page that waits for the job, and the download, each the
-requester's alone (row scope of ExportFile)."""
+"""Large grid exports and desks' documents: the page that waits for the job, and the
+download, each the requester's alone (row scope of ExportFile)."""
 import os
 
 from flask import abort, jsonify, send_file, url_for
@@ -57,10 +57,8 @@ class ExportView(BaseView):
         export = _own_export(export_id)
         if export.state is not ExportState.ready or not os.path.exists(exports.export_path(export)):
             abort(404)
-        mimetype = exports.CSV_MIMETYPE if export.format == "csv" else (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response = send_file(exports.export_path(export), mimetype=mimetype, as_attachment=True,
-                             download_name=export.file_name)
+        response = send_file(exports.export_path(export), mimetype=exports.MIMETYPES[export.format],
+                             as_attachment=True, download_name=export.file_name)
         response.headers["Cache-Control"] = "private, no-store"
         return response
 
