@@ -267,3 +267,11 @@ def test_only_the_event_s_managers_change_its_ticket_template(app):
     assert student.get("/events/ticket-template-sample").status_code in (302, 403)
     with app.app_context():
         assert db.session.get(TicketType, ticket_type_id).template_file_id is None
+
+
+def test_a_ticket_prints_every_letter_of_a_name():
+    """The PDF standard fonts lack Ł, Č, Œ...: the ticket embeds a font that has them."""
+    pdf = passes.draw([{"title": ["Soirée"], "details": ["Zoé Łukasiewicz", "Œuvre Čapek"], "reference": "1",
+                        "qr": "token"}])
+    text = pypdfium2.PdfDocument(pdf)[0].get_textpage().get_text_range()
+    assert "Zoé Łukasiewicz" in text and "Œuvre Čapek" in text

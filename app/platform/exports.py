@@ -556,7 +556,7 @@ PDF_FONT, PDF_BOLD = "GuichetSans", "GuichetSans-Bold"
 PDF_SIZE, PDF_LEADING = 9, 14  # points: the rows' text and their spacing
 
 
-def _pdf_fonts():
+def pdf_fonts():
     """Bitstream Vera, shipped with reportlab: it has the letters of people's names
     (Ł, Č, Ş, Œ...) that the PDF standard fonts lack; embedded as subsets."""
     from reportlab.pdfbase import pdfmetrics
@@ -587,7 +587,7 @@ def write_pdf_list(path, title, subtitle, headers, widths, rows) -> int:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
-    _pdf_fonts()
+    pdf_fonts()
     page_width, page_height = A4
     margin = 36
     usable = page_width - 2 * margin

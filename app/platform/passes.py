@@ -16,6 +16,8 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
+from .exports import PDF_BOLD, PDF_FONT, pdf_fonts
+
 WIDTH, HEIGHT = 2480, 1169  # the template's pixels
 SCALE = 72 / 300  # PDF points per template pixel (300 dpi)
 # (left, top, width, height) in template pixels.
@@ -83,7 +85,7 @@ def _lines(pdf, zone, lines, size):
     leading = size * 1.25
     top = y + height - leading
     for index, line in enumerate(lines):
-        font = "Helvetica-Bold" if index == 0 else "Helvetica"
+        font = PDF_BOLD if index == 0 else PDF_FONT
         text = str(line)
         while text and pdf.stringWidth(text, font, size) > width - 8:
             text = text[:-2] + "…"
@@ -96,6 +98,7 @@ def _lines(pdf, zone, lines, size):
 def draw(pages, template: bytes | None = None) -> bytes:
     """A PDF of one page per pass; each pass is {"title": [lines], "details": [lines],
     "reference": text, "qr": text} drawn on `template` (or white)."""
+    pdf_fonts()
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=(WIDTH * SCALE, HEIGHT * SCALE), pageCompression=1)
     background = ImageReader(io.BytesIO(template)) if template else None
