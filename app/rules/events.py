@@ -14,8 +14,11 @@ and everything it wrote is rolled back.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Optional
 
 from flask_appbuilder.security.sqla.models import Group, User
 from flask_babel import format_date, format_datetime, format_time, gettext, lazy_gettext as _l
@@ -28,6 +31,7 @@ from ..models import (
     AdminLevel,
     Association,
     AssociationMembership,
+    CheckIn,
     DelegationAction,
     Event,
     EventAdminGrant,
@@ -924,3 +928,219 @@ payments.register_payable(payments.Payable(
     may_pay=_pays_for, confirmed=_paid_online, mismatch=_opposed_by_payment,
     alerted=lambda reservation: organisers(reservation.event, AdminLevel.validate),
     mismatch_template="events/payment_mismatch", link=lambda reservation: "/events/places"))
+
+
+# ---------------------------------------------------------------------------
+# Check-in
+# ---------------------------------------------------------------------------
+#
+# A scan is decided under the place's row lock (`transactions.lock`: FOR UPDATE on
+# PostgreSQL, the write lock on SQLite), so that of many scans of one ticket at once
+# the first records the entry and the others read it; the unique index over the live
+# entries (`CheckIn`) is the database's own guard behind it.
+
+CHECKIN_CODES = ("ok", "already", "not_paid", "items_missing", "opposed", "cancelled", "other_event", "unknown",
+                 "bad_signature")
+#: What the scanner names a scan by: a UUID, or any 8 to 64 letters, digits, "-" and "_".
+NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+#: How far ahead of the server's clock an offline scanner's may be, and how old a scan it may sync.
+SCAN_CLOCK_SKEW, SCAN_MAX_AGE = timedelta(minutes=5), timedelta(days=7)
+UNDO_REASON_LENGTH = 500
+
+RESERVATION_WORKFLOW.event_labels.update({"check_in": _l("Checked in"), "check_in_undone": _l("Entry undone")})
+
+
+@dataclass
+class ScanVerdict:
+    """What the door is told of one scan: its code (CHECKIN_CODES), the sentence, the
+    place it is about (once the ticket is known) and the live entry (this scan's when
+    "ok", the earlier one when "already")."""
+
+    code: str
+    message: str
+    reservation: Optional[Reservation] = None
+    entry: Optional[CheckIn] = None
+    duplicate: bool = False  # an offline scan synced after the place had entered
+    replayed: bool = False  # the scan was sent before (same nonce): its first answer again
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "ok"
+
+
+def check_checkin_staff(user, event) -> None:
+    """Scanning, undoing and the offline pack are for the event's check-in level and up."""
+    if not holds(user, event, AdminLevel.checkin):
+        raise EventRefused(None, gettext("Only the event's check-in staff may check tickets in."))
+
+
+def _at(moment) -> str:
+    """When an entry happened, as the door reads it: the time today, else the day and time."""
+    local = moment.replace(tzinfo=timezone.utc).astimezone(zone())
+    if local.date() == local_today():
+        return format_time(local.replace(tzinfo=None), "short", rebase=False)
+    return _when(moment)
+
+
+def _scanner_name(entry) -> str:
+    return entry.by.get_full_name() if entry.by is not None else gettext("Someone")
+
+
+def _checked_nonce(nonce) -> str:
+    if not isinstance(nonce, str) or not NONCE.fullmatch(nonce):
+        raise EventRefused("nonce", gettext("Nonce: 8 to 64 letters, digits, “-” or “_” are expected."))
+    return nonce
+
+
+def _checked_scan_time(scanned_on, now):
+    """An offline scan's own time (UTC, naive), within what a scanner's clock may say."""
+    if scanned_on is None:
+        return None
+    if not isinstance(scanned_on, datetime):
+        raise EventRefused("scanned_on", gettext("Scanned on: a date and time with its offset is expected."))
+    if scanned_on.tzinfo is not None:
+        scanned_on = scanned_on.astimezone(timezone.utc).replace(tzinfo=None)
+    if scanned_on > now + SCAN_CLOCK_SKEW:
+        raise EventRefused("scanned_on", gettext("Scanned on: this moment is in the future."))
+    if scanned_on < now - SCAN_MAX_AGE:
+        raise EventRefused("scanned_on", gettext("Scanned on: a scan older than %(num)d days is not synced.",
+                                                 num=SCAN_MAX_AGE.days))
+    return scanned_on
+
+
+def _signed_by(event, token) -> bool:
+    if event is None or event.public_key is None:
+        return False
+    try:
+        signing.verify(event.public_key, token)
+    except signing.BadToken:
+        return False
+    return True
+
+
+def _live_entry(place):
+    return db.session.scalar(select(CheckIn).where(CheckIn.reservation_id == place.id, CheckIn.undone_on.is_(None)))
+
+
+def _already(place, entry, duplicate) -> ScanVerdict:
+    values = {"time": _at(entry.checked_in_on), "name": _scanner_name(entry)}
+    message = (gettext("Synced duplicate: already checked in at %(time)s by %(name)s.", **values) if duplicate
+               else gettext("Already checked in at %(time)s by %(name)s.", **values))
+    return ScanVerdict("already", message, place, entry, duplicate=duplicate)
+
+
+def _entered(place, entry, replayed=False) -> ScanVerdict:
+    values = {"name": place.holder_name, "ticket": place.ticket_type.name}
+    message = (gettext("Entry recorded (scanned offline at %(time)s): %(name)s, %(ticket)s.",
+                       time=_at(entry.checked_in_on), **values) if entry.offline
+               else gettext("Entry recorded: %(name)s, %(ticket)s.", **values))
+    return ScanVerdict("ok", message, place, entry, replayed=replayed)
+
+
+def scan(user, event, token, nonce, scanned_on=None) -> ScanVerdict:
+    """Check a ticket in at the event's door: the verdict, and the entry recorded when
+    it is "ok". `nonce` names the scan (a scan sent again gets its first answer);
+    `scanned_on` is given by an offline scanner syncing (when it scanned), and its scan
+    of a place that had entered meanwhile is flagged a duplicate. The caller commits."""
+    check_checkin_staff(user, event)
+    nonce = _checked_nonce(nonce)
+    now = utcnow()
+    scanned_on = _checked_scan_time(scanned_on, now)
+    try:
+        number, secret, _payload, _signature = signing.read(token if isinstance(token, str) else "")
+    except signing.BadToken:
+        return ScanVerdict("unknown", gettext("Unknown code: this is not one of our tickets."))
+    place = db.session.get(Reservation, number)
+    if not _signed_by(event, token):
+        if place is not None and place.event_id != event.id and _signed_by(place.event, token):
+            return ScanVerdict("other_event", gettext("This ticket is for another event."))
+        return ScanVerdict("bad_signature", gettext("Bad signature: this ticket was not issued for this event."))
+    if place is None or place.event_id != event.id:
+        return ScanVerdict("unknown", gettext("Unknown ticket: this place no longer exists."))
+    transactions.lock(place)
+    sent_before = db.session.scalar(select(CheckIn).where(CheckIn.event_id == event.id, CheckIn.nonce == nonce))
+    if sent_before is not None:
+        if sent_before.reservation_id != place.id:
+            raise EventRefused("nonce", gettext("Nonce: already used for another ticket."))
+        return _entered(place, sent_before, replayed=True)
+    if place.state is OPPOSED or place.ticket_secret != secret:
+        return ScanVerdict("opposed", gettext("Revoked ticket: the place is opposed."), place)
+    if event.cancelled:
+        return ScanVerdict("cancelled", gettext("The event is cancelled."), place)
+    if place.state is not RESERVED:
+        return ScanVerdict("not_paid", gettext("Not paid: the place is only pre-reserved."), place)
+    blockers = payment_blockers(place)
+    if blockers:
+        return ScanVerdict("items_missing", gettext("Extra items missing or not validated: %(items)s.",
+                                                    items=", ".join(info.label for info in blockers)), place)
+    live = _live_entry(place)
+    if live is not None:
+        return _already(place, live, duplicate=scanned_on is not None)
+    entry = CheckIn(event_id=event.id, reservation_id=place.id, checked_in_on=scanned_on or now, recorded_on=now,
+                    by_id=user.id, nonce=nonce, offline=scanned_on is not None)
+    try:
+        with db.session.begin_nested():
+            db.session.add(entry)
+    except IntegrityError:  # the unique indexes, should the lock ever be bypassed
+        live = _live_entry(place)
+        if live is None:
+            raise EventRefused("nonce", gettext("Nonce: already used for another ticket.")) from None
+        return _already(place, live, duplicate=scanned_on is not None)
+    RESERVATION_WORKFLOW.record(place, "check_in", user)
+    return _entered(place, entry)
+
+
+def checkin_counts(event) -> dict:
+    """The door's live counts: places entered (live entries) and places expected (reserved)."""
+    entered = db.session.scalar(select(func.count(CheckIn.id)).where(
+        CheckIn.event_id == event.id, CheckIn.undone_on.is_(None)))
+    expected = db.session.scalar(select(func.count(Reservation.id)).where(
+        Reservation.event_id == event.id, Reservation.state == RESERVED))
+    return {"entered": entered, "expected": expected}
+
+
+def undo_last(user, event, reason) -> CheckIn:
+    """Undo the last entry this person recorded at the event's door (each scanner undoes
+    its own mistake), with a reason; the entry is kept, marked undone, and the place's
+    history says it. The caller commits."""
+    check_checkin_staff(user, event)
+    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise EventRefused("reason", gettext("Reason: a reason is required to undo an entry."))
+    if len(reason) > UNDO_REASON_LENGTH:
+        raise EventRefused("reason", gettext("Reason: at most %(num)d characters.", num=UNDO_REASON_LENGTH))
+    entry = db.session.scalar(select(CheckIn).where(
+        CheckIn.event_id == event.id, CheckIn.by_id == user.id, CheckIn.undone_on.is_(None))
+        .order_by(CheckIn.id.desc()).limit(1))
+    if entry is None:
+        raise EventRefused(None, gettext("You have recorded no entry to undo."))
+    transactions.lock(entry)
+    if entry.undone_on is not None:
+        raise EventRefused(None, gettext("This entry was undone meanwhile: nothing changed."))
+    entry.undone_on, entry.undone_by_id, entry.undo_reason = utcnow(), user.id, reason
+    db.session.flush()
+    RESERVATION_WORKFLOW.record(entry.reservation, "check_in_undone", user, reason)
+    return entry
+
+
+def offline_pack(user, event) -> dict:
+    """What a scanner keeps to check tickets while the network is down: the event's
+    public key (raw bytes; None before its first ticket) and the places a valid
+    signature does not let in — revoked (opposed), not paid, items missing — and
+    those already entered, as of now."""
+    check_checkin_staff(user, event)
+    of_event = Reservation.event_id == event.id
+    revoked = db.session.scalars(select(Reservation.id).where(of_event, Reservation.state == OPPOSED)
+                                 .order_by(Reservation.id)).all()
+    not_paid = db.session.scalars(select(Reservation.id).where(of_event, Reservation.state == PRERESERVED)
+                                  .order_by(Reservation.id)).all()
+    validated = select(ExtraInfoAnswer.id).where(
+        ExtraInfoAnswer.reservation_id == Reservation.id, ExtraInfoAnswer.extra_info_id == ExtraInfo.id,
+        ExtraInfoAnswer.validated_on.isnot(None))
+    items_missing = db.session.scalars(
+        select(Reservation.id).distinct().join(ExtraInfo, ExtraInfo.ticket_type_id == Reservation.ticket_type_id)
+        .where(of_event, Reservation.state == RESERVED, ~validated.exists()).order_by(Reservation.id)).all()
+    entered = db.session.scalars(select(CheckIn.reservation_id).where(
+        CheckIn.event_id == event.id, CheckIn.undone_on.is_(None)).order_by(CheckIn.reservation_id)).all()
+    return {"public_key": event.public_key, "cancelled": event.cancelled, "revoked": revoked,
+            "not_paid": not_paid, "items_missing": items_missing, "entered": entered}
