@@ -10,6 +10,7 @@ scanner page answers a typed code, then says it already entered; offline, it che
 signatures itself, queues, and syncs when the network is back."""
 import base64
 import http.client
+import io
 import json
 import re
 import uuid
@@ -17,7 +18,10 @@ from datetime import timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
+import segno
 from flask_appbuilder.security.sqla.models import User
+from PIL import Image
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -34,7 +38,9 @@ from app.models import (
 from app.platform import signing
 from app.rules import events as rules
 
-from .helpers import BearerClient, login, user
+from .conftest import CHROMIUM, CHROMIUM_ARGS, collect_csp_violations
+from .helpers import DEMO_PASSWORD, BearerClient, user
+from .test_browser_a11y import Audit, axe_source  # noqa: F401  (a fixture)
 from .test_races import Visitor, burst
 
 BDE = "Bureau des élèves de Centrale Lyon"
@@ -107,7 +113,8 @@ def test_ok_then_already_checked_in_at_its_time_by_whom(app, checker):
     assert status == 200 and first["verdict"] == "ok" and first["ok"] is True
     assert first["message"].startswith("Entrée enregistrée : Nina Faure") and first["ticket"] == "Entrée"
     assert first["reservation"] == place_id and first["by"] == "Théo Girard"
-    assert first["checked_in_on"].endswith("+00:00") and first["counts"] == {"entered": 1, "expected": 1}
+    assert first["checked_in_on"].endswith("+00:00")
+    assert checker.get(f"/api/v1/checkin/counts/{event_id}").get_json() == {"entered": 1, "expected": 1}
 
     status, second = _scan(checker, event_id, token)
     assert status == 200 and second["verdict"] == "already" and second["ok"] is False
@@ -352,3 +359,148 @@ def test_twenty_concurrent_scans_of_one_ticket_record_one_entry(app, live_url):
     codes = sorted(answer["verdict"] for _, answer in answers)
     assert codes == ["already"] * 19 + ["ok"], codes
     assert len(_entries(app, place_id)) == 1
+
+
+# ---------------------------------------------------------------------------
+# The scanner page in a browser: online, then offline
+# ---------------------------------------------------------------------------
+
+
+def _opposed_token(app, event_id):
+    """The token of a new place on the event, opposed since it was printed."""
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        place, token = _place(event, event.ticket_types[0])
+        rules.RESERVATION_WORKFLOW.fire(place, "oppose", user("eventadmin"), "Billet revendu")
+        db.session.commit()
+        return token
+
+
+def _type(page, token):
+    page.fill("#checkin-token", token)
+    page.press("#checkin-token", "Enter")
+
+
+def test_the_scanner_page_answers_a_typed_code_then_says_it_already_entered(app, browser_login, live_url,
+                                                                           axe_source):
+    event_id, place_id, token = _door(app)
+    audit = Audit(live_url, axe_source)
+    page = browser_login("checker")
+    page.goto(f"{live_url}/events/show/{event_id}")
+    page.click("#checkin-event")
+    page.wait_for_url(f"**/events/checkin/{event_id}")
+    verdict = page.locator("#checkin-verdict")
+    assert verdict.get_attribute("role") == "status" and verdict.get_attribute("aria-live") == "assertive"
+    expect(page.locator("#checkin-counts")).to_have_text(re.compile(r"0\s+entrés\s+/\s+1\s+attendus"))
+
+    _type(page, token)
+    expect(verdict).to_have_attribute("data-code", "ok")
+    expect(verdict.locator(".checkin-headline")).to_have_text("OK")
+    expect(verdict.locator(".checkin-message")).to_have_text(re.compile(r"^Entrée enregistrée : Nina Faure"))
+    expect(page.locator('[data-count="entered"]')).to_have_text("1")
+    audit.check(page, "checker", "/events/checkin (OK)")
+
+    _type(page, token)
+    expect(verdict).to_have_attribute("data-code", "already")
+    expect(verdict.locator(".checkin-headline")).to_have_text("Déjà entré")
+    expect(verdict.locator(".checkin-message")).to_have_text(re.compile(r"^Déjà entré à \d\d:\d\d, par Théo Girard\.$"))
+    audit.check(page, "checker", "/events/checkin (already)")
+    _type(page, _opposed_token(app, event_id))
+    expect(verdict).to_have_attribute("data-code", "opposed")
+    expect(verdict.locator(".checkin-headline")).to_have_text("Entrée refusée")
+    audit.check(page, "checker", "/events/checkin (refused)")
+    assert page.url.endswith(f"/events/checkin/{event_id}")  # answered in place: no page was posted
+    assert len(_entries(app, place_id)) == 1
+
+    page.fill("#undo-reason", "Mauvais billet scanné")
+    page.click("#undo-form button[type=submit]")
+    expect(verdict.locator(".checkin-headline")).to_have_text(re.compile(r"^Entrée annulée : Nina Faure"))
+    expect(page.locator('[data-count="entered"]')).to_have_text("0")
+    assert _entries(app, place_id, live=True) == [] and not audit.found, audit.found
+
+
+def test_offline_the_page_checks_signatures_itself_queues_and_syncs_flagging_duplicates(app, browser_login,
+                                                                                        live_url, checker):
+    event_id, place_id, token = _door(app)
+    other_token = _door_on(app, event_id)
+    revoked = _opposed_token(app, event_id)
+    with app.app_context():
+        other_id = signing.read(other_token)[0]
+    page = browser_login("checker")
+    page.goto(f"{live_url}/events/checkin/{event_id}")
+    page.wait_for_function(f"() => localStorage.getItem('guichet.checkin.{event_id}.pack') !== null")
+    verdict = page.locator("#checkin-verdict")
+
+    page.context.set_offline(True)
+    _type(page, token)
+    expect(verdict).to_have_attribute("data-code", "ok-offline")
+    expect(verdict.locator(".checkin-headline")).to_have_text("OK (hors ligne)")
+    _type(page, revoked)
+    expect(verdict).to_have_attribute("data-code", "opposed-offline")
+    expect(verdict.locator(".checkin-message")).to_have_text("Billet révoqué : la place est en opposition.")
+    _type(page, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+    expect(verdict).to_have_attribute("data-code", "bad_signature-offline")
+    _type(page, token)  # scanned again on this device
+    expect(verdict).to_have_attribute("data-code", "already-offline")
+    _type(page, other_token)
+    expect(verdict).to_have_attribute("data-code", "ok-offline")
+    expect(page.locator("#checkin-network")).to_contain_text("Scans en attente de synchronisation : 2.")
+    assert _entries(app, place_id) == []
+    # Meanwhile another scanner, online, let the other ticket in.
+    assert _scan(checker, event_id, other_token)[1]["verdict"] == "ok"
+
+    page.context.set_offline(False)
+    synced = page.locator("#checkin-sync-log li")
+    expect(synced).to_have_count(2, timeout=20000)
+    expect(page.locator("#checkin-sync-log li[data-duplicate=true]")).to_have_count(1)
+    expect(page.locator("#checkin-sync-log li[data-duplicate=true]")).to_contain_text("Doublon")
+    expect(page.locator("#checkin-sync-log li[data-code=ok]")).to_contain_text("scannée hors ligne")
+    (_, _, _, _, offline, _), = _entries(app, place_id)
+    assert offline is True and len(_entries(app, other_id)) == 1
+    assert page.evaluate(f"() => JSON.parse(localStorage.getItem('guichet.checkin.{event_id}.queue'))") == []
+
+
+def _qr_video(text, path, width=640, height=480, frames=10):
+    """A y4m video showing the QR code of `text`: what Chromium's fake camera films."""
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="png", scale=6, border=4)
+    code = Image.open(io.BytesIO(out.getvalue())).convert("L")
+    frame = Image.new("L", (width, height), 255)
+    frame.paste(code, ((width - code.width) // 2, (height - code.height) // 2))
+    chroma = bytes([128]) * (width // 2 * height // 2)
+    with open(path, "wb") as video:
+        video.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            video.write(b"FRAME\n" + frame.tobytes() + chroma + chroma)
+
+
+def test_the_camera_reads_a_ticket_s_qr_code(app, chromium, live_url, tmp_path):
+    """Chromium's fake camera films a ticket's QR code: qr-scanner decodes it (in its
+    worker, under the app's CSP) and the page checks it in."""
+    event_id, place_id, token = _door(app)
+    video = tmp_path / "ticket.y4m"
+    _qr_video(token, video)
+    browser = chromium.browser_type.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                              f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
+        violations = []
+        collect_csp_violations(context, violations)
+        context.grant_permissions(["camera"], origin=live_url)
+        page = context.new_page()
+        page.goto(f"{live_url}/login/")
+        page.fill("#username", "checker")
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_load_state()
+        page.goto(f"{live_url}/events/checkin/{event_id}")
+        expect(page.locator("#checkin-camera")).to_be_visible()
+        page.click("#camera-toggle")
+        expect(page.locator("#camera-toggle")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#checkin-verdict")).to_have_attribute("data-code", re.compile("ok|already"),
+                                                                   timeout=15000)
+        assert len(_entries(app, place_id)) == 1 and not violations, violations
+    finally:
+        browser.close()

@@ -1170,7 +1170,8 @@ class CheckInApi(GuichetModelRestApi):
 
     datamodel = ScopedInterface(CheckIn)
     resource_name = "checkin"
-    list_title = show_title = _l("Entries")
+    list_title = _l("Entries")
+    show_title = add_title = edit_title = _l("Entry")
     base_permissions = ["can_get", "can_info", "can_post"]
     include_route_methods = {"get", "get_list", "info", "post", "counts", "undo", "pack"}
     list_columns = show_columns = list(CHECKIN_LABELS)
@@ -1189,7 +1190,7 @@ class CheckInApi(GuichetModelRestApi):
         """Check a ticket in, as the scanner page does.
         ---
         post:
-          summary: Scan a ticket at an event's door (check-in level); the verdict, and the live counts
+          summary: Scan a ticket at an event's door (check-in level); the verdict
           requestBody:
             required: true
             content:
@@ -1220,7 +1221,6 @@ class CheckInApi(GuichetModelRestApi):
                       by: {type: string, nullable: true}
                       duplicate: {type: boolean}
                       replayed: {type: boolean}
-                      counts: {type: object, properties: {entered: {type: integer}, expected: {type: integer}}}
             401:
               $ref: '#/components/responses/401'
             422:
@@ -1231,9 +1231,8 @@ class CheckInApi(GuichetModelRestApi):
             event = _json_event(values)
             if event is None:
                 raise rules.EventRefused("event", gettext("Event: no such event."))
-            verdict = rules.scan(g.user, event, values.get("token", ""), values.get("nonce"),
-                                 _scan_time(values.get("scanned_on")))
-            return {**verdict_answer(verdict), "counts": rules.checkin_counts(event)}
+            return verdict_answer(rules.scan(g.user, event, values.get("token", ""), values.get("nonce"),
+                                             _scan_time(values.get("scanned_on"))))
 
         return self.run_rule(scan, answer=lambda answer: answer)
 

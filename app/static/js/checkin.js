@@ -140,6 +140,13 @@
     }, function () { status(false); });
   }
 
+  // The counts once the scans of the moment are answered (a door scans in bursts).
+  var countsTimer = null;
+  function countsSoon() {
+    if (countsTimer !== null) { return; }
+    countsTimer = window.setTimeout(function () { countsTimer = null; refreshCounts(); }, 1000);
+  }
+
   function refreshCounts() {
     return request(text.countsUrl).then(answerOf).then(function (answer) {
       if (answer.ok) { showCounts(answer.body); }
@@ -220,7 +227,7 @@
           return;
         }
         showVerdict(answer.body, false);
-        showCounts(answer.body.counts);
+        countsSoon();
         if (answer.body.ok) { remember(answer.body.reservation, true); }
         sync();
       });
@@ -251,7 +258,7 @@
     return request(text.scanUrl, {event: eventId, token: item.token, nonce: item.nonce, scanned_on: item.scanned_on})
       .then(answerOf).then(function (answer) {
         logSynced(item, answer);
-        if (answer.ok) { showCounts(answer.body.counts); }
+        countsSoon();
         save("queue", load("queue", []).filter(function (queued) { return queued.nonce !== item.nonce; }));
         syncing = false;
         status(true);
