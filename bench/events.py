@@ -336,10 +336,12 @@ class LiveServer:
             if own:
                 connection.close()
 
-    def stop(self):
+    def stop(self, show_log=False):
+        """Stop it; `show_log`: print the end of its log (where its errors are)."""
         self.process.terminate()
         self.process.wait(30)
-        print(open(self.log.name).read()[-6000:]) if os.environ.get("BENCH_SERVER_LOG") else None
+        if show_log:
+            print(open(self.log.name).read()[-6000:])
         os.unlink(self.log.name)
 
 
@@ -453,14 +455,15 @@ def checkin_bench(app, args):
 
         db.engine.dispose()  # the server's processes open their own connections
     server = LiveServer(args.database_url, args.processes, args.threads)
+    results = []
     try:
         paced = door(server, event_id, tokens[:args.paced_places], args.scanners, args.scans_per_ticket,
                      args.checkin_auth, args.pace_ms)
         saturated = door(server, event_id, tokens[args.paced_places:], args.scanners, args.scans_per_ticket,
                          args.checkin_auth, 0)
+        results = paced[0] + saturated[0]
     finally:
-        server.stop()
-    results = paced[0] + saturated[0]
+        server.stop(show_log=not results or any(outcome == "errors" for _, outcome, _ in results))
     outcomes = Counter(outcome for _, outcome, _ in results)
     ok_places = Counter(place for _, outcome, place in results if outcome == "ok")
     entries, doubled = check_door(app, event_id)

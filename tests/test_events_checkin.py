@@ -306,6 +306,12 @@ def test_only_the_events_check_in_staff_and_up_scan_with_a_session_or_a_token(ap
     assert session.get(f"/events/checkin/{event_id}").status_code == 200
     assert session.post(SCAN, json={"event": event_id, "token": token, "nonce": str(uuid.uuid4())}) \
         .get_json()["verdict"] == "already"
+    # The entries are listed to the event's admins, whatever their level, and to no one else.
+    query = f"?q=(filters:!((col:event_id,opr:eq,value:{event_id})))"
+    for who in ("checker", "clubadmin"):
+        entries = BearerClient(app, who).get(f"/api/v1/checkin/{query}").get_json()["result"]
+        assert [entry["reservation_id"] for entry in entries] == [place_id], who
+    assert BearerClient(app, "etudiant2").get(f"/api/v1/checkin/{query}").status_code in (401, 403)
     # The event page links the scanner for its check-in staff only.
     assert f"/events/checkin/{event_id}" in login_as("checker").get(f"/events/show/{event_id}").get_data(as_text=True)
     assert f"/events/checkin/{event_id}" not in login_as("clubadmin").get(f"/events/show/{event_id}") \

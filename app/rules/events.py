@@ -935,13 +935,11 @@ payments.register_payable(payments.Payable(
 # Check-in
 # ---------------------------------------------------------------------------
 #
-# A scan is decided under the place's row lock (`transactions.lock`: FOR UPDATE on
+# A scan is decided under the place's row lock (`transactions.locked`: FOR UPDATE on
 # PostgreSQL, the write lock on SQLite), so that of many scans of one ticket at once
 # the first records the entry and the others read it; the unique index over the live
 # entries (`CheckIn`) is the database's own guard behind it.
 
-CHECKIN_CODES = ("ok", "already", "not_paid", "items_missing", "opposed", "cancelled", "other_event", "unknown",
-                 "bad_signature")
 #: What the scanner names a scan by: a UUID, or any 8 to 64 letters, digits, "-" and "_".
 NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 #: How far ahead of the server's clock an offline scanner's may be, and how old a scan it may sync.
@@ -955,9 +953,10 @@ RESERVATION_WORKFLOW.event_labels.update({"check_in": _l("Checked in"), "check_i
 
 @dataclass
 class ScanVerdict:
-    """What the door is told of one scan: its code (CHECKIN_CODES), the sentence, the
-    place it is about (once the ticket is known) and the live entry (this scan's when
-    "ok", the earlier one when "already")."""
+    """What the door is told of one scan: its code (ok, already, not_paid, items_missing,
+    opposed, cancelled, other_event, unknown, bad_signature), the sentence, the place it
+    is about (once the ticket is known) and the live entry (this scan's when "ok", the
+    earlier one when "already")."""
 
     code: str
     message: str

@@ -71,8 +71,9 @@
   function showVerdict(verdict, offline) {
     var headline = verdict.verdict === "ok" ? (offline ? text.textOkOffline : text.textOk)
       : (verdict.verdict === "already" ? text.textAlready : text.textRefused);
+    // An entry's sentence names the holder already; a refusal's says whose ticket it is.
     show(toneOf(verdict.verdict), verdict.verdict + (offline ? "-offline" : ""), headline, verdict.message,
-         verdict.holder ? verdict.holder + " — " + verdict.ticket : "");
+         verdict.holder && !verdict.ok ? verdict.holder + " — " + verdict.ticket : "");
   }
 
   function refusalOf(body) {
@@ -120,13 +121,19 @@
     save("pack", pack);
   }
 
+  // A moment as the server writes them: in the app's time zone (TIMEZONE), to the minute.
+  function timeOf(moment) {
+    return new Date(moment).toLocaleTimeString(document.documentElement.lang,
+                                               {timeZone: text.timezone, hour: "2-digit", minute: "2-digit"});
+  }
+
   function status(online) {
     var queue = load("queue", []);
     var pack = load("pack", null);
     var parts = [online ? text.textOnline : text.textOffline];
     if (queue.length) { parts.push(text.textQueued + " " + queue.length + "."); }
     if (pack && pack.generated_on) {
-      parts.push(text.textPack + " " + new Date(pack.generated_on).toLocaleTimeString(document.documentElement.lang) + ".");
+      parts.push(text.textPack + " " + timeOf(pack.generated_on) + ".");
     }
     network.textContent = parts.join(" ");
     network.className = "checkin-network " + (online ? "checkin-online" : "checkin-offline");
@@ -227,8 +234,12 @@
           return;
         }
         showVerdict(answer.body, false);
+        if (answer.body.ok && !answer.body.replayed) {
+          var entered = root.querySelector('[data-count="entered"]');
+          entered.textContent = Number(entered.textContent) + 1;  // at once; the server's count follows
+          remember(answer.body.reservation, true);
+        }
         countsSoon();
-        if (answer.body.ok) { remember(answer.body.reservation, true); }
         sync();
       });
     }, function () { return scanOffline(item); });
@@ -243,7 +254,7 @@
     label.className = "label " + (body.duplicate ? "label-warning" : (body.ok ? "label-success" : "label-danger"));
     label.textContent = body.duplicate ? text.textDuplicate : (body.ok ? text.textSynced : text.textRefused);
     if (body.duplicate) { entry.dataset.duplicate = "true"; }
-    var when = new Date(item.scanned_on).toLocaleTimeString(document.documentElement.lang);
+    var when = timeOf(item.scanned_on);
     entry.append(label, " " + when + " — " + (body.holder ? body.holder + " : " : "")
                  + (answer.ok ? body.message : refusalOf(body)));
     syncLog.prepend(entry);
