@@ -2,7 +2,7 @@
 moment its sale opens — and the check-in door.
 
     .venv/bin/python bench/events.py [--buyers N] [--capacity C] [--places P] [--scanners S]
-                                     [--database-url URL]
+                                     [--part all|shotgun|checkin] [--database-url URL]
 
 Builds the schema in its own PostgreSQL database (default `guichet_bench_events`,
 created if missing; never `test`) with `flask db upgrade` and the demo data, creates
@@ -23,12 +23,17 @@ and `rush_ms`, the opening to the last answer.
 Then the door: an event with `--places` reserved places (default 10,000) and their
 signed tokens, served by a live server (gunicorn, as `make run` serves: the same
 processes and threads), where `--scanners` threads (default 10), each signed in as
-`checker` with a bearer token, scan every ticket `--scans-per-ticket` times (default 2,
-one after the other in line, so that its scans race) through `POST /api/v1/checkin/`.
-Prints `checkin_ok` / `checkin_already` / `checkin_errors`, `checkin_entries` (live
-entries counted from the rows), `checkin_double_entries` (places with a second live
-entry or a second OK), `checkin_ms_p50` / `checkin_ms_p95` (each scan's answer, as the
-scanner waits for it) and `checkin_scans_per_s`.
+`checker` (`--checkin-auth`: the scanner page's session, default, or a bearer token),
+scan every ticket `--scans-per-ticket` times (default 2, one after the other in line,
+so that its scans race) through `POST /api/v1/checkin/`. The first `--paced-places`
+(default 2,000) are scanned at a door's pace — each scanner pauses `--pace-ms` (default
+500: 20 scans a second in all, 72,000 an hour) on average, at random, between its
+scans — the others as fast as the answers come (the server's saturation). Prints
+`checkin_ok` / `checkin_already` / `checkin_errors`, `checkin_entries` (live entries
+counted from the rows), `checkin_double_entries` (places with a second live entry or a
+second OK), `checkin_ms_p50` / `checkin_ms_p95` (each scan's answer as the scanner waits
+for it, at the door's pace) and `checkin_saturated_ms_p50` / `_p95` /
+`checkin_saturated_scans_per_s`.
 """
 from __future__ import annotations
 
@@ -195,7 +200,8 @@ def main():
     parser.add_argument("--scans-per-ticket", type=int, default=2,
                         help="scans of each ticket, one after the other in line (so they race)")
     parser.add_argument("--paced-places", type=int, default=2000, help="places scanned at the door's pace")
-    parser.add_argument("--pace-ms", type=int, default=250, help="a scanner's average pause between scans")
+    parser.add_argument("--pace-ms", type=int, default=500,
+                        help="a scanner's average pause between scans at the door's pace")
     parser.add_argument("--checkin-auth", choices=("session", "token"), default="session",
                         help="the scanner page's session, or an API client's bearer token")
     parser.add_argument("--part", choices=("all", "shotgun", "checkin"), default="all")
@@ -386,6 +392,7 @@ def door(server, event_id, tokens, scanners, scans_per_ticket, auth, pace_ms):
     the server's saturation), or after a random pause of `pace_ms` on average (people
     come to the door at random). Returns [(ms, verdict or "errors", reservation id)] and
     the seconds it took."""
+    import http.client
     import queue
     import random
 
@@ -407,14 +414,18 @@ def door(server, event_id, tokens, scanners, scans_per_ticket, auth, pace_ms):
             if pace_ms:
                 clock.sleep(random.expovariate(1000 / pace_ms))
             began = clock.perf_counter()
-            try:
-                status, answer = server.request("POST", "/api/v1/checkin/", {
-                    "event": event_id, "token": token, "nonce": str(uuid.uuid4())}, headers, connection)
-                outcome = answer["verdict"] if status == 200 else "errors"
-                place = answer.get("reservation") if status == 200 else None
-            except Exception:  # counted: the target is none
-                connection.close()
-                connection, outcome, place = server.connection(), "errors", None
+            body = {"event": event_id, "token": token, "nonce": str(uuid.uuid4())}
+            outcome, place = "errors", None  # counted: the target is none
+            for _attempt in range(2):  # a connection the server closed while idle: sent again, same nonce
+                try:
+                    status, answer = server.request("POST", "/api/v1/checkin/", body, headers, connection)
+                except (ConnectionError, http.client.HTTPException):
+                    connection.close()
+                    connection = server.connection()
+                    continue
+                if status == 200:
+                    outcome, place = answer["verdict"], answer.get("reservation")
+                break
             mine.append(((clock.perf_counter() - began) * 1000, outcome, place))
         with lock:
             results.extend(mine)

@@ -93,8 +93,8 @@ def checker(app):
 
 
 def _scan(client, event_id, token, nonce=None, **more):
-    response = client.post(SCAN, json={"event": event_id, "token": token, "nonce": str(uuid.uuid4()) if nonce is None else nonce,
-                                       **more})
+    nonce = str(uuid.uuid4()) if nonce is None else nonce
+    response = client.post(SCAN, json={"event": event_id, "token": token, "nonce": nonce, **more})
     return response.status_code, response.get_json()
 
 

@@ -1201,11 +1201,18 @@ class CheckInApi(GuichetModelRestApi):
                   properties:
                     event: {type: integer}
                     token: {type: string, description: "what the ticket's QR code holds"}
-                    nonce: {type: string, description: "the scanner's name for this scan (a UUID): sent again, the same answer"}
-                    scanned_on: {type: string, format: date-time, description: "an offline scan's own time, when synced"}
+                    nonce:
+                      type: string
+                      description: "the scanner's name for this scan (a UUID): sent again, the same answer"
+                    scanned_on:
+                      type: string
+                      format: date-time
+                      description: "an offline scan's own time, when synced"
           responses:
             200:
-              description: The verdict (ok, already, not_paid, items_missing, opposed, cancelled, other_event, unknown or bad_signature)
+              description: >-
+                The verdict: ok, already, not_paid, items_missing, opposed, cancelled,
+                other_event, unknown or bad_signature
               content:
                 application/json:
                   schema:
@@ -1318,7 +1325,9 @@ class CheckInApi(GuichetModelRestApi):
           - {in: path, name: event_id, schema: {type: integer}}
           responses:
             200:
-              description: The event's public key (base64 of its 32 raw Ed25519 bytes; null before its first ticket) and the places a valid signature does not let in
+              description: >-
+                The event's public key (base64 of its 32 raw Ed25519 bytes; null before its
+                first ticket) and the places a valid signature does not let in
               content:
                 application/json:
                   schema:
