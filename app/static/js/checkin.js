@@ -142,7 +142,10 @@
 
   function refreshPack() {
     return request(text.packUrl).then(answerOf).then(function (answer) {
-      if (answer.ok) { save("pack", answer.body); }
+      if (answer.ok) {  // the scans still queued have entered too, though the server does not know yet
+        load("queue", []).forEach(function (queued) { answer.body.entered.push(queued.reservation); });
+        save("pack", answer.body);
+      }
       status(true);
     }, function () { status(false); });
   }
@@ -212,7 +215,8 @@
         show("refused", found.code + "-offline", text.textRefused, REFUSALS[found.code]);
       } else {
         var queue = load("queue", []);
-        queue.push({token: item.token, nonce: item.nonce, scanned_on: new Date().toISOString()});
+        queue.push({token: item.token, nonce: item.nonce, scanned_on: new Date().toISOString(),
+                    reservation: found.number});
         save("queue", queue);
         remember(found.number, true);
         show("ok", "ok-offline", text.textOkOffline, text.textOfflineEntered, "#" + found.number);
