@@ -1,7 +1,8 @@
 """Desk D, event ticketing benchmark: the shotgun — N buyers rush one ticket type the
-moment its sale opens.
+moment its sale opens — and the check-in door.
 
-    .venv/bin/python bench/events.py [--buyers N] [--capacity C] [--database-url URL]
+    .venv/bin/python bench/events.py [--buyers N] [--capacity C] [--places P] [--scanners S]
+                                     [--part all|shotgun|checkin] [--database-url URL]
 
 Builds the schema in its own PostgreSQL database (default `guichet_bench_events`,
 created if missing; never `test`) with `flask db upgrade` and the demo data, creates
@@ -37,6 +38,21 @@ export's own). Prints `export_xlsx_rows_per_s` (the complete XLSX, the request t
 file ready), `export_zip_peak_mb` (the zip with every file: peak RSS of the whole
 process from the request on, interpreter and app included), `export_zip_rss_before_mb`
 (its RSS once the app is up, before the export) and each export's seconds, size and peak.
+
+Then the door: an event with `--places` reserved places (default 10,000) and their
+signed tokens, served by a live server (gunicorn, as `make run` serves: the same
+processes and threads), where `--scanners` threads (default 10), each signed in as
+`checker` (`--checkin-auth`: the scanner page's session, default, or a bearer token),
+scan every ticket `--scans-per-ticket` times (default 2, one after the other in line,
+so that its scans race) through `POST /api/v1/checkin/`. The first `--paced-places`
+(default 2,000) are scanned at a door's pace — each scanner pauses `--pace-ms` (default
+500: 20 scans a second in all, 72,000 an hour) on average, at random, between its
+scans — the others as fast as the answers come (the server's saturation). Prints
+`checkin_ok` / `checkin_already` / `checkin_errors`, `checkin_entries` (live entries
+counted from the rows), `checkin_double_entries` (places with a second live entry or a
+second OK), `checkin_ms_p50` / `checkin_ms_p95` (each scan's answer as the scanner waits
+for it, at the door's pace) and `checkin_saturated_ms_p50` / `_p95` /
+`checkin_saturated_scans_per_s`.
 """
 from __future__ import annotations
 
@@ -209,6 +225,16 @@ def main():
     parser.add_argument("--export-places", type=int, default=10000)
     parser.add_argument("--export-worker", nargs=2, metavar=("FORMAT", "EVENT_ID"), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--places", type=int, default=10000, help="reserved places at the check-in door")
+    parser.add_argument("--scanners", type=int, default=10, help="concurrent scanners at the door")
+    parser.add_argument("--scans-per-ticket", type=int, default=2,
+                        help="scans of each ticket, one after the other in line (so they race)")
+    parser.add_argument("--paced-places", type=int, default=2000, help="places scanned at the door's pace")
+    parser.add_argument("--pace-ms", type=int, default=500,
+                        help="a scanner's average pause between scans at the door's pace")
+    parser.add_argument("--checkin-auth", choices=("session", "token"), default="session",
+                        help="the scanner page's session, or an API client's bearer token")
+    parser.add_argument("--part", choices=("all",) + tuple(PARTS), default="all")
     args = parser.parse_args()
     if args.export_worker:
         return export_worker(args.database_url, *args.export_worker)
@@ -216,6 +242,13 @@ def main():
         raise SystemExit("bench/events.py runs on PostgreSQL")
     ensure_database(args.database_url)
     app = build(args.database_url, args.threads)
+    for name, part in PARTS.items():
+        if args.part in ("all", name):
+            part(app, args)
+
+
+def shotgun_bench(app, args):
+    """The shotgun: `--buyers` buyers rush `--capacity` places the moment the sale opens."""
     event_id, ticket_type_id, people, opens = prepare(app, args.buyers, args.capacity)
     attempts = rush(app, event_id, ticket_type_id, people, opens, args.processes, args.threads)
     booking = sorted(ms for ms, _, _ in attempts)
@@ -235,6 +268,10 @@ def main():
     print(f"answered_ms_p50: {statistics.median(answered):.1f}")
     print(f"answered_ms_p95: {percentile(answered, 95):.1f}")
     print(f"rush_ms: {answered[-1]:.1f}")
+
+
+def ipn_bench(app, args):
+    """The IPN storm: `--ipn-places` places' IPNs, each `--ipn-copies` times, at once."""
     places, answers, elapsed = ipn_storm(app, args.database_url, args.ipn_places, args.ipn_copies,
                                          args.processes, args.threads)
     confirmed, duplicates, reserved = ipn_check(app, places)
@@ -247,7 +284,6 @@ def main():
     print(f"ipn_ms_p50: {statistics.median(times):.1f}")
     print(f"ipn_ms_p95: {percentile(times, 95):.1f}")
     print(f"ipn_per_s: {len(answers) / elapsed:.0f}")
-    time_place_exports(args.database_url, args.export_places)
 
 
 # ---------------------------------------------------------------------------
@@ -582,6 +618,261 @@ def ipn_check(app, places):
 def percentile(values, rank):
     """The nearest-rank percentile of sorted values."""
     return values[max(0, -(-len(values) * rank // 100) - 1)]
+
+
+
+# ---------------------------------------------------------------------------
+# Check-in: scanners at the door of a live server
+# ---------------------------------------------------------------------------
+
+
+def prepare_door(app, places):
+    """An event with `places` reserved places (guests of one sponsor, written in bulk,
+    each with its ticket secret), `checker` at its check-in level; returns its id and
+    the places' signed tokens."""
+    from sqlalchemy import insert
+
+    from app.extensions import db
+    from app.models import AdminLevel, Association, Event, EventVisibility, Reservation, ReservationState, utcnow
+    from app.platform import signing
+    from app.rules import events as rules
+
+    with app.app_context():
+        organiser = app.appbuilder.sm.find_user(username="eventadmin")
+        checker = app.appbuilder.sm.find_user(username="checker")
+        association = db.session.query(Association).order_by(Association.id).first()
+        now = utcnow()
+        event = rules.create_event(organiser, association, name=f"Porte {uuid.uuid4().hex[:6]}",
+                                   starts_on=now + timedelta(hours=1), ends_on=now + timedelta(hours=6),
+                                   sale_opens_on=now - timedelta(days=10), sale_closes_on=now,
+                                   visibility=EventVisibility.public)
+        ticket_type = rules.save_ticket_type(organiser, event, name="Entrée", kind="open", price="0",
+                                             capacity=places)
+        rules.grant_level(organiser, event, AdminLevel.checkin, user=checker)
+        db.session.execute(insert(Reservation), [
+            {"event_id": event.id, "ticket_type_id": ticket_type.id, "sponsor_id": organiser.id,
+             "guest_name": f"Invité {n}", "price": 0, "state": ReservationState.reserved, "paid_on": now,
+             "ticket_secret": signing.new_secret()} for n in range(places)])
+        ticket_type.taken = places
+        db.session.commit()
+        first = db.session.scalars(select(Reservation).where(Reservation.event_id == event.id)).first()
+        rules.ticket_token(first)  # the event's key pair, made by its first ticket
+        db.session.commit()
+        rows = db.session.execute(select(Reservation.id, Reservation.ticket_secret)
+                                  .where(Reservation.event_id == event.id)).all()
+        return event.id, [signing.sign(event.signing_key, number, secret) for number, secret in rows]
+
+
+class LiveServer:
+    """The app served as `make run` serves it with Redis off (gunicorn, `processes` workers
+    of `threads` threads) on a free port of this machine, on the benchmark's database."""
+
+    def __init__(self, url, processes, threads):
+        import socket
+        import subprocess
+        import tempfile
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.log = tempfile.NamedTemporaryFile(prefix="guichet-bench-", suffix=".log", delete=False)
+        env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=common.APP_SETTINGS["SECRET_KEY"],
+                   PUBLIC_URL=common.APP_SETTINGS["PUBLIC_URL"], FLASK_APP="run.py")
+        env.pop("REDIS_URL", None)
+        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        self.process = subprocess.Popen(
+            [gunicorn, "--bind", f"127.0.0.1:{self.port}", "--workers", str(processes), "--threads", str(threads),
+             "run:app"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = clock.time() + 60
+        while True:
+            try:
+                if self.request("GET", "/login/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if self.process.poll() is not None or clock.time() > deadline:
+                raise SystemExit("the live server did not start:\n" + open(self.log.name).read()[-3000:])
+            clock.sleep(0.3)
+
+    def connection(self):
+        import http.client
+
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def request(self, method, path, body=None, headers=None, connection=None):
+        """(status, decoded JSON or text); on `connection` when given (kept alive)."""
+        import json
+
+        own = connection is None
+        connection = connection or self.connection()
+        try:
+            payload = json.dumps(body) if body is not None else None
+            connection.request(method, path, body=payload, headers={
+                **({"Content-Type": "application/json"} if payload else {}), **(headers or {})})
+            response = connection.getresponse()
+            text = response.read().decode("utf-8", "replace")
+            if response.getheader("Content-Type", "").startswith("application/json"):
+                return response.status, json.loads(text)
+            return response.status, text
+        finally:
+            if own:
+                connection.close()
+
+    def stop(self, show_log=False):
+        """Stop it; `show_log`: print the end of its log (where its errors are)."""
+        self.process.terminate()
+        self.process.wait(30)
+        if show_log:
+            print(open(self.log.name).read()[-6000:])
+        os.unlink(self.log.name)
+
+
+def sign_in(server, auth):
+    """The headers of a request of `checker`: the scanner page's session cookie (the login
+    form, with its CSRF token), or a bearer token of the API."""
+    import re
+    from http.cookies import SimpleCookie
+
+    if auth == "token":
+        status, answer = server.request("POST", "/api/v1/security/login", {
+            "username": "checker", "password": "demo1234", "provider": "db"})
+        assert status == 200, answer
+        return {"Authorization": f"Bearer {answer['access_token']}"}
+    connection = server.connection()
+    try:
+        connection.request("GET", "/login/")
+        response = connection.getresponse()
+        form = response.read().decode("utf-8")
+        cookies = {name: morsel.value for header in response.headers.get_all("Set-Cookie") or []
+                   for name, morsel in SimpleCookie(header).items()}
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+        body = f"username=checker&password=demo1234&csrf_token={token}"
+        connection.request("POST", "/login/", body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 302, response.status
+        for header in response.headers.get_all("Set-Cookie") or []:
+            cookies.update({name: morsel.value for name, morsel in SimpleCookie(header).items()})
+    finally:
+        connection.close()
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+
+
+def door(server, event_id, tokens, scanners, scans_per_ticket, auth, pace_ms):
+    """`scanners` threads, each signed in as `checker` (`auth`: the page's session or a
+    bearer token; signed in one after the other beforehand), scan the tickets through the
+    API; each ticket is in the line `scans_per_ticket` times in a row, so that its scans
+    race on different scanners. A scanner scans again as soon as answered (`pace_ms` 0:
+    the server's saturation), or after a random pause of `pace_ms` on average (people
+    come to the door at random). Returns [(ms, verdict or "errors", reservation id)] and
+    the seconds it took."""
+    import http.client
+    import queue
+    import random
+
+    line = queue.Queue()
+    for token in tokens:
+        for _ in range(scans_per_ticket):
+            line.put(token)
+    for _ in range(scanners):
+        line.put(None)
+    results, lock = [], threading.Lock()
+    signed_in = [sign_in(server, auth) for _ in range(scanners)]
+
+    def scan(headers):
+        connection = server.connection()
+        for _ in range(20):  # warm up: the workers' imports, connections, caches
+            server.request("GET", f"/api/v1/checkin/counts/{event_id}", headers=headers, connection=connection)
+        mine = []
+        while (token := line.get()) is not None:
+            if pace_ms:
+                clock.sleep(random.expovariate(1000 / pace_ms))
+            began = clock.perf_counter()
+            body = {"event": event_id, "token": token, "nonce": str(uuid.uuid4())}
+            outcome, place = "errors", None  # counted: the target is none
+            for _attempt in range(2):  # a connection the server closed while idle: sent again, same nonce
+                try:
+                    status, answer = server.request("POST", "/api/v1/checkin/", body, headers, connection)
+                except (ConnectionError, http.client.HTTPException):
+                    connection.close()
+                    connection = server.connection()
+                    continue
+                if status == 200:
+                    outcome, place = answer["verdict"], answer.get("reservation")
+                break
+            mine.append(((clock.perf_counter() - began) * 1000, outcome, place))
+        with lock:
+            results.extend(mine)
+
+    pool = [threading.Thread(target=scan, args=(headers,)) for headers in signed_in]
+    began = clock.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results, clock.perf_counter() - began
+
+
+def check_door(app, event_id):
+    """(live entries, places with more than one live entry)."""
+    from app.extensions import db
+    from app.models import CheckIn
+
+    with app.app_context():
+        per_place = db.session.execute(select(func.count(CheckIn.id)).where(
+            CheckIn.event_id == event_id, CheckIn.undone_on.is_(None)).group_by(CheckIn.reservation_id)).scalars().all()
+    return sum(per_place), sum(n - 1 for n in per_place if n > 1)
+
+
+def _door_figures(prefix, results, seconds):
+    timings = sorted(ms for ms, _, _ in results)
+    print(f"{prefix}ms_p50: {statistics.median(timings):.1f}")
+    print(f"{prefix}ms_p95: {percentile(timings, 95):.1f}")
+    print(f"{prefix}scans_per_s: {len(results) / seconds:.0f}")
+
+
+def checkin_bench(app, args):
+    """The door: `--scanners` scanners over `--places` places on a live server — the
+    first `--paced-places` at the door's pace, the others as fast as answers come."""
+    event_id, tokens = prepare_door(app, args.places)
+    with app.app_context():
+        from app.extensions import db
+
+        db.engine.dispose()  # the server's processes open their own connections
+    server = LiveServer(args.database_url, args.processes, args.threads)
+    results = []
+    try:
+        paced = door(server, event_id, tokens[:args.paced_places], args.scanners, args.scans_per_ticket,
+                     args.checkin_auth, args.pace_ms)
+        saturated = door(server, event_id, tokens[args.paced_places:], args.scanners, args.scans_per_ticket,
+                         args.checkin_auth, 0)
+        results = paced[0] + saturated[0]
+    finally:
+        server.stop(show_log=not results or any(outcome == "errors" for _, outcome, _ in results))
+    outcomes = Counter(outcome for _, outcome, _ in results)
+    ok_places = Counter(place for _, outcome, place in results if outcome == "ok")
+    entries, doubled = check_door(app, event_id)
+    print(f"checkin_places: {args.places}")
+    print(f"checkin_scanners: {args.scanners} ({args.checkin_auth}), paced: {args.paced_places} places, "
+          f"a scan every {args.pace_ms} ms on average per scanner")
+    print(f"checkin_scans: {len(results)}")
+    print(f"checkin_ok: {outcomes['ok']}")
+    print(f"checkin_already: {outcomes['already']}")
+    print(f"checkin_errors: {outcomes['errors']}")
+    print(f"checkin_entries: {entries}")
+    print(f"checkin_double_entries: {doubled + sum(n - 1 for n in ok_places.values())}")
+    if paced[0]:
+        _door_figures("checkin_", *paced)
+    if saturated[0]:
+        _door_figures("checkin_saturated_", *saturated)
+
+
+#: The bench's parts, in the order `--part all` runs them.
+PARTS = {"shotgun": shotgun_bench, "ipn": ipn_bench,
+         "exports": lambda app, args: time_place_exports(args.database_url, args.export_places),
+         "checkin": checkin_bench}
 
 
 if __name__ == "__main__":

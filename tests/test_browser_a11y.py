@@ -41,13 +41,15 @@ FIRST_SHOW_LINK = """() => { const link = document.querySelector('table a[href*=
 @pytest.fixture(scope="module")
 def unlinked_pages(app):
     """{account: [paths]}: pages no menu leads to, audited as the account that works on
-    them (the demo gala's configuration tabs, as its manager)."""
+    them (the demo gala's configuration tabs, as its manager; its scanner page, as its
+    checker, who is walked too)."""
     from app.extensions import db
     from app.models import Event
 
     with app.app_context():
         gala = db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar()
-    return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS]}
+    return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
+            "checker": [f"/events/checkin/{gala}"]}
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,7 @@ def test_every_role_s_pages_have_no_serious_accessibility_violation(chromium, br
     for path in SIGNED_OUT_PAGES:
         audit.visit(signed_out, "(signed out)", live_url + path)
     context.close()
-    for username in ACCOUNTS:
+    for username in dict.fromkeys(ACCOUNTS + tuple(unlinked_pages)):
         page = browser_login(username)
         audit.walk(page, username)
         for path in unlinked_pages.get(username, ()):

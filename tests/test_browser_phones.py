@@ -181,6 +181,7 @@ def test_desk_d_events_fit_a_phone(phone, ids):
     checker = phone("checker")  # the same tabs read-only
     for tab in ("tickets", "options", "admins"):
         checker.open(f"/events/configure/{ids['gala']}/{tab}")
+    checker.open(f"/events/checkin/{ids['gala']}")  # the door's scanner, on the phone it runs on
     student = phone("etudiant")  # their gala place and their guest's, items to give, the booking form
     student.open("/events/places")
     student.open(f"/events/show/{ids['gala']}")

@@ -170,6 +170,13 @@ def test_a_long_door_list_is_drawn_page_after_page(app, tmp_path):
 
 
 def test_the_complete_xlsx_has_every_field_item_and_payment(app, login_as, places):
+    with app.app_context():  # Bruno entered, his entry was undone (a wrong scan), then he entered again
+        bruno, event = db.session.get(Reservation, places["bruno"]), db.session.get(Event, places["event"])
+        token = rules.ticket_token(bruno)
+        assert rules.scan(user("eventadmin"), event, token, "nonce-first-scan").code == "ok"
+        rules.undo_last(user("eventadmin"), event, "Scanné par erreur")
+        assert rules.scan(user("eventadmin"), event, token, "nonce-second-scan").code == "ok"
+        db.session.commit()
     status, downloaded = _export(login_as("eventadmin"), places["event"], "xlsx")
     assert downloaded.mimetype == exports.XLSX_MIMETYPE
     assert (status["done"], status["total"]) == (4, 4)
@@ -196,6 +203,10 @@ def test_the_complete_xlsx_has_every_field_item_and_payment(app, login_as, place
         "Jeanne Invitée", "jeanne@example.org", "Adrien Martin")
     assert (adrien["État"], adrien["Motif de l'opposition"]) == ("En opposition", "Chèque sans provision")
     assert adrien["Taille du t-shirt"] is None and adrien["Paiement 1 : prestataire"] is None
+    bruno = rows[places["bruno"]]
+    assert bruno["Entré le"] is not None and bruno["Contrôlé par"] == "Hugo Perrin"
+    assert bruno["Scanné hors ligne"] == "Non" and "annulée par Hugo Perrin : Scanné par erreur" in bruno["Entrées annulées"]
+    assert zoe["Entré le"] is None and zoe["Entrées annulées"] in ("", None)
 
 
 @pytest.mark.parametrize("fmt", ["zip", "tar.gz"])

@@ -10,6 +10,7 @@ from ..models import (
     AdminLevel,
     Association,
     AssociationMembership,
+    CheckIn,
     Event,
     EventAdminGrant,
     EventVisibility,
@@ -211,3 +212,9 @@ def organisers(event, level: AdminLevel = AdminLevel.validate) -> list:
         return []
     return db.session.scalars(select(User).where(User.id.in_(user_ids), User.active.is_(True))
                               .order_by(User.id)).all()
+
+
+# -- Check-in: the scanner page and its API (each call checks the check-in level on the
+# event itself, app/rules/events.py); the entries are seen by the event's admins.
+grant(EVENT_ADMIN, grants("CheckInView", ("can_checkin",)) + grants("CheckInApi", API_READ + ("can_post",)))
+scope(CheckIn, lambda viewer: CheckIn.event_id.in_(administered(viewer)) if viewer.user_id else false())

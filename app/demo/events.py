@@ -2,8 +2,8 @@
 their boards, students of both schools and of several promotions, an external
 account, a checker; the gala (tickets restricted by promotion, options, an option
 group, a deposit cheque to upload, sponsorship), a free conference, a club activity,
-the board's private meeting; a few places taken; the BDE's PayPal and Lydia accounts,
-the gala paid by PayPal."""
+the board's private meeting; a few places taken, one checked in at the conference's
+door; the BDE's PayPal and Lydia accounts, the gala paid by PayPal."""
 from datetime import datetime, time, timedelta
 
 from flask import current_app
@@ -13,6 +13,7 @@ from ..models import (
     AdminLevel,
     Association,
     AssociationMembership,
+    CheckIn,
     Event,
     EventAdminGrant,
     EventVisibility,
@@ -182,6 +183,13 @@ def load():
             reason="Informations supplémentaires manquantes ou non validées : Chèque de caution (scan).",
             raw="mc_gross=60.00&mc_currency=EUR&payment_status=Completed&txn_id=DEMO-7HX41285LK"))
         db.session.commit()
+    # The external account has come in to the conference (its scanner page shows the entry);
+    # the scan's nonce makes it once however often the demo is loaded.
+    place = db.session.query(Reservation).filter_by(event_id=conference.id, holder_id=people["externe"].id).first()
+    if place is not None:
+        rules.scan(people["eventadmin"], conference, rules.ticket_token(place), "demo-conference-externe")
+        db.session.commit()
     grants = db.session.query(EventAdminGrant).count()
     yield (f"Events: {db.session.query(Event).count()} events of {len(associations)} associations, "
-           f"{db.session.query(Reservation).count()} places, {grants} admin grants")
+           f"{db.session.query(Reservation).count()} places, {grants} admin grants, "
+           f"{db.session.query(CheckIn).count()} entries")

@@ -19,8 +19,9 @@ tools for that:
 
 `serialise()` is that: the rest of the current transaction is the only writer on
 SQLite, nothing on PostgreSQL. `lock(item)` re-reads one row and keeps it from
-changing until the transaction ends, on both. Both hold until the commit or the
-rollback, which every request ends with (`app.views.base.Attempt`).
+changing until the transaction ends, on both (`locked(model, pk)`: the same from an
+id, in one statement). They hold until the commit or the rollback, which every
+request ends with (`app.views.base.Attempt`).
 """
 from __future__ import annotations
 
@@ -86,3 +87,19 @@ def lock(item, session=None):
                         .with_for_update())
     session.refresh(item)
     return item
+
+
+def locked(model, pk, *options, session=None):
+    """The row of `model` whose primary key is `pk` (None: there is none), read now and
+    kept from changing until this transaction ends, as `lock` keeps a row, in one
+    statement: for a rule that starts from an id it did not load (a scanned code's).
+    `options` are loader options (the relations it reads at once)."""
+    session = session or db.session
+    session.flush()
+    statement = (select(model).where(inspect(model).primary_key[0] == pk).options(*options)
+                 .execution_options(populate_existing=True))
+    if dialect(session) == "sqlite":
+        serialise(session)
+    else:
+        statement = statement.with_for_update(of=model)
+    return session.scalars(statement).first()

@@ -6,6 +6,8 @@
   eval. Styles may stay inline: FAB's widgets and the calendar write style attributes
   and `<style>` elements (a nonce in style-src would turn 'unsafe-inline' off, so
   there is none). Nothing from another origin: the app works on a closed network.
+  Web Workers come from the app's files or from `blob:` URLs its own scripts made (the
+  QR scanner's decoder builds its worker so).
 * **Framing.** `frame-ancestors 'none'` and `X-Frame-Options: DENY`: no page is meant
   to be shown inside another site's frame (clickjacking).
 * **nosniff** and **Referrer-Policy: same-origin**: a file is what its type says, and
@@ -26,6 +28,7 @@ CONTENT_SECURITY_POLICY = {
     "img-src": "'self' data:",
     "font-src": "'self' data:",
     "connect-src": "'self'",
+    "worker-src": "'self' blob:",
     "object-src": "'none'",
     "base-uri": "'self'",
     "form-action": "'self'",

@@ -17,14 +17,17 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Optional
 
 from flask_appbuilder.security.sqla.models import Group, User
 from flask_babel import format_date, format_datetime, format_time, gettext, lazy_gettext as _l
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
@@ -34,6 +37,7 @@ from ..models import (
     AdminLevel,
     Association,
     AssociationMembership,
+    CheckIn,
     DelegationAction,
     Event,
     EventAdminGrant,
@@ -1278,10 +1282,33 @@ def _payment_columns(event, local) -> _Columns:
 
 
 def _checkin_columns(event, local) -> _Columns:
-    """THE CHECK-IN COLUMNS OF THE COMPLETE EXPORT, to be filled when the CheckIn table
-    lands (desk D's check-in): its headers, and one tuple of cells per place of a batch
-    (one query for the batch). None yet."""
-    return _Columns([], lambda places: [()] * len(places))
+    """The door: when the place entered and who scanned it (its live entry), whether the
+    scan was made offline, and the entries undone, each with who undid it and why."""
+    headers = [gettext("Entered on"), gettext("Checked in by"), gettext("Scanned offline"),
+               gettext("Entries undone")]
+    names = {}
+
+    def name(user_id):
+        if user_id not in names:
+            names[user_id] = person_name(db.session.get(User, user_id)) if user_id else ""
+        return names[user_id]
+
+    def cells(places):
+        live, undone = {}, {}
+        for entry in db.session.execute(
+                select(CheckIn.reservation_id, CheckIn.checked_in_on, CheckIn.by_id, CheckIn.offline,
+                       CheckIn.undone_on, CheckIn.undone_by_id, CheckIn.undo_reason)
+                .where(CheckIn.reservation_id.in_([place.id for place in places])).order_by(CheckIn.id)):
+            if entry.undone_on is None:
+                live[entry.reservation_id] = (local.one(entry.checked_in_on), name(entry.by_id),
+                                              gettext("Yes") if entry.offline else gettext("No"))
+            else:
+                undone.setdefault(entry.reservation_id, []).append(gettext(
+                    "%(when)s, undone by %(name)s: %(reason)s", when=_when(entry.checked_in_on),
+                    name=name(entry.undone_by_id), reason=entry.undo_reason or ""))
+        return [live.get(place.id, (None, "", "")) + ("; ".join(undone.get(place.id, ())),) for place in places]
+
+    return _Columns(headers, cells)
 
 
 def _complete_columns(event) -> list:
@@ -1425,3 +1452,228 @@ exports.register_document(exports.Document(
 exports.register_document(exports.Document(
     name=ARCHIVE, formats=("zip", "tar.gz"), title=_archive_title, rows_total=_archive_count, write=_write_archive,
     check=_exported_event))
+
+
+# ---------------------------------------------------------------------------
+# Check-in
+# ---------------------------------------------------------------------------
+#
+# A scan is decided under the place's row lock (`transactions.locked`: FOR UPDATE on
+# PostgreSQL, the write lock on SQLite), so that of many scans of one ticket at once
+# the first records the entry and the others read it; the unique index over the live
+# entries (`CheckIn`) is the database's own guard behind it.
+
+#: What the scanner names a scan by: a UUID, or any 8 to 64 letters, digits, "-" and "_".
+NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+#: How far ahead of the server's clock an offline scanner's may be, and how old a scan it may sync.
+SCAN_CLOCK_SKEW, SCAN_MAX_AGE = timedelta(minutes=5), timedelta(days=7)
+UNDO_REASON_LENGTH = 500
+#: The largest id an integer key holds on both databases: a token's 6-byte number beyond it is no place.
+PLACE_ID_MAX = 2 ** 31 - 1
+
+RESERVATION_WORKFLOW.event_labels.update({"check_in": _l("Checked in"), "check_in_undone": _l("Entry undone")})
+
+
+@dataclass
+class ScanVerdict:
+    """What the door is told of one scan: its code (ok, already, not_paid, items_missing,
+    opposed, cancelled, other_event, unknown, bad_signature), the sentence, the place it
+    is about (once the ticket is known) and the live entry (this scan's when "ok", the
+    earlier one when "already")."""
+
+    code: str
+    message: str
+    reservation: Optional[Reservation] = None
+    entry: Optional[CheckIn] = None
+    duplicate: bool = False  # an offline scan synced after the place had entered
+    replayed: bool = False  # the scan was sent before (same nonce): its first answer again
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "ok"
+
+
+def check_checkin_staff(user, event) -> None:
+    """Scanning, undoing and the offline pack are for the event's check-in level and up."""
+    if not holds(user, event, AdminLevel.checkin):
+        raise EventRefused(None, gettext("Only the event's check-in staff may check tickets in."))
+
+
+def _at(moment) -> str:
+    """When an entry happened, as the door reads it: the time today, else the day and time."""
+    local = moment.replace(tzinfo=timezone.utc).astimezone(zone())
+    if local.date() == local_today():
+        return format_time(local.replace(tzinfo=None), "short", rebase=False)
+    return _when(moment)
+
+
+def _scanner_name(entry) -> str:
+    return entry.by.get_full_name() if entry.by is not None else gettext("Someone")
+
+
+def _checked_nonce(nonce) -> str:
+    if not isinstance(nonce, str) or not NONCE.fullmatch(nonce):
+        raise EventRefused("nonce", gettext("Nonce: 8 to 64 letters, digits, “-” or “_” are expected."))
+    return nonce
+
+
+def _checked_scan_time(scanned_on, now):
+    """An offline scan's own time (UTC, naive), within what a scanner's clock may say."""
+    if scanned_on is None:
+        return None
+    if not isinstance(scanned_on, datetime):
+        raise EventRefused("scanned_on", gettext("Scanned on: a date and time with its offset is expected."))
+    if scanned_on.tzinfo is not None:
+        scanned_on = scanned_on.astimezone(timezone.utc).replace(tzinfo=None)
+    if scanned_on > now + SCAN_CLOCK_SKEW:
+        raise EventRefused("scanned_on", gettext("Scanned on: this moment is in the future."))
+    if scanned_on < now - SCAN_MAX_AGE:
+        raise EventRefused("scanned_on", gettext("Scanned on: a scan older than %(num)d days is not synced.",
+                                                 num=SCAN_MAX_AGE.days))
+    return scanned_on
+
+
+def _signed_by(event, token) -> bool:
+    if event is None or event.public_key is None:
+        return False
+    try:
+        signing.verify(event.public_key, token)
+    except signing.BadToken:
+        return False
+    return True
+
+
+def _no_validated_answer(reservation_id):
+    """On ExtraInfo: the place (an id, or a column) has no validated answer to it —
+    `payment_blockers` in SQL, for the door's one query per scan and its offline pack."""
+    return ~select(ExtraInfoAnswer.id).where(
+        ExtraInfoAnswer.reservation_id == reservation_id, ExtraInfoAnswer.extra_info_id == ExtraInfo.id,
+        ExtraInfoAnswer.validated_on.isnot(None)).exists()
+
+
+def _already(place, entry, duplicate) -> ScanVerdict:
+    values = {"time": _at(entry.checked_in_on), "name": _scanner_name(entry)}
+    message = (gettext("Synced duplicate: already checked in at %(time)s by %(name)s.", **values) if duplicate
+               else gettext("Already checked in at %(time)s by %(name)s.", **values))
+    return ScanVerdict("already", message, place, entry, duplicate=duplicate)
+
+
+def _entered(place, entry, replayed=False) -> ScanVerdict:
+    values = {"name": place.holder_name, "ticket": place.ticket_type.name}
+    message = (gettext("Entry recorded (scanned offline at %(time)s): %(name)s, %(ticket)s.",
+                       time=_at(entry.checked_in_on), **values) if entry.offline
+               else gettext("Entry recorded: %(name)s, %(ticket)s.", **values))
+    return ScanVerdict("ok", message, place, entry, replayed=replayed)
+
+
+def scan(user, event, token, nonce, scanned_on=None) -> ScanVerdict:
+    """Check a ticket in at the event's door: the verdict, and the entry recorded when
+    it is "ok". `nonce` names the scan (a scan sent again gets its first answer);
+    `scanned_on` is given by an offline scanner syncing (when it scanned), and its scan
+    of a place that had entered meanwhile is flagged a duplicate. The caller commits.
+
+    A door scans fast: the place is read and locked in one statement, its entries (the
+    live one, the nonce's) in one more, its missing items in a third."""
+    check_checkin_staff(user, event)
+    nonce = _checked_nonce(nonce)
+    now = utcnow()
+    scanned_on = _checked_scan_time(scanned_on, now)
+    try:
+        number, secret, _payload, _signature = signing.read(token if isinstance(token, str) else "")
+    except signing.BadToken:
+        return ScanVerdict("unknown", gettext("Unknown code: this is not one of our tickets."))
+    known = number <= PLACE_ID_MAX
+    if not _signed_by(event, token):
+        place = db.session.get(Reservation, number) if known else None
+        if place is not None and place.event_id != event.id and _signed_by(place.event, token):
+            return ScanVerdict("other_event", gettext("This ticket is for another event."))
+        return ScanVerdict("bad_signature", gettext("Bad signature: this ticket was not issued for this event."))
+    place = transactions.locked(Reservation, number, joinedload(Reservation.ticket_type, innerjoin=True),
+                                joinedload(Reservation.holder)) if known else None
+    if place is None or place.event_id != event.id:
+        return ScanVerdict("unknown", gettext("Unknown ticket: this place no longer exists."))
+    entries = db.session.scalars(select(CheckIn).where(CheckIn.event_id == event.id, or_(
+        CheckIn.nonce == nonce, and_(CheckIn.reservation_id == place.id, CheckIn.undone_on.is_(None))))).all()
+    sent_before = next((entry for entry in entries if entry.nonce == nonce), None)
+    if sent_before is not None:
+        if sent_before.reservation_id != place.id:
+            raise EventRefused("nonce", gettext("Nonce: already used for another ticket."))
+        return _entered(place, sent_before, replayed=True)
+    if place.state is OPPOSED or place.ticket_secret != secret:
+        return ScanVerdict("opposed", gettext("Revoked ticket: the place is opposed."), place)
+    if event.cancelled:
+        return ScanVerdict("cancelled", gettext("The event is cancelled."), place)
+    if place.state is not RESERVED:
+        return ScanVerdict("not_paid", gettext("Not paid: the place is only pre-reserved."), place)
+    missing = db.session.scalars(select(ExtraInfo.label).where(
+        ExtraInfo.ticket_type_id == place.ticket_type_id, _no_validated_answer(place.id)).order_by(ExtraInfo.id)).all()
+    if missing:
+        return ScanVerdict("items_missing", gettext("Extra items missing or not validated: %(items)s.",
+                                                    items=", ".join(missing)), place)
+    live = next((entry for entry in entries if entry.reservation_id == place.id), None)
+    if live is not None:
+        return _already(place, live, duplicate=scanned_on is not None)
+    entry = CheckIn(event_id=event.id, reservation_id=place.id, checked_in_on=scanned_on or now, recorded_on=now,
+                    by_id=user.id, nonce=nonce, offline=scanned_on is not None)
+    db.session.add(entry)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the unique indexes: only if something bypassed the lock
+        raise EventRefused(None, gettext("This ticket was scanned elsewhere at the same moment: scan it again.")) \
+            from None
+    RESERVATION_WORKFLOW.record(place, "check_in", user)
+    return _entered(place, entry)
+
+
+def checkin_counts(event) -> dict:
+    """The door's live counts: places entered (live entries) and places expected (reserved)."""
+    entered = db.session.scalar(select(func.count(CheckIn.id)).where(
+        CheckIn.event_id == event.id, CheckIn.undone_on.is_(None)))
+    expected = db.session.scalar(select(func.count(Reservation.id)).where(
+        Reservation.event_id == event.id, Reservation.state == RESERVED))
+    return {"entered": entered, "expected": expected}
+
+
+def undo_last(user, event, reason) -> CheckIn:
+    """Undo the last entry this person recorded at the event's door (each scanner undoes
+    its own mistake), with a reason; the entry is kept, marked undone, and the place's
+    history says it. The caller commits."""
+    check_checkin_staff(user, event)
+    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise EventRefused("reason", gettext("Reason: a reason is required to undo an entry."))
+    if len(reason) > UNDO_REASON_LENGTH:
+        raise EventRefused("reason", gettext("Reason: at most %(num)d characters.", num=UNDO_REASON_LENGTH))
+    entry = db.session.scalar(select(CheckIn).where(
+        CheckIn.event_id == event.id, CheckIn.by_id == user.id, CheckIn.undone_on.is_(None))
+        .order_by(CheckIn.id.desc()).limit(1))
+    if entry is None:
+        raise EventRefused(None, gettext("You have recorded no entry to undo."))
+    transactions.lock(entry)
+    if entry.undone_on is not None:
+        raise EventRefused(None, gettext("This entry was undone meanwhile: nothing changed."))
+    entry.undone_on, entry.undone_by_id, entry.undo_reason = utcnow(), user.id, reason
+    db.session.flush()
+    RESERVATION_WORKFLOW.record(entry.reservation, "check_in_undone", user, reason)
+    return entry
+
+
+def offline_pack(user, event) -> dict:
+    """What a scanner keeps to check tickets while the network is down: the event's
+    public key (raw bytes; None before its first ticket) and the places a valid
+    signature does not let in — revoked (opposed), not paid, items missing — and
+    those already entered, as of now."""
+    check_checkin_staff(user, event)
+    of_event = Reservation.event_id == event.id
+    revoked = db.session.scalars(select(Reservation.id).where(of_event, Reservation.state == OPPOSED)
+                                 .order_by(Reservation.id)).all()
+    not_paid = db.session.scalars(select(Reservation.id).where(of_event, Reservation.state == PRERESERVED)
+                                  .order_by(Reservation.id)).all()
+    items_missing = db.session.scalars(
+        select(Reservation.id).distinct().join(ExtraInfo, ExtraInfo.ticket_type_id == Reservation.ticket_type_id)
+        .where(of_event, Reservation.state == RESERVED, _no_validated_answer(Reservation.id))
+        .order_by(Reservation.id)).all()
+    entered = db.session.scalars(select(CheckIn.reservation_id).where(
+        CheckIn.event_id == event.id, CheckIn.undone_on.is_(None)).order_by(CheckIn.reservation_id)).all()
+    return {"public_key": event.public_key, "cancelled": event.cancelled, "revoked": revoked,
+            "not_paid": not_paid, "items_missing": items_missing, "entered": entered}

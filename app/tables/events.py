@@ -511,3 +511,53 @@ class EventAdminGrant(Model):
 
     def __str__(self):
         return f"{self.event} — {self.level} — {self.grantee}"
+
+
+class CheckIn(Model):
+    """One entry at an event's door: a place's QR ticket accepted by a scanner.
+
+    At most one live entry per place: a unique index over the entries not undone, so
+    that any number of scans of one ticket at once record one. An undone entry is
+    kept as proof (who undid it, when, why); the place may then enter again. `nonce`
+    is the scanner's own name for the scan, unique per event: a scan sent again (an
+    offline scanner syncing, a retry) is answered as the first time. `checked_in_on`
+    is when the ticket was scanned, which an offline scan says itself; `recorded_on`
+    is when the server heard of it.
+    """
+
+    __tablename__ = "event_check_in"
+    __table_args__ = (
+        Index("uq_event_check_in_live", "reservation_id", unique=True,
+              postgresql_where=text("undone_on IS NULL"), sqlite_where=text("undone_on IS NULL")),
+        UniqueConstraint("event_id", "nonce", name="uq_event_check_in_nonce"),
+        Index("ix_event_check_in_event_live", "event_id", "undone_on"),
+        Index("ix_event_check_in_by", "event_id", "by_id", "id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    event_id = Column(Integer, ForeignKey("event_event.id", ondelete="CASCADE"), nullable=False)
+    reservation_id = Column(Integer, ForeignKey("event_reservation.id", ondelete="CASCADE"), nullable=False)
+    checked_in_on = Column(DateTime, nullable=False)
+    recorded_on = Column(DateTime, nullable=False, default=utcnow)
+    by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    nonce = Column(String(64), nullable=False)
+    # Scanned while the scanner was offline, recorded when it synced.
+    offline = Column(Boolean, nullable=False, default=False)
+    undone_on = Column(DateTime)
+    undone_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    undo_reason = Column(Text)
+
+    event = relationship(Event)
+    reservation = relationship(Reservation)
+    by = relationship(User, foreign_keys=[by_id])
+    undone_by = relationship(User, foreign_keys=[undone_by_id])
+
+    @property
+    def live(self) -> bool:
+        return self.undone_on is None
+
+    def __str__(self):
+        return f"{self.reservation} — {self.checked_in_on:%Y-%m-%d %H:%M}"
+
+
+__all__ += ["CheckIn"]

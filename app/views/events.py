@@ -2,10 +2,12 @@
 this person may take and, for the rest, why not), the booking form, "my places",
 the organisers' grids of events, ticket types and places, and their REST APIs.
 """
+import base64
+import uuid
 from datetime import datetime, timezone
 
 from flask import Response, abort, flash, g, redirect, request, url_for
-from flask_appbuilder import expose
+from flask_appbuilder import BaseView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
@@ -19,6 +21,7 @@ from ..i18n import money
 from ..models import (
     AdminLevel,
     Association,
+    CheckIn,
     Event,
     EventVisibility,
     ExtraInfo,
@@ -30,6 +33,7 @@ from ..models import (
     School,
     TicketKind,
     TicketType,
+    utcnow,
 )
 from ..platform import clock, exports, inputs, payments
 from ..rules import events as rules
@@ -1098,3 +1102,294 @@ def register(appbuilder):
                         category=DESK.category)
     for api in (EventApi, TicketTypeApi, ReservationApi):
         appbuilder.add_api(api)
+    register_checkin(appbuilder)
+
+
+# ---------------------------------------------------------------------------
+# Check-in: the scanner page (camera or typed codes, offline with its pack) and its API
+# ---------------------------------------------------------------------------
+
+
+def _checkin_event(event_id):
+    """The event of a scanner page: 404 when the reader does not see it, 403 below the check-in level."""
+    event = _scoped_or_404(Event, event_id)
+    if not holds(g.user, event, AdminLevel.checkin):
+        abort(403)
+    return event
+
+
+def _rfc3339(value):
+    return OffsetDateTime()._serialize(value, None, None) if value is not None else None
+
+
+def verdict_answer(verdict) -> dict:
+    """A scan's verdict as the scanner page and API clients read it."""
+    place, entry = verdict.reservation, verdict.entry
+    return {"verdict": verdict.code, "ok": verdict.ok, "message": verdict.message,
+            "reservation": place.id if place is not None else None,
+            "holder": place.holder_name if place is not None else None,
+            "ticket": place.ticket_type.name if place is not None else None,
+            "checked_in_on": _rfc3339(entry.checked_in_on) if entry is not None else None,
+            "by": entry.by.get_full_name() if entry is not None and entry.by is not None else None,
+            "duplicate": verdict.duplicate, "replayed": verdict.replayed}
+
+
+def pack_answer(pack) -> dict:
+    """The offline pack, its public key in base64 (what WebCrypto imports), stamped now."""
+    key = pack["public_key"]
+    return {**pack, "public_key": base64.b64encode(key).decode("ascii") if key else None,
+            "generated_on": _rfc3339(utcnow())}
+
+
+def _scan_time(text):
+    """The `scanned_on` an offline scanner sends (RFC 3339 with its offset), or None."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise JsonRefused("scanned_on", gettext("Scanned on: a date and time with its offset is expected."))
+    return moment
+
+
+class CheckInView(BaseView):
+    """The scanner page of an event's door, for its check-in staff: the camera or a typed
+    code (a form that works without JavaScript), the verdict, the live counts, the last
+    entry undone with a reason. Its script uses CheckInApi, and keeps the offline pack."""
+
+    route_base = "/events/checkin"
+    base_permissions = ["can_checkin"]
+
+    def _page(self, event, verdict=None, refused=None, token=""):
+        return self.render_template(
+            "events/checkin.html", title=gettext("Check-in — %(event)s", event=event.name), event=event,
+            verdict=verdict, refused=refused, token=token, counts=rules.checkin_counts(event), nonce=uuid.uuid4().hex)
+
+    @expose("/<int:event_id>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("checkin")
+    def scanner(self, event_id):
+        """The page; its typed-code form posts here and is answered on the page (sent
+        again, the same nonce gets the same answer)."""
+        event = _checkin_event(event_id)
+        if request.method == "GET":
+            return self._page(event)
+        with Attempt(flash_refusal=False) as attempt:
+            answer = verdict_answer(rules.scan(g.user, event, request.form.get("token", ""),
+                                               request.form.get("nonce", "")))
+        return self._page(event, verdict=answer, refused=attempt.refused,
+                          token=request.form.get("token", "") if attempt.refused else "")
+
+    @expose("/<int:event_id>/undo", methods=["POST"])
+    @has_access
+    @permission_name("checkin")
+    def undo(self, event_id):
+        """Undo the last entry one recorded, with the reason typed."""
+        event = _checkin_event(event_id)
+        with Attempt() as attempt:
+            entry = rules.undo_last(g.user, event, request.form.get("reason", ""))
+            attempt.done = gettext("Entry undone: %(name)s.", name=entry.reservation.holder_name)
+        return redirect(url_for(".scanner", event_id=event.id))
+
+
+CHECKIN_LABELS = {
+    "id": _l("No."), "event_id": _l("Event"), "reservation_id": _l("Place (no.)"), "checked_in_on": _l("Checked in on"),
+    "recorded_on": _l("Recorded on"), "by_id": _l("Checked in by"), "nonce": _l("Scan's nonce"),
+    "offline": _l("Scanned offline"), "undone_on": _l("Undone on"), "undone_by_id": _l("Undone by"),
+    "undo_reason": _l("Reason of the undo"),
+}
+
+
+class CheckInApi(GuichetModelRestApi):
+    """Entries at events' doors: read by the events' admins; a scan, the live counts,
+    the last entry undone and the offline pack for their check-in staff (the rule checks
+    the level on the event), with a bearer token or the scanner page's session."""
+
+    datamodel = ScopedInterface(CheckIn)
+    resource_name = "checkin"
+    list_title = _l("Entries")
+    show_title = add_title = edit_title = _l("Entry")
+    base_permissions = ["can_get", "can_info", "can_post"]
+    include_route_methods = {"get", "get_list", "info", "post", "counts", "undo", "pack"}
+    list_columns = show_columns = list(CHECKIN_LABELS)
+    search_columns = ["event_id", "reservation_id", "offline", "checked_in_on"]
+    label_columns = CHECKIN_LABELS
+    base_order = ("id", "desc")
+
+    def _event(self, event_id):
+        return apply_scope(db.session.query(Event), Event).filter(Event.id == event_id).one_or_none()
+
+    @expose("/", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def post(self):
+        """Check a ticket in, as the scanner page does.
+        ---
+        post:
+          summary: Scan a ticket at an event's door (check-in level); the verdict
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [event, token, nonce]
+                  properties:
+                    event: {type: integer}
+                    token: {type: string, description: "what the ticket's QR code holds"}
+                    nonce:
+                      type: string
+                      description: "the scanner's name for this scan (a UUID): sent again, the same answer"
+                    scanned_on:
+                      type: string
+                      format: date-time
+                      description: "an offline scan's own time, when synced"
+          responses:
+            200:
+              description: >-
+                The verdict: ok, already, not_paid, items_missing, opposed, cancelled,
+                other_event, unknown or bad_signature
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      verdict: {type: string}
+                      ok: {type: boolean}
+                      message: {type: string}
+                      reservation: {type: integer, nullable: true}
+                      holder: {type: string, nullable: true}
+                      ticket: {type: string, nullable: true}
+                      checked_in_on: {type: string, format: date-time, nullable: true}
+                      by: {type: string, nullable: true}
+                      duplicate: {type: boolean}
+                      replayed: {type: boolean}
+            401:
+              $ref: '#/components/responses/401'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        def scan():
+            values = read_json({"event": int, "token": str, "nonce": str, "scanned_on": str})
+            event = _json_event(values)
+            if event is None:
+                raise rules.EventRefused("event", gettext("Event: no such event."))
+            return verdict_answer(rules.scan(g.user, event, values.get("token", ""), values.get("nonce"),
+                                             _scan_time(values.get("scanned_on"))))
+
+        return self.run_rule(scan, answer=lambda answer: answer)
+
+    @expose("/counts/<int:event_id>", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def counts(self, event_id):
+        """An event's live counts at its door.
+        ---
+        get:
+          summary: Places entered and expected (reserved) at an event's door (check-in level)
+          parameters:
+          - {in: path, name: event_id, schema: {type: integer}}
+          responses:
+            200:
+              description: The counts
+              content:
+                application/json:
+                  schema: {type: object, properties: {entered: {type: integer}, expected: {type: integer}}}
+            400:
+              $ref: '#/components/responses/400'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        event = self._event(event_id)
+        if event is None:
+            return self.response_404()
+
+        def counts():
+            rules.check_checkin_staff(g.user, event)
+            return rules.checkin_counts(event)
+
+        return self.run_rule(counts, answer=lambda answer: answer)
+
+    @expose("/undo/<int:event_id>", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    def undo(self, event_id):
+        """Undo the last entry one recorded at an event's door, with a reason.
+        ---
+        post:
+          summary: Undo one's last entry at an event's door (check-in level; a reason is required)
+          parameters:
+          - {in: path, name: event_id, schema: {type: integer}}
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: {type: object, required: [reason], properties: {reason: {type: string}}}
+          responses:
+            200:
+              description: Undone; the entry and the live counts
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        event = self._event(event_id)
+        if event is None:
+            return self.response_404()
+
+        def undo():
+            entry = rules.undo_last(g.user, event, read_json({"reason": str}).get("reason"))
+            return {"id": entry.id, "reservation": entry.reservation_id, "holder": entry.reservation.holder_name,
+                    "undone_on": _rfc3339(entry.undone_on), "reason": entry.undo_reason,
+                    "message": gettext("Entry undone: %(name)s.", name=entry.reservation.holder_name),
+                    "counts": rules.checkin_counts(event)}
+
+        return self.run_rule(undo, answer=lambda answer: answer)
+
+    @expose("/pack/<int:event_id>", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("get")
+    def pack(self, event_id):
+        """What a scanner keeps to check tickets offline.
+        ---
+        get:
+          summary: The offline pack of an event's door (check-in level)
+          parameters:
+          - {in: path, name: event_id, schema: {type: integer}}
+          responses:
+            200:
+              description: >-
+                The event's public key (base64 of its 32 raw Ed25519 bytes; null before its
+                first ticket) and the places a valid signature does not let in
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      public_key: {type: string, nullable: true}
+                      cancelled: {type: boolean}
+                      revoked: {type: array, items: {type: integer}}
+                      not_paid: {type: array, items: {type: integer}}
+                      items_missing: {type: array, items: {type: integer}}
+                      entered: {type: array, items: {type: integer}}
+                      generated_on: {type: string, format: date-time}
+            400:
+              $ref: '#/components/responses/400'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        event = self._event(event_id)
+        if event is None:
+            return self.response_404()
+        return self.run_rule(lambda: pack_answer(rules.offline_pack(g.user, event)), answer=lambda answer: answer)
+
+
+def register_checkin(appbuilder):
+    appbuilder.add_view_no_menu(CheckInView)
+    appbuilder.add_api(CheckInApi)
