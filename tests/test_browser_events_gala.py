@@ -7,13 +7,13 @@ import re
 import uuid
 
 import pypdfium2
-import pytest
 import zxingcpp
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.demo.platform import ensure_account
 from app.extensions import db
-from app.models import (Event, ExtraInfoKind, Payment, PaymentState, PersonProfile, Reservation, ReservationState,
+from app.models import (CheckIn, Event, ExtraInfoKind, Payment, PaymentState, PersonProfile, Reservation, ReservationState,
                         School, WorkflowEvent)
 from app.rules import events as rules
 from app.security import USER
@@ -92,3 +92,21 @@ def test_a_student_pays_the_gala_by_paypal_and_downloads_the_ticket(app, browser
     with app.app_context():
         gala = db.session.query(Event).filter_by(name=GALA).one()
         assert rules.signing.verify(gala.public_key, token)[0] == place_id
+        gala_id = gala.id
+
+    checker = browser_login("checker")
+    checker.goto(f"{live_url}/events/show/{gala_id}")
+    checker.click("#checkin-event")
+    checker.wait_for_url(f"**/events/checkin/{gala_id}")
+    verdict = checker.locator("#checkin-verdict")
+    for code, headline, message in (
+            ("ok", "OK", r"^Entrée enregistrée : Inès Garnier"),
+            ("already", "Déjà entré", r"^Déjà entré à \d\d:\d\d, par Théo Girard\.$")):
+        checker.fill("#checkin-token", token)  # the decoded QR code, typed
+        checker.press("#checkin-token", "Enter")
+        expect(verdict).to_have_attribute("data-code", code)
+        expect(verdict.locator(".checkin-headline")).to_have_text(headline)
+        expect(verdict.locator(".checkin-message")).to_have_text(re.compile(message))
+    with app.app_context():
+        entries = db.session.scalars(select(CheckIn).where(CheckIn.reservation_id == place_id)).all()
+        assert len(entries) == 1 and entries[0].by.username == "checker"
