@@ -29,6 +29,8 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Integer, event, false, func, inspect, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from .extensions import db
@@ -426,11 +428,16 @@ def current_stamp(user_id) -> Optional[str]:
 
 
 def stamp_for_sign_in(user_id) -> str:
-    """The stamp a new session or token carries (made on a person's first sign-in)."""
+    """The stamp a new session or token carries, made on a person's first sign-in; two
+    first sign-ins at once (a team's door phones) make one, which both carry."""
     stamp = current_stamp(user_id)
     if stamp is None:
-        stamp = _new_stamps(db.session.connection(), [user_id])[user_id]
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        db.session.execute(insert(SecurityStamp.__table__).values(
+            user_id=user_id, stamp=secrets.token_hex(16), changed_on=utcnow()).on_conflict_do_nothing())
         db.session.commit()
+        stamp = current_stamp(user_id)
     return stamp
 
 

@@ -360,3 +360,34 @@ def test_a_booking_that_cannot_get_the_write_lock_is_a_refusal_not_an_error(app)
             db.session.rollback()
             other.rollback()
             other.close()
+
+
+# ---------------------------------------------------------------------------
+# A person's first sign-ins at once (a team's door phones): one stamp, all signed in
+# ---------------------------------------------------------------------------
+
+
+def test_ten_first_sign_ins_of_one_person_at_once_share_one_stamp(app):
+    """The stamp a session carries is made on the first sign-in: ten at once make one,
+    and none fails (each thread is a request of its own, released together)."""
+    from app.demo.platform import ensure_account
+    from app.models import SecurityStamp
+    from app.security import USER, stamp_for_sign_in
+
+    with app.app_context():
+        person = ensure_account(f"door-{uuid.uuid4().hex[:6]}", USER, "Porte", "Nord", [])
+        db.session.query(SecurityStamp).filter_by(user_id=person.id).delete()
+        db.session.commit()
+        person_id = person.id
+
+    def first_sign_in():
+        with app.app_context():
+            try:
+                return stamp_for_sign_in(person_id)
+            finally:
+                db.session.remove()
+
+    stamps = burst([first_sign_in] * 10)
+    with app.app_context():
+        assert stamps == [db.session.scalar(select(SecurityStamp.stamp).where(
+            SecurityStamp.user_id == person_id))] * 10
