@@ -13,6 +13,7 @@ import base64
 import http.client
 import io
 import json
+import html
 import re
 import uuid
 from datetime import timedelta, timezone
@@ -338,6 +339,11 @@ def test_the_typed_code_form_works_without_javascript(app, login_as):
     assert "un motif est obligatoire" in refused.get_data(as_text=True)
     undone = client.post(f"/events/checkin/{event_id}/undo", data={"reason": "Erreur de file"}, follow_redirects=True)
     assert "Entrée annulée : Nina Faure" in undone.get_data(as_text=True)
+    assert len(_entries(app, place_id, live=True)) == 0
+    for sent in ({}, {"token": token}, {"token": token, "nonce": "court"}):  # a form that lost its nonce
+        refused = client.post(f"/events/checkin/{event_id}", data=sent)
+        text = html.unescape(refused.get_data(as_text=True))
+        assert refused.status_code == 200 and "Nonce : 8 à 64 lettres" in text, sent
     assert len(_entries(app, place_id, live=True)) == 0
 
 

@@ -1176,6 +1176,7 @@ class CheckInView(BaseView):
         event = _checkin_event(event_id)
         if request.method == "GET":
             return self._page(event)
+        answer = None
         with Attempt(flash_refusal=False) as attempt:
             answer = verdict_answer(rules.scan(g.user, event, request.form.get("token", ""),
                                                request.form.get("nonce", "")))
