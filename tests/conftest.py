@@ -32,6 +32,7 @@ from .helpers import (
     local_now,
     login,
     send_to_inbound,
+    serve_live,
     SmtpServer,
     test_redis_url,
     wait_for,
@@ -187,24 +188,8 @@ def speaking(login_as):
 
 @pytest.fixture(scope="session")
 def live_url(app):
-    """The app served by a real HTTP server in a child process (pytest-flask's LiveServer).
-
-    The parent's pooled connections are dropped first so that no database socket is
-    shared across the fork.
-    """
-    import socket
-
-    from pytest_flask.live_server import LiveServer
-
-    with app.app_context():
-        db.engine.dispose()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = LiveServer(app, "127.0.0.1", port, wait=10, clean_stop=True)
-    server.start()
-    yield server.url()
-    server.stop()
+    """The app served by a real HTTP server in a child process (tests/helpers.serve_live)."""
+    yield from serve_live(app)
 
 
 @pytest.fixture(scope="session")

@@ -143,6 +143,34 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def serve_live(app):
+    """The body of a live-server fixture (`yield from serve_live(app)`): the app served by
+    a real HTTP server in a child process (pytest-flask's LiveServer), forked with the
+    settings it has now; yields its URL, stops it afterwards. The parent's pooled
+    database connections are dropped first, so that no socket is shared across the fork."""
+    from pytest_flask.live_server import LiveServer
+
+    with app.app_context():
+        db.engine.dispose()
+    server = LiveServer(app, "127.0.0.1", free_port(), wait=10, clean_stop=True)
+    server.start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+def wait_for_export(client, location, timeout=20):
+    """The status of the export job at `location` once it is ready or failed."""
+    deadline = monotonic() + timeout
+    while monotonic() < deadline:
+        status = client.get(f"{location}/status").get_json()
+        if status["state"] in ("ready", "failed"):
+            return status
+        sleep(0.05)
+    raise AssertionError(f"the export at {location} never finished")
+
+
 class Inbox:
     """What the SMTP server received; addresses in `reject` are refused (550)."""
 

@@ -5,7 +5,7 @@ import pytest
 
 from app.extensions import db
 
-from .helpers import DEMO_PASSWORD
+from .helpers import DEMO_PASSWORD, serve_live
 
 
 def test_an_operator_admin_sees_their_organisation_and_exports_it(browser_login, live_url):
@@ -33,22 +33,10 @@ def test_language_switch_turns_the_interface_english(browser_login, live_url):
 @pytest.fixture()
 def large_export_url(app, monkeypatch, tmp_path):
     """A live server of its own on which every export past 1 row is a job (in a thread)."""
-    import socket
-
-    from pytest_flask.live_server import LiveServer
-
     monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 1)
     monkeypatch.setitem(app.config, "EXPORTS_ROOT", str(tmp_path))
     monkeypatch.setitem(app.config, "REDIS_URL", None)
-    with app.app_context():
-        db.engine.dispose()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = LiveServer(app, "127.0.0.1", port, wait=10, clean_stop=True)
-    server.start()
-    yield server.url()
-    server.stop()
+    yield from serve_live(app)
 
 
 def test_a_large_export_shows_its_progress_then_its_download_link(chromium, large_export_url):

@@ -6,7 +6,6 @@ archives (the XLSX and every uploaded file, named by place). Only the event's ad
 import io
 import os
 import tarfile
-import time
 import uuid
 import zipfile
 from datetime import timedelta
@@ -33,7 +32,7 @@ from app.models import (
 from app.platform import exports, jobs
 from app.rules import events as rules
 
-from .helpers import PNG, upload, user
+from .helpers import PNG, serve_live, upload, user, wait_for_export
 
 BDE = "Bureau des élèves de Centrale Lyon"
 SCAN = PNG + b"certificat de Zoe"
@@ -95,23 +94,13 @@ def places(app, monkeypatch, tmp_path):
         return _event_with_places()
 
 
-def _wait_ready(client, location, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(f"{location}/status").get_json()
-        if status["state"] in ("ready", "failed"):
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"the export at {location} never finished")
-
-
 def _export(client, event_id, fmt, timeout=30):
     """Ask for an export from the event page's buttons, follow its page; (status, file's bytes)."""
     response = client.post(f"/reservations/export_places/{event_id}/{fmt}")
     assert response.status_code == 302 and "/exports/" in response.headers["Location"], response.headers
     location = response.headers["Location"].replace("http://localhost", "")
     assert "<progress" in client.get(location).get_data(as_text=True)
-    status = _wait_ready(client, location, timeout)
+    status = wait_for_export(client, location, timeout)
     assert status["state"] == "ready", status
     downloaded = client.get(status["download"])
     assert downloaded.status_code == 200
@@ -308,19 +297,7 @@ def test_every_place_holder_is_named_by_one_rule(app, places):
 @pytest.fixture()
 def export_server(app, places):
     """A live server of its own, forked once the event and the exports' settings are there."""
-    import socket
-
-    from pytest_flask.live_server import LiveServer
-
-    with app.app_context():
-        db.engine.dispose()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = LiveServer(app, "127.0.0.1", port, wait=10, clean_stop=True)
-    server.start()
-    yield server.url()
-    server.stop()
+    yield from serve_live(app)
 
 
 def test_an_admin_exports_the_archive_from_the_event_page_and_downloads_it(chromium, export_server, places):

@@ -28,7 +28,7 @@ from app.platform import payments
 from app.rules import events as rules
 from app.security import ADMIN
 
-from .helpers import DEMO_PASSWORD, user
+from .helpers import DEMO_PASSWORD, serve_live, user
 from .payment_gateways import LYDIA_PRIVATE, LYDIA_PUBLIC, PAYPAL_RECEIVER, fake, gateways  # noqa: F401
 from .test_events import _association, _event
 
@@ -364,19 +364,7 @@ def test_a_buyer_sees_no_account_nor_payment_grid(login_as):
 @pytest.fixture(scope="module")
 def ipn_server(app, gateways):
     """The app on a live server of its own, started with the fake gateways' settings."""
-    import socket
-
-    from pytest_flask.live_server import LiveServer
-
-    with app.app_context():
-        db.engine.dispose()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = LiveServer(app, "127.0.0.1", port, wait=10, clean_stop=True)
-    server.start()
-    yield server.url()
-    server.stop()
+    yield from serve_live(app)
 
 
 def test_five_copies_of_one_ipn_at_once_make_one_payment_and_one_paid_entry(app, fake, ipn_server):

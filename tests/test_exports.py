@@ -9,6 +9,8 @@ from openpyxl import load_workbook
 from app.platform import exports
 from app.platform.exports import csv_chunks, file_name
 
+from .helpers import wait_for_export
+
 
 def _csv(response):
     text = response.get_data(as_text=True)
@@ -156,18 +158,6 @@ def test_csv_neutralises_formulas_in_every_kind_of_column():
 # ---------------------------------------------------------------------------
 
 
-def _wait_ready(client, location, timeout=20):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(f"{location}/status").get_json()
-        if status["state"] in ("ready", "failed"):
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"the export at {location} never finished")
-
-
 @pytest.fixture()
 def large_exports(app, monkeypatch, tmp_path):
     """Exports past 1 row run as jobs (in-process, in a thread) into a folder of their own."""
@@ -188,7 +178,7 @@ def test_a_large_export_runs_as_a_job_then_is_downloaded_by_its_requester(app, l
     location = response.headers["Location"].replace("http://localhost", "")
     page = client.get(location).get_data(as_text=True)
     assert "<progress" in page and "Export : Organisations" in page
-    status = _wait_ready(client, location)
+    status = wait_for_export(client, location)
     assert status["state"] == "ready" and status["done"] == status["total"] == 2
     assert status["text"] == f"{status['done']} lignes sur {status['total']}"
     page = client.get(location).get_data(as_text=True)
@@ -217,7 +207,7 @@ def test_on_redis_a_worker_writes_the_large_export(app, login_as, on_redis, monk
     response = client.get("/helprequests/export/csv")
     assert response.status_code == 302
     location = response.headers["Location"].replace("http://localhost", "")
-    status = _wait_ready(client, location, timeout=60)
+    status = wait_for_export(client, location, timeout=60)
     assert status["state"] == "ready" and status["done"] == status["total"] > 1
     monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 100000)
     assert client.get(status["download"]).data == client.get("/helprequests/export/csv").data
@@ -228,7 +218,7 @@ def test_a_large_export_keeps_the_requesters_row_scope(app, login_as, large_expo
     app.config["EXPORT_ASYNC_ROWS"] = 0
     response = client.get("/organisations/export/xlsx")
     location = response.headers["Location"].replace("http://localhost", "")
-    status = _wait_ready(client, location)
+    status = wait_for_export(client, location)
     assert (status["done"], status["total"]) == (1, 1)
     sheet = load_workbook(io.BytesIO(client.get(status["download"]).data), read_only=True).active
     assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["Fibre Rhône Télécom"]
@@ -244,7 +234,7 @@ def test_exports_are_swept_after_their_keeping_time(app, login_as, large_exports
 
     client = login_as("admin")
     location = client.get("/organisations/export/csv").headers["Location"].replace("http://localhost", "")
-    _wait_ready(client, location)
+    wait_for_export(client, location)
     keep = timedelta(hours=app.config["EXPORT_KEEP_HOURS"])
     with app.app_context():
         export = db.session.get(ExportFile, int(location.rsplit("/", 1)[1]))

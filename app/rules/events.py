@@ -1126,6 +1126,19 @@ def person_name(user) -> str:
     return user.get_full_name() if user is not None else ""
 
 
+def _names_by_id():
+    """`person_name` of a user id ("" for none), each person read once: an export names
+    the same few staff on thousands of rows."""
+    known = {}
+
+    def name(user_id):
+        if user_id not in known:
+            known[user_id] = person_name(db.session.get(User, user_id)) if user_id else ""
+        return known[user_id]
+
+    return name
+
+
 def _holder_sort(holder):
     """SQL that sorts places as `Reservation.holder_name` names them (`holder`: the holder's alias)."""
     return func.lower(case((Reservation.holder_id.isnot(None), holder.first_name + " " + holder.last_name),
@@ -1222,12 +1235,7 @@ def _item_columns(event, local) -> _Columns:
         label = info.label if labels.count(info.label) == 1 else f"{info.label} — {info.ticket_type.name}"
         headers += [label, gettext("%(item)s: validated by", item=label),
                     gettext("%(item)s: validated on", item=label)]
-    validators = {}
-
-    def validator(user_id):
-        if user_id not in validators:
-            validators[user_id] = person_name(db.session.get(User, user_id)) if user_id else ""
-        return validators[user_id]
+    validator = _names_by_id()
 
     def cells(places):
         given = {(row.reservation_id, row.extra_info_id): row for row in db.session.execute(
@@ -1286,12 +1294,7 @@ def _checkin_columns(event, local) -> _Columns:
     scan was made offline, and the entries undone, each with who undid it and why."""
     headers = [gettext("Entered on"), gettext("Checked in by"), gettext("Scanned offline"),
                gettext("Entries undone")]
-    names = {}
-
-    def name(user_id):
-        if user_id not in names:
-            names[user_id] = person_name(db.session.get(User, user_id)) if user_id else ""
-        return names[user_id]
+    name = _names_by_id()
 
     def cells(places):
         live, undone = {}, {}
