@@ -34,6 +34,7 @@ DESKS = (
     Desk("tickets", "Ticketing", _l("Tickets"), "fa-ticket", "ExtranetView.home"),
     Desk("ent", "HelpDesk", _l("Help and support"), "fa-life-ring", "HelpRequestView.home"),
     Desk("events", "Events", _l("Events"), "fa-calendar", "EventView.home"),
+    Desk("operator", "Operator", _l("Operator e-services"), "fa-signal", "OperatorView.home"),
 )
 
 

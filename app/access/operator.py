@@ -1,0 +1,166 @@
+"""Desk E, operator e-services: an operator's accounts see what their entitlements open.
+
+Two gates, one after the other:
+
+* the role: OperatorAdmin and OperatorUser hold the desk's screens and API (FAB
+  permissions, granted below);
+* the entitlement: each screen and API operation names the e-service it belongs to
+  (`CERTIFICATES`, `ELIGIBILITY`…) and opens only for a person entitled to it. An
+  OperatorAdmin is entitled to every e-service their operator subscribes to; an
+  OperatorUser to those the admin ticked, among them; platform Admins to all.
+
+Rows follow the same criteria (a rule is written once): a certificate is seen by its
+operator's admin and the accounts ticked for "Mes certificats numériques"; buildings
+and offers, shared reference data, by whoever is entitled to eligibility.
+"""
+from flask import g, has_request_context
+from sqlalchemy import and_, exists, false, or_, select
+
+from ..extensions import db
+from ..models import (
+    Building,
+    BuildingLine,
+    BuildingStructure,
+    Certificate,
+    CertificateAlert,
+    CertificateDownload,
+    EligibilityRule,
+    Entitlement,
+    EService,
+    Offer,
+    OperatorAccount,
+    OperatorSubscription,
+    Organisation,
+    OrganisationKind,
+)
+from ..security import (
+    OPERATOR_ADMIN,
+    OPERATOR_USER,
+    Viewer,
+    grant,
+    grants,
+    row_predicate,
+    scope,
+    viewer_of,
+)
+
+# The e-services the code gates on (EService.code); the rest of the catalogue is
+# listed and ticked but opens no Guichet screen yet.
+CERTIFICATES = "certificates"
+ELIGIBILITY = "eligibility"
+
+# Every operator account: the desk's home and the screens its entitlements open.
+USE = grants("OperatorView", ("can_home",)) + grants("Operator", ("menu_access",)) + grants(
+    "OperatorHome", ("menu_access",))
+grant((OPERATOR_ADMIN, OPERATOR_USER), USE)
+
+
+def operator_ids(viewer: Viewer) -> frozenset:
+    """The operators the viewer is a member of."""
+    if not viewer.organisation_ids:
+        return frozenset()
+    cached = _request_cache("operator_ids", viewer)
+    if cached is None:
+        cached = frozenset(db.session.scalars(select(Organisation.id).where(
+            Organisation.id.in_(list(viewer.organisation_ids)), Organisation.kind == OrganisationKind.operator)))
+        _request_cache("operator_ids", viewer, cached)
+    return cached
+
+
+def administered_operator_ids(viewer: Viewer) -> frozenset:
+    """The operators the viewer administers (OperatorAdmin)."""
+    return operator_ids(viewer) if OPERATOR_ADMIN in viewer.roles else frozenset()
+
+
+def entitled_criterion(viewer: Viewer, code: str, organisation_column):
+    """SQL: the viewer is entitled to e-service `code` within the operator in
+    `organisation_column`; None when they are entitled everywhere (Admin)."""
+    if viewer.is_admin:
+        return None
+    subscribed = exists().where(OperatorSubscription.organisation_id == organisation_column,
+                                OperatorSubscription.eservice_id == EService.id, EService.code == code)
+    administered = administered_operator_ids(viewer)
+    ticked = exists().where(Entitlement.user_id == viewer.user_id,
+                            Entitlement.organisation_id == organisation_column,
+                            Entitlement.eservice_id == EService.id, EService.code == code)
+    if viewer.user_id is None or not operator_ids(viewer):
+        return false()
+    return and_(organisation_column.in_(list(operator_ids(viewer))), subscribed,
+                or_(organisation_column.in_(list(administered)), ticked))
+
+
+def entitled_codes(viewer: Viewer) -> frozenset:
+    """The e-service codes the viewer may use in at least one of their operators."""
+    cached = _request_cache("entitled_codes", viewer)
+    if cached is not None:
+        return cached
+    if viewer.is_admin:
+        codes = frozenset(db.session.scalars(select(EService.code)))
+    elif viewer.user_id is None or not operator_ids(viewer):
+        codes = frozenset()
+    else:
+        operators = list(operator_ids(viewer))
+        administered = list(administered_operator_ids(viewer))
+        ticked = exists().where(Entitlement.user_id == viewer.user_id,
+                                Entitlement.organisation_id == OperatorSubscription.organisation_id,
+                                Entitlement.eservice_id == OperatorSubscription.eservice_id)
+        codes = frozenset(db.session.scalars(
+            select(EService.code).join(OperatorSubscription, OperatorSubscription.eservice_id == EService.id)
+            .where(OperatorSubscription.organisation_id.in_(operators),
+                   or_(OperatorSubscription.organisation_id.in_(administered), ticked)).distinct()))
+    _request_cache("entitled_codes", viewer, codes)
+    return codes
+
+
+def is_entitled(user, code: str) -> bool:
+    """Whether a person may use e-service `code` (in at least one of their operators)."""
+    return code in entitled_codes(viewer_of(user))
+
+
+def _request_cache(name, viewer, value=None):
+    """Read (value None) or keep a per-request answer for this viewer: the menus, the
+    gate and the row scope ask the same question several times per page."""
+    if not has_request_context():
+        return None
+    store = g.setdefault("operator_access", {})
+    key = (name, viewer.user_id)
+    if value is None:
+        return store.get(key)
+    store[key] = value
+    return value
+
+
+def visible_certificates(viewer: Viewer):
+    return entitled_criterion(viewer, CERTIFICATES, Certificate.organisation_id)
+
+
+def eligibility_reference(viewer: Viewer):
+    """Buildings and offers are shared reference data: every row for the entitled."""
+    return None if ELIGIBILITY in entitled_codes(viewer) else false()
+
+
+def of_administered_operators(column):
+    def rule(viewer: Viewer):
+        administered = administered_operator_ids(viewer)
+        own = column.table.c.user_id == viewer.user_id if viewer.user_id else false()
+        return or_(column.in_(list(administered)), own) if administered else own
+    return rule
+
+
+scope(EService, lambda viewer: None)
+scope(OperatorSubscription, lambda viewer: OperatorSubscription.organisation_id.in_(list(operator_ids(viewer)))
+      if operator_ids(viewer) else false())
+scope(OperatorAccount, of_administered_operators(OperatorAccount.organisation_id))
+scope(Entitlement, of_administered_operators(Entitlement.organisation_id))
+scope(Certificate, visible_certificates)
+scope(CertificateDownload, lambda viewer: or_(
+    CertificateDownload.user_id == viewer.user_id,
+    CertificateDownload.certificate_id.in_(select(Certificate.id).where(
+        Certificate.organisation_id.in_(list(administered_operator_ids(viewer)))))) if viewer.user_id else false())
+scope(CertificateAlert, lambda viewer: CertificateAlert.certificate_id.in_(select(Certificate.id).where(
+    Certificate.organisation_id.in_(list(administered_operator_ids(viewer))))))
+for _reference in (Building, BuildingStructure, BuildingLine, Offer, EligibilityRule):
+    scope(_reference, eligibility_reference)
+
+#: may_see_certificate(user, certificate): the certificate's operator admin or a ticked account.
+may_see_certificate = row_predicate(Certificate, visible_certificates)

@@ -1,0 +1,7 @@
+"""Desk E's demo data: the two operators' subscriptions, accounts and entitlements
+(`accounts`), their certificates, about 2,000 buildings with offers."""
+from . import accounts
+
+
+def load():
+    yield from accounts.load()
