@@ -42,6 +42,9 @@ $(VENDOR)/.installed: package.json package-lock.json
 	mkdir -p $(VENDOR)/qr-scanner
 	cp node_modules/qr-scanner/qr-scanner.umd.min.js node_modules/qr-scanner/qr-scanner-worker.min.js $(VENDOR)/qr-scanner/
 	cp node_modules/qr-scanner/LICENSE $(VENDOR)/qr-scanner/LICENSE
+	mkdir -p $(VENDOR)/leaflet
+	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/dist/images $(VENDOR)/leaflet/
+	cp node_modules/leaflet/LICENSE $(VENDOR)/leaflet/LICENSE
 	touch $@
 
 vendor: $(VENDOR)/.installed
