@@ -88,6 +88,24 @@ User.get_full_name = lambda user: " ".join(part for part in (user.first_name, us
 #: besides Admin; and the roles they may give without holding them.
 DELEGATING_ROLES = (OPERATOR_ADMIN,)
 BASELINE_ROLES = (USER,)
+#: {delegating role: roles it hands out without holding them} (a company's admin gives
+#: its staff's role), filled by the access modules with `hands_out`.
+HANDED_OUT: dict[str, set] = {}
+
+
+def hands_out(delegating_role: str, roles) -> None:
+    """Let the holders of `delegating_role` give `roles` too, in their organisations."""
+    assert delegating_role in DELEGATING_ROLES, f"{delegating_role} does not delegate"
+    HANDED_OUT.setdefault(delegating_role, set()).update(roles)
+
+
+def grantable_role_names(held) -> set:
+    """The roles someone holding the roles named `held` may give (if they delegate at all):
+    those they hold, the baseline ones, and those their delegating roles hand out."""
+    names = set(held) | set(BASELINE_ROLES)
+    for name in set(held) & set(DELEGATING_ROLES):
+        names |= HANDED_OUT.get(name, set())
+    return names
 
 READ = ("can_list", "can_show")
 API_READ = ("can_get", "can_info")

@@ -243,6 +243,12 @@ menu_access         PaymentList           Y    .    .    .    .    .    .    .  
 can_home            OperatorView          Y    .    .    .    .    .    .    .    .    Y    Y    .
 menu_access         Operator              Y    .    .    .    .    .    .    .    .    Y    Y    .
 menu_access         OperatorHome          Y    .    .    .    .    .    .    .    .    Y    Y    .
+can_list            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
+can_add             OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
+can_edit            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
+can_deactivate      OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
+can_delete          OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
+menu_access         OperatorAccountList   Y    .    .    .    .    .    .    .    .    Y    .    .
 """
 
 

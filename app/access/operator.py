@@ -39,6 +39,7 @@ from ..security import (
     Viewer,
     grant,
     grants,
+    hands_out,
     row_predicate,
     scope,
     viewer_of,
@@ -53,6 +54,13 @@ ELIGIBILITY = "eligibility"
 USE = grants("OperatorView", ("can_home",)) + grants("Operator", ("menu_access",)) + grants(
     "OperatorHome", ("menu_access",))
 grant((OPERATOR_ADMIN, OPERATOR_USER), USE)
+
+# Accounts and their e-services ("Gestion des droits", app/views/operator/accounts.py):
+# the operator's admin alone, who creates its staff's accounts with their role.
+MANAGE_ACCOUNTS = grants("OperatorAccounts", ("can_list", "can_add", "can_edit", "can_deactivate",
+                                              "can_delete")) + grants("OperatorAccountList", ("menu_access",))
+grant(OPERATOR_ADMIN, MANAGE_ACCOUNTS)
+hands_out(OPERATOR_ADMIN, (OPERATOR_USER,))
 
 
 def operator_ids(viewer: Viewer) -> frozenset:

@@ -18,13 +18,13 @@ from ..models import (
 from ..security import (
     ADMIN,
     API_READ,
-    BASELINE_ROLES,
     DELEGATING_ROLES,
     EXPORT,
     READ,
     ROLE_NAMES,
     Viewer,
     by_organisation,
+    grantable_role_names,
     grant,
     grants,
     scope,
@@ -91,10 +91,11 @@ def colleagues(viewer: Viewer):
 
 
 def grantable_roles(viewer: Viewer):
-    """The roles one may hand on: those one holds, and the baseline roles (drop-downs follow)."""
+    """The roles one may hand on: those one holds, the baseline roles and those one's
+    delegating role hands out (drop-downs follow)."""
     if not viewer.roles:
         return false()
-    return Role.name.in_(viewer.roles | set(BASELINE_ROLES))
+    return Role.name.in_(grantable_role_names(viewer.roles))
 
 
 scope(Organisation, by_organisation(Organisation.id))

@@ -15,13 +15,15 @@ does, so a refusal leaves the session as it was.
   checks it (known, not expired, not used), applies the policy, marks it used and
   sets the password, in that order, so a refusal changes nothing.
 * Delegated creation: `create_account` creates an account only inside the
-  creator's organisations and only with roles the creator holds (Admin: any).
+  creator's organisations and only with roles the creator may grant (those they
+  hold, the baseline, and those their delegating role hands out; Admin: any).
 * A login never changes after creation: `install()` adds a guard to the ORM that
   refuses any write changing `ab_user.username`, but for the account its owner
   deletes.
 * Leaving: `leave` deletes a person's own account, when `leaving_status` allows it
   (every desk's `register_leaving` rule and the platform's own): the row stays,
-  anonymised, so that what desks keep as proof still points at it.
+  anonymised, so that what desks keep as proof still points at it. `close_account`
+  erases someone else's account so, for an administrator or a delegating user.
 """
 from __future__ import annotations
 
@@ -53,8 +55,8 @@ from ..models import (
     WorkflowEvent,
     utcnow,
 )
-from ..security import ADMIN, BASELINE_ROLES, end_sessions, role_names
-from . import delegation, notifications
+from ..security import ADMIN, BASELINE_ROLES, end_sessions, grantable_role_names, role_names
+from . import delegation, notifications, transactions
 from .clock import local_today
 from .refusals import Refused
 
@@ -290,11 +292,13 @@ def allowed_organisations(creator) -> list:
 
 
 def allowed_roles(creator) -> list:
-    """The roles `creator` may give: those they hold (Admin: every role but Public)."""
+    """The roles `creator` may give: those delegation lets them grant
+    (app.security.grantable_role_names; Admin: every role but Public)."""
     public = current_app.config.get("AUTH_ROLE_PUBLIC", "Public")
-    if ADMIN in role_names(creator):
-        return db.session.query(Role).filter(Role.name != public).order_by(Role.name).all()
-    return sorted((role for role in creator.roles if role.name != public), key=lambda r: r.name)
+    query = db.session.query(Role).filter(Role.name != public).order_by(Role.name)
+    if ADMIN not in role_names(creator):
+        query = query.filter(Role.name.in_(grantable_role_names(role_names(creator))))
+    return query.all()
 
 
 def check_new_login(username: str) -> str:
@@ -323,8 +327,10 @@ def create_account(creator, *, username, first_name, last_name, email,
     """Create an active account without a known password, its membership and its
     roles (each a logged `RoleGrant`, app.platform.delegation), and queue the
     set-password mail. Raise AccountRefused, naming the field, when `creator` may
-    not: an organisation they do not belong to, a role they do not hold, an
-    invalid or taken login or address. Checks come first: a refusal adds nothing."""
+    not: an organisation they do not belong to, a role they may not grant, an
+    invalid or taken login or address. Checks come first: a refusal adds nothing.
+    Two creations of one login or address at once take turns (`transactions.claim`):
+    the second is refused as taken."""
     if not delegation.may_delegate(creator):
         raise AccountRefused("roles", gettext("You may not create accounts."))
     organisations = {org.id: org for org in allowed_organisations(creator)}
@@ -348,6 +354,8 @@ def create_account(creator, *, username, first_name, last_name, email,
                                 ("last_name", last_name, gettext("Last name"))):
         if not (value or "").strip():
             raise AccountRefused(field, gettext("%(field)s: this field is required.", field=label))
+    transactions.claim("login", [(username or "").strip().lower()])
+    transactions.claim("email", [(email or "").strip().lower()])
     username = check_new_login(username)
     email = check_new_email(email)
 
@@ -468,6 +476,33 @@ def leave(user, password, today=None):
                                            day=format_date(status.not_before, "long")))
     if not password or not user.password or not check_password_hash(user.password, password):
         raise LeavingRefused("password", gettext("Password: this is not your password."))
+    return _erase(user, user)
+
+
+def close_account(closer, user):
+    """Someone else's account deleted by an administrator, or by a delegating user when
+    it belongs to one of their organisations and holds only roles they may grant (no
+    escalation): erased as `leave` erases it, every desk's rule erasing its part, the
+    history naming who did it. Nobody closes their own account here (they leave).
+    Raises LeavingRefused, and then changes nothing. The caller commits."""
+    if user is None or user.email.endswith("@" + ERASED_DOMAIN):
+        raise LeavingRefused(None, gettext("This account is already deleted."))
+    if user.id == closer.id:
+        raise LeavingRefused(None, gettext("You cannot delete your own account here."))
+    if ADMIN not in role_names(closer):
+        theirs = select(Membership.organisation_id).where(Membership.user_id == closer.id)
+        shared = db.session.scalar(select(Membership.id).where(
+            Membership.user_id == user.id, Membership.organisation_id.in_(theirs)).limit(1))
+        if not delegation.may_delegate(closer) or shared is None \
+                or role_names(user) - grantable_role_names(role_names(closer)):
+            raise LeavingRefused(None, gettext("You may not delete this account."))
+    return _erase(user, closer)
+
+
+def _erase(user, actor):
+    """Erase an account: what every desk keeps of its person, the platform's rows, its
+    identity; the history records who did it."""
+    from_state = "active" if user.active else "inactive"
     for rule in LEAVING_RULES:
         rule.erase(user)
     mails = select(OutboxMail.id).where(OutboxMail.user_id == user.id)
@@ -484,7 +519,7 @@ def leave(user, password, today=None):
     user.active = False
     user.roles, user.groups = [], []
     db.session.add(WorkflowEvent(object_type=User.__tablename__, object_id=user.id, transition="erased",
-                                 from_state="active", to_state="erased", actor_id=user.id, happened_on=utcnow()))
+                                 from_state=from_state, to_state="erased", actor_id=actor.id, happened_on=utcnow()))
     db.session.flush()
     end_sessions([user.id])
     return user

@@ -1,5 +1,6 @@
-"""Delegation without escalation: a person hands on only rights they hold, only
-inside their own organisation, and every grant and revoke is logged.
+"""Delegation without escalation: a person hands on only rights they hold (or that
+their delegating role hands out, app.security.hands_out), only inside their own
+organisation, and every grant and revoke is logged.
 
 Organisation roles are granted here (`grant_role`, `revoke_role`). A desk with
 rights on an object (a project's visibility list, an event's admin levels)
@@ -9,7 +10,7 @@ from flask_babel import gettext
 
 from ..extensions import db
 from ..models import DelegationAction, DelegationLog, Membership, RoleGrant, utcnow
-from ..security import ADMIN, BASELINE_ROLES, DELEGATING_ROLES, role_names
+from ..security import ADMIN, DELEGATING_ROLES, grantable_role_names, role_names
 from .refusals import Refused
 
 
@@ -38,7 +39,7 @@ def check_grant(grantor, grantee, role, organisation):
     if ADMIN not in grantor_roles:
         if not may_delegate(grantor):
             raise DelegationRefused(None, gettext("You may not delegate rights."))
-        if role.name not in grantor_roles and role.name not in BASELINE_ROLES:
+        if role.name not in grantable_role_names(grantor_roles):
             raise DelegationRefused("role", gettext("Role: you can only grant a role you hold yourself."))
         if organisation.id not in _organisation_ids(grantor):
             raise DelegationRefused("organisation", gettext(

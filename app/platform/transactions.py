@@ -18,7 +18,9 @@ tools for that:
   then reads what it wrote.
 
 `serialise()` is that: the rest of the current transaction is the only writer on
-SQLite, nothing on PostgreSQL. `lock(item)` re-reads one row and keeps it from
+SQLite, nothing on PostgreSQL. `claim(kind, values)` makes transactions that are about
+to check that a value is free and then take it (a new login) take turns per value:
+an advisory lock on PostgreSQL, `serialise()` on SQLite. `lock(item)` re-reads one row and keeps it from
 changing until the transaction ends, on both (`locked(model, pk)`: the same from an
 id, in one statement). They hold until the commit or the rollback, which every
 request ends with (`app.views.base.Attempt`).
@@ -26,7 +28,7 @@ request ends with (`app.views.base.Attempt`).
 from __future__ import annotations
 
 from flask_babel import gettext
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
@@ -103,3 +105,20 @@ def locked(model, pk, *options, session=None):
     else:
         statement = statement.with_for_update(of=model)
     return session.scalars(statement).first()
+
+
+def claim(kind: str, values, session=None) -> None:
+    """Take turns, until this transaction ends, with every other transaction claiming
+    one of the same `values` of `kind` (say the logins it checks are free, then
+    inserts): the second waits for the first to end, then reads what it wrote.
+
+    On PostgreSQL, one transaction-level advisory lock per value, taken in a fixed
+    order so that two claims of several values never deadlock (claiming again what
+    this transaction holds returns at once); on SQLite, the write lock (`serialise`).
+    """
+    session = session or db.session
+    if dialect(session) == "sqlite":
+        serialise(session)
+        return
+    for key in sorted({f"{kind}:{value}" for value in values}):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
