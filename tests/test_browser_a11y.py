@@ -42,14 +42,19 @@ FIRST_SHOW_LINK = """() => { const link = document.querySelector('table a[href*=
 def unlinked_pages(app):
     """{account: [paths]}: pages no menu leads to, audited as the account that works on
     them (the demo gala's configuration tabs, as its manager; its scanner page, as its
-    checker, who is walked too)."""
+    checker, who is walked too; the rights screen's forms and confirmations, as opadmin)."""
     from app.extensions import db
-    from app.models import Event
+    from app.models import Event, OperatorAccount
+
+    from .helpers import user
 
     with app.app_context():
         gala = db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar()
+        account = db.session.query(OperatorAccount.id).filter_by(user_id=user("opuser").id).scalar()
     return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
-            "checker": [f"/events/checkin/{gala}"]}
+            "checker": [f"/events/checkin/{gala}"],
+            "opadmin": ["/operator/accounts/new"] + [f"/operator/accounts/{account}/{page}"
+                                                     for page in ("edit", "deactivate", "delete")]}
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from flask import url_for
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import contains_eager
 
 from ...access import operator as access
 from ...extensions import db
@@ -98,6 +99,7 @@ class Problem:
     row: Optional[int]
     field: Optional[str]
     message: str
+    detail: str = ""  # the message as said beside its field (without the row)
 
 
 class AccountsRefused(Refused):
@@ -239,7 +241,8 @@ def _in_row(problem: Problem) -> Problem:
     if problem.row is None:
         return problem
     return Problem(problem.row, problem.field, gettext("Account %(number)d — %(problem)s",
-                                                       number=problem.row + 1, problem=problem.message))
+                                                       number=problem.row + 1, problem=problem.message),
+                   detail=problem.message)
 
 
 # ---------------------------------------------------------------------------
@@ -365,7 +368,8 @@ def operator_accounts(operator, page=0, page_size=50) -> tuple[list, int]:
     query = (db.session.query(OperatorAccount).join(User, User.id == OperatorAccount.user_id)
              .filter(OperatorAccount.organisation_id == operator.id))
     count = query.count()
-    items = query.order_by(func.lower(User.username)).offset(page * page_size).limit(page_size).all()
+    items = (query.options(contains_eager(OperatorAccount.user).selectinload(User.roles))
+             .order_by(func.lower(User.username)).offset(page * page_size).limit(page_size).all())
     return items, count
 
 
@@ -400,6 +404,7 @@ def update_account(actor, account, values: AccountRow, eservice_ids):
     AccountsRefused (rows None) naming every problem; then nothing changes."""
     _check_manages(actor, account.organisation_id)
     _check_changeable(actor, account, gettext("Your own account is managed by the platform's administrators."))
+    account = transactions.lock(account)  # one edit of an account at a time
     user = account.user
     transactions.claim("email", [values.email.lower()])
     services, problems = _wanted_services(account.organisation, eservice_ids)

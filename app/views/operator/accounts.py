@@ -18,8 +18,8 @@ from ..base import Attempt
 from .common import DESK
 
 PAGE_SIZE = 50
-# How many empty account rows a new form starts with ("+" or "Add an account" adds more).
-FIRST_ROWS = 2
+# The empty account rows a new form starts with ("+", "Add an account", adds more).
+FIRST_ROWS = 1
 _ROW_FIELD = re.compile(r"^rows-(\d{1,6})-(%s)$" % "|".join(rules.AccountRow.FIELDS))
 
 
@@ -48,7 +48,8 @@ def _problems_by_field(refused):
     problems = getattr(refused, "problems", None)
     if problems is None:
         problems = [] if refused is None else [rules.Problem(None, None, refused.message)]
-    by_field = {(problem.row, problem.field): problem.message for problem in problems if problem.field}
+    by_field = {(problem.row, problem.field): problem.detail or problem.message
+                for problem in problems if problem.field}
     return by_field, problems
 
 
