@@ -54,6 +54,15 @@ USE = grants("OperatorView", ("can_home",)) + grants("Operator", ("menu_access",
     "OperatorHome", ("menu_access",))
 grant((OPERATOR_ADMIN, OPERATOR_USER), USE)
 
+# "Mes certificats numériques": the grid, a certificate's page, its file and the API,
+# for every operator account (the CERTIFICATES entitlement then decides); the
+# downloads' trace for the operator's admin. Publishing and deleting are the staff's.
+grant((OPERATOR_ADMIN, OPERATOR_USER),
+      grants("CertificateView", ("can_list", "can_show", "can_get_file"))
+      + grants("CertificateApi", ("can_get", "can_info", "can_get_file"))
+      + grants("Certificates", ("menu_access",)))
+grant(OPERATOR_ADMIN, grants("CertificateView", ("can_downloads",)))
+
 
 def operator_ids(viewer: Viewer) -> frozenset:
     """The operators the viewer is a member of."""
