@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, delete as sa_delete, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ...access.operator import CERTIFICATES
@@ -288,11 +288,11 @@ def publish(publisher, *, organisation_id, eservice_id, environment, label, publ
                 "%(field)s: the file is not an X.509 certificate, whose date could be read: type the date.",
                 field=expires_label))
         fingerprint = fingerprint_of(hashlib.sha256(data).digest())
-    if expires <= published:
-        raise CertificateRefused("expires_on", gettext("%(field)s: it must come after the publication date.",
-                                                       field=expires_label))
     if expires < today:
         raise CertificateRefused("expires_on", gettext("%(field)s: this certificate has already expired.",
+                                                       field=expires_label))
+    if expires <= published:
+        raise CertificateRefused("expires_on", gettext("%(field)s: it must come after the publication date.",
                                                        field=expires_label))
     environment = CertificateEnvironment[environment]
     renews = db.session.scalar(select(exists().where(
@@ -318,7 +318,11 @@ def _mail_context(label, eservice, environment, expires_on) -> dict:
 
 
 def delete(certificate) -> None:
-    """A certificate published by mistake goes, with its file (once the deletion commits)."""
+    """A certificate published by mistake goes, with its file (once the deletion commits),
+    its downloads and its alerts (written out: SQLite enforces no foreign key, and may
+    give its id to the next certificate)."""
+    for model in (CertificateDownload, CertificateAlert):
+        db.session.execute(sa_delete(model).where(model.certificate_id == certificate.id))
     if certificate.file is not None:
         files.delete_file(certificate.file)
 

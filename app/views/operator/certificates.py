@@ -7,7 +7,8 @@ from flask_appbuilder.api import safe
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import asc, desc, func, or_, select
+from sqlalchemy.orm import aliased
 
 from ...access.operator import CERTIFICATES, operator_ids, viewer_of
 from ...extensions import db
@@ -69,6 +70,21 @@ class EnvironmentIs(BaseFilter):
         return query.filter(Certificate.environment == CertificateEnvironment[value])
 
 
+class CertificateInterface(ScopedInterface):
+    """The certificates' rows, sorted by e-service name through a join of their own: the
+    row scope names the e-service table in a subquery, which FAB takes for a join."""
+
+    def apply_order_by(self, query, order_column, order_direction, aliases_mapping=None,
+                       bypass_many_to_many=False, add_pk=False):
+        if order_column != "eservice.name":
+            return super().apply_order_by(query, order_column, order_direction, aliases_mapping,
+                                          bypass_many_to_many, add_pk)
+        service = aliased(EService)
+        direction = desc if order_direction == "desc" else asc
+        return query.join(service, service.id == Certificate.eservice_id).order_by(
+            direction(func.lower(service.name)), direction(Certificate.id))
+
+
 class CertificateListWidget(GuichetListWidget):
     template = "operator/certificates_rows.html"
 
@@ -76,7 +92,7 @@ class CertificateListWidget(GuichetListWidget):
 class CertificateView(GuichetModelView):
     """The operator's certificates; platform staff publish ("add") and delete them."""
 
-    datamodel = ScopedInterface(Certificate)
+    datamodel = CertificateInterface(Certificate)
     route_base = "/operator/certificates"
     list_title = _l("My digital certificates")
     show_title = _l("Digital certificate")
@@ -86,7 +102,7 @@ class CertificateView(GuichetModelView):
     list_columns = ["label", "organisation.name", "eservice.name", "environment", "expires_on", "published_on"]
     show_columns = ["label", "organisation", "eservice", "environment", "published_on", "expires_on",
                     "fingerprint"]
-    add_columns = ["label"]
+    add_columns = edit_columns = ["label"]  # FAB builds forms; "add" is the publication page
     search_columns = ["label", "eservice", "environment"]
     order_columns = ["label", "eservice.name", "environment", "expires_on", "published_on"]
     label_columns = LABELS
@@ -100,11 +116,17 @@ class CertificateView(GuichetModelView):
              ("eservice.name", "asc", _l("E-service, A to Z")), ("environment", "asc", _l("Environment")),
              ("published_on", "desc", _l("Publication, latest first"))]
 
+    #: The toolbar's fields: {form field: (column, filter)}.
+    TOOLBAR = {"q": ("label", Keyword), "eservice": ("eservice", EServiceIs),
+               "environment": ("environment", EnvironmentIs)}
+
     def _init_properties(self):
+        """The toolbar's filters, first of their columns (FAB reads a filter's index in a
+        grid argument as one digit)."""
         super()._init_properties()
-        for column, extra in (("label", Keyword), ("eservice", EServiceIs), ("environment", EnvironmentIs)):
+        for column, extra in self.TOOLBAR.values():
             for registry in (self._filters._all_filters, self._filters.get_search_filters()):
-                registry[column] = [*registry[column], extra(column, self.datamodel)]
+                registry[column] = [extra(column, self.datamodel), *registry[column]]
 
     def filter_arg(self, column, filter_class) -> str:
         position = [type(f) for f in self._filters.get_search_filters()[column]].index(filter_class)
@@ -120,14 +142,12 @@ class CertificateView(GuichetModelView):
 
     def render_template(self, template, **kwargs):
         if template == self.list_template:
-            args = {name: self.filter_arg(column, kind) for name, column, kind in (
-                ("keyword", "label", Keyword), ("eservice", "eservice", EServiceIs),
-                ("environment", "environment", EnvironmentIs))}
+            args = {name: self.filter_arg(column, kind) for name, (column, kind) in self.TOOLBAR.items()}
             order_arg, direction_arg = f"_oc_{type(self).__name__}", f"_od_{type(self).__name__}"
             shown = apply_scope(db.session.query(EService.id, EService.name).join(
                 Certificate, Certificate.eservice_id == EService.id), Certificate).distinct().order_by(EService.name)
             kwargs.update(
-                args=args, values={name: request.args.get(arg, "") for name, arg in args.items()},
+                values={name: request.args.get(arg, "") for name, arg in args.items()},
                 eservices=shown.all(),
                 environments=[(e.name, label) for e, label in CERTIFICATE_ENVIRONMENT_LABELS.items()],
                 sorts=[(f"{column}:{direction}", label) for column, direction, label in self.SORTS],
@@ -142,12 +162,18 @@ class CertificateView(GuichetModelView):
     @has_access
     @requires_eservice(CERTIFICATES)
     def list(self):
-        order = request.args.get("sort")
-        if order:  # the sort menu: FAB's two arguments, from one choice
-            column, _, direction = order.partition(":")
-            args = request.args.to_dict(flat=False)
-            args.pop("sort")
-            args.update({f"_oc_{type(self).__name__}": column, f"_od_{type(self).__name__}": direction})
+        """The toolbar's form (`q`, `eservice`, `environment`, `sort`) becomes FAB's grid
+        arguments, its empty fields left out (a redirect to the grid's own address)."""
+        if any(name in request.args for name in (*self.TOOLBAR, "sort")):
+            args = {name: values for name, values in request.args.to_dict(flat=False).items()
+                    if name not in self.TOOLBAR and name != "sort"}
+            for name, (column, kind) in self.TOOLBAR.items():
+                value = request.args.get(name, "").strip()
+                if value:
+                    args[self.filter_arg(column, kind)] = value
+            column, _, direction = request.args.get("sort", "").partition(":")
+            if column:
+                args.update({f"_oc_{type(self).__name__}": column, f"_od_{type(self).__name__}": direction})
             return redirect(url_for(".list", **args))
         return super().list()
 
