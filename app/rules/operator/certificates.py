@@ -33,7 +33,20 @@ from cryptography.hazmat.primitives import hashes
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import and_, case, delete as sa_delete, exists, func, or_, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete as sa_delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 
 from ...access.operator import CERTIFICATES
@@ -372,19 +385,31 @@ def _template(threshold, first) -> str:
 
 
 def _insert_alerts(values) -> list:
-    """Insert these alert rows, leaving out those another sweep holds already; returns
-    the (certificate id, threshold, skipped) of the rows this one inserted."""
+    """Insert these alert rows (sorted, so that two sweeps wait for each other in the
+    same order), leaving out those another sweep holds already; returns the
+    (certificate id, threshold, skipped) of the rows this one inserted. PostgreSQL gets
+    them as three arrays (a statement of a few parameters, not thousands)."""
+    returned = (CertificateAlert.certificate_id, CertificateAlert.threshold, CertificateAlert.skipped)
     dialect = transactions.dialect()
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import ARRAY, insert
+
+        rows = func.unnest(*[bindparam(name, [row[name] for row in values], type_=ARRAY(kind))
+                             for name, kind in (("certificate_id", Integer), ("threshold", Integer),
+                                                ("skipped", Boolean))]).table_valued(
+            "certificate_id", "threshold", "skipped").render_derived()
+        statement = insert(CertificateAlert).from_select(
+            ["certificate_id", "threshold", "skipped", "sent_on"],
+            select(rows.c.certificate_id, rows.c.threshold, rows.c.skipped,
+                   literal(values[0]["sent_on"], DateTime)))
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
+
+        statement = insert(CertificateAlert).values(values)
     else:  # pragma: no cover - the two databases Guichet runs on
         raise RuntimeError(f"no upsert for {dialect}")
-    statement = (insert(CertificateAlert).values(values)
-                 .on_conflict_do_nothing(index_elements=["certificate_id", "threshold"])
-                 .returning(CertificateAlert.certificate_id, CertificateAlert.threshold, CertificateAlert.skipped))
-    return db.session.execute(statement).all()
+    return db.session.execute(statement.on_conflict_do_nothing(index_elements=["certificate_id", "threshold"])
+                              .returning(*returned)).all()
 
 
 def sweep_alerts(today=None, batch_size=1000) -> int:

@@ -265,6 +265,7 @@ class CertificateApi(GuichetModelRestApi):
                     "expires_on", "fingerprint"]
     show_columns = list_columns
     search_columns = ["label", "eservice", "environment", "expires_on"]
+    edit_title = CertificateView.show_title
 
     @requires_eservice(CERTIFICATES)
     def get_list_headless(self, **kwargs):
