@@ -15,7 +15,6 @@ import pytest
 import time_machine
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import func, select
 
 from app.demo.operator.certificates import self_signed
