@@ -169,6 +169,11 @@ class Config:
     # its client has waited this many hours for a vendor response, per priority.
     TICKET_RESPONSE_HOURS = pairs(env("TICKET_RESPONSE_HOURS", "blocking:4,high:8,medium:24,low:72"))
 
+    # Desk E, operator e-services (app/rules/operator/). A certificate's operator is
+    # alerted this many days before it expires (the largest: an "alerte" with the
+    # date, the others: a "rappel"), and once more the day after it has expired.
+    CERT_ALERT_DAYS = tuple(int(d) for d in env("CERT_ALERT_DAYS", "30,7,1").split(",") if d.strip())
+
     # Replies by mail (app/platform/inbound.py): a desk's notification mails carry a
     # Reply-To address <kind>+<signed token>@INBOUND_MAIL_DOMAIN, which the MTA relays
     # to `flask inbound-mail` (an SMTP endpoint). Unset: mails carry no reply address.

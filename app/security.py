@@ -684,7 +684,8 @@ class GuichetSecurityManager(SecurityManager):
     # The navbar: FAB renders every menu entry (~40: a permission check, a
     # url_for and a translation each) on every page. Its HTML depends only on
     # the menu, the language, the URL root and which entries the user's roles
-    # show (menu_access): it is rendered once per such key and reused. Other
+    # show (menu_access) and their conditions (`menu_cond`) let through: it is
+    # rendered once per such key and reused. Other
     # users (API key, built-in roles...) get FAB's rendering each time.
 
     NAVBAR_TEMPLATE = "guichet/navbar_menu_fab.html"
@@ -703,9 +704,10 @@ class GuichetSecurityManager(SecurityManager):
             return render()
         shown = []
         for item in menu.get_list():
-            shown.append((id(item), ("menu_access", item.name) in pairs))
+            shown.append((id(item), ("menu_access", item.name) in pairs and item.should_render()))
             for child in item.childs or ():
-                shown.append((id(child), child is not None and ("menu_access", child.name) in pairs))
+                shown.append((id(child), child is not None and ("menu_access", child.name) in pairs
+                               and child.should_render()))
         key = (str(get_locale()), request.host_url, request.script_root, tuple(shown))
         cache = menu.__dict__.setdefault("_guichet_navbar", {})
         html = cache.get(key)

@@ -27,7 +27,7 @@ AXE_RUN = """() => axe.run(document, {
 
 #: One demo account per role (app/security.py ROLE_NAMES; the demo in app/demo/*.py).
 ACCOUNTS = ("admin", "creator", "vnoc", "client", "lead", "agent", "referent", "desk", "user",
-            "eventadmin", "opadmin", "opuser")
+            "eventadmin", "opadmin", "opuser", "opsav")
 SIGNED_OUT_PAGES = ("/login/", "/password/forgot/")
 CONFIGURATION_TABS = ("information", "tickets", "options", "groups", "items", "admins")
 # The entries of the navbar's drop-down menus (the language menu switches, it opens nothing).
@@ -42,7 +42,8 @@ FIRST_SHOW_LINK = """() => { const link = document.querySelector('table a[href*=
 def unlinked_pages(app):
     """{account: [paths]}: pages no menu leads to, audited as the account that works on
     them (the demo gala's configuration tabs, as its manager; its scanner page, as its
-    checker, who is walked too; the rights screen's forms and confirmations, as opadmin)."""
+    checker, who is walked too; the rights screen's forms and confirmations, as opadmin;
+    the publication of a certificate, as platform staff)."""
     from app.extensions import db
     from app.models import Event, OperatorAccount
 
@@ -52,7 +53,7 @@ def unlinked_pages(app):
         gala = db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar()
         account = db.session.query(OperatorAccount.id).filter_by(user_id=user("opuser").id).scalar()
     return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
-            "checker": [f"/events/checkin/{gala}"],
+            "checker": [f"/events/checkin/{gala}"], "admin": ["/operator/certificates/add"],
             "opadmin": ["/operator/accounts/new"] + [f"/operator/accounts/{account}/{page}"
                                                      for page in ("edit", "deactivate", "delete")]}
 

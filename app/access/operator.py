@@ -61,6 +61,14 @@ MANAGE_ACCOUNTS = grants("OperatorAccounts", ("can_list", "can_add", "can_edit",
                                               "can_delete")) + grants("OperatorAccountList", ("menu_access",))
 grant(OPERATOR_ADMIN, MANAGE_ACCOUNTS)
 hands_out(OPERATOR_ADMIN, (OPERATOR_USER,))
+# "Mes certificats numériques": the grid, a certificate's page, its file and the API,
+# for every operator account (the CERTIFICATES entitlement then decides); the
+# downloads' trace for the operator's admin. Publishing and deleting are the staff's.
+grant((OPERATOR_ADMIN, OPERATOR_USER),
+      grants("CertificateView", ("can_list", "can_show", "can_get_file"))
+      + grants("CertificateApi", ("can_get", "can_info", "can_get_file"))
+      + grants("Certificates", ("menu_access",)))
+grant(OPERATOR_ADMIN, grants("CertificateView", ("can_downloads",)))
 
 
 def operator_ids(viewer: Viewer) -> frozenset:

@@ -88,13 +88,15 @@ def _check_count(field, label) -> None:
     setattr(g, _STORED_IN_REQUEST, stored + 1)
 
 
-def save_upload(upload, owner, uploaded_by=None, field_label=None, field="attachment") -> StoredFile:
+def save_upload(upload, owner, uploaded_by=None, field_label=None, field="attachment",
+                allowed_types=None) -> StoredFile:
     """Store a werkzeug FileStorage for `owner` (a business row) or raise FileRefused
     naming the form `field` (its label: `field_label`).
 
-    The uploader's quota (FILE_USER_QUOTA_BYTES) applies unless the owner's model
-    sets `exempt_from_file_quota`. The file stays on disk only if the transaction
-    commits.
+    The type read from the content must be one of `allowed_types` (default:
+    FILE_ALLOWED_TYPES). The uploader's quota (FILE_USER_QUOTA_BYTES) applies unless
+    the owner's model sets `exempt_from_file_quota`. The file stays on disk only if the
+    transaction commits.
     """
     label = field_label or gettext("Attachment")
     _check_count(field, label)
@@ -105,7 +107,7 @@ def save_upload(upload, owner, uploaded_by=None, field_label=None, field="attach
         quota_left = quota - used_bytes(uploaded_by.id)
     head = upload.stream.read(8192)
     content_type = detect_type(head)
-    if content_type not in current_app.config["FILE_ALLOWED_TYPES"]:
+    if content_type not in (allowed_types or current_app.config["FILE_ALLOWED_TYPES"]):
         raise FileRefused(field, gettext("%(field)s: files of this type are not accepted (%(type)s).",
                                   field=label, type=content_type))
     relative = os.path.join(utcnow().strftime("%Y/%m"), uuid.uuid4().hex)
@@ -158,6 +160,24 @@ def readable_file(file_id):
     pk = model.__mapper__.primary_key[0]
     visible = apply_scope(db.session.query(pk), model).filter(pk == stored.owner_id).first()
     return stored if visible is not None else None
+
+
+#: {owner_type: record(stored, user)}: the desks that keep a trace of each download of
+#: their rows' files (a certificate's), whichever page serves it.
+DOWNLOAD_RECORDERS = {}
+
+
+def record_downloads(owner_type, record) -> None:
+    """Have `record(stored, user)` called (in the request's transaction) each time a
+    file of `owner_type` is served."""
+    DOWNLOAD_RECORDERS[owner_type] = record
+
+
+def downloaded(stored: StoredFile, user) -> None:
+    """A file is being served to `user`: its desk records it if it keeps downloads."""
+    record = DOWNLOAD_RECORDERS.get(stored.owner_type)
+    if record is not None:
+        record(stored, user)
 
 
 def absolute_path(stored: StoredFile) -> str:

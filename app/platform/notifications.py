@@ -126,54 +126,71 @@ def notify(recipients, template, context=None, *, link=None, attachments=(), fee
     app.platform.inbound), or None. Returns the notifications and outbox mails added
     to the session.
     """
-    users, addresses = _split(recipients)
-    lowered = {address.lower(): address for address in addresses}
+    return notify_each([Letter(recipients, template, context, link)], attachments=attachments, feed=feed,
+                       mail=mail, secret_link=secret_link, reply_to=reply_to)
+
+
+Letter = namedtuple("Letter", "recipients template context link", defaults=(None, None))
+
+
+def notify_each(letters, *, attachments=(), feed=True, mail=True, secret_link=None, reply_to=None):
+    """`notify` for many letters at once (`Letter(recipients, template, context, link)`,
+    a periodic job's batch): the same feed entries and mails as one `notify` per letter,
+    with one look-up of the addresses' users and of everyone's language, one flush and
+    one enqueueing for them all."""
+    letters = [(*_split(letter.recipients), letter) for letter in letters]
+    lowered = {address.lower() for _, addresses, _ in letters for address in addresses}
+    known = {}
     if lowered:
         # An address that is a user's is that user's, in their language.
-        matches = db.session.scalars(select(User).where(func.lower(User.email).in_(list(lowered)))).all()
-        for user in matches:
-            lowered.pop(user.email.lower(), None)
-            users.setdefault(user.id, user)
-    locales = locales_for(users)
+        known = {user.email.lower(): user for user in db.session.scalars(
+            select(User).where(func.lower(User.email).in_(list(lowered))))}
+    for users, addresses, _ in letters:
+        for address in list(addresses):
+            user = known.get(address.lower())
+            if user is not None:
+                addresses.remove(address)
+                users.setdefault(user.id, user)
+    locales = locales_for({uid for users, _, _ in letters for uid in users})
     fallback = default_locale()
-    absolute_link = absolute_url(link) if link else None
-    base_context = dict(context or {})
     attachments = [_attachment(item) for item in attachments]
-
-    recipients_by_locale = {}
-    for user in users.values():
-        recipients_by_locale.setdefault(locales[user.id], []).append((user, user.email))
-    if mail:
-        for address in lowered.values():
-            recipients_by_locale.setdefault(fallback, []).append((None, address))
-
+    app_name = current_app.config.get("APP_NAME", "Guichet")
     notifications, mails = [], []
-    names = [f"mail/{template}.subject.txt", f"mail/{template}.txt", f"mail/{template}.html"]
-    personal = [_uses_recipient(name) for name in names]
-    for locale, people in recipients_by_locale.items():
-        rendered = [None, None, None]
-        with force_locale(locale):
-            for user, address in people:
-                ctx = {**base_context, "recipient": user, "link": absolute_link,
-                       "app_name": current_app.config.get("APP_NAME", "Guichet")}
-                # Each part is rendered once per language unless it addresses its reader.
-                for index, name in enumerate(names):
-                    if rendered[index] is None or personal[index]:
-                        rendered[index] = _render(name, ctx, optional=index == 2) or ""
-                subject = " ".join(rendered[0].split())[:255]
-                body, html = rendered[1], rendered[2] or None
-                if feed and user is not None:
-                    notifications.append(Notification(
-                        user_id=user.id, template=template, title=subject, link=link))
-                if mail and address:
-                    mails.append(OutboxMail(
-                        recipient=address, user_id=user.id if user else None, locale=locale,
-                        template=template, subject=subject, body=body,
-                        html=html, state=MailState.queued, attempts=0, secret_link=secret_link,
-                        reply_to=reply_to(user) if reply_to is not None and user is not None else None,
-                        attachments=[OutboxAttachment(filename=n, content_type=t, data=d)
-                                     for n, t, d in attachments],
-                    ))
+    for users, addresses, letter in letters:
+        template, link = letter.template, letter.link
+        absolute_link = absolute_url(link) if link else None
+        base_context = dict(letter.context or {})
+        recipients_by_locale = {}
+        for user in users.values():
+            recipients_by_locale.setdefault(locales[user.id], []).append((user, user.email))
+        if mail:
+            for address in addresses:
+                recipients_by_locale.setdefault(fallback, []).append((None, address))
+        names = [f"mail/{template}.subject.txt", f"mail/{template}.txt", f"mail/{template}.html"]
+        personal = [_uses_recipient(name) for name in names]
+        for locale, people in recipients_by_locale.items():
+            rendered = [None, None, None]
+            with force_locale(locale):
+                for user, address in people:
+                    ctx = {**base_context, "recipient": user, "link": absolute_link, "app_name": app_name}
+                    # Each part is rendered once per language unless it addresses its reader.
+                    for index, name in enumerate(names):
+                        if rendered[index] is None or personal[index]:
+                            rendered[index] = _render(name, ctx, optional=index == 2) or ""
+                    subject = " ".join(rendered[0].split())[:255]
+                    body, html = rendered[1], rendered[2] or None
+                    if feed and user is not None:
+                        notifications.append(Notification(
+                            user_id=user.id, template=template, title=subject, link=link))
+                    if mail and address:
+                        mails.append(OutboxMail(
+                            recipient=address, user_id=user.id if user else None, locale=locale,
+                            template=template, subject=subject, body=body,
+                            html=html, state=MailState.queued, attempts=0, secret_link=secret_link,
+                            reply_to=reply_to(user) if reply_to is not None and user is not None else None,
+                            attachments=[OutboxAttachment(filename=n, content_type=t, data=d)
+                                         for n, t, d in attachments],
+                        ))
     db.session.add_all(notifications + mails)
     if mails:
         db.session.flush()

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import relationship
 
@@ -195,7 +196,8 @@ class CertificateDownload(Model):
 class CertificateAlert(Model):
     """An expiry alert sent for a certificate at a threshold (days before expiry; 0 once
     expired). Unique per certificate and threshold: the sweep inserts before it mails,
-    so two sweeps at once send one mail."""
+    so two sweeps at once send one mail. `skipped`: the threshold was crossed together
+    with a nearer one, whose alert went instead; this one is never sent."""
 
     __tablename__ = "certificate_alert"
     __table_args__ = (UniqueConstraint("certificate_id", "threshold"),)
@@ -204,6 +206,7 @@ class CertificateAlert(Model):
     certificate_id = Column(Integer, ForeignKey("certificate.id", ondelete="CASCADE"), nullable=False)
     threshold = Column(Integer, nullable=False)
     sent_on = Column(DateTime, default=utcnow, nullable=False)
+    skipped = Column(Boolean, nullable=False, default=False, server_default=false())
 
     certificate = relationship(Certificate)
 

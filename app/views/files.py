@@ -1,8 +1,9 @@
 """Downloads of stored files, checked against the row scope of the row they belong to."""
-from flask import abort, send_file
+from flask import abort, g, send_file
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
+from ..extensions import db
 from ..platform import files
 
 
@@ -17,6 +18,8 @@ class FileView(BaseView):
         stored = files.readable_file(file_id)
         if stored is None:
             abort(404)
+        files.downloaded(stored, g.user)
+        db.session.commit()
         response = send_file(files.absolute_path(stored), mimetype=stored.content_type,
                              as_attachment=True, download_name=stored.original_name)
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -4,7 +4,7 @@ accounts and their e-services (`accounts`), "Mes certificats numériques"
 (`eligibility`)."""
 from flask_babel import lazy_gettext as _l
 
-from . import accounts
+from . import accounts, certificates
 from .common import DESK, OperatorView
 
 
@@ -13,3 +13,4 @@ def register(appbuilder):
     appbuilder.add_link("OperatorHome", href="/operator/", icon="fa-th-large", label=_l("My e-services"),
                         category=DESK.category)
     accounts.register(appbuilder)
+    certificates.register(appbuilder)
