@@ -683,11 +683,12 @@ class GuichetSecurityManager(SecurityManager):
         pairs = self._session_user_pairs()
         if pairs is None:
             return render()
-        shown = []
+        shown = []  # an entry with a condition (menu_cond: an entitlement...) is asked it each time
         for item in menu.get_list():
-            shown.append((id(item), ("menu_access", item.name) in pairs))
+            shown.append((id(item), ("menu_access", item.name) in pairs and item.should_render()))
             for child in item.childs or ():
-                shown.append((id(child), child is not None and ("menu_access", child.name) in pairs))
+                shown.append((id(child), child is not None and ("menu_access", child.name) in pairs
+                              and child.should_render()))
         key = (str(get_locale()), request.host_url, request.script_root, tuple(shown))
         cache = menu.__dict__.setdefault("_guichet_navbar", {})
         html = cache.get(key)

@@ -243,6 +243,10 @@ menu_access         PaymentList           Y    .    .    .    .    .    .    .  
 can_home            OperatorView          Y    .    .    .    .    .    .    .    .    Y    Y    .
 menu_access         Operator              Y    .    .    .    .    .    .    .    .    Y    Y    .
 menu_access         OperatorHome          Y    .    .    .    .    .    .    .    .    Y    Y    .
+can_search          EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .
+can_building        EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .
+menu_access         Eligibility           Y    .    .    .    .    .    .    .    .    Y    Y    .
+can_qualify         ServiceQualificationApi Y  .    .    .    .    .    .    .    .    Y    Y    .
 """
 
 

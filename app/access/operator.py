@@ -54,6 +54,12 @@ USE = grants("OperatorView", ("can_home",)) + grants("Operator", ("menu_access",
     "OperatorHome", ("menu_access",))
 grant((OPERATOR_ADMIN, OPERATOR_USER), USE)
 
+# Eligibility: the search, the building sheet and the TMF645 API for every operator
+# account; each opens only to those entitled to ELIGIBILITY (views/operator/common.py).
+ELIGIBILITY_USE = grants("EligibilityView", ("can_search", "can_building")) + grants(
+    "Eligibility", ("menu_access",)) + grants("ServiceQualificationApi", ("can_qualify",))
+grant((OPERATOR_ADMIN, OPERATOR_USER), ELIGIBILITY_USE)
+
 
 def operator_ids(viewer: Viewer) -> frozenset:
     """The operators the viewer is a member of."""

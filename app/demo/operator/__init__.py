@@ -1,7 +1,8 @@
 """Desk E's demo data: the two operators' subscriptions, accounts and entitlements
 (`accounts`), their certificates, about 2,000 buildings with offers."""
-from . import accounts
+from . import accounts, buildings
 
 
 def load():
     yield from accounts.load()
+    yield from buildings.load()

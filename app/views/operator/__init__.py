@@ -4,6 +4,7 @@ accounts and their e-services (`accounts`), "Mes certificats numériques"
 (`eligibility`)."""
 from flask_babel import lazy_gettext as _l
 
+from . import eligibility
 from .common import DESK, OperatorView
 
 
@@ -11,3 +12,4 @@ def register(appbuilder):
     appbuilder.add_view_no_menu(OperatorView)
     appbuilder.add_link("OperatorHome", href="/operator/", icon="fa-th-large", label=_l("My e-services"),
                         category=DESK.category)
+    eligibility.register(appbuilder)
