@@ -21,8 +21,8 @@ from typing import Optional
 
 from flask_babel import format_date, format_decimal, gettext, lazy_gettext as _l
 from pyproj import Transformer
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy import exists, func, select, text
+from sqlalchemy.orm import joinedload
 
 from ...extensions import db
 from ...models import Building, BuildingLine, BuildingState, BuildingStructure, EligibilityRule, Offer
@@ -177,16 +177,37 @@ FUZZY_THRESHOLD = 0.5
 
 @dataclass
 class Found:
-    """A building a search found, and its distance (metres) from the point searched."""
+    """A building a search found, its distance (metres) from the point searched, and
+    what the rules read of its structure and lines: read with it by the search (`pm`,
+    `line`), else from its structure rows and lines (the building sheet has them)."""
 
     building: Building
     distance: Optional[float] = None
+    pm: Optional[bool] = None
+    line: Optional[bool] = None
+
+    @property
+    def has_pm(self) -> bool:
+        return self.pm if self.pm is not None else any(row.pm_ref for row in self.building.structures)
+
+    @property
+    def has_line(self) -> bool:
+        return self.line if self.line is not None else any(line.active for line in self.building.lines)
 
 
-def _buildings(viewer):
-    """The buildings the viewer may search (everyone entitled to eligibility)."""
-    return apply_scope(db.session.query(Building), Building, viewer).options(
-        selectinload(Building.structures), selectinload(Building.lines))
+HAS_PM = exists().where(BuildingStructure.building_id == Building.id, BuildingStructure.pm_ref.isnot(None))
+HAS_LINE = exists().where(BuildingLine.building_id == Building.id, BuildingLine.active.is_(True))
+
+
+def _buildings(viewer, *columns):
+    """The buildings the viewer may search (everyone entitled to eligibility), each
+    with whether it has a PM and an active line (the rules read them), in one query."""
+    return apply_scope(db.session.query(Building, HAS_PM.label("pm"), HAS_LINE.label("line"), *columns),
+                       Building, viewer)
+
+
+def _found(row, distance=None) -> Found:
+    return Found(row[0], distance, bool(row[1]), bool(row[2]))
 
 
 def _postgresql() -> bool:
@@ -201,8 +222,8 @@ def by_building_id(viewer, value, field_name="building_id") -> list:
     if not IMB_ID.match(wanted):
         raise EligibilityRefused(field_name, gettext(
             "Building id: up to 30 letters, digits and / _ . - are expected (IMB/77058/X/0218)."))
-    building = _buildings(viewer).filter(Building.imb_id == wanted).one_or_none()
-    return [Found(building)] if building is not None else []
+    row = _buildings(viewer).filter(Building.imb_id == wanted).one_or_none()
+    return [_found(row)] if row is not None else []
 
 
 def by_line(viewer, value, field_name="line_number") -> list:
@@ -213,9 +234,9 @@ def by_line(viewer, value, field_name="line_number") -> list:
     if not LINE_NUMBER.match(wanted):
         raise EligibilityRefused(field_name, gettext(
             "Line number: up to 20 letters and digits are expected (0160123456)."))
-    building = _buildings(viewer).join(BuildingLine, BuildingLine.building_id == Building.id).filter(
-        BuildingLine.line_number == wanted).one_or_none()
-    return [Found(building)] if building is not None else []
+    row = _buildings(viewer).filter(Building.id.in_(
+        select(BuildingLine.building_id).where(BuildingLine.line_number == wanted))).one_or_none()
+    return [_found(row)] if row is not None else []
 
 
 def read_number(value, field_name, label):
@@ -283,11 +304,11 @@ def by_point(viewer, x, y, radius, limit) -> list:
     """The buildings within `radius` metres of a Lambert-93 point, nearest first: a
     bounding box read in ix_building_l93, then the exact distance."""
     distance2 = (Building.x_l93 - x) * (Building.x_l93 - x) + (Building.y_l93 - y) * (Building.y_l93 - y)
-    rows = (_buildings(viewer).add_columns(distance2.label("distance2"))
+    rows = (_buildings(viewer, distance2.label("distance2"))
             .filter(Building.x_l93.between(x - radius, x + radius), Building.y_l93.between(y - radius, y + radius),
                     distance2 <= radius * radius)
             .order_by(distance2, Building.id).limit(limit).all())
-    return [Found(building, round(d2 ** 0.5, 1)) for building, d2 in rows]
+    return [_found(row, round(row[3] ** 0.5, 1)) for row in rows]
 
 
 def by_address(viewer, value, limit, field_name="address") -> list:
@@ -314,7 +335,9 @@ def by_address(viewer, value, limit, field_name="address") -> list:
         # The words decide the plan (a rare word: the trigram index); psycopg prepares
         # a query run 5 times, and a generic plan could not tell.
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    base = _buildings(viewer).filter(*[Building.address_key.like(f"%{word}%") for word in searchable])
+    # The postcode is in the key too: its trigrams narrow the index's answer.
+    words = searchable + ([query.postcode] if query.postcode else [])
+    base = _buildings(viewer).filter(*[Building.address_key.like(f"%{word}%") for word in words])
     if query.postcode:
         base = base.filter(Building.postcode == query.postcode)
     rank = (func.similarity(Building.address_key, query.key).desc(),) if postgresql else (
@@ -331,7 +354,7 @@ def by_address(viewer, value, limit, field_name="address") -> list:
         found = base.order_by(*rank, Building.id).limit(limit).all()
     if not found and postgresql:
         found = _by_word_similarity(viewer, query, limit)
-    return [Found(building) for building in found]
+    return [_found(row) for row in found]
 
 
 def _by_word_similarity(viewer, query, limit) -> list:
@@ -375,7 +398,11 @@ def _values(rule) -> list:
     return [part.strip() for part in (rule.value or "").split(",") if part.strip()]
 
 
-def _state_rule(rule, building):
+# Each kind of rule's check: (rule, Found) → None when it holds, else the reason.
+
+
+def _state_rule(rule, found):
+    building = found.building
     allowed = set(_values(rule))
     if building.state.value not in allowed:
         return gettext("building not connectable: state %(state)s", state=str(building.state))
@@ -389,7 +416,8 @@ def _whole(rule):
         return None
 
 
-def _min_dwellings(rule, building):
+def _min_dwellings(rule, found):
+    building = found.building
     minimum = _whole(rule)
     if minimum is None:
         return _badly_set(rule)
@@ -398,7 +426,8 @@ def _min_dwellings(rule, building):
     return None
 
 
-def _max_dwellings(rule, building):
+def _max_dwellings(rule, found):
+    building = found.building
     maximum = _whole(rule)
     if maximum is None:
         return _badly_set(rule)
@@ -407,32 +436,35 @@ def _max_dwellings(rule, building):
     return None
 
 
-def _commune_rule(rule, building):
+def _commune_rule(rule, found):
+    building = found.building
     if not any(building.insee_code.startswith(prefix) for prefix in _values(rule)):
         return gettext("commune %(commune)s (INSEE %(insee)s) outside the offer's area",
                        commune=building.commune, insee=building.insee_code)
     return None
 
 
-def _oi_rule(rule, building):
+def _oi_rule(rule, found):
+    building = found.building
     if (building.oi_code or "") not in _values(rule):
         return gettext("building operator %(code)s not covered by the offer", code=building.oi_code or "—")
     return None
 
 
-def _line_rule(rule, building):
-    if not any(line.active for line in building.lines):
+def _line_rule(rule, found):
+    if not found.has_line:
         return gettext("no existing line in the building")
     return None
 
 
-def _pm_rule(rule, building):
-    if not any(structure.pm_ref for structure in building.structures):
+def _pm_rule(rule, found):
+    if not found.has_pm:
         return gettext("no shared access point (PM) recorded for the building")
     return None
 
 
-def _access_rule(rule, building):
+def _access_rule(rule, found):
+    building = found.building
     if building.access_supply_from is None:
         return gettext("no access supply date yet")
     if building.access_supply_from > clock.local_today():
@@ -444,7 +476,7 @@ def _badly_set(rule):
     return gettext("condition %(kind)s badly set (%(value)s): not eligible", kind=rule.kind, value=rule.value)
 
 
-#: EligibilityRule.kind: (what its value holds, its check: building → None or the reason).
+#: EligibilityRule.kind: (what its value holds, its check).
 RULE_KINDS = {
     "building_state": (_l("building states allowed, comma-separated (available…)"), _state_rule),
     "min_dwellings": (_l("the least number of dwellings"), _min_dwellings),
@@ -460,19 +492,21 @@ RULE_KINDS = {
 
 def offers() -> list:
     """Every offer with its rules, in the catalogue's order."""
-    return db.session.scalars(select(Offer).options(selectinload(Offer.rules))
-                              .order_by(Offer.position, Offer.id)).all()
+    return db.session.scalars(select(Offer).options(joinedload(Offer.rules))
+                              .order_by(Offer.position, Offer.id)).unique().all()
 
 
 def verdicts(building, offer_list) -> list:
-    """Each offer's verdict on the building: eligible, or every reason it is not (an
-    unknown kind of rule counts as a reason: an offer never opens by mistake)."""
+    """Each offer's verdict on the building (a Building, or a Found of a search):
+    eligible, or every reason it is not (an unknown kind of rule counts as a reason:
+    an offer never opens by mistake)."""
+    item = building if isinstance(building, Found) else Found(building)
     found = []
     for offer in offer_list:
         reasons = []
         for rule in offer.rules:
             kind = RULE_KINDS.get(rule.kind)
-            problem = kind[1](rule, building) if kind else gettext(
+            problem = kind[1](rule, item) if kind else gettext(
                 "condition %(kind)s unknown: not eligible", kind=rule.kind)
             if problem:
                 reasons.append(Reason(rule.kind, problem))
@@ -483,4 +517,4 @@ def verdicts(building, offer_list) -> list:
 def qualify(found, offer_list=None) -> list:
     """[(Found, [Verdict])]: what each building found is eligible to."""
     offer_list = offers() if offer_list is None else offer_list
-    return [(item, verdicts(item.building, offer_list)) for item in found]
+    return [(item, verdicts(item, offer_list)) for item in found]

@@ -310,14 +310,16 @@ def qualification_items(qualified, wanted, offer_list, alternatives, reasons_wan
     the building is not eligible to while others are — alternate, with those others."""
     items, number = [], 0
     asked = wanted or [(None, offer) for offer in offer_list]
+    specifications = {offer.id: _specification(offer) for offer in offer_list}
     for found, verdicts in qualified:
         by_offer = {verdict.offer.id: verdict for verdict in verdicts}
         eligible = [verdict.offer for verdict in verdicts if verdict.eligible]
+        place = [_place_ref(found)]
         for item_id, offer in asked:
             number += 1
             verdict = by_offer[offer.id]
             item = {"id": item_id if item_id and len(qualified) == 1 else str(number), "state": "done",
-                    "service": {"serviceSpecification": _specification(offer), "place": [_place_ref(found)]}}
+                    "service": {"serviceSpecification": specifications[offer.id], "place": place}}
             others = [other for other in eligible if other.id != offer.id]
             if verdict.eligible:
                 item["qualificationResult"] = "qualified"
@@ -325,7 +327,7 @@ def qualification_items(qualified, wanted, offer_list, alternatives, reasons_wan
                 item["qualificationResult"] = "alternate"
                 item["alternateServiceProposal"] = [
                     {"id": f"{item['id']}-{index + 1}", "alternateService": {
-                        "serviceSpecification": _specification(other), "place": [_place_ref(found)]}}
+                        "serviceSpecification": specifications[other.id], "place": place}}
                     for index, other in enumerate(others)]
             else:
                 item["qualificationResult"] = "unqualified"
@@ -336,7 +338,7 @@ def qualification_items(qualified, wanted, offer_list, alternatives, reasons_wan
     if not qualified:
         for index, (item_id, offer) in enumerate(asked):
             item = {"id": item_id or str(index + 1), "state": "done", "qualificationResult": "unqualified",
-                    "service": {"serviceSpecification": _specification(offer)}}
+                    "service": {"serviceSpecification": specifications[offer.id]}}
             if reasons_wanted:
                 item["eligibilityUnavailabilityReason"] = [
                     {"code": "place_not_found", "label": gettext("no building found at this place")}]
