@@ -191,3 +191,15 @@ class Config:
     LYDIA_URL = env("LYDIA_URL", "https://lydia-app.com")
     # Seconds a call to a gateway may take.
     PAYMENT_GATEWAY_TIMEOUT = env("PAYMENT_GATEWAY_TIMEOUT", 10, float)
+
+    # Desk E, eligibility (app/rules/operator/eligibility.py). The map's tile server, a
+    # URL template such as https://tile.openstreetmap.org/{z}/{x}/{y}.png (its origin is
+    # then allowed in the pages' img-src) with the attribution its licence asks for;
+    # none by default: the buildings' markers show on a plain background with a scale.
+    MAP_TILE_URL = env("MAP_TILE_URL")
+    MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", "")
+    # Buildings one search shows at most (by address, by coordinates).
+    ELIGIBILITY_MAX_BUILDINGS = env("ELIGIBILITY_MAX_BUILDINGS", 20, int)
+    # The service qualification API (TMF645): calls per account, in the `limits`
+    # notation, counted in RATELIMIT_STORAGE_URI (Redis when REDIS_URL is set).
+    ELIGIBILITY_API_RATE_LIMIT = env("ELIGIBILITY_API_RATE_LIMIT", "600 per minute")

@@ -581,9 +581,11 @@ class GuichetSecurityManager(SecurityManager):
         return jwt_manager
 
     def load_user_jwt(self, _jwt_header, jwt_data):
-        """The token's person, while the token carries their current stamp (FAB's, checked)."""
-        user = super().load_user(jwt_data["sub"])
-        if user is None or jwt_data.get(STAMP_KEY) != current_stamp(user.id):
+        """The token's person, while the token carries their current stamp (FAB's, checked).
+        Their roles and groups are read with them, in one query: every API call asks them."""
+        user = self.session.get(self.user_model, int(jwt_data["sub"]), options=[
+            joinedload(self.user_model.roles), joinedload(self.user_model.groups)])
+        if user is None or not user.is_active or jwt_data.get(STAMP_KEY) != current_stamp(user.id):
             return None
         g.user = user
         return user
@@ -702,7 +704,7 @@ class GuichetSecurityManager(SecurityManager):
         pairs = self._session_user_pairs()
         if pairs is None:
             return render()
-        shown = []
+        shown = []  # an entry with a condition (menu_cond: an entitlement...) is asked it each time
         for item in menu.get_list():
             shown.append((id(item), ("menu_access", item.name) in pairs and item.should_render()))
             for child in item.childs or ():

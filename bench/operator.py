@@ -1,9 +1,30 @@
 """Desk E, operator e-services benchmark.
 
-    .venv/bin/python bench/operator.py [--part all|certificates] [--certificates N] [--database-url URL]
+    .venv/bin/python bench/operator.py [--part all|eligibility|certificates] [--buildings N]
+                                       [--requests R] [--clients C] [--certificates N]
+                                       [--database-url URL] [--skip-load]
 
-Builds the schema in its own PostgreSQL database (default `guichet_bench_operator`,
-created if missing, emptied; never `test`) with `flask db upgrade` and the demo data.
+Part `eligibility`: builds the schema in its own PostgreSQL database (default
+`guichet_bench_operator`, created if missing, emptied; never `test`) with `flask db
+upgrade` and the demo data, then loads `--buildings` more buildings (default
+1,000,000) in 400 communes spread over mainland France — the demo's generator
+(app/demo/operator/buildings.py: streets of houses and blocks of flats, states
+mixed, structures where the fibre is deployed, a line in one building in twelve),
+written with COPY, the trigram, coordinate and street indexes built afterwards.
+Prints `buildings`, `structures`, `lines` and `load_s` (generation, COPY, indexes
+and ANALYZE); `--skip-load` measures on the database a previous run left.
+
+Then the app is served as `make run` serves it (gunicorn, 2 processes of 4 threads,
+Redis off, ELIGIBILITY_API_RATE_LIMIT raised for the bench's one account) and `--clients`
+threads (default 2), each with a bearer token of `opuser` and a kept-alive
+connection, ask `POST /api/v1/operator/serviceQualification` `--requests` times
+(default 1,000) for each kind of place, about buildings drawn at random among all:
+its IMB id (in lower case one time in three); its address typed as people type it
+(abbreviations, accents dropped or not, `b`/`bis`, with the postcode or the
+commune); a point a few metres from it, in Lambert-93 or WGS84, 50 m around. Prints
+for each kind `eligibility_by_<kind>_ms_p50` / `_p95` (the answer as the client waits
+for it, the JSON read), `eligibility_by_<kind>_found_first` (answers whose first
+building is the one drawn) and `eligibility_errors` (answers other than 201).
 
 Part `certificates`: `--certificates` certificates (default 100,000) of 2,000
 operators, each with its OperatorAdmin and one account ticked for "Mes certificats
@@ -23,54 +44,280 @@ from __future__ import annotations
 import os
 import sys
 
-# This file is named after its desk, like the standard library's `operator` module,
-# which Python would find here first: its folder leaves the path until the standard
-# one is loaded, then comes back for `common`.
+# Run as a script, this file would be the standard library's `operator` for every module
+# importing it (argparse, random...): its folder goes to the end of the path instead.
 BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [path for path in sys.path if os.path.abspath(path or os.curdir) != BENCH]
-import operator  # noqa: E402,F401
-
-sys.path[:0] = [BENCH, os.path.dirname(BENCH)]
+sys.path[:] = [path for path in sys.path if os.path.abspath(path or os.curdir) != BENCH] + [BENCH]
 
 import argparse  # noqa: E402
 import random  # noqa: E402
+import statistics  # noqa: E402
 import threading  # noqa: E402
-import time as clock  # noqa: E402
-from datetime import timedelta  # noqa: E402
+import time  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
+from itertools import islice  # noqa: E402
+
+ROOT = os.path.dirname(BENCH)
+sys.path.insert(0, ROOT)
 
 import common  # noqa: E402
-
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from events import LiveServer, build, ensure_database, percentile  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_operator"
-OPERATORS, PAIRS = 2000, 25
+URL = "/api/v1/operator/serviceQualification"
+OPERATORS, PAIRS = 2000, 25  # the certificates part: operators, e-service × environment pairs each
+
+# ---------------------------------------------------------------------------
+# A million buildings: communes of streets, as the demo's
+# ---------------------------------------------------------------------------
+
+ROOTS = ["Saint-Martin", "Villeneuve", "Montigny", "Beaumont", "Fontaine", "Champagne", "Bellevue", "Castelnau",
+         "Lavaur", "Mirebeau", "Rochefort", "Chateauneuf", "Bourg", "Neuville", "Valence", "Marcilly", "Clermont",
+         "Pont", "Mont", "Roche", "Vernon", "Brignais", "Chambon", "Lussac", "Sainte-Croix", "Aubigny", "Aurillac",
+         "Bellegarde", "Charmes", "Crécy", "Domérat", "Écully", "Fleury", "Gisors", "Heyrieux", "Issoire",
+         "Jarnac", "Lamballe", "Meyzieu", "Nérac"]
+QUALIFIERS = ["", "-sur-Loire", "-en-Bresse", "-le-Château", "-les-Bains", "-sur-Mer", "-la-Forêt", "-d'Azergues",
+              "-sous-Bois", "-le-Vieux"]
+TYPES = ["RUE"] * 10 + ["AVENUE"] * 3 + ["BOULEVARD"] * 2 + ["CHEMIN", "IMPASSE", "ALLEE", "PLACE", "ROUTE",
+                                                            "QUAI", "COURS"]
+NAMES = ["VICTOR HUGO", "JEAN JAURES", "PASTEUR", "DE LA REPUBLIQUE", "DU GENERAL DE GAULLE", "GAMBETTA",
+         "JULES FERRY", "DE LA GARE", "DE L'EGLISE", "DU MOULIN", "DES ECOLES", "DE LA MAIRIE", "VOLTAIRE",
+         "ANATOLE FRANCE", "DU 8 MAI 1945", "DU 11 NOVEMBRE", "SAINT-MICHEL", "SAINTE-ANNE", "DES LILAS",
+         "DES ACACIAS", "DU CHATEAU", "DE LA PAIX", "EMILE ZOLA", "LOUIS PASTEUR", "DU MARECHAL FOCH",
+         "GEORGES CLEMENCEAU", "JEAN MOULIN", "DES TILLEULS", "DU STADE", "DE LA LIBERATION", "DES PRES",
+         "DE LA FONTAINE", "PAUL BERT", "ARISTIDE BRIAND", "CHARLES DE GAULLE", "DU PRESIDENT WILSON",
+         "DES CERISIERS", "DU PARC", "DE LA LIBERTE", "ALSACE-LORRAINE", "DES VIGNES", "DU BOIS", "DES JARDINS",
+         "MARCEL PAGNOL", "ALBERT CAMUS", "DU DOCTEUR SCHWEITZER", "DES ROSIERS", "SAINT-JEAN", "DU COMMERCE",
+         "DE LA RESISTANCE", "FRANCOIS MITTERRAND", "JEAN MERMOZ", "DES PEUPLIERS", "DE BELLEVUE",
+         "DU CHAMP DE FOIRE", "DES FORGES", "LECLERC", "DU LAVOIR", "DE LA POSTE", "DES CHENES"]
+DEPARTMENTS = [f"{n:02d}" for n in range(1, 96) if n != 20]
 
 
-def ensure_database(url):
-    """The benchmark's own database, emptied."""
-    common.ensure_database(url)
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def bench_communes(count, streets, rng):
+    """`count` communes (INSEE, postcode, streets with RIVOLI codes) across mainland France."""
+    from app.demo.operator.buildings import Commune
+
+    names, communes = set(), []
+    while len(communes) < count:
+        name = (rng.choice(ROOTS) + rng.choice(QUALIFIERS)).upper()
+        if name in names:
+            name = f"{name}-{len(communes)}"
+        names.add(name)
+        department = DEPARTMENTS[len(communes) % len(DEPARTMENTS)]
+        insee = f"{department}{100 + len(communes) // len(DEPARTMENTS):03d}"
+        centre = (rng.uniform(250_000, 1_050_000), rng.uniform(6_250_000, 7_050_000))
+        chosen = rng.sample([(kind, name) for kind in dict.fromkeys(TYPES) for name in NAMES], streets)
+        street_list = [(f"{kind} {street}", f"{index:04d}") for index, (kind, street) in enumerate(chosen)]
+        communes.append(Commune(name, f"{department}{rng.randint(0, 99):02d}0", insee, centre, street_list,
+                                f"{insee}NRO", "09" + department))
+    return communes
 
 
-def build(url):
-    from flask_migrate import upgrade
+BUILDING_COLUMNS = ("id", "imb_id", "state", "oi_code", "building_name", "extra_info", "street_number",
+                    "number_suffix", "street_name", "postcode", "commune", "insee_code", "rivoli_code", "address_key",
+                    "x_l93", "y_l93", "longitude", "latitude", "dwellings", "access_acceptance_from",
+                    "access_supply_from")
+STRUCTURE_COLUMNS = ("building_id", "floor", "pm_ref", "pmt_ref", "pbo_ref", "pbo_type", "location_type",
+                     "patching_type", "works_nature", "pm_prdm_link", "ftth_premises")
+LINE_COLUMNS = ("building_id", "line_number", "floor", "active")
+#: Built after the rows are in: faster than kept up to date row by row.
+LATE_INDEXES = ("ix_building_address_key_trgm", "ix_building_l93", "ix_building_street")
 
-    from app import cli, create_app, demo
+
+def load_buildings(url, count):
+    """COPY `count` generated buildings, their structures and lines; then the indexes."""
+    import psycopg
+
+    from app.demo.operator.buildings import generate, with_wgs84
+
+    rng = random.Random(2154)
+    communes_count, streets = 400, 50
+    per_street = -(-count // (communes_count * streets))
+    began = time.perf_counter()
+    totals = {"buildings": 0, "structures": 0, "lines": 0}
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        definitions = dict(connection.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'building' AND indexname = ANY(%s)",
+            (list(LATE_INDEXES),)).fetchall())
+        for name in definitions:
+            connection.execute(f"DROP INDEX {name}")
+        next_id = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM building").fetchone()[0]
+        rows = generate(bench_communes(communes_count, streets, rng), per_street, rng, date.today())
+        with connection.cursor() as cursor:
+            while chunk := list(islice(rows, 50_000 if totals["buildings"] + 50_000 <= count
+                                       else count - totals["buildings"])):
+                with_wgs84([building for building, _, _ in chunk])
+                with cursor.copy(f"COPY building ({', '.join(BUILDING_COLUMNS)}) FROM STDIN") as copy:
+                    for offset, (building, _, _) in enumerate(chunk):
+                        building["id"], building["state"] = next_id + offset, building["state"].value
+                        copy.write_row([building[name] for name in BUILDING_COLUMNS])
+                with cursor.copy(f"COPY building_structure ({', '.join(STRUCTURE_COLUMNS)}) FROM STDIN") as copy:
+                    for building, structures, _ in chunk:
+                        for row in structures:
+                            copy.write_row([building["id"]] + [row[name] for name in STRUCTURE_COLUMNS[1:]])
+                            totals["structures"] += 1
+                with cursor.copy(f"COPY building_line ({', '.join(LINE_COLUMNS)}) FROM STDIN") as copy:
+                    for building, _, lines in chunk:
+                        for row in lines:
+                            copy.write_row([building["id"]] + [row[name] for name in LINE_COLUMNS[1:]])
+                            totals["lines"] += 1
+                next_id += len(chunk)
+                totals["buildings"] += len(chunk)
+        copied = time.perf_counter()
+        connection.execute("SET maintenance_work_mem = '512MB'")
+        for definition in definitions.values():
+            connection.execute(definition)
+        for table in ("building", "building_structure", "building_line"):
+            connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        connection.commit()
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE building")
+        connection.execute("VACUUM ANALYZE building_structure")
+        connection.execute("VACUUM ANALYZE building_line")
+    done = time.perf_counter()
+    return totals, copied - began, done - copied
+
+
+# ---------------------------------------------------------------------------
+# Places as an API client sends them, about buildings drawn at random
+# ---------------------------------------------------------------------------
+
+SHORT = {"AVENUE": "av.", "BOULEVARD": "bd", "SAINT": "St", "SAINTE": "Ste", "CHEMIN": "chem.", "IMPASSE": "imp.",
+         "ALLEE": "all.", "PLACE": "pl.", "ROUTE": "rte"}
+ACCENTED = {"ETIENNE": "Étienne", "GENERAL": "Général", "MARECHAL": "Maréchal", "EGLISE": "Église",
+            "PRES": "Prés", "CHENES": "Chênes", "LIBERATION": "Libération", "REPUBLIQUE": "République",
+            "RESISTANCE": "Résistance", "PRESIDENT": "Président", "ECOLES": "Écoles", "CHATEAU": "Château"}
+
+
+def typed_address(rng, row):
+    """An address as a person types it: case, abbreviations, accents, suffix, postcode or commune."""
+    number, suffix, street, postcode, commune = row
+    words = []
+    for word in street.replace("-", " - ").split():
+        if word in SHORT and rng.random() < 0.5:
+            words.append(SHORT[word])
+        elif word in ACCENTED and rng.random() < 0.5:
+            words.append(ACCENTED[word])
+        else:
+            words.append(word.lower() if rng.random() < 0.5 else word.title())
+    text = " ".join(words).replace(" - ", "-")
+    if suffix:
+        number = f"{number}{rng.choice(['b', ' bis', 'B'])}" if suffix == "BIS" else f"{number} {suffix.lower()}"
+    town = commune.title().replace("Saint-", rng.choice(["St-", "Saint-"]))
+    where = rng.choice([f"{postcode} {town}", town, f"{postcode}"])
+    return f"{number}, {text}, {where}" if rng.random() < 0.5 else f"{number} {text} {where}"
+
+
+def draw(url, requests):
+    """`requests` buildings drawn at random (ids uniform over the table), with what
+    each kind of place needs."""
+    import psycopg
+
+    rng = random.Random(4326)
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        low, high = connection.execute("SELECT min(id), max(id) FROM building").fetchone()
+        ids = rng.sample(range(low, high + 1), min(high - low + 1, requests * 3))
+        rows = connection.execute(
+            "SELECT id, imb_id, street_number, number_suffix, street_name, postcode, commune, x_l93, y_l93, "
+            "longitude, latitude FROM building WHERE id = ANY(%s)", (ids,)).fetchall()
+    rng.shuffle(rows)
+    rows = rows[:requests * 3]
+    by_id = [({"place": {"@type": "GeographicSite", "id": imb.lower() if rng.random() < 0.33 else imb}}, imb)
+             for _, imb, *_ in rows[:requests]]
+    by_address = [({"place": {"@type": "GeographicAddress",
+                              "fullAddress": typed_address(rng, (number, suffix, street, postcode, commune))}}, imb)
+                  for _, imb, number, suffix, street, postcode, commune, *_ in rows[requests:2 * requests]]
+    by_point = []
+    for _, imb, *_, x, y, longitude, latitude in rows[2 * requests:]:
+        if rng.random() < 0.5:
+            place = {"@type": "GeographicLocation", "spatialRef": "EPSG:2154",
+                     "geometry": [{"x": round(x + rng.uniform(-1, 1), 2), "y": round(y + rng.uniform(-1, 1), 2)}]}
+        else:
+            place = {"@type": "GeographicLocation", "spatialRef": "EPSG:4326",
+                     "geometry": [{"x": round(longitude, 7), "y": round(latitude, 7)}]}
+        by_point.append(({"place": {**place, "radius": 50}}, imb))
+    return {"id": by_id, "address": by_address, "point": by_point}
+
+
+def ask(server, token, work, clients):
+    """Send each (body, expected IMB) of `work` from `clients` threads; returns
+    [(ms, status, first building's IMB)]."""
+    import http.client
+
+    queue = list(work)
+    lock = threading.Lock()
+    results = []
+
+    def client():
+        connection = server.connection()
+        headers = {"Authorization": f"Bearer {token}"}
+        mine = []
+        while True:
+            with lock:
+                if not queue:
+                    break
+                body, expected = queue.pop()
+            began = time.perf_counter()
+            try:
+                status, answer = server.request("POST", URL, body, headers, connection)
+            except (ConnectionError, http.client.HTTPException):
+                connection.close()
+                connection = server.connection()
+                status, answer = server.request("POST", URL, body, headers, connection)
+            elapsed = (time.perf_counter() - began) * 1000
+            first = None
+            if status == 201 and isinstance(answer, dict):
+                service = answer["serviceQualificationItem"][0]["service"]
+                first = service["place"][0]["id"] if "place" in service else None
+            mine.append((elapsed, status, first == expected))
+        with lock:
+            results.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def eligibility_bench(app, args):
     from app.extensions import db
 
-    app = create_app({**common.APP_SETTINGS, "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None,
-                      "MAIL_SERVER": None, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 4, "max_overflow": 0}})
     with app.app_context():
-        upgrade()
-        cli.sync_roles()
-        for _ in demo.load():
-            pass
-        db.session.commit()
-    return app
+        db.engine.dispose()
+    if not args.skip_load:
+        totals, copy_s, index_s = load_buildings(args.database_url, args.buildings)
+        print(f"buildings: {totals['buildings']} (and the demo's 2,000)")
+        print(f"structures: {totals['structures']}")
+        print(f"lines: {totals['lines']}")
+        print(f"load_s: {copy_s + index_s:.0f} (generate and COPY {copy_s:.0f}, indexes and ANALYZE {index_s:.0f})")
+    work = draw(args.database_url, args.requests)
+    os.environ["ELIGIBILITY_API_RATE_LIMIT"] = "1000000 per minute"  # one account asks everything
+    server = LiveServer(args.database_url, args.processes, args.threads)
+    errors, failed = 0, False
+    try:
+        status, answer = server.request("POST", "/api/v1/security/login", {
+            "username": "opuser", "password": "demo1234", "provider": "db"})
+        assert status == 200, answer
+        token = answer["access_token"]
+        warm = [item for items in work.values() for item in items[:30]]
+        ask(server, token, warm, args.clients)  # the workers' imports, connections, caches
+        print(f"eligibility_clients: {args.clients} (server: {args.processes} processes x {args.threads} threads)")
+        for kind, items in work.items():
+            results = ask(server, token, items, args.clients)
+            timings = sorted(ms for ms, _, _ in results)
+            errors += sum(1 for _, status, _ in results if status != 201)
+            print(f"eligibility_by_{kind}_ms_p50: {statistics.median(timings):.1f}")
+            print(f"eligibility_by_{kind}_ms_p95: {percentile(timings, 95):.1f}")
+            print(f"eligibility_by_{kind}_found_first: {sum(1 for *_, ok in results if ok)} / {len(results)}")
+        print(f"eligibility_errors: {errors}")
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        server.stop(show_log=failed or errors > 0)
 
 
 # ---------------------------------------------------------------------------
@@ -176,23 +423,34 @@ def timed_sweep(app, today, results=None):
     from app.rules.operator.certificates import sweep_alerts
 
     with app.app_context():
-        began = clock.perf_counter()
+        began = time.perf_counter()
         sent = sweep_alerts(today=today)
-        elapsed = clock.perf_counter() - began
+        elapsed = time.perf_counter() - began
     if results is not None:
         results.append((elapsed, sent))
     return elapsed, sent
 
 
+def sweep_app(url):
+    """The app as the daily job runs it, without Redis or SMTP: the sweep's mails stay
+    in the outbox, where they are counted."""
+    from app import create_app
+
+    return create_app({**common.APP_SETTINGS, "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None,
+                       "MAIL_SERVER": None, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 4, "max_overflow": 0}})
+
+
 def certificates_bench(app, args):
     from app.platform.clock import local_today
 
+    app = sweep_app(args.database_url)
+
     with app.app_context():
         today = local_today()
-    began = clock.perf_counter()
+    began = time.perf_counter()
     total, operators = load_certificates(app, args.certificates)
     print(f"cert_certificates: {total} ({operators} operators, 2 readers each)")
-    print(f"cert_load_s: {clock.perf_counter() - began:.1f}")
+    print(f"cert_load_s: {time.perf_counter() - began:.1f}")
     first_s, first = timed_sweep(app, today)
     second_s, second = timed_sweep(app, today)
     mails = mail_count(app)
@@ -215,19 +473,31 @@ def certificates_bench(app, args):
 
 
 #: The bench's parts, in the order `--part all` runs them.
-PARTS = {"certificates": certificates_bench}
+PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all",) + tuple(PARTS), default="all")
+    parser.add_argument("--buildings", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=1000, help="requests for each kind of place")
+    parser.add_argument("--clients", type=int, default=2, help="API clients asking at once")
+    parser.add_argument("--processes", type=int, default=2, help="worker processes, as `make run` serves with")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     parser.add_argument("--certificates", type=int, default=100000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--part", choices=("all",) + tuple(PARTS), default="all")
+    parser.add_argument("--skip-load", action="store_true",
+                        help="measure on the database as the last run left it (its buildings loaded)")
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("bench/operator.py runs on PostgreSQL")
-    ensure_database(args.database_url)
-    app = build(args.database_url)
+    if args.skip_load:
+        from app import create_app
+
+        app = create_app({**common.APP_SETTINGS, "SQLALCHEMY_DATABASE_URI": args.database_url})
+    else:
+        ensure_database(args.database_url)
+        app = build(args.database_url, args.threads)
     for name, part in PARTS.items():
         if args.part in ("all", name):
             part(app, args)

@@ -43,19 +43,26 @@ def unlinked_pages(app):
     """{account: [paths]}: pages no menu leads to, audited as the account that works on
     them (the demo gala's configuration tabs, as its manager; its scanner page, as its
     checker, who is walked too; the rights screen's forms and confirmations, as opadmin;
-    the publication of a certificate, as platform staff)."""
+    the publication of a certificate, as platform staff; eligibility's results and
+    building sheet, as opuser)."""
     from app.extensions import db
-    from app.models import Event, OperatorAccount
+    from app.models import Building, Event, OperatorAccount
 
     from .helpers import user
 
     with app.app_context():
         gala = db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar()
         account = db.session.query(OperatorAccount.id).filter_by(user_id=user("opuser").id).scalar()
+        seed_building = db.session.query(Building.id).filter_by(imb_id="IMB/77058/X/0218").scalar()
     return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
             "checker": [f"/events/checkin/{gala}"], "admin": ["/operator/certificates/add"],
             "opadmin": ["/operator/accounts/new"] + [f"/operator/accounts/{account}/{page}"
-                                                     for page in ("edit", "deactivate", "delete")]}
+                                                     for page in ("edit", "deactivate", "delete")],
+            # The eligibility search's results with their map, a refused field, the building sheet.
+            "opuser": ["/operator/eligibility/?mode=address&address=6+rue+Etienne+Ganneron+Bussy-Saint-Georges",
+                       "/operator/eligibility/?mode=point&x=678771.23&y=6860548.07&projection=lambert93&radius=80",
+                       "/operator/eligibility/?mode=point&x=678771.23&y=abc&projection=lambert93",
+                       f"/operator/eligibility/building/{seed_building}"]}
 
 
 @pytest.fixture(scope="module")

@@ -257,6 +257,10 @@ can_get             CertificateApi        Y    .    .    .    .    .    .    .  
 can_info            CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .
 can_get_file        CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .
 menu_access         Certificates          Y    .    .    .    .    .    .    .    .    Y    Y    .
+can_search          EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .
+can_building        EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .
+menu_access         Eligibility           Y    .    .    .    .    .    .    .    .    Y    Y    .
+can_qualify         ServiceQualificationApi Y  .    .    .    .    .    .    .    .    Y    Y    .
 """
 
 # Desk E's screens open to an OperatorUser only for the e-services their admin ticked

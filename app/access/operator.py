@@ -69,6 +69,11 @@ grant((OPERATOR_ADMIN, OPERATOR_USER),
       + grants("CertificateApi", ("can_get", "can_info", "can_get_file"))
       + grants("Certificates", ("menu_access",)))
 grant(OPERATOR_ADMIN, grants("CertificateView", ("can_downloads",)))
+# Eligibility: the search, the building sheet and the TMF645 API for every operator
+# account; each opens only to those entitled to ELIGIBILITY (views/operator/common.py).
+ELIGIBILITY_USE = grants("EligibilityView", ("can_search", "can_building")) + grants(
+    "Eligibility", ("menu_access",)) + grants("ServiceQualificationApi", ("can_qualify",))
+grant((OPERATOR_ADMIN, OPERATOR_USER), ELIGIBILITY_USE)
 
 
 def operator_ids(viewer: Viewer) -> frozenset:

@@ -5,7 +5,8 @@
   through `baselib.get_nonce()`); no inline event handler, no `javascript:` URL, no
   eval. Styles may stay inline: FAB's widgets and the calendar write style attributes
   and `<style>` elements (a nonce in style-src would turn 'unsafe-inline' off, so
-  there is none). Nothing from another origin: the app works on a closed network.
+  there is none). Nothing from another origin: the app works on a closed network;
+  a map's tile server (MAP_TILE_URL), when one is set, is allowed for images only.
   Web Workers come from the app's files or from `blob:` URLs its own scripts made (the
   QR scanner's decoder builds its worker so).
 * **Framing.** `frame-ancestors 'none'` and `X-Frame-Options: DENY`: no page is meant
@@ -48,6 +49,11 @@ def _origin(url) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
+def _tile_origin(template) -> str:
+    """The origin of a tile URL template; its `{s}` subdomains as a CSP wildcard."""
+    return _origin((template or "").replace("{s}.", "*.").replace("{s}", "*"))
+
+
 def install(app) -> None:
     """Add the headers to every response of `app` (after settings.settle). Forms post to
     the app itself, and to the payment gateway a payment button posts to (PAYPAL_URL)."""
@@ -56,6 +62,9 @@ def install(app) -> None:
     gateway = _origin(app.config.get("PAYPAL_URL"))
     if gateway:
         policy["form-action"] = f"'self' {gateway}"
+    tiles = _tile_origin(app.config.get("MAP_TILE_URL"))
+    if tiles:
+        policy["img-src"] = f"{policy['img-src']} {tiles}"
     app.extensions["talisman"] = _Talisman(
         app,
         force_https=False,

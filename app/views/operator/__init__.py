@@ -4,7 +4,7 @@ accounts and their e-services (`accounts`), "Mes certificats numériques"
 (`eligibility`)."""
 from flask_babel import lazy_gettext as _l
 
-from . import accounts, certificates
+from . import accounts, certificates, eligibility
 from .common import DESK, OperatorView
 
 
@@ -14,3 +14,4 @@ def register(appbuilder):
                         category=DESK.category)
     accounts.register(appbuilder)
     certificates.register(appbuilder)
+    eligibility.register(appbuilder)
