@@ -300,7 +300,7 @@ class CertificateApi(GuichetModelRestApi):
             401:
               $ref: '#/components/responses/401'
             403:
-              description: Your operator's administrator has not opened "Mes certificats numériques" to you
+              description: The operator's administrator has not opened Mes certificats numériques to you
             404:
               $ref: '#/components/responses/404'
         """
