@@ -109,13 +109,22 @@ def test_opadmin_creates_two_accounts_and_the_new_user_sees_only_the_ticked_e_se
 
 
 def then_the_new_user_works_with_the_ticked_e_services(page, live_url):
-    """Where issue 14's path goes on, signed in as the new account on "Mes e-services":
-    the eligibility search by the seed's address shows the building sheet (added with
-    the eligibility screens). For now: Eligibilité is open, and Mes certificats
-    numériques, not ticked, is not."""
+    """Signed in as the new account on "Mes e-services": Eligibilité is open and
+    Mes certificats numériques, not ticked, is not; the eligibility search by the
+    seed's address leads to the seed's building sheet."""
     expect(page.locator("li.list-group-item:has(.fa-check)", has_text="Eligibilité")).to_have_count(1)
     expect(page.locator("li.list-group-item:not(:has(.fa-check))",
                         has_text="Mes certificats numériques")).to_have_count(1)
+    page.click("li.list-group-item a:has-text('Eligibilité')")
+    page.fill("#address", "6 rue Étienne Ganneron, 77600 Bussy-Saint-Georges")
+    page.click(".eligibility-form button[type=submit]")
+    page.click("a:has-text('IMB/77058/X/0218')")
+    page.wait_for_url("**/operator/eligibility/building/*")
+    assert "Détails de l'immeuble : IMB/77058/X/0218" in page.inner_text("h1")
+    sheet = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+    for seen in ("RACCORDABLE", "Mis à disposition", "77058", "0361", "FI-77058-000B", "SOUTERRAIN"):
+        assert seen in sheet, seen
+    assert page.goto(live_url + "/operator/certificates/list/").status == 403
 
 
 def test_the_rights_screens_fit_a_phone(app, phone_login, live_url):
