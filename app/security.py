@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, Optional
 
@@ -29,7 +28,7 @@ from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Integer, event, false, func, inspect, select, text
+from sqlalchemy import Integer, bindparam, event, false, func, inspect, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -139,13 +138,22 @@ def is_admin(user) -> bool:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Viewer:
-    """The person a query runs for, as the scope rules need them."""
+    """The person a query runs for, as the scope rules need them. Their organisations are
+    read when a rule first asks for them (most scopes never do: a check-in scan does not),
+    once per viewer; `organisation_ids` given: those."""
 
-    user_id: Optional[int]
-    roles: frozenset
-    organisation_ids: frozenset
+    __slots__ = ("user_id", "roles", "_organisation_ids")
+
+    def __init__(self, user_id: Optional[int], roles: frozenset, organisation_ids: Optional[frozenset] = None):
+        self.user_id, self.roles = user_id, frozenset(roles)
+        self._organisation_ids = frozenset() if user_id is None and organisation_ids is None else organisation_ids
+
+    @property
+    def organisation_ids(self) -> frozenset:
+        if self._organisation_ids is None:
+            self._organisation_ids = _organisations_of(self.user_id)
+        return self._organisation_ids
 
     @property
     def is_admin(self) -> bool:
@@ -182,16 +190,20 @@ def by_organisation(column, sees_all: tuple[str, ...] = ()) -> ScopeRule:
     return rule
 
 
+def _organisations_of(user_id) -> frozenset:
+    # No autoflush: a membership being written in this request must not widen the
+    # scope that decides whether the write is allowed (a rule reads the viewer's
+    # organisations as it builds its criterion, before the write is flushed).
+    with db.session.no_autoflush:
+        return frozenset(db.session.scalars(
+            select(Membership.organisation_id).where(Membership.user_id == user_id)
+        ).all())
+
+
 def viewer_for(user) -> Viewer:
     if user is None or not getattr(user, "is_authenticated", False):
         return Viewer(None, frozenset(), frozenset())
-    # No autoflush: a membership being written in this request must not widen
-    # the scope that decides whether the write is allowed.
-    with db.session.no_autoflush:
-        org_ids = db.session.scalars(
-            select(Membership.organisation_id).where(Membership.user_id == user.id)
-        ).all()
-    return Viewer(user.id, frozenset(r.name for r in user.roles), frozenset(org_ids))
+    return Viewer(user.id, frozenset(r.name for r in user.roles))
 
 
 def signed_in_person():
@@ -563,16 +575,56 @@ class GuichetSecurityManager(SecurityManager):
 
     # -- sessions and tokens end with their stamp ------------------------------
 
+    def _active_user_and_stamp(self, pk):
+        """(the active person `pk`, their current stamp), or (None, None): in one query,
+        with their roles and their groups' roles, which every permission check reads
+        (FAB's own load costs four round trips: the person, the stamp, roles, groups)."""
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None, None
+        row = self.session.execute(self._statements()["user"], {"user_id": pk}).unique().first()
+        if row is None or not row[0].is_active:
+            return None, None
+        return row[0], row[1]
+
+    _guichet_statements = None
+
+    def _statements(self) -> dict:
+        """The statements every request runs, built once (with bind parameters): building
+        one costs more than the database's answer to it."""
+        statements = self._guichet_statements
+        if statements is None:
+            from flask_appbuilder.security.sqla.models import assoc_permissionview_role as link
+
+            user_model, permission, view, pv = (self.user_model, self.permission_model, self.viewmenu_model,
+                                                self.permissionview_model)
+            statements = self._guichet_statements = {
+                "user": select(user_model, SecurityStamp.stamp)
+                .outerjoin(SecurityStamp, SecurityStamp.user_id == user_model.id)
+                .where(user_model.id == bindparam("user_id"))
+                .options(joinedload(user_model.roles),
+                         joinedload(user_model.groups).joinedload(self.group_model.roles)),
+                "pairs": select(permission.name, view.name)
+                .select_from(pv)
+                .join(link, pv.id == link.c.permission_view_id)
+                .join(permission, permission.id == pv.permission_id)
+                .join(view, view.id == pv.view_menu_id)
+                .where(link.c.role_id.in_(bindparam("role_ids", expanding=True))),
+            }
+        return statements
+
     def load_user(self, pk):
         """The session's person, while the session carries their current stamp. A session
         restored from the remember cookie takes the stamp of its stamp cookie."""
-        user = super().load_user(pk)
+        user, current = self._active_user_and_stamp(pk)
         if user is None:
             return None
         stamp = flask_session.get(STAMP_KEY) or remembered_stamp(user.id)
-        if stamp is None or stamp != current_stamp(user.id):
+        if stamp is None or stamp != current:
             return None
-        flask_session[STAMP_KEY] = stamp
+        if flask_session.get(STAMP_KEY) != stamp:
+            flask_session[STAMP_KEY] = stamp
         return user
 
     def create_jwt_manager(self, app):
@@ -581,11 +633,9 @@ class GuichetSecurityManager(SecurityManager):
         return jwt_manager
 
     def load_user_jwt(self, _jwt_header, jwt_data):
-        """The token's person, while the token carries their current stamp (FAB's, checked).
-        Their roles and groups are read with them, in one query: every API call asks them."""
-        user = self.session.get(self.user_model, int(jwt_data["sub"]), options=[
-            joinedload(self.user_model.roles), joinedload(self.user_model.groups)])
-        if user is None or not user.is_active or jwt_data.get(STAMP_KEY) != current_stamp(user.id):
+        """The token's person, while the token carries their current stamp (FAB's, checked)."""
+        user, current = self._active_user_and_stamp(jwt_data["sub"])
+        if user is None or jwt_data.get(STAMP_KEY) != current:
             return None
         g.user = user
         return user
@@ -615,17 +665,7 @@ class GuichetSecurityManager(SecurityManager):
         key = frozenset(role_ids)
         pairs = cache[1].get(key)
         if pairs is None:
-            from flask_appbuilder.security.sqla.models import assoc_permissionview_role as link
-
-            permission, view, pv = self.permission_model, self.viewmenu_model, self.permissionview_model
-            rows = self.session.execute(
-                select(permission.name, view.name)
-                .select_from(pv)
-                .join(link, pv.id == link.c.permission_view_id)
-                .join(permission, permission.id == pv.permission_id)
-                .join(view, view.id == pv.view_menu_id)
-                .where(link.c.role_id.in_(list(key)))
-            )
+            rows = self.session.execute(self._statements()["pairs"], {"role_ids": list(key)})
             pairs = cache[1][key] = frozenset(tuple(row) for row in rows)
         return pairs
 

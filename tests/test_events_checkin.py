@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import segno
-from flask_appbuilder.security.sqla.models import User
+from flask_appbuilder.security.sqla.models import Group, User
 from PIL import Image
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -32,6 +32,7 @@ from app.models import (
     Association,
     CheckIn,
     Event,
+    EventAdminGrant,
     EventVisibility,
     Reservation,
     WorkflowEvent,
@@ -320,6 +321,44 @@ def test_only_the_events_check_in_staff_and_up_scan_with_a_session_or_a_token(ap
     assert f"/events/checkin/{event_id}" in login_as("checker").get(f"/events/show/{event_id}").get_data(as_text=True)
     assert f"/events/checkin/{event_id}" not in login_as("clubadmin").get(f"/events/show/{event_id}") \
         .get_data(as_text=True)
+
+
+def test_a_door_team_s_rights_apply_at_its_next_scan_with_a_session_or_a_token(app, login_as):
+    """A volunteer scans through a FAB group: its role (organiser) and its check-in level.
+    The level revoked, or the volunteer taken out of the group, the very next scan is refused."""
+    event_id, _, token = _door(app)
+    second_token = _door_on(app, event_id)
+    tag = uuid.uuid4().hex[:6]
+    with app.app_context():
+        sm = app.appbuilder.sm
+        volunteer = sm.add_user(f"benevole-{tag}", "Léa", "Martin", f"benevole-{tag}@guichet.example",
+                                [sm.find_role("User")], password=DEMO_PASSWORD)
+        team = Group(name=f"Porte {tag}", roles=[sm.find_role("EventAdmin")], users=[volunteer])
+        db.session.add(team)
+        event = db.session.get(Event, event_id)
+        rules.grant_level(user("eventadmin"), event, AdminLevel.checkin, group=team)
+        db.session.commit()
+        team_id = team.id
+    session, bearer = login_as(f"benevole-{tag}"), BearerClient(app, f"benevole-{tag}")
+    assert _scan(session, event_id, token)[1]["verdict"] == "ok"
+    assert _scan(bearer, event_id, token)[1]["verdict"] == "already"
+    with app.app_context():
+        grant_row = db.session.scalars(select(EventAdminGrant).where(
+            EventAdminGrant.event_id == event_id, EventAdminGrant.group_id.isnot(None))).one()
+        rules.revoke_level(user("eventadmin"), grant_row)
+        db.session.commit()
+    for client in (session, bearer):
+        status, answer = _scan(client, event_id, second_token)
+        assert status == 422 and answer["message"] == {"_schema": [
+            "Seule l'équipe du contrôle des entrées de l'évènement peut contrôler ses billets."]}, answer
+    with app.app_context():
+        rules.grant_level(user("eventadmin"), db.session.get(Event, event_id), AdminLevel.checkin,
+                          user=user(f"benevole-{tag}"))
+        db.session.get(Group, team_id).users = []
+        db.session.commit()
+    for client in (session, bearer):  # the person's own level, but no longer the organiser role
+        assert _scan(client, event_id, second_token)[0] == 403
+    assert _entries(app, signing.read(second_token)[0]) == []
 
 
 def test_the_typed_code_form_works_without_javascript(app, login_as):

@@ -2,8 +2,11 @@
 their own places; an event's admins see it, its configuration and its places at the
 level granted to them (to the person, a FAB group they are in, or the board of an
 association they sit on); the creator of an event holds "manage" by a grant."""
+import functools
+
 from flask_appbuilder.security.sqla.models import User, assoc_user_group
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, bindparam, event as orm_event, false, or_, select
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import (
@@ -58,18 +61,27 @@ LEVELS_FROM = {level: [other for other in AdminLevel if other.rank >= level.rank
 
 def boards_of(viewer: Viewer):
     """The associations whose board the viewer sits on."""
+    return _boards_of(viewer.user_id)
+
+
+def _boards_of(user_id):
     return select(AssociationMembership.association_id).where(
-        AssociationMembership.user_id == viewer.user_id, AssociationMembership.board_member.is_(True))
+        AssociationMembership.user_id == user_id, AssociationMembership.board_member.is_(True))
 
 
 def granted_to(viewer: Viewer):
     """Active grants that reach the viewer: theirs, their groups', their boards'."""
     if not viewer.user_id:
         return false()
-    groups = select(assoc_user_group.c.group_id).where(assoc_user_group.c.user_id == viewer.user_id)
+    return _grants_reaching(viewer.user_id)
+
+
+def _grants_reaching(user_id):
+    """`granted_to` a person's id (a value, or a bind parameter in a statement built once)."""
+    groups = select(assoc_user_group.c.group_id).where(assoc_user_group.c.user_id == user_id)
     return and_(EventAdminGrant.revoked_on.is_(None), or_(
-        EventAdminGrant.user_id == viewer.user_id, EventAdminGrant.group_id.in_(groups),
-        EventAdminGrant.board_id.in_(boards_of(viewer))))
+        EventAdminGrant.user_id == user_id, EventAdminGrant.group_id.in_(groups),
+        EventAdminGrant.board_id.in_(_boards_of(user_id))))
 
 
 def administered(viewer: Viewer, level: AdminLevel = AdminLevel.view):
@@ -153,16 +165,71 @@ scope(PersonProfile, lambda viewer: PersonProfile.user_id == viewer.user_id if v
 scope(School, lambda viewer: None)  # the list of schools is no secret
 
 
+def _highest(levels):
+    return max((level for level in levels if level is not None), key=lambda level: level.rank, default=None)
+
+
 def level_of(user, event):
     """The highest level a person holds on an event (Admin: manage), or None."""
     if user is None or event is None or getattr(event, "id", None) is None:
         return None
     if is_admin(user):
         return AdminLevel.manage
-    viewer = viewer_of(user)
-    levels = db.session.scalars(select(EventAdminGrant.level).where(
-        EventAdminGrant.event_id == event.id, granted_to(viewer))).all()
-    return max(levels, key=lambda level: level.rank, default=None)
+    person_id = viewer_of(user).user_id
+    if not person_id:
+        return None
+    session = db.session
+    read = session.info.pop(READ_LEVEL, None)
+    if read is not None and read[0] == (person_id, event.id) and not (session.new or session.dirty or session.deleted):
+        return read[1]
+    return _highest(session.scalars(_level_statements()[0], {"event_id": event.id, "user_id": person_id}))
+
+
+@functools.cache
+def _level_statements():
+    """(the levels a person holds on an event; the event with them), built once: a door
+    asks for every scan, and building these statements costs more than running them."""
+    user_id, event_id = bindparam("user_id"), bindparam("event_id")
+    levels = select(EventAdminGrant.level).where(EventAdminGrant.event_id == event_id, _grants_reaching(user_id))
+    event_with_levels = (select(Event, EventAdminGrant.level).where(Event.id == event_id).outerjoin(
+        EventAdminGrant, and_(EventAdminGrant.event_id == Event.id, _grants_reaching(user_id))))
+    return levels, event_with_levels
+
+
+def staffed_event(user, event_id):
+    """The event `event_id` if the person sees it (None: there is none they see), read
+    with the levels they hold on it in one query; the next `level_of` of that person on
+    it (the rule's check that the view calls at once) is answered from that read.
+
+    An admin of an event sees it (`visible_events`), so the visibility rule is evaluated
+    only for someone who holds no level on it — whom the door's rules refuse anyway."""
+    person_id = viewer_of(user).user_id
+    if not person_id:
+        return None
+    if is_admin(user):
+        return db.session.get(Event, event_id)
+    rows = db.session.execute(_level_statements()[1], {"event_id": event_id, "user_id": person_id}).all()
+    if not rows:
+        return None
+    event, held = rows[0][0], _highest(level for _, level in rows)
+    if held is None and not sees_event(user, event):
+        return None
+    db.session.info[READ_LEVEL] = ((person_id, event.id), held)
+    return event
+
+
+#: session.info's key for the level `staffed_event` read: used once, by the next
+#: `level_of`, and forgotten as soon as the session writes or its transaction ends.
+READ_LEVEL = "guichet_event_level"
+
+
+def _forget_read_level(session, *_):
+    session.info.pop(READ_LEVEL, None)
+
+
+for _moment in ("after_flush", "after_commit", "after_rollback"):
+    if not orm_event.contains(Session, _moment, _forget_read_level):
+        orm_event.listen(Session, _moment, _forget_read_level)
 
 
 def holds(user, event, level: AdminLevel) -> bool:

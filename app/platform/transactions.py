@@ -21,11 +21,13 @@ tools for that:
 SQLite, nothing on PostgreSQL. `claim(kind, values)` makes transactions that are about
 to check that a value is free and then take it (a new login) take turns per value:
 an advisory lock on PostgreSQL, `serialise()` on SQLite. `lock(item)` re-reads one row and keeps it from
-changing until the transaction ends, on both (`locked(model, pk)`: the same from an
-id, in one statement). They hold until the commit or the rollback, which every
+changing until the transaction ends, on both (`LockedRead`: the same from an id, in
+one statement). They hold until the commit or the rollback, which every
 request ends with (`app.views.base.Attempt`).
 """
 from __future__ import annotations
+
+import functools
 
 from flask_babel import gettext
 from sqlalchemy import func, inspect, select
@@ -91,20 +93,30 @@ def lock(item, session=None):
     return item
 
 
-def locked(model, pk, *options, session=None):
-    """The row of `model` whose primary key is `pk` (None: there is none), read now and
-    kept from changing until this transaction ends, as `lock` keeps a row, in one
-    statement: for a rule that starts from an id it did not load (a scanned code's).
-    `options` are loader options (the relations it reads at once)."""
-    session = session or db.session
-    session.flush()
-    statement = (select(model).where(inspect(model).primary_key[0] == pk).options(*options)
-                 .execution_options(populate_existing=True))
-    if dialect(session) == "sqlite":
-        serialise(session)
-    else:
-        statement = statement.with_for_update(of=model)
-    return session.scalars(statement).first()
+class LockedRead:
+    """A statement reading one row of `model` by its key (with bind parameters), run as
+    `lock` keeps a row: read now and kept from changing until this transaction ends, in
+    one statement — for a rule that starts from an id it did not load (a scanned code's).
+    `build()` makes the statement, once (a door scans thousands of times, and building a
+    statement costs more than the database's answer); it may read more columns after the row."""
+
+    def __init__(self, model, build):
+        self.model, self.build = model, build
+
+    @functools.cached_property
+    def _statements(self):
+        """(SQLite's: the write lock is taken before it; everyone else's: FOR UPDATE)."""
+        statement = self.build().execution_options(populate_existing=True)
+        return statement, statement.with_for_update(of=self.model)
+
+    def first(self, session=None, **params):
+        """The row read (with the statement's other columns), or None."""
+        session = session or db.session
+        session.flush()
+        if dialect(session) == "sqlite":
+            serialise(session)
+            return session.execute(self._statements[0], params).first()
+        return session.execute(self._statements[1], params).first()
 
 
 def claim(kind: str, values, session=None) -> None:

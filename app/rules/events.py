@@ -14,6 +14,7 @@ and everything it wrote is rolled back.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 import os
@@ -27,7 +28,7 @@ from typing import Optional
 
 from flask_appbuilder.security.sqla.models import Group, User
 from flask_babel import format_date, format_datetime, format_time, gettext, lazy_gettext as _l
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
@@ -1461,7 +1462,7 @@ exports.register_document(exports.Document(
 # Check-in
 # ---------------------------------------------------------------------------
 #
-# A scan is decided under the place's row lock (`transactions.locked`: FOR UPDATE on
+# A scan is decided under the place's row lock (`transactions.LockedRead`: FOR UPDATE on
 # PostgreSQL, the write lock on SQLite), so that of many scans of one ticket at once
 # the first records the entry and the others read it; the unique index over the live
 # entries (`CheckIn`) is the database's own guard behind it.
@@ -1554,6 +1555,26 @@ def _no_validated_answer(reservation_id):
         ExtraInfoAnswer.validated_on.isnot(None)).exists()
 
 
+# A door's statements are built once, with bind parameters: building one costs more
+# than the database's answer to it.
+
+#: The scanned place, locked, with its ticket type, its holder and whether an extra item
+#: of its ticket type has no validated answer (only then are the missing ones listed).
+SCANNED_PLACE = transactions.LockedRead(Reservation, lambda: select(
+    Reservation, select(ExtraInfo.id).where(ExtraInfo.ticket_type_id == Reservation.ticket_type_id,
+                                            _no_validated_answer(Reservation.id)).exists().label("items_missing"))
+    .where(Reservation.id == bindparam("place_id"))
+    .options(joinedload(Reservation.ticket_type, innerjoin=True), joinedload(Reservation.holder)))
+
+
+@functools.cache
+def _scan_entries():
+    """The event's entries a scan needs: its nonce's (a scan sent again), the place's live one."""
+    return select(CheckIn).where(CheckIn.event_id == bindparam("event_id"), or_(
+        CheckIn.nonce == bindparam("nonce"),
+        and_(CheckIn.reservation_id == bindparam("place_id"), CheckIn.undone_on.is_(None))))
+
+
 def _already(place, entry, duplicate) -> ScanVerdict:
     values = {"time": _at(entry.checked_in_on), "name": _scanner_name(entry)}
     message = (gettext("Synced duplicate: already checked in at %(time)s by %(name)s.", **values) if duplicate
@@ -1575,8 +1596,8 @@ def scan(user, event, token, nonce, scanned_on=None) -> ScanVerdict:
     `scanned_on` is given by an offline scanner syncing (when it scanned), and its scan
     of a place that had entered meanwhile is flagged a duplicate. The caller commits.
 
-    A door scans fast: the place is read and locked in one statement, its entries (the
-    live one, the nonce's) in one more, its missing items in a third."""
+    A door scans fast: the place is read and locked in one statement (with whether it
+    has items missing), its entries (the live one, the nonce's) in one more."""
     check_checkin_staff(user, event)
     nonce = _checked_nonce(nonce)
     now = utcnow()
@@ -1591,12 +1612,11 @@ def scan(user, event, token, nonce, scanned_on=None) -> ScanVerdict:
         if place is not None and place.event_id != event.id and _signed_by(place.event, token):
             return ScanVerdict("other_event", gettext("This ticket is for another event."))
         return ScanVerdict("bad_signature", gettext("Bad signature: this ticket was not issued for this event."))
-    place = transactions.locked(Reservation, number, joinedload(Reservation.ticket_type, innerjoin=True),
-                                joinedload(Reservation.holder)) if known else None
+    read = SCANNED_PLACE.first(place_id=number) if known else None
+    place, items_missing = read if read is not None else (None, False)
     if place is None or place.event_id != event.id:
         return ScanVerdict("unknown", gettext("Unknown ticket: this place no longer exists."))
-    entries = db.session.scalars(select(CheckIn).where(CheckIn.event_id == event.id, or_(
-        CheckIn.nonce == nonce, and_(CheckIn.reservation_id == place.id, CheckIn.undone_on.is_(None))))).all()
+    entries = db.session.scalars(_scan_entries(), {"event_id": event.id, "nonce": nonce, "place_id": place.id}).all()
     sent_before = next((entry for entry in entries if entry.nonce == nonce), None)
     if sent_before is not None:
         if sent_before.reservation_id != place.id:
@@ -1609,7 +1629,8 @@ def scan(user, event, token, nonce, scanned_on=None) -> ScanVerdict:
     if place.state is not RESERVED:
         return ScanVerdict("not_paid", gettext("Not paid: the place is only pre-reserved."), place)
     missing = db.session.scalars(select(ExtraInfo.label).where(
-        ExtraInfo.ticket_type_id == place.ticket_type_id, _no_validated_answer(place.id)).order_by(ExtraInfo.id)).all()
+        ExtraInfo.ticket_type_id == place.ticket_type_id, _no_validated_answer(place.id)).order_by(ExtraInfo.id)
+        ).all() if items_missing else None
     if missing:
         return ScanVerdict("items_missing", gettext("Extra items missing or not validated: %(items)s.",
                                                     items=", ".join(missing)), place)

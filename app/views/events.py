@@ -14,7 +14,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name, pr
 from flask_appbuilder.security.sqla.models import Group
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 
-from ..access.events import holds
+from ..access.events import holds, staffed_event
 from ..desks import desk_of
 from ..extensions import db
 from ..i18n import money
@@ -730,10 +730,13 @@ def _json_ids(values, field) -> list:
     return values
 
 
-def _json_event(values):
-    """The event a JSON body names under "event", in the reader's scope (None: not one they see)."""
+def _json_event(values, read=None):
+    """The event a JSON body names under "event", in the reader's scope (None: not one they
+    see); `read(event_id)`: how it is read instead."""
     if "event" not in values:
         raise JsonRefused("event", gettext("%(field)s: this field is required.", field="event"))
+    if read is not None:
+        return read(values["event"])
     return apply_scope(db.session.query(Event), Event).filter(Event.id == values["event"]).one_or_none()
 
 
@@ -1112,7 +1115,9 @@ def register(appbuilder):
 
 def _checkin_event(event_id):
     """The event of a scanner page: 404 when the reader does not see it, 403 below the check-in level."""
-    event = _scoped_or_404(Event, event_id)
+    event = staffed_event(g.user, event_id)
+    if event is None:
+        abort(404)
     if not holds(g.user, event, AdminLevel.checkin):
         abort(403)
     return event
@@ -1220,7 +1225,8 @@ class CheckInApi(GuichetModelRestApi):
     base_order = ("id", "desc")
 
     def _event(self, event_id):
-        return apply_scope(db.session.query(Event), Event).filter(Event.id == event_id).one_or_none()
+        """The event in the reader's scope, read with their level on it, which the rule checks next."""
+        return staffed_event(g.user, event_id)
 
     @expose("/", methods=["POST"])
     @protect()
@@ -1275,7 +1281,7 @@ class CheckInApi(GuichetModelRestApi):
         """
         def scan():
             values = read_json({"event": int, "token": str, "nonce": str, "scanned_on": str})
-            event = _json_event(values)
+            event = _json_event(values, read=self._event)
             if event is None:
                 raise rules.EventRefused("event", gettext("Event: no such event."))
             return verdict_answer(rules.scan(g.user, event, values.get("token", ""), values.get("nonce"),
