@@ -594,3 +594,11 @@ def test_the_grid_works_on_a_phone_and_its_download_button_downloads(phone_login
     page.click("text=Effacer le filtre")
     page.wait_for_load_state()
     assert page.locator("table.guichet-certificates tbody tr").count() >= 10
+
+
+def test_the_grid_exports_what_it_shows_behind_the_same_gate(login_as):
+    answer = login_as("opsav").get("/operator/certificates/export/csv")
+    assert answer.status_code == 200
+    exported = answer.get_data(as_text=True)
+    assert "397480930_eRDV_prod" in exported and "512345678_FCI_prod" not in exported
+    assert login_as("opuser").get("/operator/certificates/export/csv").status_code == 403

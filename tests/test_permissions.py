@@ -252,6 +252,7 @@ menu_access         OperatorAccountList   Y    .    .    .    .    .    .    .  
 can_list            CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .
 can_show            CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .
 can_get_file        CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .
+can_export          CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .
 can_downloads       CertificateView       Y    .    .    .    .    .    .    .    .    Y    .    .
 can_get             CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .
 can_info            CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .

@@ -65,7 +65,7 @@ hands_out(OPERATOR_ADMIN, (OPERATOR_USER,))
 # for every operator account (the CERTIFICATES entitlement then decides); the
 # downloads' trace for the operator's admin. Publishing and deleting are the staff's.
 grant((OPERATOR_ADMIN, OPERATOR_USER),
-      grants("CertificateView", ("can_list", "can_show", "can_get_file"))
+      grants("CertificateView", ("can_list", "can_show", "can_get_file", "can_export"))
       + grants("CertificateApi", ("can_get", "can_info", "can_get_file"))
       + grants("Certificates", ("menu_access",)))
 grant(OPERATOR_ADMIN, grants("CertificateView", ("can_downloads",)))

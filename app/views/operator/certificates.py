@@ -107,9 +107,9 @@ class CertificateView(GuichetModelView):
     order_columns = ["label", "eservice.name", "environment", "expires_on", "published_on"]
     label_columns = LABELS
     base_order = ("expires_on", "asc")
-    export_formats = ()
-    base_permissions = ["can_list", "can_show", "can_add", "can_delete", "can_get_file", "can_downloads"]
-    include_route_methods = {"list", "show", "add", "delete", "get_file"}
+    base_permissions = ["can_list", "can_show", "can_add", "can_delete", "can_get_file", "can_downloads",
+                        "can_export"]
+    include_route_methods = {"list", "show", "add", "delete", "get_file", "export"}
     #: The sort menu (a phone hides the column headers): (column, direction, label).
     SORTS = [("expires_on", "asc", _l("Expiry, soonest first")), ("expires_on", "desc", _l("Expiry, latest first")),
              ("label", "asc", _l("Label, A to Z")), ("label", "desc", _l("Label, Z to A")),
@@ -176,6 +176,13 @@ class CertificateView(GuichetModelView):
                 args.update({f"_oc_{type(self).__name__}": column, f"_od_{type(self).__name__}": direction})
             return redirect(url_for(".list", **args))
         return super().list()
+
+    @expose("/export/<fmt>")
+    @has_access
+    @requires_eservice(CERTIFICATES)
+    def export(self, fmt):
+        """The grid as CSV or XLSX, behind the same gate as the grid."""
+        return super().export(fmt)
 
     def _certificate(self, pk):
         try:
