@@ -4,7 +4,7 @@ operators' region), their structures and a few existing lines, and five offers
 with their eligibility rules. Pseudo-random but the same at every load (one seed),
 written in bulk: the demo data is loaded at the start of every test session.
 
-`generate()` is also what bench/operator.py loads a million buildings with.
+`generate()` is also what bench/operator_desk.py loads a million buildings with.
 """
 import math
 import random

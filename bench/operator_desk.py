@@ -1,6 +1,7 @@
-"""Desk E, operator e-services benchmark.
+"""Desk E, operator e-services benchmark (not `bench/operator.py`: a file of that name
+in bench/ would be the standard library's `operator` for every benchmark run there).
 
-    .venv/bin/python bench/operator.py [--part all|eligibility|certificates] [--buildings N]
+    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates] [--buildings N]
                                        [--requests R] [--clients C] [--certificates N]
                                        [--database-url URL] [--skip-load]
 
@@ -44,10 +45,7 @@ from __future__ import annotations
 import os
 import sys
 
-# Run as a script, this file would be the standard library's `operator` for every module
-# importing it (argparse, random...): its folder goes to the end of the path instead.
 BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [path for path in sys.path if os.path.abspath(path or os.curdir) != BENCH] + [BENCH]
 
 import argparse  # noqa: E402
 import random  # noqa: E402
@@ -490,7 +488,7 @@ def main():
                         help="measure on the database as the last run left it (its buildings loaded)")
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
-        raise SystemExit("bench/operator.py runs on PostgreSQL")
+        raise SystemExit("bench/operator_desk.py runs on PostgreSQL")
     if args.skip_load:
         from app import create_app
 
