@@ -54,9 +54,10 @@ ENT_SUPPORT = "EntSupport"  # desk C: the support desk behind escalations
 EVENT_ADMIN = "EventAdmin"  # desk D: association board members
 OPERATOR_ADMIN = "OperatorAdmin"  # desk E: a client operator's designated admin
 OPERATOR_USER = "OperatorUser"  # desk E: a client operator's staff
+WHOLESALE_AGENT = "WholesaleAgent"  # desk E: the wholesale operator's back-office staff
 USER = "User"  # anyone with an account
 ROLE_NAMES = (ADMIN, BOOKER, VNOC, CLIENT, PROJECT_LEAD, VENDOR_AGENT, ENT_REFERENT, ENT_SUPPORT,
-              EVENT_ADMIN, OPERATOR_ADMIN, OPERATOR_USER, USER)
+              EVENT_ADMIN, OPERATOR_ADMIN, OPERATOR_USER, WHOLESALE_AGENT, USER)
 #: How people read each role (drop-downs, profiles, grids): `str(role)` is its label.
 ROLE_LABELS = {
     ADMIN: lazy_gettext("Administrator"),
@@ -70,6 +71,7 @@ ROLE_LABELS = {
     EVENT_ADMIN: lazy_gettext("Event organiser"),
     OPERATOR_ADMIN: lazy_gettext("Operator administrator"),
     OPERATOR_USER: lazy_gettext("Operator staff"),
+    WHOLESALE_AGENT: lazy_gettext("Wholesale back-office agent"),
     USER: lazy_gettext("User"),
 }
 

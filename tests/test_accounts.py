@@ -486,7 +486,8 @@ def limits_on(app, monkeypatch):
 
 
 DEMO_LOGINS = ["admin", "vnoc", "creator", "creator2", "client", "cmartin", "client2", "lead", "agent",
-               "referent", "referent2", "desk", "teacher", "student", "user", "eventadmin", "opadmin", "opuser"]
+               "referent", "referent2", "desk", "teacher", "student", "user", "eventadmin", "opadmin", "opuser",
+               "wholesale"]
 
 
 def test_an_office_of_forty_signs_in_from_one_address(limits_on):

@@ -7,261 +7,262 @@ import pytest
 
 
 ROLES = ["Admin", "VNOC", "Booker", "Client", "ProjectLead", "VendorAgent", "EntReferent",
-         "EntSupport", "EventAdmin", "OperatorAdmin", "OperatorUser", "User"]
+         "EntSupport", "EventAdmin", "OperatorAdmin", "OperatorUser", "WholesaleAgent", "User"]
 LOGIN = {"Admin": "admin", "VNOC": "vnoc", "Booker": "creator", "Client": "client", "ProjectLead": "lead",
          "VendorAgent": "agent", "EntReferent": "referent", "EntSupport": "desk", "EventAdmin": "eventadmin",
-         "OperatorAdmin": "opadmin", "OperatorUser": "opuser", "User": "user"}
+         "OperatorAdmin": "opadmin", "OperatorUser": "opuser",
+         "WholesaleAgent": "wholesale", "User": "user"}
 
-# permission        view                  Adm  VNOC Bkr  Cli  Lead Agt  Ent  Sup  Evt  Op   OpU  User
+# permission        view                  Adm  VNOC Bkr  Cli  Lead Agt  Ent  Sup  Evt  Op   OpU  Whl  User
 MATRIX = """
-can_userinfo        UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-resetmypassword     UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-userinfoedit        UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_this_form_get   ResetMyPasswordView   Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_this_form_post  ResetMyPasswordView   Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_this_form_get   UserInfoEditView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_this_form_post  UserInfoEditView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_leave           MyAccount             Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_list            NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_show            NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_export          NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-mark_read           NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_progress        ExportView            Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_status          ExportView            Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_download        ExportView            Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_list            OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .
-can_show            OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .
-can_export          OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .
-can_add             OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .
-can_edit            OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .
-can_delete          OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .
-can_list            MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .
-can_show            MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .
-can_export          MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .
-can_add             MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .
-can_edit            MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .
-can_delete          MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .
-can_get             OrganisationApi       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_info            OrganisationApi       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_post            OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .
-can_put             OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .
-can_delete          OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .
-can_get             MembershipApi         Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_info            MembershipApi         Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_post            MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .
-can_put             MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .
-can_delete          MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .
-can_download        FileView              Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
-can_list            RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
-can_show            RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
-can_export          RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
-can_add             RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
-revoke              RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .
-can_list            DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .
-can_show            DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .
-can_export          DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .
-menu_access         Delegations           Y    .    .    .    .    .    .    .    .    Y    .    .
-menu_access         DelegationLog         Y    .    .    .    .    .    .    .    .    Y    .    .
-menu_access         Organisations         Y    .    .    .    .    .    .    .    .    Y    .    .
-menu_access         Memberships           Y    .    .    .    .    .    .    .    .    Y    .    .
-menu_access         Administration        Y    .    .    .    .    .    .    .    .    Y    .    .
-can_create          Accounts              Y    .    .    .    .    .    .    .    .    Y    .    .
-menu_access         CreateAccount         Y    .    .    .    .    .    .    .    .    Y    .    .
-can_list            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_show            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_export          BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
-cancel              BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_report          BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_home            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .
-validate            BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
-refuse              BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
-can_queue           BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
-can_connections     BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
-can_connection      BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .
-can_book            BookingWizard         Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_equipment       BookingWizard         Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_list            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_show            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_export          EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_add             EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_edit            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_delete          EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_list            RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_show            RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_export          RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_calendar        RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_calendar_events RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_freebusy        RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_add             RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .
-can_edit            RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .
-can_feed            RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .
-can_get             BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_info            BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_transition      BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_get             EquipmentApi          Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_info            EquipmentApi          Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_get             RoomApi               Y    Y    Y    .    .    .    .    .    .    .    .    .
-can_info            RoomApi               Y    Y    Y    .    .    .    .    .    .    .    .    .
-menu_access         Visio                 Y    Y    Y    .    .    .    .    .    .    .    .    .
-menu_access         BookSession           Y    Y    Y    .    .    .    .    .    .    .    .    .
-menu_access         Bookings              Y    Y    Y    .    .    .    .    .    .    .    .    .
-menu_access         Equipment             Y    Y    Y    .    .    .    .    .    .    .    .    .
-menu_access         Rooms                 Y    Y    Y    .    .    .    .    .    .    .    .    .
-menu_access         UsageReport           Y    Y    Y    .    .    .    .    .    .    .    .    .
-menu_access         FreeBusy              Y    Y    Y    .    .    .    .    .    .    .    .    .
-menu_access         VnocQueue             Y    Y    .    .    .    .    .    .    .    .    .    .
-menu_access         TodayConnections      Y    Y    .    .    .    .    .    .    .    .    .    .
-can_read            Extranet              Y    .    .    Y    Y    Y    .    .    .    .    .    .
-can_write           Extranet              Y    .    .    Y    Y    Y    .    .    .    .    .    .
-can_get             ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .
-can_info            ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .
-can_transition      ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .
-can_comment         ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .
-menu_access         MyProjects            Y    .    .    Y    Y    Y    .    .    .    .    .    .
-menu_access         MyTickets             Y    .    .    Y    Y    Y    .    .    .    .    .    .
-menu_access         Ticketing             Y    .    .    Y    Y    Y    .    .    .    .    .    .
-can_list            ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_show            ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_export          ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_list            ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_show            ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_edit            ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_export          ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-assign              ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-start               ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-wait_rd             ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-ask_client          ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-lead_followup       ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-process             ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .
-menu_access         Projects              Y    .    .    .    Y    Y    .    .    .    .    .    .
-menu_access         Tickets               Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_read            TicketQueues          Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_write           TicketQueues          Y    .    .    .    Y    Y    .    .    .    .    .    .
-menu_access         TicketQueues          Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_list            CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_show            CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_export          CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_add             CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_edit            CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_delete          CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .
-menu_access         CannedAnswers         Y    .    .    .    Y    Y    .    .    .    .    .    .
-can_list            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
-can_show            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
-can_export          HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
-can_home            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
-can_requester       HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
-can_new             HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    Y
-can_reply           HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    Y
-close               HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    Y
-reopen              HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    Y
-open                HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .
-escalate            HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .
-resolve             HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .
-can_get             HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    Y
-can_info            HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    Y
-can_transition      HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    Y
-can_get             ProjectApi            Y    .    .    Y    Y    Y    .    .    .    .    .    .
-can_info            ProjectApi            Y    .    .    Y    Y    Y    .    .    .    .    .    .
-can_visibility      ProjectApi            Y    .    .    Y    .    .    .    .    .    .    .    .
-can_post            HelpRequestApi        Y    .    .    .    .    .    Y    .    .    .    .    Y
-can_comment         HelpRequestApi        Y    .    .    .    .    .    Y    .    .    .    .    Y
-can_answer          HelpRequestApi        Y    .    .    .    .    .    .    Y    .    .    .    .
-can_list            EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
-can_show            EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
-can_export          EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .
-can_list            EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .
-can_show            EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .
-can_export          EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .
-menu_access         HelpDesk              Y    .    .    .    .    .    Y    Y    .    .    .    Y
-menu_access         HelpRequests          Y    .    .    .    .    .    Y    Y    .    .    .    Y
-menu_access         NewHelpRequest        Y    .    .    .    .    .    Y    .    .    .    .    Y
-menu_access         EntApplications       Y    .    .    .    .    .    Y    .    .    .    .    .
-menu_access         EntEstablishments     Y    .    .    .    .    .    Y    .    .    .    .    .
-can_list            EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_show            EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_home            EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_book            EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_places          EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_drop            EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_answer          EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_ticket          EventView             Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_export          EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
-can_add             EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
-can_edit            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
-cancel              EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
-can_configure       EventView             Y    .    .    .    .    .    .    .    Y    .    .    .
-can_get             EventApi              Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_info            EventApi              Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_cancel          EventApi              Y    .    .    .    .    .    .    .    Y    .    .    .
-can_get             TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_info            TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_post            TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    .
-can_put             TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    .
-can_delete          TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    .
-can_get             ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_info            ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_post            ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_delete          ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_transition      ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_give            ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_validate_item   ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_list            TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_show            TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_export          TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_add             TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_edit            TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_delete          TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .
-can_list            ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
-can_show            ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
-can_export          ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
-mark_paid           ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
-oppose              ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
-can_validate_item   ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
-validate_items      ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
-can_give            ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .
-delete_prereservations ReservationView    Y    .    .    .    .    .    .    .    Y    .    .    .
-can_checkin         CheckInView           Y    .    .    .    .    .    .    .    Y    .    .    .
-can_get             CheckInApi            Y    .    .    .    .    .    .    .    Y    .    .    .
-can_info            CheckInApi            Y    .    .    .    .    .    .    .    Y    .    .    .
-can_post            CheckInApi            Y    .    .    .    .    .    .    .    Y    .    .    .
-menu_access         Events                Y    .    .    .    .    .    .    .    Y    .    .    Y
-menu_access         EventList             Y    .    .    .    .    .    .    .    Y    .    .    Y
-menu_access         MyPlaces              Y    .    .    .    .    .    .    .    Y    .    .    Y
-menu_access         TicketTypes           Y    .    .    .    .    .    .    .    Y    .    .    .
-menu_access         Reservations          Y    .    .    .    .    .    .    .    Y    .    .    .
-can_pay             PaymentGatewayView    Y    .    .    .    .    .    .    .    Y    .    .    Y
-can_list            PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .
-can_show            PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .
-can_export          PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .
-can_add             PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .
-can_list            PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .
-can_show            PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .
-can_export          PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .
-menu_access         Payments              Y    .    .    .    .    .    .    .    Y    .    .    .
-menu_access         PaymentAccounts       Y    .    .    .    .    .    .    .    Y    .    .    .
-menu_access         PaymentList           Y    .    .    .    .    .    .    .    Y    .    .    .
-can_home            OperatorView          Y    .    .    .    .    .    .    .    .    Y    Y    .
-menu_access         Operator              Y    .    .    .    .    .    .    .    .    Y    Y    .
-menu_access         OperatorHome          Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_list            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
-can_add             OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
-can_edit            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
-can_deactivate      OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
-can_delete          OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .
-menu_access         OperatorAccountList   Y    .    .    .    .    .    .    .    .    Y    .    .
-can_list            CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_show            CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_get_file        CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_export          CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_downloads       CertificateView       Y    .    .    .    .    .    .    .    .    Y    .    .
-can_get             CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_info            CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_get_file        CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .
-menu_access         Certificates          Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_search          EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_building        EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .
-menu_access         Eligibility           Y    .    .    .    .    .    .    .    .    Y    Y    .
-can_qualify         ServiceQualificationApi Y  .    .    .    .    .    .    .    .    Y    Y    .
+can_userinfo        UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+resetmypassword     UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+userinfoedit        UserDBModelView       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_this_form_get   ResetMyPasswordView   Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_this_form_post  ResetMyPasswordView   Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_this_form_get   UserInfoEditView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_this_form_post  UserInfoEditView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_leave           MyAccount             Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_list            NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_show            NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_export          NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+mark_read           NotificationView      Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_progress        ExportView            Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_status          ExportView            Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_download        ExportView            Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_list            OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_show            OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_export          OrganisationView      Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_add             OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_edit            OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_delete          OrganisationView      Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_list            MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_show            MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_export          MembershipView        Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_add             MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_edit            MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_delete          MembershipView        Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_get             OrganisationApi       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_info            OrganisationApi       Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_post            OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_put             OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_delete          OrganisationApi       Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_get             MembershipApi         Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_info            MembershipApi         Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_post            MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_put             MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_delete          MembershipApi         Y    .    .    .    .    .    .    .    .    .    .    .    .
+can_download        FileView              Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y    Y
+can_list            RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_show            RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_export          RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_add             RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .    .
+revoke              RoleGrantView         Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_list            DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_show            DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_export          DelegationLogView     Y    .    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         Delegations           Y    .    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         DelegationLog         Y    .    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         Organisations         Y    .    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         Memberships           Y    .    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         Administration        Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_create          Accounts              Y    .    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         CreateAccount         Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_list            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_show            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_export          BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+cancel              BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_report          BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_home            BookingView           Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+validate            BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .    .
+refuse              BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .    .
+can_queue           BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .    .
+can_connections     BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .    .
+can_connection      BookingView           Y    Y    .    .    .    .    .    .    .    .    .    .    .
+can_book            BookingWizard         Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_equipment       BookingWizard         Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_list            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_show            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_export          EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_add             EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_edit            EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_delete          EquipmentView         Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_list            RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_show            RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_export          RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_calendar        RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_calendar_events RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_freebusy        RoomView              Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_add             RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .    .
+can_edit            RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .    .
+can_feed            RoomView              Y    Y    .    .    .    .    .    .    .    .    .    .    .
+can_get             BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_info            BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_transition      BookingApi            Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_get             EquipmentApi          Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_info            EquipmentApi          Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_get             RoomApi               Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+can_info            RoomApi               Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         Visio                 Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         BookSession           Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         Bookings              Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         Equipment             Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         Rooms                 Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         UsageReport           Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         FreeBusy              Y    Y    Y    .    .    .    .    .    .    .    .    .    .
+menu_access         VnocQueue             Y    Y    .    .    .    .    .    .    .    .    .    .    .
+menu_access         TodayConnections      Y    Y    .    .    .    .    .    .    .    .    .    .    .
+can_read            Extranet              Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+can_write           Extranet              Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+can_get             ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+can_info            ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+can_transition      ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+can_comment         ProjectTicketApi      Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+menu_access         MyProjects            Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+menu_access         MyTickets             Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+menu_access         Ticketing             Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+can_list            ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_show            ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_export          ProjectView           Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_list            ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_show            ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_edit            ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_export          ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+assign              ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+start               ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+wait_rd             ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+ask_client          ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+lead_followup       ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+process             ProjectTicketView     Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+menu_access         Projects              Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+menu_access         Tickets               Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_read            TicketQueues          Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_write           TicketQueues          Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+menu_access         TicketQueues          Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_list            CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_show            CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_export          CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_add             CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_edit            CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_delete          CannedAnswerView      Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+menu_access         CannedAnswers         Y    .    .    .    Y    Y    .    .    .    .    .    .    .
+can_list            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+can_show            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+can_export          HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+can_home            HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+can_requester       HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+can_new             HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .    Y
+can_reply           HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+close               HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .    Y
+reopen              HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .    Y
+open                HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .    .
+escalate            HelpRequestView       Y    .    .    .    .    .    Y    .    .    .    .    .    .
+resolve             HelpRequestView       Y    .    .    .    .    .    Y    Y    .    .    .    .    .
+can_get             HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+can_info            HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+can_transition      HelpRequestApi        Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+can_get             ProjectApi            Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+can_info            ProjectApi            Y    .    .    Y    Y    Y    .    .    .    .    .    .    .
+can_visibility      ProjectApi            Y    .    .    Y    .    .    .    .    .    .    .    .    .
+can_post            HelpRequestApi        Y    .    .    .    .    .    Y    .    .    .    .    .    Y
+can_comment         HelpRequestApi        Y    .    .    .    .    .    Y    .    .    .    .    .    Y
+can_answer          HelpRequestApi        Y    .    .    .    .    .    .    Y    .    .    .    .    .
+can_list            EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .    .
+can_show            EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .    .
+can_export          EntApplicationView    Y    .    .    .    .    .    Y    .    .    .    .    .    .
+can_list            EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .    .
+can_show            EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .    .
+can_export          EntEstablishmentView  Y    .    .    .    .    .    Y    .    .    .    .    .    .
+menu_access         HelpDesk              Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+menu_access         HelpRequests          Y    .    .    .    .    .    Y    Y    .    .    .    .    Y
+menu_access         NewHelpRequest        Y    .    .    .    .    .    Y    .    .    .    .    .    Y
+menu_access         EntApplications       Y    .    .    .    .    .    Y    .    .    .    .    .    .
+menu_access         EntEstablishments     Y    .    .    .    .    .    Y    .    .    .    .    .    .
+can_list            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_show            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_home            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_book            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_places          EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_drop            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_answer          EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_ticket          EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_export          EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_add             EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_edit            EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    .
+cancel              EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_configure       EventView             Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_get             EventApi              Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_info            EventApi              Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_cancel          EventApi              Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_get             TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_info            TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_post            TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_put             TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_delete          TicketTypeApi         Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_get             ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_info            ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_post            ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_delete          ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_transition      ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_give            ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_validate_item   ReservationApi        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_list            TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_show            TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_export          TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_add             TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_edit            TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_delete          TicketTypeView        Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_list            ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_show            ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_export          ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+mark_paid           ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+oppose              ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_validate_item   ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+validate_items      ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_give            ReservationView       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+delete_prereservations ReservationView    Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_checkin         CheckInView           Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_get             CheckInApi            Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_info            CheckInApi            Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_post            CheckInApi            Y    .    .    .    .    .    .    .    Y    .    .    .    .
+menu_access         Events                Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+menu_access         EventList             Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+menu_access         MyPlaces              Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+menu_access         TicketTypes           Y    .    .    .    .    .    .    .    Y    .    .    .    .
+menu_access         Reservations          Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_pay             PaymentGatewayView    Y    .    .    .    .    .    .    .    Y    .    .    .    Y
+can_list            PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_show            PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_export          PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_add             PaymentAccountView    Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_list            PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_show            PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_export          PaymentView           Y    .    .    .    .    .    .    .    Y    .    .    .    .
+menu_access         Payments              Y    .    .    .    .    .    .    .    Y    .    .    .    .
+menu_access         PaymentAccounts       Y    .    .    .    .    .    .    .    Y    .    .    .    .
+menu_access         PaymentList           Y    .    .    .    .    .    .    .    Y    .    .    .    .
+can_home            OperatorView          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+menu_access         Operator              Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+menu_access         OperatorHome          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_list            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_add             OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_edit            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_deactivate      OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_delete          OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
+menu_access         OperatorAccountList   Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_list            CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_show            CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_get_file        CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_export          CertificateView       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_downloads       CertificateView       Y    .    .    .    .    .    .    .    .    Y    .    .    .
+can_get             CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_info            CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_get_file        CertificateApi        Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+menu_access         Certificates          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_search          EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_building        EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+menu_access         Eligibility           Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_qualify         ServiceQualificationApi Y  .    .    .    .    .    .    .    .    Y    Y    .    .
 """
 
 # Desk E's screens open to an OperatorUser only for the e-services their admin ticked

@@ -10,7 +10,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import MailState, Membership, Notification, Organisation, OrganisationKind, OutboxMail, RoleGrant, utcnow
 from ..platform import delegation
-from ..security import ADMIN, EVENT_ADMIN, OPERATOR_ADMIN, OPERATOR_USER
+from ..security import ADMIN, EVENT_ADMIN, OPERATOR_ADMIN, OPERATOR_USER, WHOLESALE_AGENT
 
 DEMO_PASSWORD = "demo1234"
 
@@ -27,6 +27,7 @@ ORGANISATIONS = [
     ("Association sportive de l'INSA", OrganisationKind.association, "Villeurbanne"),
     ("Fibre Rhône Télécom", OrganisationKind.operator, "Vénissieux"),
     ("Alpes Connect", OrganisationKind.operator, "Chambéry"),
+    ("Fibre de France Wholesale", OrganisationKind.vendor, "Paris"),
 ]
 
 # login, role, first name, last name, organisation
@@ -35,6 +36,7 @@ ACCOUNTS = [
     ("eventadmin", EVENT_ADMIN, "Hugo", "Perrin", "Bureau des élèves de Centrale Lyon"),
     ("opadmin", OPERATOR_ADMIN, "Karim", "Haddad", "Fibre Rhône Télécom"),
     ("opuser", OPERATOR_USER, "Manon", "Garcia", "Fibre Rhône Télécom"),
+    ("wholesale", WHOLESALE_AGENT, "Bastien", "Roux", "Fibre de France Wholesale"),
 ]
 
 # Feed entries (login, title, link, read) and outbox mails (login or address,

@@ -16,8 +16,10 @@ and offers, shared reference data, by whoever is entitled to eligibility.
 from flask import g, has_request_context
 from sqlalchemy import and_, exists, false, or_, select
 
-from ..extensions import db
-from ..models import (
+from ...extensions import db
+from ...models import (
+    Access,
+    Appointment,
     Building,
     BuildingLine,
     BuildingStructure,
@@ -33,9 +35,10 @@ from ..models import (
     Organisation,
     OrganisationKind,
 )
-from ..security import (
+from ...security import (
     OPERATOR_ADMIN,
     OPERATOR_USER,
+    WHOLESALE_AGENT,
     Viewer,
     grant,
     grants,
@@ -49,6 +52,10 @@ from ..security import (
 # listed and ticked but opens no Guichet screen yet.
 CERTIFICATES = "certificates"
 ELIGIBILITY = "eligibility"
+APPOINTMENTS = "e-rdv"
+ORDERS = "e-just-fibre"
+DIAGNOSTICS = "e-sav-test"
+INCIDENTS = "e-sav-signal"
 
 # Every operator account: the desk's home and the screens its entitlements open.
 USE = grants("OperatorView", ("can_home",)) + grants("Operator", ("menu_access",)) + grants(
@@ -151,6 +158,17 @@ def _request_cache(name, viewer, value=None):
     return value
 
 
+def entitled_to_any(codes, organisation_column):
+    """A row scope: the operator's rows for those entitled to one of the e-services
+    `codes` there; every row for the wholesale operator's back office, who works them."""
+    def rule(viewer: Viewer):
+        if WHOLESALE_AGENT in viewer.roles:
+            return None
+        criteria = [entitled_criterion(viewer, code, organisation_column) for code in codes]
+        return None if any(criterion is None for criterion in criteria) else or_(*criteria)
+    return rule
+
+
 def visible_certificates(viewer: Viewer):
     return entitled_criterion(viewer, CERTIFICATES, Certificate.organisation_id)
 
@@ -180,6 +198,8 @@ scope(CertificateDownload, lambda viewer: or_(
         Certificate.organisation_id.in_(list(administered_operator_ids(viewer)))))) if viewer.user_id else false())
 scope(CertificateAlert, lambda viewer: CertificateAlert.certificate_id.in_(select(Certificate.id).where(
     Certificate.organisation_id.in_(list(administered_operator_ids(viewer))))))
+scope(Appointment, entitled_to_any((APPOINTMENTS, ORDERS), Appointment.organisation_id))
+scope(Access, entitled_to_any((ORDERS, DIAGNOSTICS, INCIDENTS), Access.organisation_id))
 for _reference in (Building, BuildingStructure, BuildingLine, Offer, EligibilityRule):
     scope(_reference, eligibility_reference)
 

@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from .base import LABELS, Audited, LabelledEnum, utcnow
-from .platform import Organisation, StoredFile
+from ..base import LABELS, Audited, LabelledEnum, utcnow
+from ..platform import Organisation, StoredFile
 
 __all__ = [
     "EServiceGroup", "ESERVICE_GROUP_LABELS", "EService", "OperatorSubscription",
@@ -350,3 +350,11 @@ class EligibilityRule(Model):
     position = Column(Integer, nullable=False, default=0)
 
     offer = relationship(Offer, back_populates="rules")
+
+
+# The records of desk E's other parts, one module each.
+from . import accesses, appointments  # noqa: E402
+from .accesses import *  # noqa: E402,F401,F403
+from .appointments import *  # noqa: E402,F401,F403
+
+__all__ += accesses.__all__ + appointments.__all__
