@@ -109,10 +109,14 @@ class LockedRead:
         statement = self.build().execution_options(populate_existing=True)
         return statement, statement.with_for_update(of=self.model)
 
-    def first(self, session=None, **params):
-        """The row read (with the statement's other columns), or None."""
+    def first(self, session=None, lock=True, **params):
+        """The row read (with the statement's other columns), or None. `lock=False`
+        reads it as it stands without keeping it: for a rule that first looks whether it
+        has anything to write (most scans of a ticket find it entered) and locks only then."""
         session = session or db.session
         session.flush()
+        if not lock:
+            return session.execute(self._statements[0], params).first()
         if dialect(session) == "sqlite":
             serialise(session)
             return session.execute(self._statements[0], params).first()

@@ -1590,14 +1590,53 @@ def _entered(place, entry, replayed=False) -> ScanVerdict:
     return ScanVerdict("ok", message, place, entry, replayed=replayed)
 
 
+def _unknown_place() -> ScanVerdict:
+    return ScanVerdict("unknown", gettext("Unknown ticket: this place no longer exists."))
+
+
+def _scan_verdict(event, number, secret, nonce, scanned_on, lock):
+    """(verdict, place) of a signed scan of place `number`: the verdict is
+    None when the place may enter now. Read without a lock first: a scan that finds the
+    place entered, opposed or unpaid writes nothing and need not wait for another door's
+    scan; only one that would record the entry reads again, locked."""
+    read = SCANNED_PLACE.first(place_id=number, lock=lock)
+    place, items_missing = read if read is not None else (None, False)
+    if place is None or place.event_id != event.id:
+        return _unknown_place(), None
+    entries = db.session.scalars(_scan_entries(), {"event_id": event.id, "nonce": nonce, "place_id": place.id},
+                                 execution_options={"populate_existing": True}).all()
+    sent_before = next((entry for entry in entries if entry.nonce == nonce), None)
+    if sent_before is not None:
+        if sent_before.reservation_id != place.id:
+            raise EventRefused("nonce", gettext("Nonce: already used for another ticket."))
+        return _entered(place, sent_before, replayed=True), place
+    if place.state is OPPOSED or place.ticket_secret != secret:
+        return ScanVerdict("opposed", gettext("Revoked ticket: the place is opposed."), place), place
+    if event.cancelled:
+        return ScanVerdict("cancelled", gettext("The event is cancelled."), place), place
+    if place.state is not RESERVED:
+        return ScanVerdict("not_paid", gettext("Not paid: the place is only pre-reserved."), place), place
+    missing = db.session.scalars(select(ExtraInfo.label).where(
+        ExtraInfo.ticket_type_id == place.ticket_type_id, _no_validated_answer(place.id)).order_by(ExtraInfo.id)
+        ).all() if items_missing else None
+    if missing:
+        return ScanVerdict("items_missing", gettext("Extra items missing or not validated: %(items)s.",
+                                                    items=", ".join(missing)), place), place
+    live = next((entry for entry in entries if entry.reservation_id == place.id), None)
+    if live is not None:
+        return _already(place, live, duplicate=scanned_on is not None), place
+    return None, place
+
+
 def scan(user, event, token, nonce, scanned_on=None) -> ScanVerdict:
     """Check a ticket in at the event's door: the verdict, and the entry recorded when
     it is "ok". `nonce` names the scan (a scan sent again gets its first answer);
     `scanned_on` is given by an offline scanner syncing (when it scanned), and its scan
     of a place that had entered meanwhile is flagged a duplicate. The caller commits.
 
-    A door scans fast: the place is read and locked in one statement (with whether it
-    has items missing), its entries (the live one, the nonce's) in one more."""
+    A door scans fast: the place is read in one statement (with whether it has items
+    missing), its entries (the live one, the nonce's) in one more; a scan that would
+    record the entry reads both again under the place's lock (`_scan_verdict`)."""
     check_checkin_staff(user, event)
     nonce = _checked_nonce(nonce)
     now = utcnow()
@@ -1612,31 +1651,12 @@ def scan(user, event, token, nonce, scanned_on=None) -> ScanVerdict:
         if place is not None and place.event_id != event.id and _signed_by(place.event, token):
             return ScanVerdict("other_event", gettext("This ticket is for another event."))
         return ScanVerdict("bad_signature", gettext("Bad signature: this ticket was not issued for this event."))
-    read = SCANNED_PLACE.first(place_id=number) if known else None
-    place, items_missing = read if read is not None else (None, False)
-    if place is None or place.event_id != event.id:
-        return ScanVerdict("unknown", gettext("Unknown ticket: this place no longer exists."))
-    entries = db.session.scalars(_scan_entries(), {"event_id": event.id, "nonce": nonce, "place_id": place.id}).all()
-    sent_before = next((entry for entry in entries if entry.nonce == nonce), None)
-    if sent_before is not None:
-        if sent_before.reservation_id != place.id:
-            raise EventRefused("nonce", gettext("Nonce: already used for another ticket."))
-        return _entered(place, sent_before, replayed=True)
-    if place.state is OPPOSED or place.ticket_secret != secret:
-        return ScanVerdict("opposed", gettext("Revoked ticket: the place is opposed."), place)
-    if event.cancelled:
-        return ScanVerdict("cancelled", gettext("The event is cancelled."), place)
-    if place.state is not RESERVED:
-        return ScanVerdict("not_paid", gettext("Not paid: the place is only pre-reserved."), place)
-    missing = db.session.scalars(select(ExtraInfo.label).where(
-        ExtraInfo.ticket_type_id == place.ticket_type_id, _no_validated_answer(place.id)).order_by(ExtraInfo.id)
-        ).all() if items_missing else None
-    if missing:
-        return ScanVerdict("items_missing", gettext("Extra items missing or not validated: %(items)s.",
-                                                    items=", ".join(missing)), place)
-    live = next((entry for entry in entries if entry.reservation_id == place.id), None)
-    if live is not None:
-        return _already(place, live, duplicate=scanned_on is not None)
+    verdict, place = _scan_verdict(event, number, secret, nonce, scanned_on, lock=False) if known \
+        else (_unknown_place(), None)
+    if verdict is None:  # it would enter: decide again under the place's lock, as the winner left it
+        verdict, place = _scan_verdict(event, number, secret, nonce, scanned_on, lock=True)
+    if verdict is not None:
+        return verdict
     entry = CheckIn(event_id=event.id, reservation_id=place.id, checked_in_on=scanned_on or now, recorded_on=now,
                     by_id=user.id, nonce=nonce, offline=scanned_on is not None)
     db.session.add(entry)
