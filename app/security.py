@@ -19,12 +19,12 @@ import time
 from datetime import timedelta
 from typing import Callable, Optional
 
-from flask import current_app, g, has_request_context, request, session as flask_session
+from flask import current_app, g, has_app_context, has_request_context, request, session as flask_session
 from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityValidationError
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.sqla.models import Role, User
+from flask_appbuilder.security.sqla.models import PermissionView, Role, User
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -498,6 +498,13 @@ def _note_password_changes(session, flush_context, instances):
         session.info.setdefault("guichet_password_changed", set()).update(changed)
 
 
+def _forget_role_pairs(session, flush_context, instances):
+    """A role's permissions changed in this process: its permission checks read them again."""
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if has_app_context() and any(isinstance(item, (Role, PermissionView)) for item in changed):
+        current_app.appbuilder.sm._forget_permissions()
+
+
 def _after_password_changes(session, flush_context):
     """A new password ends the person's sessions, tokens and open set/reset links.
     Whoever changes their own password keeps the session they did it in."""
@@ -555,6 +562,7 @@ def install_session_guards(app) -> None:
     if not event.contains(Session, "before_flush", _note_password_changes):
         event.listen(Session, "before_flush", _note_password_changes)
         event.listen(Session, "after_flush", _after_password_changes)
+        event.listen(Session, "before_flush", _forget_role_pairs)
     user_logged_in.connect(_on_sign_in, app)
     app.after_request(_remember_cookie)
 
@@ -572,6 +580,7 @@ class GuichetSecurityManager(SecurityManager):
 
         for name, view in {**security_views.SECURITY_VIEWS, **accounts.SECURITY_VIEWS}.items():
             setattr(self, name, view)
+        self.role_pairs = {}  # {frozenset of role ids: (monotonic time read, frozenset of pairs)}
         super().__init__(appbuilder)
         install_session_guards(current_app._get_current_object())
 
@@ -649,31 +658,35 @@ class GuichetSecurityManager(SecurityManager):
         db.session.commit()
         g.guichet_forget = True
 
-    # -- permission checks: one query per request, not one per check --------
+    # -- permission checks: the roles' pairs read once per few seconds ---------
     #
     # FAB asks the database once per `has_access` (a list page makes 15-20 of
     # them: the view, its buttons, every menu entry). The answers are the
-    # same, read from the roles' (permission, view) pairs loaded once per
-    # request; outside a request, or after a role's permissions change, FAB's
-    # own query is used.
+    # same, read from the roles' (permission, view) pairs, which each process
+    # keeps for ROLE_PAIRS_SECONDS: an API call (a check-in scan, an eligibility
+    # check) then pays no query for its permission. A change of a role's
+    # permissions made in a process clears its copy at once (`_forget_role_pairs`,
+    # on flush); the other processes see it within ROLE_PAIRS_SECONDS. Outside a
+    # request FAB's own query is used.
+
+    ROLE_PAIRS_SECONDS = 5
 
     def _role_permission_pairs(self, role_ids):
         if not has_request_context():
             return None
-        current = request._get_current_object()
-        cache = g.get("_guichet_permissions")
-        if cache is None or cache[0] is not current:
-            cache = g._guichet_permissions = (current, {})
         key = frozenset(role_ids)
-        pairs = cache[1].get(key)
-        if pairs is None:
+        read = self.role_pairs.get(key)
+        if read is None or time.monotonic() - read[0] > self.ROLE_PAIRS_SECONDS:
             rows = self.session.execute(self._statements()["pairs"], {"role_ids": list(key)})
-            pairs = cache[1][key] = frozenset(tuple(row) for row in rows)
-        return pairs
+            read = (time.monotonic(), frozenset(tuple(row) for row in rows))
+            if len(self.role_pairs) >= self.NAVBAR_CACHE_SIZE:
+                self.role_pairs.clear()
+            self.role_pairs[key] = read
+        return read[1]
 
     def _forget_permissions(self):
+        self.role_pairs.clear()
         if has_request_context():
-            g.pop("_guichet_permissions", None)
             g.pop("_guichet_access", None)
 
     # A page asks `has_access` ~40 times (the view, its buttons, every menu

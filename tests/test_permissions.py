@@ -4,6 +4,7 @@ running app both ways (what is granted works, what is not is refused).
 Every permission not listed in MATRIX belongs to Admin alone.
 """
 import pytest
+from sqlalchemy import text
 
 
 ROLES = ["Admin", "VNOC", "Booker", "Client", "ProjectLead", "VendorAgent", "EntReferent",
@@ -377,3 +378,34 @@ def test_anonymous_visitor_is_sent_to_login(app):
     response = client.get("/organisations/list/")
     assert response.status_code == 302 and "/login/" in response.headers["Location"]
     assert client.get("/api/v1/organisation/").status_code == 401
+
+
+def test_a_permission_taken_from_a_role_is_refused_on_the_next_request(app, login_as):
+    """Permission checks read a role's pairs once per few seconds per process; a change
+    made in the process applies at once, and one made elsewhere within that time."""
+    from app.extensions import db
+
+    security = app.appbuilder.sm
+    client = login_as("user")
+    assert client.get("/notifications/list/").status_code == 200
+    with app.app_context():
+        role = security.find_role("User")
+        pair = security.find_permission_view_menu("can_list", "NotificationView")
+        ids = {"pair": pair.id, "role": role.id}
+        security.del_permission_role(role, pair)
+    try:
+        assert client.get("/notifications/list/").status_code in (302, 403)
+        with app.app_context():  # another process's change: this one's copy expires
+            db.session.execute(text("INSERT INTO ab_permission_view_role (permission_view_id, role_id) "
+                                    "VALUES (:pair, :role)"), ids)
+            db.session.commit()
+        assert client.get("/notifications/list/").status_code in (302, 403)
+        security.role_pairs.update({key: (read[0] - security.ROLE_PAIRS_SECONDS - 1, read[1])
+                                    for key, read in security.role_pairs.items()})
+        assert client.get("/notifications/list/").status_code == 200
+    finally:
+        with app.app_context():
+            role = security.find_role("User")
+            pair = security.find_permission_view_menu("can_list", "NotificationView")
+            if pair not in role.permissions:
+                security.add_permission_role(role, pair)
