@@ -466,7 +466,7 @@ def reschedule(item, slot_id, user, window_start=None, window_end=None, today=No
     APPOINTMENT_WORKFLOW.lock(item)
     if item.state not in (AppointmentState.initialised, AppointmentState.validated):
         raise AppointmentRefused(None, gettext(
-            "An appointment %(state)s cannot be rescheduled.", state=APPOINTMENT_STATE_LABELS[item.state]))
+            "An appointment %(state)s cannot be rescheduled.", state=str(APPOINTMENT_STATE_LABELS[item.state]).lower()))
     day, period = read_slot(slot_id)
     start, end = check_window(window_start or day, window_end or day, today)
     _check_slot(day, period, start, end)

@@ -615,7 +615,10 @@ class AppointmentApi(BaseApi):
                 if name is None:
                     raise ApiRefused("status", gettext("%(field)s: one of %(values)s is expected.", field="status",
                                                        values="validated, cancelled, attended, missed"))
-                rules.fire(item, name, g.user)
+                try:
+                    rules.fire(item, name, g.user)
+                except Refused as refusal:
+                    raise ApiRefused("status", refusal.message) from None
             db.session.commit()
         except Refused as refusal:
             return self._refused(refusal)
