@@ -19,7 +19,6 @@ from app.demo.operator import buildings as demo_buildings
 from app.extensions import db
 from app.models import (
     Appointment,
-    AppointmentState,
     Building,
     BuildingState,
     DayPeriod,

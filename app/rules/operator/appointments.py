@@ -59,7 +59,7 @@ from ...platform import transactions
 from ...platform.clock import local_today
 from ...platform.refusals import Refused
 from ...platform.workflow import Transition, Workflow
-from ...security import OPERATOR_ADMIN, OPERATOR_USER, WHOLESALE_AGENT, Viewer
+from ...security import WHOLESALE_AGENT, Viewer, viewer_of
 
 FIRST_DAY, LAST_DAY = 8, 26  # [D+8, D+26]
 WORKING_WEEKDAYS = (0, 1, 2, 3, 4)  # jours ouvrés: Monday to Friday
@@ -371,8 +371,6 @@ def _check_slot(day, period, start, end):
 
 
 def _own_operator(user, item) -> bool:
-    from ...security import viewer_of
-
     return item.organisation_id in operator_ids(viewer_of(user))
 
 
@@ -383,7 +381,6 @@ def _day_has_come(item, user, comment):
     return None
 
 
-OPERATOR_ROLES = (OPERATOR_ADMIN, OPERATOR_USER)
 APPOINTMENT_WORKFLOW = Workflow(
     Appointment, states=AppointmentState,
     final_states=(AppointmentState.attended, AppointmentState.missed, AppointmentState.cancelled),
