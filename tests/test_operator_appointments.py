@@ -250,6 +250,9 @@ def test_another_operator_sees_none_of_the_first_operator_s_appointments(app, ot
     client = login(app.test_client(), "rdvother")
     assert client.get(f"/operator/appointments/{demo.SEED_REFERENCE}").status_code == 404
     assert demo.SEED_REFERENCE not in client.get("/operator/appointments/").get_data(as_text=True)
+    assert demo.SEED_REFERENCE not in client.get("/operator/appointments/export/csv").get_data(as_text=True)
+    exported = login(app.test_client(), "opuser").get("/operator/appointments/export/csv?state=validated")
+    assert f"{demo.SEED_REFERENCE};Fibre Rhône Télécom;" in exported.get_data(as_text=True)
     mine = BearerClient(app, "opuser").get(f"{URL}?status=validated")
     assert demo.SEED_REFERENCE in [item["id"] for item in mine.json]
     assert mine.json[0]["relatedParty"][0]["name"] == "Fibre Rhône Télécom"

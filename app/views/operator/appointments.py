@@ -25,6 +25,7 @@ from ...models import (
     DayPeriod,
     OperationType,
 )
+from ...platform import exports
 from ...platform.clock import zone as local_zone
 from ...platform.refusals import Refused
 from ...rules.operator import appointments as rules
@@ -137,27 +138,56 @@ class AppointmentView(BaseView):
             pass
         return self._render_form(values, errors, slots, found), 409
 
+    @staticmethod
+    def _filtered(args):
+        """The grid's rows as filtered (state, reference or INSEE code), in the row scope."""
+        query = scoped_appointments()
+        state = args.get("state", "")
+        if state in AppointmentState.__members__:
+            query = query.filter(Appointment.state == AppointmentState[state])
+        typed = args.get("q", "").strip().upper()[:40]
+        if typed:
+            query = query.filter(or_(Appointment.reference.contains(typed, autoescape=True),
+                                     Appointment.insee_code == typed))
+        return query.order_by(Appointment.slot_date.desc(), Appointment.id.desc()), state, typed
+
     @expose("/")
     @has_access
     @requires_erdv
     def list(self):
         """The operator's appointments (every operator's for the wholesale side)."""
-        query = scoped_appointments()
-        state = request.args.get("state", "")
-        if state in AppointmentState.__members__:
-            query = query.filter(Appointment.state == AppointmentState[state])
-        typed = request.args.get("q", "").strip().upper()[:40]
-        if typed:
-            query = query.filter(or_(Appointment.reference.contains(typed, autoescape=True),
-                                     Appointment.insee_code == typed))
+        query, state, typed = self._filtered(request.args)
         total = query.order_by(None).with_entities(func.count(Appointment.id)).scalar()
         page = max(0, request.args.get("page", 0, type=int) or 0)
-        items = (query.order_by(Appointment.slot_date.desc(), Appointment.id.desc())
-                 .offset(page * PAGE_SIZE).limit(PAGE_SIZE).all())
+        items = query.offset(page * PAGE_SIZE).limit(PAGE_SIZE).all()
         return self.render_template(
             "operator/appointments_list.html", title=_l("My appointments"), items=items, total=total, page=page,
             pages=(total + PAGE_SIZE - 1) // PAGE_SIZE, state=state, q=typed, states=APPOINTMENT_STATE_LABELS,
-            describe=rules.describe, may_book=not is_wholesale(g.user))
+            describe=rules.describe, may_book=not is_wholesale(g.user), formats=("csv", "xlsx"))
+
+    @expose("/export/<fmt>")
+    @has_access
+    @permission_name("list")
+    @requires_erdv
+    def export(self, fmt):
+        """The grid as filtered, every row of it, as CSV or XLSX (the grid's labels)."""
+        if fmt not in ("csv", "xlsx"):
+            abort(404)
+        query, _, _ = self._filtered(request.args)
+        labels = rules.FIELD_LABELS
+        headers = [str(label) for label in (
+            _l("Reference"), _l("Operator"), labels["slot"], _l("Building id"), labels["street_number"],
+            labels["rivoli_code"], labels["insee_code"], labels["product"], labels["operation_type"],
+            labels["appointment_type"], labels["window_start"], labels["window_end"], _l("State"))]
+        rows = (self._export_row(item) for item in query.yield_per(1000))
+        return exports.rows_response("rendez-vous", headers, rows, fmt)
+
+    @staticmethod
+    def _export_row(item):
+        info = rules.describe(item)
+        return (item.reference, item.organisation.name, info["slot"], item.building.imb_id if item.building else None,
+                item.street_number, item.rivoli_code, item.insee_code, str(info["product"]), str(info["operation"]),
+                str(info["type"]), item.window_start, item.window_end, str(info["state"]))
 
     def _item(self, reference):
         item = find(reference)
