@@ -297,7 +297,12 @@ def test_the_form_lists_free_slots_takes_one_and_confirms_it(app, place):
 
 
 def test_the_building_sheet_s_link_prefills_the_address(app):
-    page = login(app.test_client(), "opuser").get("/operator/appointments/new?imb=IMB/77058/X/0218")
+    client = login(app.test_client(), "opuser")
+    with app.app_context():
+        seed = db.session.scalar(select(Building.id).where(Building.imb_id == demo_buildings.SEED_IMB))
+    sheet = html.unescape(client.get(f"/operator/eligibility/building/{seed}").get_data(as_text=True))
+    link = sheet.partition('id="book-appointment"')[0].rpartition('href="')[2].partition('"')[0]
+    page = client.get(link)
     text = page.get_data(as_text=True)
     assert 'value="0361"' in text and 'value="77058"' in text and 'value="6"' in text
 
