@@ -49,7 +49,7 @@ API clients of `opuser` ask `POST /api/v1/operator/appointment/searchTimeSlot`
 `--requests` times (after 50 to warm up): a zone at random, a window of 3 to 18 days
 within [D+8, D+26], a preferred day or moment one time in four. Prints
 `slot_search_ms_p50` / `_p95` (target p95 < 50), `slot_search_without_free_slot` and
-`slot_search_errors` (answers other than 200).
+`slot_search_errors` (answers other than 201).
 """
 from __future__ import annotations
 
@@ -611,8 +611,8 @@ def slots_bench(app, args):
                 if counted:
                     with lock:
                         timings.append(elapsed)
-                        errors += status != 200
-                        empty += status == 200 and not answer["availableTimeSlot"]
+                        errors += status != 201
+                        empty += status == 201 and not answer["availableTimeSlot"]
 
         queue.reverse()  # pop() takes the warm-up first
         threads = [threading.Thread(target=client) for _ in range(args.clients)]

@@ -112,7 +112,7 @@ def body(day_from, day_to, **extra):
 
 
 def slot_ids(response):
-    assert response.status_code == 200, response.json
+    assert response.status_code == 201, response.json
     return [slot["id"] for slot in response.json["availableTimeSlot"]]
 
 

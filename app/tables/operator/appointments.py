@@ -4,7 +4,9 @@ An operator books a technician's visit to its end customer's address before it o
 a Just Fibre access; the appointment's `reference` is what the order's first step asks
 for (app.rules.operator.orders checks it against the address). States follow TM
 Forum's TMF646 Appointment: initialised (slot taken, not yet confirmed) → validated →
-attended / missed / cancelled.
+attended / missed / cancelled. The technicians' capacity per zone and half-day is the
+setting APPOINTMENT_SLOTS_PER_PERIOD, except where `TechnicianCapacity` (the planning's
+calendar) says otherwise.
 """
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext

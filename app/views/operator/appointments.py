@@ -425,8 +425,8 @@ class AppointmentApi(BaseApi):
                           properties: {startDateTime: {type: string, format: date},
                                        endDateTime: {type: string, format: date}}
           responses:
-            200:
-              description: The free slots, soonest first
+            201:
+              description: The search, done at once (not stored) - its free slots, soonest first
               content:
                 application/json:
                   schema:
@@ -454,7 +454,7 @@ class AppointmentApi(BaseApi):
             slots = rules.slots_for(found)
         except Refused as refusal:
             return self._refused(refusal)
-        return self.response(200, status="created", relatedPlace={"id": found.building.imb_id, "zone": found.zone},
+        return self.response(201, status="created", relatedPlace={"id": found.building.imb_id, "zone": found.zone},
                              availableTimeSlot=[slot_json(slot) for slot in slots], **{"@type": "SearchTimeSlot"})
 
     @expose("/appointment", methods=["POST"])
