@@ -453,6 +453,10 @@ def slot_text(item) -> str:
     return f"{format_date(item.slot_date, 'short')} {DAY_PERIOD_LABELS[item.slot_period]}"
 
 
+def window_text(item) -> str:
+    return f"{format_date(item.window_start, 'short')} – {format_date(item.window_end, 'short')}"
+
+
 def fire(item, name, user, comment="") -> None:
     APPOINTMENT_WORKFLOW.fire(item, name, user, comment)
 
@@ -470,10 +474,13 @@ def reschedule(item, slot_id, user, window_start=None, window_end=None, today=No
     if (day, period) == (item.slot_date, item.slot_period):
         _refuse("slot", gettext("the appointment is already in this slot."))
     _claim(item.zone, day, period)
-    before = slot_text(item)
+    before, window_before = slot_text(item), window_text(item)
     item.slot_date, item.slot_period, item.window_start, item.window_end = day, period, start, end
     db.session.flush()
-    APPOINTMENT_WORKFLOW.record(item, "reschedule", user, changes=[("slot", before, slot_text(item))])
+    changes = [("slot", before, slot_text(item))]
+    if window_text(item) != window_before:
+        changes.append(("window", window_before, window_text(item)))
+    APPOINTMENT_WORKFLOW.record(item, "reschedule", user, changes=changes)
     return item
 
 
