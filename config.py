@@ -203,3 +203,7 @@ class Config:
     # The service qualification API (TMF645): calls per account, in the `limits`
     # notation, counted in RATELIMIT_STORAGE_URI (Redis when REDIS_URL is set).
     ELIGIBILITY_API_RATE_LIMIT = env("ELIGIBILITY_API_RATE_LIMIT", "600 per minute")
+    # Desk E, e-RDV (app/rules/operator/appointments.py): the technicians' appointments
+    # one zone (a département) takes per half-day, where the capacity calendar
+    # (TechnicianCapacity) says nothing else.
+    APPOINTMENT_SLOTS_PER_PERIOD = env("APPOINTMENT_SLOTS_PER_PERIOD", 4, int)

@@ -1,8 +1,9 @@
 """Desk E, operator e-services benchmark (not `bench/operator.py`: a file of that name
 in bench/ would be the standard library's `operator` for every benchmark run there).
 
-    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates] [--buildings N]
+    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates|slots] [--buildings N]
                                        [--requests R] [--clients C] [--certificates N]
+                                       [--slot-days D] [--appointments N]
                                        [--database-url URL] [--skip-load]
 
 Part `eligibility`: builds the schema in its own PostgreSQL database (default
@@ -39,6 +40,16 @@ two threads (`cert_concurrent_sweep_s`, the slower of the two). Prints
 reader), `cert_alerts_week_later`, and `cert_duplicate_alerts`: the (certificate,
 threshold) pairs sent more than once, counted in the alert table and in the outbox
 (mails beyond one per reader of each alert sent), which must be 0.
+
+Part `slots` (e-RDV): 100 technicians' zones (the départements), each with one
+building and a capacity calendar of `--slot-days` days (default 60; both half-days,
+10 to 25 slots each), filled by about `--appointments` appointments (default 200,000;
+5 % cancelled, some slots full), written with COPY (`slot_load_s`). Then `--clients`
+API clients of `opuser` ask `POST /api/v1/operator/appointment/searchTimeSlot`
+`--requests` times (after 50 to warm up): a zone at random, a window of 3 to 18 days
+within [D+8, D+26], a preferred day or moment one time in four. Prints
+`slot_search_ms_p50` / `_p95` (target p95 < 50), `slot_search_without_free_slot` and
+`slot_search_errors` (answers other than 201).
 """
 from __future__ import annotations
 
@@ -470,8 +481,160 @@ def certificates_bench(app, args):
     print(f"cert_duplicate_alerts: {duplicates(app)}")
 
 
+# ---------------------------------------------------------------------------
+# e-RDV: free slots over a national capacity calendar
+# ---------------------------------------------------------------------------
+
+SLOT_URL = "/api/v1/operator/appointment/searchTimeSlot"
+SLOT_ZONES = DEPARTMENTS + ["2A", "2B", "971", "972", "973", "974"]  # 100 zones
+
+
+def load_slots(app, days, appointments, seed=646):
+    """One building per zone (INSEE <zone>001 or 97x01, street B001, number 1), the
+    capacity calendar of every zone for `days` days from today (both half-days, 10 to
+    25 technicians' slots each) and about `appointments` appointments filling it (5 %
+    cancelled), written with COPY; the bench's rows of a previous run replaced."""
+    import psycopg
+
+    from app.demo.operator.accounts import FIBRE
+    from app.extensions import db
+    from app.models import Organisation
+    from app.platform.clock import local_today
+
+    rng = random.Random(seed)
+    with app.app_context():
+        today = local_today()
+        operator_id = db.session.scalar(select(Organisation.id).where(Organisation.name == FIBRE))
+        url = db.engine.url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    began = time.perf_counter()
+    with psycopg.connect(url) as connection:
+        connection.execute("DELETE FROM appointment WHERE reference LIKE 'BENCH-%%'")
+        connection.execute("DELETE FROM technician_capacity WHERE zone = ANY(%s)", (SLOT_ZONES,))
+        connection.execute("DELETE FROM building WHERE imb_id LIKE 'IMB/BENCH/%%'")
+        with connection.cursor().copy(
+                "COPY building (imb_id, state, street_number, street_name, postcode, commune, insee_code, "
+                "rivoli_code, address_key, x_l93, y_l93, longitude, latitude, dwellings) FROM STDIN") as copy:
+            for zone in SLOT_ZONES:
+                copy.write_row((f"IMB/BENCH/{zone}", "available", 1, "RUE DU BANC D'ESSAI", f"{zone[:2]}000",
+                                f"BANC {zone}", slot_insee(zone), "B001", f"1 rue du banc d essai {zone}",
+                                650000.0, 6860000.0, 2.5, 48.8, 1))
+        buildings = dict(connection.execute(
+            "SELECT insee_code, id FROM building WHERE imb_id LIKE 'IMB/BENCH/%%'").fetchall())
+        slots = [(zone, today + timedelta(days=offset), period, rng.randint(10, 25))
+                 for zone in SLOT_ZONES for offset in range(days) for period in ("morning", "afternoon")]
+        fill = appointments / sum(capacity for *_, capacity in slots)
+        number, now = 0, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        with connection.cursor().copy("COPY technician_capacity (zone, day, period, slots) FROM STDIN") as copy:
+            for row in slots:
+                copy.write_row(row)
+        with connection.cursor().copy(
+                "COPY appointment (reference, organisation_id, building_id, street_number, rivoli_code, insee_code, "
+                "product, operation_type, appointment_type, window_start, window_end, zone, slot_date, slot_period, "
+                "state, created_on, changed_on) FROM STDIN") as copy:
+            for zone, day, period, capacity in slots:
+                insee = slot_insee(zone)
+                for _ in range(min(capacity, round(capacity * fill * rng.uniform(0.6, 1.4)))):
+                    number += 1
+                    state = "cancelled" if rng.random() < 0.05 else "validated"
+                    copy.write_row((f"BENCH-{number:07d}", operator_id, buildings[insee], 1, "B001", insee,
+                                    "just_fibre", "building", "standard", day, day, zone, day, period, state, now,
+                                    now))
+        connection.execute("ANALYZE appointment")
+        connection.execute("ANALYZE technician_capacity")
+    return len(slots), number, time.perf_counter() - began
+
+
+def slot_insee(zone) -> str:
+    """The bench's commune of a zone: 01001…, 2A001, 97101 overseas."""
+    return f"{zone}01" if len(zone) == 3 else f"{zone}001"
+
+
+def slot_requests(app, requests, seed=8):
+    """`requests` searchTimeSlot bodies: a zone drawn at random, a window within
+    [D+8, D+26] of 3 to 18 days (both ends working days), a preferred day or moment
+    one time in four."""
+    from app.rules.operator import appointments as rules
+
+    rng = random.Random(seed)
+    with app.app_context():
+        first, last = rules.bounds()
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    days = [day for day in days if rules.is_working_day(day)]
+    work = []
+    for _ in range(requests):
+        zone = rng.choice(SLOT_ZONES)
+        start = rng.choice(days[:-2])
+        end = rng.choice([day for day in days if 3 <= (day - start).days <= 18] or [days[-1]])
+        body = {"relatedPlace": {"streetNr": "1", "rivoliCode": "B001", "inseeCode": slot_insee(zone)},
+                "product": "just_fibre", "operationType": "building",
+                "requestedTimeSlot": {"validFor": {"startDateTime": start.isoformat(), "endDateTime": end.isoformat()}}}
+        if rng.random() < 0.25:
+            body["preferredMoment"] = rng.choice(["morning", "afternoon"])
+        if rng.random() < 0.25:
+            body["preferredDay"] = rng.choice(["monday", "tuesday", "wednesday", "thursday", "friday"])
+        work.append(body)
+    return work
+
+
+def slots_bench(app, args):
+    from app.extensions import db
+
+    if not args.skip_load:
+        capacity, appointments, load_s = load_slots(app, args.slot_days, args.appointments)
+        print(f"slot_zones: {len(SLOT_ZONES)}")
+        print(f"slot_capacity_rows: {capacity}")
+        print(f"slot_appointments: {appointments}")
+        print(f"slot_load_s: {load_s:.1f}")
+    work = slot_requests(app, args.requests)
+    with app.app_context():
+        db.engine.dispose()
+    server = LiveServer(args.database_url, args.processes, args.threads)
+    failed, timings, errors, empty = False, [], 0, 0
+    try:
+        status, answer = server.request("POST", "/api/v1/security/login", {
+            "username": "opuser", "password": "demo1234", "provider": "db"})
+        assert status == 200, answer
+        headers = {"Authorization": f"Bearer {answer['access_token']}"}
+        queue, lock = [(False, body) for body in work[:50]] + [(True, body) for body in work], threading.Lock()
+
+        def client():
+            nonlocal errors, empty
+            connection = server.connection()
+            while True:
+                with lock:
+                    if not queue:
+                        break
+                    counted, body = queue.pop()
+                began = time.perf_counter()
+                status, answer = server.request("POST", SLOT_URL, body, headers, connection)
+                elapsed = (time.perf_counter() - began) * 1000
+                if counted:
+                    with lock:
+                        timings.append(elapsed)
+                        errors += status != 201
+                        empty += status == 201 and not answer["availableTimeSlot"]
+
+        queue.reverse()  # pop() takes the warm-up first
+        threads = [threading.Thread(target=client) for _ in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        timings.sort()
+        print(f"slot_search_clients: {args.clients} (server: {args.processes} processes x {args.threads} threads)")
+        print(f"slot_search_ms_p50: {statistics.median(timings):.1f}")
+        print(f"slot_search_ms_p95: {percentile(timings, 95):.1f}")
+        print(f"slot_search_without_free_slot: {empty} / {len(timings)}")
+        print(f"slot_search_errors: {errors}")
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        server.stop(show_log=failed or errors > 0)
+
+
 #: The bench's parts, in the order `--part all` runs them.
-PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench}
+PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench, "slots": slots_bench}
 
 
 def main():
@@ -483,6 +646,8 @@ def main():
     parser.add_argument("--processes", type=int, default=2, help="worker processes, as `make run` serves with")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     parser.add_argument("--certificates", type=int, default=100000)
+    parser.add_argument("--slot-days", type=int, default=60, help="days of every zone's capacity calendar")
+    parser.add_argument("--appointments", type=int, default=200000, help="appointments filling it")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--skip-load", action="store_true",
                         help="measure on the database as the last run left it (its buildings loaded)")

@@ -9,6 +9,7 @@ serves it."""
 import os
 import re
 from collections import Counter
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -47,6 +48,7 @@ def unlinked_pages(app):
     building sheet, as opuser)."""
     from app.extensions import db
     from app.models import Building, Event, OperatorAccount
+    from app.rules.operator import appointments as appointment_rules
 
     from .helpers import user
 
@@ -54,6 +56,7 @@ def unlinked_pages(app):
         gala = db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar()
         account = db.session.query(OperatorAccount.id).filter_by(user_id=user("opuser").id).scalar()
         seed_building = db.session.query(Building.id).filter_by(imb_id="IMB/77058/X/0218").scalar()
+        rdv_end = appointment_rules.first_working_day(appointment_rules.bounds()[0] + timedelta(days=3))
     return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
             "checker": [f"/events/checkin/{gala}"], "admin": ["/operator/certificates/add"],
             "opadmin": ["/operator/accounts/new"] + [f"/operator/accounts/{account}/{page}"
@@ -62,7 +65,11 @@ def unlinked_pages(app):
             "opuser": ["/operator/eligibility/?mode=address&address=6+rue+Etienne+Ganneron+Bussy-Saint-Georges",
                        "/operator/eligibility/?mode=point&x=678771.23&y=6860548.07&projection=lambert93&radius=80",
                        "/operator/eligibility/?mode=point&x=678771.23&y=abc&projection=lambert93",
-                       f"/operator/eligibility/building/{seed_building}"]}
+                       f"/operator/eligibility/building/{seed_building}",
+                       # e-RDV: the form with its free slots, a refused field, an appointment's page.
+                       f"/operator/appointments/new?imb=IMB/77058/X/0218&operation_type=building&window_end={rdv_end}",
+                       "/operator/appointments/new?imb=IMB/77058/X/0218&operation_type=building&window_end=31/02/2026",
+                       "/operator/appointments/RDV-DEMO-0001"]}
 
 
 @pytest.fixture(scope="module")

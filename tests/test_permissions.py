@@ -243,7 +243,7 @@ menu_access         Payments              Y    .    .    .    .    .    .    .  
 menu_access         PaymentAccounts       Y    .    .    .    .    .    .    .    Y    .    .    .    .
 menu_access         PaymentList           Y    .    .    .    .    .    .    .    Y    .    .    .    .
 can_home            OperatorView          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
-menu_access         Operator              Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+menu_access         Operator              Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 menu_access         OperatorHome          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
 can_list            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
 can_add             OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
@@ -264,6 +264,15 @@ can_search          EligibilityView       Y    .    .    .    .    .    .    .  
 can_building        EligibilityView       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
 menu_access         Eligibility           Y    .    .    .    .    .    .    .    .    Y    Y    .    .
 can_qualify         ServiceQualificationApi Y  .    .    .    .    .    .    .    .    Y    Y    .    .
+can_list            AppointmentView       Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_book            AppointmentView       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_show            AppointmentView       Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_act             AppointmentView       Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+menu_access         Appointments          Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_search          AppointmentApi        Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_post            AppointmentApi        Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_get             AppointmentApi        Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_patch           AppointmentApi        Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 """
 
 # Desk E's screens open to an OperatorUser only for the e-services their admin ticked

@@ -209,3 +209,15 @@ for _reference in (Building, BuildingStructure, BuildingLine, Offer, Eligibility
 
 #: may_see_certificate(user, certificate): the certificate's operator admin or a ticked account.
 may_see_certificate = row_predicate(Certificate, visible_certificates)
+
+# --- e-RDV, technician appointments (app/views/operator/appointments.py) -------------
+# The form, the slots, the appointments' grid and page and the TMF646 API for every
+# operator account (the APPOINTMENTS entitlement then decides); the wholesale side
+# reads every operator's appointments and marks them attended or missed (row scope:
+# `entitled_to_any` above).
+APPOINTMENTS_USE = grants("AppointmentView", ("can_list", "can_book", "can_show", "can_act")) + grants(
+    "Appointments", ("menu_access",)) + grants("AppointmentApi", ("can_search", "can_post", "can_get", "can_patch"))
+grant((OPERATOR_ADMIN, OPERATOR_USER), APPOINTMENTS_USE)
+grant(WHOLESALE_AGENT, grants("AppointmentView", ("can_list", "can_show", "can_act")) + grants(
+    "Appointments", ("menu_access",)) + grants("AppointmentApi", ("can_get", "can_patch")) + grants(
+    "Operator", ("menu_access",)))

@@ -4,11 +4,13 @@ An operator books a technician's visit to its end customer's address before it o
 a Just Fibre access; the appointment's `reference` is what the order's first step asks
 for (app.rules.operator.orders checks it against the address). States follow TM
 Forum's TMF646 Appointment: initialised (slot taken, not yet confirmed) → validated →
-attended / missed / cancelled.
+attended / missed / cancelled. The technicians' capacity per zone and half-day is the
+setting APPOINTMENT_SLOTS_PER_PERIOD, except where `TechnicianCapacity` (the planning's
+calendar) says otherwise.
 """
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext
-from sqlalchemy import Column, Date, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import Column, Date, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 
 from ..base import LABELS, Audited, LabelledEnum, state_column
@@ -16,7 +18,7 @@ from ..platform import Organisation
 from . import Building
 
 __all__ = ["AppointmentState", "APPOINTMENT_STATE_LABELS", "OperationType", "OPERATION_TYPE_LABELS",
-           "DayPeriod", "DAY_PERIOD_LABELS", "Appointment"]
+           "DayPeriod", "DAY_PERIOD_LABELS", "Appointment", "TechnicianCapacity"]
 
 
 class AppointmentState(LabelledEnum):
@@ -109,3 +111,21 @@ class Appointment(Audited, Model):
 
     def __str__(self):
         return self.reference
+
+
+class TechnicianCapacity(Model):
+    """The technicians' capacity of one zone on one day and half-day, where it differs
+    from the setting APPOINTMENT_SLOTS_PER_PERIOD (a day off, a reinforced team): the
+    planning's calendar of exceptions. `slots` 0 closes the half-day."""
+
+    __tablename__ = "technician_capacity"
+    __table_args__ = (UniqueConstraint("zone", "day", "period", name="uq_technician_capacity_slot"),)
+
+    id = Column(Integer, primary_key=True)
+    zone = Column(String(10), nullable=False)
+    day = Column(Date, nullable=False)
+    period = Column(Enum(DayPeriod, native_enum=False, length=10, name="capacity_period"), nullable=False)
+    slots = Column(Integer, nullable=False)
+
+    def __str__(self):
+        return f"{self.zone} {self.day} {self.period.value}: {self.slots}"

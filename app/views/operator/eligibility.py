@@ -16,7 +16,7 @@ from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from ...access.operator import ELIGIBILITY
+from ...access.operator import APPOINTMENTS, ELIGIBILITY, is_entitled
 from ...extensions import db
 from ...models import Building
 from ...platform import exports
@@ -132,7 +132,9 @@ class EligibilityView(BaseView):
             "operator/building_sheet.html", title=gettext("Building details: %(imb)s", imb=building.imb_id),
             building=building, verdicts=rules.verdicts(building, rules.offers()),
             connectable=rules.is_connectable(building), street_line=street_line(building),
-            markers=map_markers([found]), map=map_settings(), formats=("csv", "xlsx"))
+            markers=map_markers([found]), map=map_settings(), formats=("csv", "xlsx"),
+            appointment_url=url_for("AppointmentView.new", imb=building.imb_id)
+            if is_entitled(g.user, APPOINTMENTS) else None)
 
     @expose("/building/<int:pk>/export/<fmt>")
     @has_access
