@@ -203,3 +203,8 @@ class Config:
     # The service qualification API (TMF645): calls per account, in the `limits`
     # notation, counted in RATELIMIT_STORAGE_URI (Redis when REDIS_URL is set).
     ELIGIBILITY_API_RATE_LIMIT = env("ELIGIBILITY_API_RATE_LIMIT", "600 per minute")
+    # Desk E, e-SAV Test (app/rules/operator/diagnostics.py): where diagnostics come
+    # from ("simulation", the network simulator, is the one shipped) and how long their
+    # results stay listed before the sweep deletes them.
+    OPERATOR_DIAGNOSTIC_PROVIDER = env("OPERATOR_DIAGNOSTIC_PROVIDER", "simulation")
+    DIAGNOSTIC_KEEP_HOURS = env("DIAGNOSTIC_KEEP_HOURS", 48, int)

@@ -4,7 +4,7 @@ accounts and their e-services (`accounts`), "Mes certificats numériques"
 (`eligibility`)."""
 from flask_babel import lazy_gettext as _l
 
-from . import accounts, certificates, eligibility
+from . import accounts, aftersales, certificates, eligibility
 from .common import DESK, OperatorView
 
 
@@ -15,3 +15,4 @@ def register(appbuilder):
     accounts.register(appbuilder)
     certificates.register(appbuilder)
     eligibility.register(appbuilder)
+    aftersales.register(appbuilder)
