@@ -258,8 +258,9 @@ def new_reference(moment) -> str:
 
 def file(user, access, values: dict, upload=None) -> Incident:
     """File an incident or a port 25 request on `access` (one the person may see):
-    checked, its latest diagnostics attached, its deadline set, the filer mailed."""
-    read = read_form(values)
+    checked, its latest diagnostics attached, its deadline set, the filer mailed. The
+    faulty service is the access's offer unless the filer names it."""
+    read = read_form({**values, "faulty_service": values.get("faulty_service") or access.offer_label})
     if not access.active:
         raise IncidentRefused(None, gettext("Access %(id)s is closed: nothing can be filed on it.",
                                             id=access.prestation_id))
@@ -278,7 +279,8 @@ def file(user, access, values: dict, upload=None) -> Incident:
     if upload is not None and getattr(upload, "filename", None):
         files.save_upload(upload, incident, user, field_label=LABELS["attachment"])
     WORKFLOW.record(incident, "file", user, comment=read["forcing_reason"])
-    notifications.notify(*_message(incident, "operator/incident_filed"))
+    recipients, template, context, path = _message(incident, "operator/incident_filed")
+    notifications.notify(recipients, template, context, link=path)
     return incident
 
 
