@@ -207,3 +207,8 @@ class Config:
     # one zone (a département) takes per half-day, where the capacity calendar
     # (TechnicianCapacity) says nothing else.
     APPOINTMENT_SLOTS_PER_PERIOD = env("APPOINTMENT_SLOTS_PER_PERIOD", 4, int)
+    # Desk E, e-SAV Test (app/rules/operator/diagnostics.py): where diagnostics come
+    # from ("simulation", the network simulator, is the one shipped) and how long their
+    # results stay listed before the sweep deletes them.
+    OPERATOR_DIAGNOSTIC_PROVIDER = env("OPERATOR_DIAGNOSTIC_PROVIDER", "simulation")
+    DIAGNOSTIC_KEEP_HOURS = env("DIAGNOSTIC_KEEP_HOURS", 48, int)

@@ -221,3 +221,22 @@ grant((OPERATOR_ADMIN, OPERATOR_USER), APPOINTMENTS_USE)
 grant(WHOLESALE_AGENT, grants("AppointmentView", ("can_list", "can_show", "can_act")) + grants(
     "Appointments", ("menu_access",)) + grants("AppointmentApi", ("can_get", "can_patch")) + grants(
     "Operator", ("menu_access",)))
+# After-sales (e-SAV Test, e-SAV Signalisation): the operator's accounts entitled to
+# them test their accesses and file incidents; the wholesale back office sees every
+# operator's and moves the incidents (app/rules/operator/incidents.py decides who may
+# fire what). A diagnostic is seen with its access; an incident by its operator's
+# accounts entitled to e-SAV Signalisation.
+from ...models import Diagnostic, Incident  # noqa: E402
+
+INCIDENT_READ = (grants("IncidentView", ("can_list", "can_show", "can_export", "can_get_file"))
+                 + grants("Incidents", ("menu_access",)) + grants("TroubleTicketApi", ("can_get", "can_patch")))
+grant((OPERATOR_ADMIN, OPERATOR_USER, WHOLESALE_AGENT),
+      INCIDENT_READ + grants("DiagnosticsView", ("can_search", "can_run", "can_result"))
+      + grants("Diagnostics", ("menu_access",)))
+grant((OPERATOR_ADMIN, OPERATOR_USER),
+      grants("IncidentView", ("can_new", "answer", "close", "reopen", "cancel"))
+      + grants("TroubleTicketApi", ("can_post",)))
+grant(WHOLESALE_AGENT, grants("IncidentView", ("take", "ask_filer", "hold", "resume", "resolve", "reject"))
+      + grants("Operator", ("menu_access",)))
+scope(Diagnostic, entitled_to_any((DIAGNOSTICS, INCIDENTS), Diagnostic.organisation_id))
+scope(Incident, entitled_to_any((INCIDENTS,), Incident.organisation_id))

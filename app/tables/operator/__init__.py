@@ -358,3 +358,7 @@ from .accesses import *  # noqa: E402,F401,F403
 from .appointments import *  # noqa: E402,F401,F403
 
 __all__ += accesses.__all__ + appointments.__all__
+from . import aftersales  # noqa: E402
+from .aftersales import *  # noqa: E402,F401,F403
+
+__all__ += aftersales.__all__

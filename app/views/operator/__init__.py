@@ -4,7 +4,7 @@ accounts and their e-services (`accounts`), "Mes certificats numériques"
 (`eligibility`)."""
 from flask_babel import lazy_gettext as _l
 
-from . import accounts, appointments, certificates, eligibility
+from . import accounts, aftersales, appointments, certificates, eligibility
 from .common import DESK, OperatorView
 
 
@@ -16,3 +16,4 @@ def register(appbuilder):
     certificates.register(appbuilder)
     eligibility.register(appbuilder)
     appointments.register(appbuilder)
+    aftersales.register(appbuilder)
