@@ -205,3 +205,20 @@ for _reference in (Building, BuildingStructure, BuildingLine, Offer, Eligibility
 
 #: may_see_certificate(user, certificate): the certificate's operator admin or a ticked account.
 may_see_certificate = row_predicate(Certificate, visible_certificates)
+
+# -- e-Just Fibre orders (app/views/operator/orders.py) --
+# The operator's accounts order (the wizard, "Échanger la box", "Résilier", the API's
+# POST), follow and cancel their orders; the wholesale back office moves every order
+# through its workflow. Rows: the operator's, for those entitled to e-Just Fibre; all of
+# them for the back office (entitled_to_any).
+from ...models import Order  # noqa: E402
+
+ORDER_TRANSITIONS = ("complete", "fail", "reschedule", "resume", "await_box", "box_returned", "cancel")
+ORDER_READ = grants("OrderView", ("can_list", "can_show", "can_dashboard")) + grants(
+    "ProductOrderApi", ("can_get",)) + grants("Orders", ("menu_access",)) + grants("OrderDashboard", ("menu_access",))
+grant((OPERATOR_ADMIN, OPERATOR_USER), ORDER_READ + grants(
+    "OrderView", ("can_new", "can_exchange", "can_terminate", "cancel")) + grants(
+    "ProductOrderApi", ("can_post", "can_patch", "can_cancel")) + grants("NewOrder", ("menu_access",)))
+grant(WHOLESALE_AGENT, ORDER_READ + grants("OrderView", ORDER_TRANSITIONS) + grants(
+    "ProductOrderApi", ("can_patch",)) + grants("Operator", ("menu_access",)))
+scope(Order, entitled_to_any((ORDERS,), Order.organisation_id))

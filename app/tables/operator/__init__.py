@@ -358,3 +358,7 @@ from .accesses import *  # noqa: E402,F401,F403
 from .appointments import *  # noqa: E402,F401,F403
 
 __all__ += accesses.__all__ + appointments.__all__
+from . import orders  # noqa: E402
+from .orders import *  # noqa: E402,F401,F403
+
+__all__ += orders.__all__

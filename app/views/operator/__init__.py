@@ -5,6 +5,7 @@ accounts and their e-services (`accounts`), "Mes certificats numériques"
 from flask_babel import lazy_gettext as _l
 
 from . import accounts, certificates, eligibility
+from . import orders
 from .common import DESK, OperatorView
 
 
@@ -15,3 +16,4 @@ def register(appbuilder):
     accounts.register(appbuilder)
     certificates.register(appbuilder)
     eligibility.register(appbuilder)
+    orders.register(appbuilder)
