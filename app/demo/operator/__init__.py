@@ -1,9 +1,11 @@
 """Desk E's demo data: the two operators' subscriptions, accounts and entitlements
 (`accounts`), their certificates, about 2,000 buildings with offers."""
 from . import accounts, buildings, certificates
+from . import orders
 
 
 def load():
     yield from accounts.load()
     yield from certificates.load()
     yield from buildings.load()
+    yield from orders.load()
