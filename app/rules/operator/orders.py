@@ -246,7 +246,7 @@ def create_order(user, draft) -> Order:
     order = Order(operator_reference=draft["operator_reference"].strip(), organisation_id=organisation.id,
                   order_type=OrderType.creation, state=OrderState.in_progress, building_id=read["building"].id,
                   line_id=read["line"].id if read["line"] else None, appointment_id=read["appointment"].id,
-                  offer_id=read["offer"].id, gtr_option=read["gtr_option"],
+                  offer_id=read["offer"].id, gtr_option=read["gtr_option"], created_by_id=user.id,
                   **{name: read[name] for name in ("delivery_to_installation", "delivery_name", "delivery_street",
                                                     "delivery_postcode", "delivery_city")})
     _numbered(order, "JF", "reference")
@@ -290,7 +290,7 @@ def file_follow_up(user, order, order_type) -> Order:
     follow_up = Order(operator_reference=order.operator_reference, organisation_id=access.organisation_id,
                       order_type=order_type, state=OrderState.in_progress, building_id=access.building_id,
                       line_id=access.line_id, offer_id=access.offer_id, gtr_option=access.gtr_option,
-                      delivery_to_installation=True, access_id=access.id)
+                      delivery_to_installation=True, access_id=access.id, created_by_id=user.id)
     _numbered(follow_up, "JF", "reference")
     ORDER_WORKFLOW.record(follow_up, "created", user)
     return follow_up

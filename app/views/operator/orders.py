@@ -103,12 +103,16 @@ class OrderView(WorkflowModelView):
         return super().list()
 
     def _order(self, pk):
-        item = self.datamodel.get(pk, self._base_filters)
+        try:
+            number = int(pk)
+        except (TypeError, ValueError):
+            number = 0
+        item = self.datamodel.get(number, self._base_filters) if 0 < number < 2 ** 31 else None
         if item is None:
             abort(404)
         return item
 
-    @expose("/show/<int:pk>", methods=["GET"])
+    @expose("/show/<pk>", methods=["GET"])
     @has_access
     @orders_gate
     def show(self, pk):
