@@ -46,7 +46,7 @@ def unlinked_pages(app):
     the publication of a certificate, as platform staff; eligibility's results and
     building sheet, as opuser)."""
     from app.extensions import db
-    from app.models import Building, Event, OperatorAccount
+    from app.models import Building, Event, OperatorAccount, Order
 
     from .helpers import user
 
@@ -54,6 +54,7 @@ def unlinked_pages(app):
         gala = db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar()
         account = db.session.query(OperatorAccount.id).filter_by(user_id=user("opuser").id).scalar()
         seed_building = db.session.query(Building.id).filter_by(imb_id="IMB/77058/X/0218").scalar()
+        first_order = db.session.query(db.func.min(Order.id)).scalar()
     return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
             "checker": [f"/events/checkin/{gala}"], "admin": ["/operator/certificates/add"],
             "opadmin": ["/operator/accounts/new"] + [f"/operator/accounts/{account}/{page}"
@@ -62,7 +63,9 @@ def unlinked_pages(app):
             "opuser": ["/operator/eligibility/?mode=address&address=6+rue+Etienne+Ganneron+Bussy-Saint-Georges",
                        "/operator/eligibility/?mode=point&x=678771.23&y=6860548.07&projection=lambert93&radius=80",
                        "/operator/eligibility/?mode=point&x=678771.23&y=abc&projection=lambert93",
-                       f"/operator/eligibility/building/{seed_building}"]}
+                       f"/operator/eligibility/building/{seed_building}",
+                       # e-Just Fibre: the wizard's first step from the building sheet, an order's page.
+                       "/operator/orders/new?imb=IMB/77058/X/0218", f"/operator/orders/show/{first_order}"]}
 
 
 @pytest.fixture(scope="module")
