@@ -110,14 +110,6 @@ def ordering_operator(user) -> Organisation:
     return operator
 
 
-def may_order(user) -> bool:
-    try:
-        ordering_operator(user)
-    except OrderRefused:
-        return False
-    return True
-
-
 # ---------------------------------------------------------------------------
 # The wizard's steps
 # ---------------------------------------------------------------------------

@@ -69,6 +69,7 @@ class Order(Audited, Model):
         # The dashboard's GROUP BY reads this index alone (an index-only scan).
         Index("ix_operator_order_dashboard", "organisation_id", "order_type", "state"),
         Index("ix_operator_order_access", "access_id"),
+        Index("ix_operator_order_appointment", "appointment_id"),  # one order per appointment
     )
 
     id = Column(Integer, primary_key=True)

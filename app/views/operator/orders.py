@@ -247,7 +247,8 @@ class OrderView(WorkflowModelView):
                  "rows": [{"c": [{"v": str(label)}] + [{"v": counts.get((kind, state), 0)} for state in columns]}
                           for kind, label, _ in rows]}
         return self.render_template("operator/orders_dashboard.html", title=_l("Dashboard"), rows=rows,
-                                    chart=chart, may_order=rules.may_order(g.user))
+                                    chart=chart, may_order=self.appbuilder.sm.has_access(
+                                        "can_new", self.class_permission_name))
 
 
 # ---------------------------------------------------------------------------
