@@ -135,6 +135,10 @@ def fire(app, pk, name, username="ops"):
 def test_the_wizard_orders_with_the_gtr_option_and_previous_keeps_everything(app, opuser):
     values = draft(app, gtr_option="1", delivery="other", delivery_name="Jeanne Martin",
                    delivery_street="3 rue des Lilas", delivery_postcode="77600", delivery_city="Bussy")
+    with app.app_context():
+        seed = db.session.scalar(select(Building.id).where(Building.imb_id == SEED_IMB))
+    sheet = text(opuser.get(f"/operator/eligibility/building/{seed}"))
+    assert f"/operator/orders/new?imb={SEED_IMB}" in sheet  # "Commander Just Fibre" from the sheet
     response = opuser.get(f"/operator/orders/new?imb={SEED_IMB}", follow_redirects=True)
     assert f'value="{SEED_IMB}"' in text(response)  # prefilled from the building sheet
     response = walk(opuser, values)
