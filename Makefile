@@ -58,7 +58,7 @@ demo-data: migrate
 serve:
 	@echo ""
 	@echo "Guichet is served at http://$(HOST):$(PORT)/"
-	@echo "Demo logins (password demo1234): admin vnoc creator creator2 client cmartin client2 lead agent referent referent2 desk teacher student user eventadmin clubadmin checker etudiant etudiant2 insa externe opadmin opuser opsav wholesale"
+	@echo "Demo logins (password demo1234): admin vnoc creator creator2 client cmartin client2 lead agent referent referent2 desk teacher student user eventadmin clubadmin checker etudiant etudiant2 insa externe opadmin opuser opsav wholesale ops"
 	@echo ""
 	@# With REDIS_URL, jobs go to RQ: an RQ worker and the cron scheduler run beside gunicorn.
 	@if [ -n "$$REDIS_URL" ]; then \

@@ -727,15 +727,15 @@ class LiveServer:
         os.unlink(self.log.name)
 
 
-def sign_in(server, auth):
-    """The headers of a request of `checker`: the scanner page's session cookie (the login
-    form, with its CSRF token), or a bearer token of the API."""
+def sign_in(server, auth, username="checker"):
+    """The headers of a request of `username` (the scanner's `checker`): the session
+    cookie of the login form (with its CSRF token), or a bearer token of the API."""
     import re
     from http.cookies import SimpleCookie
 
     if auth == "token":
         status, answer = server.request("POST", "/api/v1/security/login", {
-            "username": "checker", "password": "demo1234", "provider": "db"})
+            "username": username, "password": "demo1234", "provider": "db"})
         assert status == 200, answer
         return {"Authorization": f"Bearer {answer['access_token']}"}
     connection = server.connection()
@@ -746,7 +746,7 @@ def sign_in(server, auth):
         cookies = {name: morsel.value for header in response.headers.get_all("Set-Cookie") or []
                    for name, morsel in SimpleCookie(header).items()}
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-        body = f"username=checker&password=demo1234&csrf_token={token}"
+        body = f"username={username}&password=demo1234&csrf_token={token}"
         connection.request("POST", "/login/", body=body, headers={
             "Content-Type": "application/x-www-form-urlencoded",
             "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())})

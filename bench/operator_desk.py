@@ -1,9 +1,9 @@
 """Desk E, operator e-services benchmark (not `bench/operator.py`: a file of that name
 in bench/ would be the standard library's `operator` for every benchmark run there).
 
-    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates|slots] [--buildings N]
-                                       [--requests R] [--clients C] [--certificates N]
-                                       [--slot-days D] [--appointments N]
+    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates|slots|dashboard|orders]
+                                       [--buildings N] [--requests R] [--clients C] [--certificates N]
+                                       [--slot-days D] [--appointments N] [--orders N] [--order-requests N]
                                        [--database-url URL] [--skip-load]
 
 Part `eligibility`: builds the schema in its own PostgreSQL database (default
@@ -50,6 +50,20 @@ API clients of `opuser` ask `POST /api/v1/operator/appointment/searchTimeSlot`
 within [D+8, D+26], a preferred day or moment one time in four. Prints
 `slot_search_ms_p50` / `_p95` (target p95 < 50), `slot_search_without_free_slot` and
 `slot_search_errors` (answers other than 201).
+Part `dashboard`: `--orders` orders (default 1,000,000; those a previous run left
+count) of 100 operators, as many each (Fibre Rhône Télécom one of them), every type and state,
+written with COPY then VACUUM ANALYZE. Prints `dashboard_index_only` (the dashboard's
+GROUP BY for that operator read from its index alone, EXPLAIN says), then, the app
+served as above, `--requests` GETs of the dashboard page ("Tableau de bord") as
+`opuser` (an OperatorUser of Fibre Rhône Télécom, signed in through the login form):
+`dashboard_ms_p50` / `_p95` (target p95 < 30) and `dashboard_orders_counted`; and
+the same as `ops` (the wholesale back office, who counts every order):
+`dashboard_wholesale_ms_p50` / `_p95`.
+
+Part `orders`: `--order-requests` validated e-RDV appointments at the seed's building,
+then as many creation orders through TMF622 (`POST /api/v1/operator/productOrder`,
+with the wizard's checks) from `--clients` threads with `opuser`'s bearer token:
+`order_create_ms_p50` / `_p95` and `order_create_errors`.
 """
 from __future__ import annotations
 
@@ -590,6 +604,151 @@ def slots_bench(app, args):
         db.engine.dispose()
     server = LiveServer(args.database_url, args.processes, args.threads)
     failed, timings, errors, empty = False, [], 0, 0
+# e-Just Fibre: the dashboard over a million orders, and orders through TMF622
+# ---------------------------------------------------------------------------
+
+ORDER_COLUMNS = ("reference", "operator_reference", "organisation_id", "order_type", "state", "building_id",
+                 "offer_id", "gtr_option", "delivery_to_installation", "created_on", "changed_on")
+ORDER_OPERATORS = 100  # the million orders' operators, the demo's Fibre Rhône Télécom one of them
+FIBRE = "Fibre Rhône Télécom"
+
+
+def load_orders(url, count, seed=622):
+    """COPY `count` orders spread evenly over ORDER_OPERATORS operators (Fibre Rhône
+    Télécom, the bench's OperatorUser's, one of them), every type and state of the
+    dashboard, on the demo's buildings; then VACUUM ANALYZE, so that the dashboard's
+    GROUP BY is an index-only scan. Returns (orders, seconds)."""
+    import psycopg
+
+    from app.rules.operator.orders import ORDER_TYPE_STATES
+
+    rng = random.Random(seed)
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    began = time.perf_counter()
+    cells = [(kind.value, state.value) for kind, states in ORDER_TYPE_STATES.items() for state in states]
+    weights = [30 if kind == "creation" else 5 for kind, _ in cells]
+    with psycopg.connect(plain) as connection:
+        fibre = connection.execute("SELECT id FROM organisation WHERE name = %s", (FIBRE,)).fetchone()[0]
+        others = [row[0] for row in connection.execute(
+            "SELECT id FROM organisation WHERE name LIKE %s ORDER BY id", ("Bench operator %",)).fetchall()]
+        for number in range(len(others), ORDER_OPERATORS - 1):
+            others.append(connection.execute(
+                "INSERT INTO organisation (name, kind, city, active, created_on, changed_on) "
+                "VALUES (%s, 'operator', 'Lyon', true, now(), now()) RETURNING id",
+                (f"Bench operator {number:03d}",)).fetchone()[0])
+        operators = [fibre, *others]
+        buildings = [row[0] for row in connection.execute("SELECT id FROM building ORDER BY id LIMIT 2000")]
+        offer = connection.execute("SELECT id FROM offer WHERE code = 'just-fibre'").fetchone()[0]
+        first = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM operator_order").fetchone()[0]
+        now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        with connection.cursor() as cursor:
+            with cursor.copy(f"COPY operator_order ({', '.join(ORDER_COLUMNS)}) FROM STDIN") as copy:
+                for offset in range(count):
+                    kind, state = rng.choices(cells, weights)[0]
+                    operator = operators[offset % len(operators)]
+                    copy.write_row((f"BN{first + offset:010d}", f"B-{offset}", operator, kind, state,
+                                    buildings[offset % len(buildings)], offer, offset % 3 == 0, True, now, now))
+        connection.execute("SELECT setval(pg_get_serial_sequence('operator_order', 'id'), "
+                           "(SELECT max(id) FROM operator_order))")
+        connection.commit()
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE operator_order")
+    return count, time.perf_counter() - began
+
+
+def dashboard_plan(url, operator_ids):
+    """The dashboard query's plan as PostgreSQL runs it for those operators."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        rows = connection.execute(
+            "EXPLAIN SELECT order_type, state, count(*) FROM operator_order WHERE organisation_id = ANY(%s) "
+            "GROUP BY order_type, state", (list(operator_ids),)).fetchall()
+    return "\n".join(row[0] for row in rows)
+
+
+def timed_pages(server, path, headers, requests):
+    """GET `path` `requests` times on one kept-alive connection: sorted ms and the last page."""
+    connection, timings, page = server.connection(), [], ""
+    for _ in range(requests):
+        began = time.perf_counter()
+        status, page = server.request("GET", path, None, headers, connection)
+        timings.append((time.perf_counter() - began) * 1000)
+        assert status == 200, (status, str(page)[:500])
+    connection.close()
+    return sorted(timings), page
+
+
+def dashboard_bench(app, args):
+    import re
+
+    from events import sign_in
+
+    from app.extensions import db
+    from app.models import Order, Organisation
+
+    with app.app_context():
+        fibre = db.session.query(Organisation.id).filter_by(name=FIBRE).scalar()
+        have = db.session.query(func.count(Order.id)).scalar()
+        db.engine.dispose()
+    if have < args.orders:
+        loaded, seconds = load_orders(args.database_url, args.orders - have)
+        print(f"orders_loaded: {loaded} (COPY and VACUUM ANALYZE in {seconds:.0f} s)")
+    with app.app_context():
+        total = db.session.query(func.count(Order.id)).scalar()
+        mine = db.session.query(func.count(Order.id)).filter(Order.organisation_id == fibre).scalar()
+        db.engine.dispose()
+    print(f"orders: {total} ({mine} of the OperatorUser's operator)")
+    plan = dashboard_plan(args.database_url, [fibre])
+    print(f"dashboard_index_only: {'yes' if 'Index Only Scan' in plan else 'no'}")
+    server = LiveServer(args.database_url, args.processes, args.threads)
+    failed = False
+    try:
+        path = "/operator/orders/dashboard"
+        for username, key in (("opuser", "dashboard"), ("ops", "dashboard_wholesale")):
+            headers = sign_in(server, "session", username)
+            timed_pages(server, path, headers, 20)  # the workers' imports, connections, caches
+            timings, page = timed_pages(server, path, headers, args.requests)
+            counts = sum(int(number) for number in re.findall(r'class="orders-count"[^>]*>(\d+)<', page))
+            print(f"{key}_ms_p50: {statistics.median(timings):.1f}")
+            print(f"{key}_ms_p95: {percentile(timings, 95):.1f}")
+            print(f"{key}_orders_counted: {counts}")
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        server.stop(show_log=failed)
+
+
+def order_appointments(app, count):
+    """`count` validated e-RDV appointments of Fibre Rhône Télécom at the seed's building,
+    one per order to create (an appointment carries one order)."""
+    from app.demo.operator.buildings import SEED_IMB
+    from app.extensions import db
+    from app.models import Appointment, Building, Organisation
+
+    tag = f"RDV-B{int(time.time()) % 100000:05d}"
+    with app.app_context():
+        fibre = db.session.query(Organisation.id).filter_by(name=FIBRE).scalar()
+        building = db.session.query(Building).filter_by(imb_id=SEED_IMB).one()
+        day = date.today() + timedelta(days=12)
+        db.session.execute(insert(Appointment), [{
+            "reference": f"{tag}-{number:06d}", "organisation_id": fibre, "building_id": building.id,
+            "street_number": building.street_number, "rivoli_code": building.rivoli_code, "insee_code": building.insee_code,
+            "product": "just_fibre", "operation_type": "short", "appointment_type": "standard",
+            "window_start": day, "window_end": day + timedelta(days=5), "zone": "77", "slot_date": day,
+            "slot_period": "morning", "state": "validated"} for number in range(count)])
+        db.session.commit()
+        db.engine.dispose()
+    return [f"{tag}-{number:06d}" for number in range(count)]
+
+
+def orders_bench(app, args):
+    from app.demo.operator.buildings import SEED_IMB
+
+    references = order_appointments(app, args.order_requests + 20)
+    server = LiveServer(args.database_url, args.processes, args.threads)
+    failed, errors = False, 0
     try:
         status, answer = server.request("POST", "/api/v1/security/login", {
             "username": "opuser", "password": "demo1234", "provider": "db"})
@@ -599,6 +758,14 @@ def slots_bench(app, args):
 
         def client():
             nonlocal errors, empty
+        queue, lock, timings = list(enumerate(references)), threading.Lock(), []
+
+        def body(number, reference):
+            return {"externalId": f"BENCH-{number:06d}", "productOrderItem": [{
+                "productOffering": {"id": "just-fibre"}, "gtrOption": number % 2 == 0,
+                "appointment": {"id": reference}, "product": {"place": [{"id": SEED_IMB}]}}]}
+
+        def client(results):
             connection = server.connection()
             while True:
                 with lock:
@@ -616,6 +783,19 @@ def slots_bench(app, args):
 
         queue.reverse()  # pop() takes the warm-up first
         threads = [threading.Thread(target=client) for _ in range(args.clients)]
+                    number, reference = queue.pop()
+                began = time.perf_counter()
+                status, _ = server.request("POST", "/api/v1/operator/productOrder", body(number, reference), headers,
+                                           connection)
+                results.append(((time.perf_counter() - began) * 1000, status))
+            connection.close()
+
+        warm = []
+        queue, rest = queue[:20], queue[20:]
+        client(warm)
+        queue = rest
+        results = []
+        threads = [threading.Thread(target=client, args=(results,)) for _ in range(args.clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -626,6 +806,12 @@ def slots_bench(app, args):
         print(f"slot_search_ms_p95: {percentile(timings, 95):.1f}")
         print(f"slot_search_without_free_slot: {empty} / {len(timings)}")
         print(f"slot_search_errors: {errors}")
+        timings = sorted(ms for ms, _ in results)
+        errors = sum(1 for _, status in results if status != 201)
+        print(f"order_create_clients: {args.clients}")
+        print(f"order_create_ms_p50: {statistics.median(timings):.1f}")
+        print(f"order_create_ms_p95: {percentile(timings, 95):.1f}")
+        print(f"order_create_errors: {errors} / {len(results)}")
     except BaseException:
         failed = True
         raise
@@ -634,7 +820,8 @@ def slots_bench(app, args):
 
 
 #: The bench's parts, in the order `--part all` runs them.
-PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench, "slots": slots_bench}
+PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench, "slots": slots_bench,
+         "dashboard": dashboard_bench, "orders": orders_bench}
 
 
 def main():
@@ -648,6 +835,8 @@ def main():
     parser.add_argument("--certificates", type=int, default=100000)
     parser.add_argument("--slot-days", type=int, default=60, help="days of every zone's capacity calendar")
     parser.add_argument("--appointments", type=int, default=200000, help="appointments filling it")
+    parser.add_argument("--orders", type=int, default=1_000_000, help="orders the dashboard counts")
+    parser.add_argument("--order-requests", type=int, default=500, help="orders created through the API")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--skip-load", action="store_true",
                         help="measure on the database as the last run left it (its buildings loaded)")

@@ -47,7 +47,7 @@ def unlinked_pages(app):
     the publication of a certificate, as platform staff; eligibility's results and
     building sheet, as opuser)."""
     from app.extensions import db
-    from app.models import Building, Event, OperatorAccount
+    from app.models import Building, Event, OperatorAccount, Order
     from app.rules.operator import appointments as appointment_rules
 
     from .helpers import user
@@ -57,6 +57,7 @@ def unlinked_pages(app):
         account = db.session.query(OperatorAccount.id).filter_by(user_id=user("opuser").id).scalar()
         seed_building = db.session.query(Building.id).filter_by(imb_id="IMB/77058/X/0218").scalar()
         rdv_end = appointment_rules.first_working_day(appointment_rules.bounds()[0] + timedelta(days=3))
+        first_order = db.session.query(db.func.min(Order.id)).scalar()
     return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
             "checker": [f"/events/checkin/{gala}"], "admin": ["/operator/certificates/add"],
             "opadmin": ["/operator/accounts/new"] + [f"/operator/accounts/{account}/{page}"
@@ -69,7 +70,9 @@ def unlinked_pages(app):
                        # e-RDV: the form with its free slots, a refused field, an appointment's page.
                        f"/operator/appointments/new?imb=IMB/77058/X/0218&operation_type=building&window_end={rdv_end}",
                        "/operator/appointments/new?imb=IMB/77058/X/0218&operation_type=building&window_end=31/02/2026",
-                       "/operator/appointments/RDV-DEMO-0001"]}
+                       "/operator/appointments/RDV-DEMO-0001",
+                       # e-Just Fibre: the wizard's first step from the building sheet, an order's page.
+                       "/operator/orders/new?imb=IMB/77058/X/0218", f"/operator/orders/show/{first_order}"]}
 
 
 @pytest.fixture(scope="module")

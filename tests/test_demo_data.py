@@ -16,7 +16,7 @@ from .helpers import DEMO_PASSWORD, user
 
 LOGINS = ["admin", "vnoc", "creator", "creator2", "client", "cmartin", "client2", "lead", "agent", "eventadmin",
           "referent", "referent2", "teacher", "student", "desk", "opadmin", "opuser", "user", "clubadmin", "checker",
-          "etudiant", "etudiant2", "insa", "externe", "opsav", "wholesale"]
+          "etudiant", "etudiant2", "insa", "externe", "opsav", "wholesale", "ops"]
 
 
 @pytest.mark.parametrize("username", LOGINS)
@@ -68,7 +68,7 @@ def test_each_account_holds_its_role(app):
                 "client": "Client", "cmartin": "Client", "client2": "Client", "lead": "ProjectLead",
                 "agent": "VendorAgent", "eventadmin": "EventAdmin", "referent": "EntReferent",
                 "referent2": "EntReferent", "desk": "EntSupport", "opadmin": "OperatorAdmin",
-                "opuser": "OperatorUser", "opsav": "OperatorUser", "wholesale": "WholesaleAgent", "teacher": "User", "student": "User", "user": "User"}
+                "opuser": "OperatorUser", "opsav": "OperatorUser", "wholesale": "WholesaleAgent", "ops": "WholesaleAgent", "teacher": "User", "student": "User", "user": "User"}
     with app.app_context():
         for login, role in expected.items():
             assert [r.name for r in user(login).roles] == [role]

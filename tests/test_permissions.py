@@ -273,6 +273,26 @@ can_search          AppointmentApi        Y    .    .    .    .    .    .    .  
 can_post            AppointmentApi        Y    .    .    .    .    .    .    .    .    Y    Y    .    .
 can_get             AppointmentApi        Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 can_patch           AppointmentApi        Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_list            OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_show            OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_dashboard       OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_new             OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_exchange        OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_terminate       OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+cancel              OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+complete            OrderView             Y    .    .    .    .    .    .    .    .    .    .    Y    .
+fail                OrderView             Y    .    .    .    .    .    .    .    .    .    .    Y    .
+reschedule          OrderView             Y    .    .    .    .    .    .    .    .    .    .    Y    .
+resume              OrderView             Y    .    .    .    .    .    .    .    .    .    .    Y    .
+await_box           OrderView             Y    .    .    .    .    .    .    .    .    .    .    Y    .
+box_returned        OrderView             Y    .    .    .    .    .    .    .    .    .    .    Y    .
+can_get             ProductOrderApi       Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_post            ProductOrderApi       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_patch           ProductOrderApi       Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_cancel          ProductOrderApi       Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+menu_access         OrderDashboard        Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+menu_access         Orders                Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+menu_access         NewOrder              Y    .    .    .    .    .    .    .    .    Y    Y    .    .
 """
 
 # Desk E's screens open to an OperatorUser only for the e-services their admin ticked

@@ -37,6 +37,7 @@ ACCOUNTS = [
     ("opadmin", OPERATOR_ADMIN, "Karim", "Haddad", "Fibre Rhône Télécom"),
     ("opuser", OPERATOR_USER, "Manon", "Garcia", "Fibre Rhône Télécom"),
     ("wholesale", WHOLESALE_AGENT, "Bastien", "Roux", "Fibre de France Wholesale"),
+    ("ops", WHOLESALE_AGENT, "Sophie", "Lemaire", "Fibre de France Wholesale"),
 ]
 
 # Feed entries (login, title, link, read) and outbox mails (login or address,

@@ -26,13 +26,16 @@ from ...models import (
     Certificate,
     CertificateAlert,
     CertificateDownload,
+    Diagnostic,
     EligibilityRule,
     Entitlement,
     EService,
+    Incident,
     Membership,
     Offer,
     OperatorAccount,
     OperatorSubscription,
+    Order,
     Organisation,
     OrganisationKind,
 )
@@ -221,13 +224,12 @@ grant((OPERATOR_ADMIN, OPERATOR_USER), APPOINTMENTS_USE)
 grant(WHOLESALE_AGENT, grants("AppointmentView", ("can_list", "can_show", "can_act")) + grants(
     "Appointments", ("menu_access",)) + grants("AppointmentApi", ("can_get", "can_patch")) + grants(
     "Operator", ("menu_access",)))
+
 # After-sales (e-SAV Test, e-SAV Signalisation): the operator's accounts entitled to
 # them test their accesses and file incidents; the wholesale back office sees every
 # operator's and moves the incidents (app/rules/operator/incidents.py decides who may
 # fire what). A diagnostic is seen with its access; an incident by its operator's
 # accounts entitled to e-SAV Signalisation.
-from ...models import Diagnostic, Incident  # noqa: E402
-
 INCIDENT_READ = (grants("IncidentView", ("can_list", "can_show", "can_export", "can_get_file"))
                  + grants("Incidents", ("menu_access",)) + grants("TroubleTicketApi", ("can_get", "can_patch")))
 grant((OPERATOR_ADMIN, OPERATOR_USER, WHOLESALE_AGENT),
@@ -240,3 +242,18 @@ grant(WHOLESALE_AGENT, grants("IncidentView", ("take", "ask_filer", "hold", "res
       + grants("Operator", ("menu_access",)))
 scope(Diagnostic, entitled_to_any((DIAGNOSTICS, INCIDENTS), Diagnostic.organisation_id))
 scope(Incident, entitled_to_any((INCIDENTS,), Incident.organisation_id))
+
+# -- e-Just Fibre orders (app/views/operator/orders.py) --
+# The operator's accounts order (the wizard, "Échanger la box", "Résilier", the API's
+# POST), follow and cancel their orders; the wholesale back office moves every order
+# through its workflow. Rows: the operator's, for those entitled to e-Just Fibre; all of
+# them for the back office (entitled_to_any).
+ORDER_TRANSITIONS = ("complete", "fail", "reschedule", "resume", "await_box", "box_returned", "cancel")
+ORDER_READ = grants("OrderView", ("can_list", "can_show", "can_dashboard")) + grants(
+    "ProductOrderApi", ("can_get",)) + grants("Orders", ("menu_access",)) + grants("OrderDashboard", ("menu_access",))
+grant((OPERATOR_ADMIN, OPERATOR_USER), ORDER_READ + grants(
+    "OrderView", ("can_new", "can_exchange", "can_terminate", "cancel")) + grants(
+    "ProductOrderApi", ("can_post", "can_patch", "can_cancel")) + grants("NewOrder", ("menu_access",)))
+grant(WHOLESALE_AGENT, ORDER_READ + grants("OrderView", ORDER_TRANSITIONS) + grants(
+    "ProductOrderApi", ("can_patch",)) + grants("Operator", ("menu_access",)))
+scope(Order, entitled_to_any((ORDERS,), Order.organisation_id))

@@ -353,12 +353,10 @@ class EligibilityRule(Model):
 
 
 # The records of desk E's other parts, one module each.
-from . import accesses, appointments  # noqa: E402
+from . import accesses, aftersales, appointments, orders  # noqa: E402
 from .accesses import *  # noqa: E402,F401,F403
-from .appointments import *  # noqa: E402,F401,F403
-
-__all__ += accesses.__all__ + appointments.__all__
-from . import aftersales  # noqa: E402
 from .aftersales import *  # noqa: E402,F401,F403
+from .appointments import *  # noqa: E402,F401,F403
+from .orders import *  # noqa: E402,F401,F403
 
-__all__ += aftersales.__all__
+__all__ += accesses.__all__ + appointments.__all__ + aftersales.__all__ + orders.__all__

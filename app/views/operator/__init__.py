@@ -4,7 +4,7 @@ accounts and their e-services (`accounts`), "Mes certificats numériques"
 (`eligibility`)."""
 from flask_babel import lazy_gettext as _l
 
-from . import accounts, aftersales, appointments, certificates, eligibility
+from . import accounts, aftersales, appointments, certificates, eligibility, orders
 from .common import DESK, OperatorView
 
 
@@ -17,3 +17,4 @@ def register(appbuilder):
     eligibility.register(appbuilder)
     appointments.register(appbuilder)
     aftersales.register(appbuilder)
+    orders.register(appbuilder)

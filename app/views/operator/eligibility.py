@@ -16,7 +16,8 @@ from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from ...access.operator import APPOINTMENTS, ELIGIBILITY, is_entitled
+from ...access import operator as access
+from ...access.operator import APPOINTMENTS, ELIGIBILITY, ORDERS, is_entitled
 from ...extensions import db
 from ...models import Building
 from ...platform import exports
@@ -134,7 +135,8 @@ class EligibilityView(BaseView):
             connectable=rules.is_connectable(building), street_line=street_line(building),
             markers=map_markers([found]), map=map_settings(), formats=("csv", "xlsx"),
             appointment_url=url_for("AppointmentView.new", imb=building.imb_id)
-            if is_entitled(g.user, APPOINTMENTS) else None)
+            if is_entitled(g.user, APPOINTMENTS) else None,
+            order_url=url_for("OrderView.new", imb=building.imb_id) if connectable_for_orders(building) else None)
 
     @expose("/building/<int:pk>/export/<fmt>")
     @has_access
@@ -148,6 +150,13 @@ class EligibilityView(BaseView):
         building = self._building(pk)
         headers, rows = building_table(building)
         return exports.rows_response(building.imb_id.replace("/", "-"), headers, rows, fmt)
+
+
+def connectable_for_orders(building) -> bool:
+    """Whether the sheet offers to order at this building: it is connectable and the
+    person may order (the e-Just Fibre wizard, which takes the building from here)."""
+    return (rules.is_connectable(building) and access.is_entitled(g.user, ORDERS)
+            and current_app.appbuilder.sm.has_access("can_new", "OrderView"))
 
 
 def building_table(building):
