@@ -12,6 +12,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name, pr
 from flask_babel import gettext, lazy_gettext as _l
 from marshmallow import Schema, fields
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 
 from ...access.operator import APPOINTMENTS
 from ...extensions import db
@@ -149,6 +150,7 @@ class AppointmentView(BaseView):
         if typed:
             query = query.filter(or_(Appointment.reference.contains(typed, autoescape=True),
                                      Appointment.insee_code == typed))
+        query = query.options(joinedload(Appointment.organisation), joinedload(Appointment.building))
         return query.order_by(Appointment.slot_date.desc(), Appointment.id.desc()), state, typed
 
     @expose("/")
@@ -230,7 +232,7 @@ class AppointmentView(BaseView):
     @requires_erdv
     def reschedule(self, reference):
         item = self._item(reference)
-        with Attempt(done=_l("Appointment rescheduled: same reference.")) as attempt:
+        with Attempt(done=_l("Appointment rescheduled: same reference.")):
             rules.reschedule(item, request.form.get("slot"),
                              g.user, rules.read_day(request.form.get("window_start"), "window_start"),
                              rules.read_day(request.form.get("window_end"), "window_end"))
@@ -553,7 +555,8 @@ class AppointmentApi(BaseApi):
             return self.response_400(message={"limit": [gettext(
                 "%(field)s: a number from 1 to 500 is expected (offset 0 or more).", field="limit")]})
         total = query.order_by(None).with_entities(func.count(Appointment.id)).scalar()
-        items = query.order_by(Appointment.slot_date.desc(), Appointment.id.desc()).offset(offset).limit(limit).all()
+        items = (query.options(joinedload(Appointment.organisation), joinedload(Appointment.building))
+                 .order_by(Appointment.slot_date.desc(), Appointment.id.desc()).offset(offset).limit(limit).all())
         response = jsonify([appointment_json(item) for item in items])
         response.headers["X-Total-Count"] = str(total)
         return response
