@@ -36,7 +36,7 @@ from ...platform.clock import local_today
 from ...platform.refusals import Refused
 from ...platform.workflow import Transition, Workflow
 from ...security import OPERATOR_ADMIN, OPERATOR_USER, WHOLESALE_AGENT, role_names
-from . import eligibility
+from . import appointments, eligibility
 
 #: The dashboard as the seed draws it: each type's row and its columns, in order.
 ORDER_TYPE_STATES = {
@@ -123,22 +123,20 @@ def active_lines(building) -> list:
     return [line for line in building.lines if line.active] if building is not None else []
 
 
-def appointment_problem(reference, organisation, building):
-    """Why the appointment `reference` cannot carry this order, or None: it must be the
-    operator's, validated, at this building and not carry another order already."""
-    appointment = db.session.scalars(select(Appointment).where(Appointment.reference == reference)).first()
-    if appointment is None or appointment.organisation_id != organisation.id:
-        return gettext("no appointment of your operator has this reference in e-RDV."), None
-    if appointment.state != AppointmentState.validated:
-        return gettext("this appointment is %(state)s, not validated.", state=str(appointment.state).lower()), None
-    if building is not None and appointment.building_id != building.id:
-        return gettext("this appointment is at another address than the building %(imb)s.",
-                       imb=building.imb_id), None
+def order_appointment(reference, organisation, building):
+    """The appointment `reference` carrying this order: e-RDV's rule
+    (`appointments.appointment_for_order`: the operator's, validated, at this building),
+    and not carrying another order already."""
+    try:
+        appointment = appointments.appointment_for_order(reference, organisation, building)
+    except appointments.AppointmentRefused as refusal:
+        raise OrderRefused(refusal.field, refusal.message) from None
     used = db.session.scalar(select(Order.reference).where(
         Order.appointment_id == appointment.id, Order.state != OrderState.cancelled))
     if used:
-        return gettext("this appointment already carries the order %(reference)s.", reference=used), None
-    return None, appointment
+        _refuse("appointment_reference",
+                gettext("this appointment already carries the order %(reference)s.", reference=used))
+    return appointment
 
 
 def check_installation(organisation, values) -> dict:
@@ -152,9 +150,7 @@ def check_installation(organisation, values) -> dict:
     building = building_of(imb_id)
     if building is None:
         _refuse("imb_id", gettext("no building has this id."))
-    problem, appointment = appointment_problem(reference, organisation, building)
-    if problem:
-        _refuse("appointment_reference", problem)
+    appointment = order_appointment(reference, organisation, building)
     lines = active_lines(building)
     line = None
     line_id = values.get("line_id")
@@ -221,12 +217,14 @@ def check_step(step, organisation, draft) -> dict:
     return read
 
 
-def _numbered(item, prefix, attribute):
-    """Give a new row its number from the table's id sequence: F00000015, JF00000042."""
+def _numbered(item, prefix, attribute, digits=8):
+    """Give a new row its number from the table's id sequence: JF00000042; F10000015
+    for an access an order opened (F1…: the accesses in service before Guichet, or
+    loaded, keep their own F0… numbers)."""
     setattr(item, attribute, f"tmp-{uuid.uuid4().hex[:12]}")
     db.session.add(item)
     db.session.flush()
-    setattr(item, attribute, f"{prefix}{item.id:08d}")
+    setattr(item, attribute, f"{prefix}{item.id:0{digits}d}")
     return item
 
 
@@ -352,7 +350,7 @@ def finish(order):
                         line_id=order.line_id, offer_id=order.offer_id, offer_label=offer.name,
                         gtr_option=order.gtr_option, box_model=BOX_MODEL, box_serial=new_box_serial(),
                         active=True, opened_on=local_today())
-        _numbered(access, "F", "prestation_id")
+        _numbered(access, "F1", "prestation_id", digits=7)
         order.access_id = access.id
     elif order.access is not None and order.order_type == OrderType.termination:
         order.access.active = False
