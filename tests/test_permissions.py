@@ -242,9 +242,9 @@ can_export          PaymentView           Y    .    .    .    .    .    .    .  
 menu_access         Payments              Y    .    .    .    .    .    .    .    Y    .    .    .    .
 menu_access         PaymentAccounts       Y    .    .    .    .    .    .    .    Y    .    .    .    .
 menu_access         PaymentList           Y    .    .    .    .    .    .    .    Y    .    .    .    .
-can_home            OperatorView          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_home            OperatorView          Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 menu_access         Operator              Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
-menu_access         OperatorHome          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+menu_access         OperatorHome          Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 can_list            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
 can_add             OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .
 can_edit            OperatorAccounts      Y    .    .    .    .    .    .    .    .    Y    .    .    .

@@ -60,11 +60,15 @@ APPOINTMENTS = "e-rdv"
 ORDERS = "e-just-fibre"
 DIAGNOSTICS = "e-sav-test"
 INCIDENTS = "e-sav-signal"
+#: The e-services whose screens the wholesale operator's back office works, for every
+#: operator (it is entitled to them without subscribing: the gate opens; the rows are
+#: every operator's, `entitled_to_any`; what it may do there is the workflows').
+BACK_OFFICE = frozenset((APPOINTMENTS, ORDERS, DIAGNOSTICS, INCIDENTS))
 
 # Every operator account: the desk's home and the screens its entitlements open.
 USE = grants("OperatorView", ("can_home",)) + grants("Operator", ("menu_access",)) + grants(
     "OperatorHome", ("menu_access",))
-grant((OPERATOR_ADMIN, OPERATOR_USER), USE)
+grant((OPERATOR_ADMIN, OPERATOR_USER, WHOLESALE_AGENT), USE)
 
 # Accounts and their e-services ("Gestion des droits", app/views/operator/accounts.py):
 # the operator's admin alone, who creates its staff's accounts with their role.
@@ -130,6 +134,8 @@ def entitled_codes(viewer: Viewer) -> frozenset:
         codes = frozenset(db.session.scalars(select(EService.code)))
     elif viewer.user_id is None:
         codes = frozenset()
+    elif WHOLESALE_AGENT in viewer.roles:
+        codes = BACK_OFFICE
     else:
         # One query (the gate runs it on every desk E call): the e-services that the
         # viewer's operators subscribe to, all of them where the viewer administers

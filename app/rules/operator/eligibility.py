@@ -25,7 +25,7 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db
-from ...models import Building, BuildingLine, BuildingState, BuildingStructure, EligibilityRule, Offer
+from ...models import Building, BuildingLine, BuildingState, BuildingStructure, Offer
 from ...platform import clock
 from ...platform.refusals import Refused
 from ...security import apply_scope

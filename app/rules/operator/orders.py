@@ -19,10 +19,7 @@ from ...access.operator import ORDERS, entitled_criterion, viewer_of
 from ...extensions import db
 from ...models import (
     Access,
-    Appointment,
-    AppointmentState,
     Building,
-    BuildingLine,
     Offer,
     Order,
     OrderState,

@@ -3,7 +3,6 @@ one, the appointment's page (its reference to carry into the order, its history,
 confirm / reschedule / cancel, attended / missed for the wholesale side), the grid of
 the operator's appointments, and the same as an API in the shape of TMF646."""
 from datetime import datetime
-from functools import wraps
 
 from flask import abort, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
@@ -41,20 +40,6 @@ PAGE_SIZE = 50
 
 def is_wholesale(user) -> bool:
     return WHOLESALE_AGENT in role_names(user)
-
-
-def requires_erdv(function):
-    """The e-RDV entitlement's gate, which the wholesale side (who works every
-    operator's appointments, entitled to none) passes too."""
-    gated = requires_eservice(APPOINTMENTS)(function)
-
-    @wraps(function)
-    def gate(*args, **kwargs):
-        if is_wholesale(g.user):
-            return function(*args, **kwargs)
-        return gated(*args, **kwargs)
-
-    return gate
 
 
 def scoped_appointments():
@@ -106,7 +91,7 @@ class AppointmentView(BaseView):
     @expose("/new")
     @has_access
     @permission_name("book")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def new(self):
         """The form; once the window is typed, the free slots within it."""
         values, errors, slots, found = prefill(request.args), {}, None, None
@@ -121,7 +106,7 @@ class AppointmentView(BaseView):
     @expose("/new", methods=["POST"])
     @has_access
     @permission_name("book")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def take(self):
         """Take the slot picked: the appointment's page, with its reference."""
         values = {name: request.form.get(name, "") for name in FORM_FIELDS}
@@ -155,7 +140,7 @@ class AppointmentView(BaseView):
 
     @expose("/")
     @has_access
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def list(self):
         """The operator's appointments (every operator's for the wholesale side)."""
         query, state, typed = self._filtered(request.args)
@@ -170,7 +155,7 @@ class AppointmentView(BaseView):
     @expose("/export/<fmt>")
     @has_access
     @permission_name("list")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def export(self, fmt):
         """The grid as filtered, every row of it, as CSV or XLSX (the grid's labels)."""
         if fmt not in ("csv", "xlsx"):
@@ -210,7 +195,7 @@ class AppointmentView(BaseView):
     @expose("/<reference>")
     @has_access
     @permission_name("show")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def show(self, reference):
         """The appointment; with a window typed (reschedule), its free slots."""
         item = self._item(reference)
@@ -229,7 +214,7 @@ class AppointmentView(BaseView):
     @expose("/<reference>/reschedule", methods=["POST"])
     @has_access
     @permission_name("act")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def reschedule(self, reference):
         item = self._item(reference)
         with Attempt(done=_l("Appointment rescheduled: same reference.")):
@@ -241,7 +226,7 @@ class AppointmentView(BaseView):
     @expose("/<reference>/<name>", methods=["POST"])
     @has_access
     @permission_name("act")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def fire(self, reference, name):
         """Confirm, cancel, or (the wholesale side) mark attended or missed."""
         item = self._item(reference)
@@ -388,7 +373,7 @@ class AppointmentApi(BaseApi):
     @protect()
     @safe
     @permission_name("search")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def search_time_slot(self):
         """The free slots for an address and a window (TMF646 SearchTimeSlot).
         ---
@@ -463,7 +448,7 @@ class AppointmentApi(BaseApi):
     @protect()
     @safe
     @permission_name("post")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def post(self):
         """Take a slot (TMF646 Appointment create).
         ---
@@ -514,7 +499,7 @@ class AppointmentApi(BaseApi):
     @protect()
     @safe
     @permission_name("get")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def get_list(self):
         """The appointments (TMF646 list).
         ---
@@ -565,7 +550,7 @@ class AppointmentApi(BaseApi):
     @protect()
     @safe
     @permission_name("get")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def get(self, reference):
         """One appointment (TMF646 retrieve).
         ---
@@ -594,7 +579,7 @@ class AppointmentApi(BaseApi):
     @protect()
     @safe
     @permission_name("patch")
-    @requires_erdv
+    @requires_eservice(APPOINTMENTS)
     def patch(self, reference):
         """Confirm, reschedule or cancel an appointment (TMF646 patch).
         ---
@@ -659,10 +644,9 @@ class AppointmentApi(BaseApi):
 
 
 def register(appbuilder):
-    entitled = entitled_menu(APPOINTMENTS)
     appbuilder.add_view_no_menu(AppointmentView)
     appbuilder.add_link("Appointments", href="/operator/appointments/", icon="fa-calendar-check-o",
                         label=_l("Appointments (e-RDV)"), category=DESK.category,
-                        cond=lambda: is_wholesale(g.user) or entitled())
+                        cond=entitled_menu(APPOINTMENTS))
     appbuilder.add_api(AppointmentApi)
     SCREENS[APPOINTMENTS] = "AppointmentView.new"

@@ -4,7 +4,6 @@ an order's page (details, history, "Échanger la box", "Résilier", the back off
 steps), the dashboard ("Tableau de bord": type × state counts, each a link to the
 filtered grid, and a chart), and the orders as a TMF622 Product Ordering API."""
 import json
-from functools import wraps
 
 from flask import abort, g, redirect, request, session, url_for
 from flask_appbuilder import expose
@@ -19,7 +18,7 @@ from ...extensions import db
 from ...models import ORDER_STATE_LABELS, ORDER_TYPE_LABELS, Order, OrderState, OrderType
 from ...platform.refusals import Refused
 from ...rules.operator import orders as rules
-from ...security import WHOLESALE_AGENT, ScopedInterface, apply_scope, role_names
+from ...security import ScopedInterface, apply_scope
 from ..base import Attempt, JsonRefused, OffsetDateTime, WorkflowModelView
 from .common import DESK, SCREENS, entitled_menu, requires_eservice
 from .eligibility import postal_address
@@ -35,24 +34,6 @@ LABELS = {
 STEP_TITLES = {1: _l("1. Installation and appointment"), 2: _l("2. Offer and options"),
                3: _l("3. Box delivery"), 4: _l("4. Summary")}
 DRAFT = "order_draft"
-
-
-def orders_gate(function):
-    """e-Just Fibre's gate: the wholesale back office works every order; an operator's
-    account must be entitled to the e-service."""
-    gated = requires_eservice(ORDERS)(function)
-
-    @wraps(function)
-    def gate(*args, **kwargs):
-        if WHOLESALE_AGENT in role_names(g.user):
-            return function(*args, **kwargs)
-        return gated(*args, **kwargs)
-
-    return gate
-
-
-def may_use_orders():
-    return WHOLESALE_AGENT in role_names(g.user) or entitled_menu(ORDERS)()
 
 
 class TypeIs(BaseFilter):
@@ -98,7 +79,7 @@ class OrderView(WorkflowModelView):
 
     @expose("/list/")
     @has_access
-    @orders_gate
+    @requires_eservice(ORDERS)
     def list(self):
         return super().list()
 
@@ -114,7 +95,7 @@ class OrderView(WorkflowModelView):
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
-    @orders_gate
+    @requires_eservice(ORDERS)
     def show(self, pk):
         """"Suivi d'une commande Just Fibre": the order, its history, what may be done."""
         item = self._order(pk)
@@ -142,7 +123,7 @@ class OrderView(WorkflowModelView):
     @expose("/show/<int:pk>/exchange", methods=["POST"])
     @has_access
     @permission_name("exchange")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def exchange(self, pk):
         """"Échanger la box": a box exchange order on the order's access."""
         return self._follow_up(pk, OrderType.box_exchange)
@@ -150,7 +131,7 @@ class OrderView(WorkflowModelView):
     @expose("/show/<int:pk>/terminate", methods=["POST"])
     @has_access
     @permission_name("terminate")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def terminate(self, pk):
         """"Résilier": a termination order on the order's access."""
         return self._follow_up(pk, OrderType.termination)
@@ -160,7 +141,7 @@ class OrderView(WorkflowModelView):
     @expose("/new", methods=["GET"])
     @has_access
     @permission_name("new")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def new(self):
         """A new order: a fresh draft, its building taken from the building sheet's `imb`."""
         session[DRAFT] = {"imb_id": request.args.get("imb", "")[:30]}
@@ -169,7 +150,7 @@ class OrderView(WorkflowModelView):
     @expose("/new/<int:step>", methods=["GET", "POST"])
     @has_access
     @permission_name("new")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def step(self, step):
         """One step of the wizard. "Suivant" checks the step and keeps it in the draft
         (the session); "Précédent" keeps what was typed, unchecked, and goes back."""
@@ -234,7 +215,7 @@ class OrderView(WorkflowModelView):
     @expose("/dashboard")
     @has_access
     @permission_name("dashboard")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def dashboard(self):
         """"Tableau de bord": each type's row of state counts, each a link to the grid."""
         counts = rules.dashboard_counts(viewer_of(g.user))
@@ -378,7 +359,7 @@ class ProductOrderApi(BaseApi):
     @protect()
     @safe
     @permission_name("post")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def post(self):
         """Order a Just Fibre access, with the wizard's checks.
         ---
@@ -447,7 +428,7 @@ class ProductOrderApi(BaseApi):
     @protect()
     @safe
     @permission_name("get")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def get_list(self):
         """List the orders in one's scope, newest first.
         ---
@@ -500,7 +481,7 @@ class ProductOrderApi(BaseApi):
     @protect()
     @safe
     @permission_name("get")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def get(self, reference):
         """Read one order.
         ---
@@ -543,7 +524,7 @@ class ProductOrderApi(BaseApi):
     @protect()
     @safe
     @permission_name("patch")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def patch(self, reference):
         """Move an order to another state (the back office; an operator may cancel).
         ---
@@ -596,7 +577,7 @@ class ProductOrderApi(BaseApi):
     @protect()
     @safe
     @permission_name("cancel")
-    @orders_gate
+    @requires_eservice(ORDERS)
     def cancel(self):
         """Cancel an order (TMF622 cancelProductOrder task).
         ---
@@ -642,9 +623,9 @@ class ProductOrderApi(BaseApi):
 def register(appbuilder):
     appbuilder.add_view_no_menu(OrderView)
     appbuilder.add_link("OrderDashboard", href="/operator/orders/dashboard", icon="fa-tachometer",
-                        label=_l("e-Just Fibre dashboard"), category=DESK.category, cond=may_use_orders)
+                        label=_l("e-Just Fibre dashboard"), category=DESK.category, cond=entitled_menu(ORDERS))
     appbuilder.add_link("Orders", href="/operator/orders/list/", icon="fa-list", label=_l("Just Fibre orders"),
-                        category=DESK.category, cond=may_use_orders)
+                        category=DESK.category, cond=entitled_menu(ORDERS))
     appbuilder.add_link("NewOrder", href="/operator/orders/new", icon="fa-cart-plus", label=_l("Order Just Fibre"),
                         category=DESK.category, cond=entitled_menu(ORDERS))
     appbuilder.add_api(ProductOrderApi)
