@@ -157,7 +157,8 @@ class IncidentView(WorkflowModelView):
                      **rules.LABELS}
     base_order = ("created_on", "desc")
     base_permissions = ["can_list", "can_show", "can_export", "can_new", "can_get_file"]
-    include_route_methods = {"list", "show", "export", "action", "action_post", "transition", "new", "get_file"}
+    include_route_methods = {"list", "show", "export", "action", "action_post", "transition", "add", "new",
+                             "get_file"}
 
     @expose("/list/")
     @has_access
@@ -210,6 +211,13 @@ class IncidentView(WorkflowModelView):
             abort(404)
         return send_file(files.absolute_path(stored), mimetype=stored.content_type, as_attachment=True,
                          download_name=stored.original_name)
+
+    @expose("/add")
+    @has_access
+    @permission_name("new")
+    def add(self):
+        """FAB's "add" is the seed's filing form."""
+        return redirect(url_for(".new"))
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
