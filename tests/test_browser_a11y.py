@@ -46,7 +46,7 @@ def unlinked_pages(app):
     the publication of a certificate, as platform staff; eligibility's results and
     building sheet, as opuser)."""
     from app.extensions import db
-    from app.models import Building, Event, OperatorAccount
+    from app.models import Building, Diagnostic, Event, Incident, OperatorAccount
 
     from .helpers import user
 
@@ -54,6 +54,8 @@ def unlinked_pages(app):
         gala = db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar()
         account = db.session.query(OperatorAccount.id).filter_by(user_id=user("opuser").id).scalar()
         seed_building = db.session.query(Building.id).filter_by(imb_id="IMB/77058/X/0218").scalar()
+        diagnostic = db.session.query(Diagnostic.id).order_by(Diagnostic.id).limit(1).scalar()
+        incident = db.session.query(Incident.id).order_by(Incident.id).limit(1).scalar()
     return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
             "checker": [f"/events/checkin/{gala}"], "admin": ["/operator/certificates/add"],
             "opadmin": ["/operator/accounts/new"] + [f"/operator/accounts/{account}/{page}"
@@ -62,7 +64,11 @@ def unlinked_pages(app):
             "opuser": ["/operator/eligibility/?mode=address&address=6+rue+Etienne+Ganneron+Bussy-Saint-Georges",
                        "/operator/eligibility/?mode=point&x=678771.23&y=6860548.07&projection=lambert93&radius=80",
                        "/operator/eligibility/?mode=point&x=678771.23&y=abc&projection=lambert93",
-                       f"/operator/eligibility/building/{seed_building}"]}
+                       f"/operator/eligibility/building/{seed_building}"],
+            # e-SAV Test's access and a result, e-SAV Signalisation's form (a refused
+            # field) and an incident's page.
+            "opsav": ["/operator/sav/test/?access=F00000015", f"/operator/sav/test/result/{diagnostic}",
+                      "/operator/sav/incidents/new?access=F00000017", f"/operator/sav/incidents/show/{incident}"]}
 
 
 @pytest.fixture(scope="module")

@@ -368,6 +368,10 @@ def test_the_api_creates_with_a_token_and_moves_the_status(app, fresh):
     assert filer.post(API, json={"relatedEntity": "F"}).status_code == 400
     assert filer.get(API, query_string={"status": "open"}).status_code == 400
     assert filer.get(API, query_string={"limit": "x"}).status_code == 400
+    for junk in ({"a": 1}, ["x"], 12345678901234567890, True):
+        for name in ("filer_name", "appointment_needed", "box_power_led", "fault_nature", "faults", "forced"):
+            answer = filer.post(API, json={**body, "characteristic": characteristic + [{"name": name, "value": junk}]})
+            assert answer.status_code in (201, 400, 422), (name, junk, answer.json)
 
 
 def test_another_operator_sees_neither_the_accesses_nor_the_incidents(app, other, filed):
