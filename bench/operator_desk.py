@@ -1,8 +1,9 @@
 """Desk E, operator e-services benchmark (not `bench/operator.py`: a file of that name
 in bench/ would be the standard library's `operator` for every benchmark run there).
 
-    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates] [--buildings N]
+    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates|aftersales] [--buildings N]
                                        [--requests R] [--clients C] [--certificates N]
+                                       [--diagnostics N]
                                        [--database-url URL] [--skip-load]
 
 Part `eligibility`: builds the schema in its own PostgreSQL database (default
@@ -39,6 +40,13 @@ two threads (`cert_concurrent_sweep_s`, the slower of the two). Prints
 reader), `cert_alerts_week_later`, and `cert_duplicate_alerts`: the (certificate,
 threshold) pairs sent more than once, counted in the alert table and in the outbox
 (mails beyond one per reader of each alert sent), which must be 0.
+
+Part `aftersales`: on the demo's accesses, `--requests` diagnostics through the network
+simulator (`diagnostic_run_ms_p50` / `_p95`, a global test recorded and committed) and
+as many incident filings with forcing, their latest diagnostics attached and the mail
+to the filer queued (`incident_file_ms_p50` / `_p95`); then `--diagnostics` results
+(default 200,000) older than 48 hours, written in bulk, and the periodic sweep that
+deletes them (`diagnostic_sweep_s`, `diagnostic_swept`).
 """
 from __future__ import annotations
 
@@ -470,8 +478,53 @@ def certificates_bench(app, args):
     print(f"cert_duplicate_alerts: {duplicates(app)}")
 
 
+def aftersales_bench(app, args):
+    from flask import g
+
+    from app.extensions import db
+    from app.models import Access, Diagnostic, DiagnosticKind, DiagnosticState, utcnow
+    from app.rules.operator import diagnostics, incidents
+
+    form = {"faulty_service": "MB FTTH Internet profil 07", "filer_name": "BENCH", "filer_phone": "0437447211",
+            "customer_phone": "0478000000", "customer_mobile": "0612000000", "lunch_hours": "12:00/14:00",
+            "appointment_needed": "no", "prelocalised_at_customer": "no", "box_power_led": "green_steady",
+            "box_dsl_led": "off", "ont_power_led": "green_steady", "ont_pon_led": "off",
+            "fault_nature": "interrupted", "ever_worked": "yes", "faults": ["internet"], "forced": "yes",
+            "forcing_reason": "bench"}
+    with app.test_request_context():
+        g.user = app.appbuilder.sm.find_user(username="opsav")
+        accesses = db.session.query(Access).filter(Access.active.is_(True)).all()
+        runs, filings = [], []
+        for index in range(args.requests):
+            access = accesses[index % len(accesses)]
+            began = time.perf_counter()
+            diagnostics.run(g.user, access, "global")
+            db.session.commit()
+            runs.append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            incidents.file(g.user, access, form)
+            db.session.commit()
+            filings.append((time.perf_counter() - began) * 1000)
+        for name, values in (("diagnostic_run", runs), ("incident_file", filings)):
+            values.sort()
+            print(f"{name}_ms_p50: {percentile(values, 50):.1f}")
+            print(f"{name}_ms_p95: {percentile(values, 95):.1f}")
+        old = utcnow() - timedelta(hours=72)
+        rows = ({"number": f"B{n:012d}", "access_id": accesses[n % len(accesses)].id,
+                 "organisation_id": accesses[n % len(accesses)].organisation_id, "kind": DiagnosticKind.delc,
+                 "provider": "simulation", "sent_on": old, "updated_on": old, "state": DiagnosticState.done,
+                 "result_code": "OK", "service_type": "FTTHMB1P"} for n in range(args.diagnostics))
+        while batch := list(islice(rows, 10000)):
+            db.session.execute(insert(Diagnostic), batch)
+        db.session.commit()
+        began = time.perf_counter()
+        swept = diagnostics.sweep()
+        print(f"diagnostic_sweep_s: {time.perf_counter() - began:.2f}")
+        print(f"diagnostic_swept: {swept}")
+
+
 #: The bench's parts, in the order `--part all` runs them.
-PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench}
+PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench, "aftersales": aftersales_bench}
 
 
 def main():
@@ -483,6 +536,7 @@ def main():
     parser.add_argument("--processes", type=int, default=2, help="worker processes, as `make run` serves with")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     parser.add_argument("--certificates", type=int, default=100000)
+    parser.add_argument("--diagnostics", type=int, default=200000, help="old results for the sweep")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--skip-load", action="store_true",
                         help="measure on the database as the last run left it (its buildings loaded)")
