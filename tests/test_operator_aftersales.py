@@ -357,8 +357,8 @@ def test_the_api_creates_with_a_token_and_moves_the_status(app, fresh):
     moved = agent.open(f"{API}/{reference}", "PATCH", json={"status": "inProgress"})
     assert moved.status_code == 200 and moved.json["status"] == "inProgress"
     assert agent.open(f"{API}/{reference}", "PATCH", json={"status": "resolved"}).status_code == 409  # reason
-    assert agent.open(f"{API}/{reference}", "PATCH", json={"status": "resolved",
-                                                           "statusChangeReason": "Soudure"}).json["status"] == "resolved"
+    resolved = agent.open(f"{API}/{reference}", "PATCH", json={"status": "resolved", "statusChangeReason": "Soudure"})
+    assert resolved.json["status"] == "resolved"
     assert [c["status"] for c in filer.get(f"{API}/{reference}").json["statusChange"]] == ["inProgress", "resolved"]
     listed = filer.get(API, query_string={"status": "resolved"}).json
     assert reference in [item["id"] for item in listed] and all(item["status"] == "resolved" for item in listed)

@@ -20,7 +20,6 @@ from ...models import (
     DIAGNOSTIC_KIND_LABELS,
     FAULT_NATURE_LABELS,
     INCIDENT_KIND_LABELS,
-    INCIDENT_STATE_LABELS,
     LED_STATE_LABELS,
     RESOURCE_STATE_LABELS,
     Access,
@@ -129,10 +128,6 @@ class DiagnosticsView(BaseView):
             "operator/aftersales_result.html", title=gettext("Diagnostic %(number)s", number=diagnostic.number),
             diagnostic=diagnostic, tables=tests.table_rows(diagnostic), kind_labels=DIAGNOSTIC_KIND_LABELS,
             actions=tests.REMOTE_ACTIONS)
-
-
-def _state_badge(value):
-    return str(INCIDENT_STATE_LABELS[IncidentState(value)]) if value else ""
 
 
 class IncidentView(WorkflowModelView):
