@@ -1,10 +1,10 @@
 """Desk E, operator e-services benchmark (not `bench/operator.py`: a file of that name
 in bench/ would be the standard library's `operator` for every benchmark run there).
 
-    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates|slots|dashboard|orders]
+    .venv/bin/python bench/operator_desk.py [--part all|eligibility|certificates|slots|dashboard|orders|aftersales]
                                        [--buildings N] [--requests R] [--clients C] [--certificates N]
                                        [--slot-days D] [--appointments N] [--orders N] [--order-requests N]
-                                       [--database-url URL] [--skip-load]
+                                       [--diagnostics N] [--database-url URL] [--skip-load]
 
 Part `eligibility`: builds the schema in its own PostgreSQL database (default
 `guichet_bench_operator`, created if missing, emptied; never `test`) with `flask db
@@ -50,6 +50,7 @@ API clients of `opuser` ask `POST /api/v1/operator/appointment/searchTimeSlot`
 within [D+8, D+26], a preferred day or moment one time in four. Prints
 `slot_search_ms_p50` / `_p95` (target p95 < 50), `slot_search_without_free_slot` and
 `slot_search_errors` (answers other than 201).
+
 Part `dashboard`: `--orders` orders (default 1,000,000; those a previous run left
 count) of 100 operators, as many each (Fibre Rhône Télécom one of them), every type and state,
 written with COPY then VACUUM ANALYZE. Prints `dashboard_index_only` (the dashboard's
@@ -64,6 +65,13 @@ Part `orders`: `--order-requests` validated e-RDV appointments at the seed's bui
 then as many creation orders through TMF622 (`POST /api/v1/operator/productOrder`,
 with the wizard's checks) from `--clients` threads with `opuser`'s bearer token:
 `order_create_ms_p50` / `_p95` and `order_create_errors`.
+
+Part `aftersales`: on the demo's accesses, `--requests` diagnostics through the network
+simulator (`diagnostic_run_ms_p50` / `_p95`, a global test recorded and committed) and
+as many incident filings with forcing, their latest diagnostics attached and the mail
+to the filer queued (`incident_file_ms_p50` / `_p95`); then `--diagnostics` results
+(default 200,000) older than 48 hours, written in bulk, and the periodic sweep that
+deletes them (`diagnostic_sweep_s`, `diagnostic_swept`).
 """
 from __future__ import annotations
 
@@ -604,6 +612,50 @@ def slots_bench(app, args):
         db.engine.dispose()
     server = LiveServer(args.database_url, args.processes, args.threads)
     failed, timings, errors, empty = False, [], 0, 0
+    try:
+        status, answer = server.request("POST", "/api/v1/security/login", {
+            "username": "opuser", "password": "demo1234", "provider": "db"})
+        assert status == 200, answer
+        headers = {"Authorization": f"Bearer {answer['access_token']}"}
+        queue, lock = [(False, body) for body in work[:50]] + [(True, body) for body in work], threading.Lock()
+
+        def client():
+            nonlocal errors, empty
+            connection = server.connection()
+            while True:
+                with lock:
+                    if not queue:
+                        break
+                    counted, body = queue.pop()
+                began = time.perf_counter()
+                status, answer = server.request("POST", SLOT_URL, body, headers, connection)
+                elapsed = (time.perf_counter() - began) * 1000
+                if counted:
+                    with lock:
+                        timings.append(elapsed)
+                        errors += status != 201
+                        empty += status == 201 and not answer["availableTimeSlot"]
+
+        queue.reverse()  # pop() takes the warm-up first
+        threads = [threading.Thread(target=client) for _ in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        timings.sort()
+        print(f"slot_search_clients: {args.clients} (server: {args.processes} processes x {args.threads} threads)")
+        print(f"slot_search_ms_p50: {statistics.median(timings):.1f}")
+        print(f"slot_search_ms_p95: {percentile(timings, 95):.1f}")
+        print(f"slot_search_without_free_slot: {empty} / {len(timings)}")
+        print(f"slot_search_errors: {errors}")
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        server.stop(show_log=failed or errors > 0)
+
+
+# ---------------------------------------------------------------------------
 # e-Just Fibre: the dashboard over a million orders, and orders through TMF622
 # ---------------------------------------------------------------------------
 
@@ -754,10 +806,6 @@ def orders_bench(app, args):
             "username": "opuser", "password": "demo1234", "provider": "db"})
         assert status == 200, answer
         headers = {"Authorization": f"Bearer {answer['access_token']}"}
-        queue, lock = [(False, body) for body in work[:50]] + [(True, body) for body in work], threading.Lock()
-
-        def client():
-            nonlocal errors, empty
         queue, lock, timings = list(enumerate(references)), threading.Lock(), []
 
         def body(number, reference):
@@ -771,18 +819,6 @@ def orders_bench(app, args):
                 with lock:
                     if not queue:
                         break
-                    counted, body = queue.pop()
-                began = time.perf_counter()
-                status, answer = server.request("POST", SLOT_URL, body, headers, connection)
-                elapsed = (time.perf_counter() - began) * 1000
-                if counted:
-                    with lock:
-                        timings.append(elapsed)
-                        errors += status != 201
-                        empty += status == 201 and not answer["availableTimeSlot"]
-
-        queue.reverse()  # pop() takes the warm-up first
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
                     number, reference = queue.pop()
                 began = time.perf_counter()
                 status, _ = server.request("POST", "/api/v1/operator/productOrder", body(number, reference), headers,
@@ -800,12 +836,6 @@ def orders_bench(app, args):
             thread.start()
         for thread in threads:
             thread.join()
-        timings.sort()
-        print(f"slot_search_clients: {args.clients} (server: {args.processes} processes x {args.threads} threads)")
-        print(f"slot_search_ms_p50: {statistics.median(timings):.1f}")
-        print(f"slot_search_ms_p95: {percentile(timings, 95):.1f}")
-        print(f"slot_search_without_free_slot: {empty} / {len(timings)}")
-        print(f"slot_search_errors: {errors}")
         timings = sorted(ms for ms, _ in results)
         errors = sum(1 for _, status in results if status != 201)
         print(f"order_create_clients: {args.clients}")
@@ -819,9 +849,54 @@ def orders_bench(app, args):
         server.stop(show_log=failed or errors > 0)
 
 
+def aftersales_bench(app, args):
+    from flask import g
+
+    from app.extensions import db
+    from app.models import Access, Diagnostic, DiagnosticKind, DiagnosticState, utcnow
+    from app.rules.operator import diagnostics, incidents
+
+    form = {"faulty_service": "MB FTTH Internet profil 07", "filer_name": "BENCH", "filer_phone": "0437447211",
+            "customer_phone": "0478000000", "customer_mobile": "0612000000", "lunch_hours": "12:00/14:00",
+            "appointment_needed": "no", "prelocalised_at_customer": "no", "box_power_led": "green_steady",
+            "box_dsl_led": "off", "ont_power_led": "green_steady", "ont_pon_led": "off",
+            "fault_nature": "interrupted", "ever_worked": "yes", "faults": ["internet"], "forced": "yes",
+            "forcing_reason": "bench"}
+    with app.test_request_context():
+        g.user = app.appbuilder.sm.find_user(username="opsav")
+        accesses = db.session.query(Access).filter(Access.active.is_(True)).all()
+        runs, filings = [], []
+        for index in range(args.requests):
+            access = accesses[index % len(accesses)]
+            began = time.perf_counter()
+            diagnostics.run(g.user, access, "global")
+            db.session.commit()
+            runs.append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            incidents.file(g.user, access, form)
+            db.session.commit()
+            filings.append((time.perf_counter() - began) * 1000)
+        for name, values in (("diagnostic_run", runs), ("incident_file", filings)):
+            values.sort()
+            print(f"{name}_ms_p50: {percentile(values, 50):.1f}")
+            print(f"{name}_ms_p95: {percentile(values, 95):.1f}")
+        old = utcnow() - timedelta(hours=72)
+        rows = ({"number": f"B{n:012d}", "access_id": accesses[n % len(accesses)].id,
+                 "organisation_id": accesses[n % len(accesses)].organisation_id, "kind": DiagnosticKind.delc,
+                 "provider": "simulation", "sent_on": old, "updated_on": old, "state": DiagnosticState.done,
+                 "result_code": "OK", "service_type": "FTTHMB1P"} for n in range(args.diagnostics))
+        while batch := list(islice(rows, 10000)):
+            db.session.execute(insert(Diagnostic), batch)
+        db.session.commit()
+        began = time.perf_counter()
+        swept = diagnostics.sweep()
+        print(f"diagnostic_sweep_s: {time.perf_counter() - began:.2f}")
+        print(f"diagnostic_swept: {swept}")
+
+
 #: The bench's parts, in the order `--part all` runs them.
 PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench, "slots": slots_bench,
-         "dashboard": dashboard_bench, "orders": orders_bench}
+         "dashboard": dashboard_bench, "orders": orders_bench, "aftersales": aftersales_bench}
 
 
 def main():
@@ -837,6 +912,7 @@ def main():
     parser.add_argument("--appointments", type=int, default=200000, help="appointments filling it")
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders the dashboard counts")
     parser.add_argument("--order-requests", type=int, default=500, help="orders created through the API")
+    parser.add_argument("--diagnostics", type=int, default=200000, help="old results for the sweep")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--skip-load", action="store_true",
                         help="measure on the database as the last run left it (its buildings loaded)")

@@ -47,7 +47,7 @@ def unlinked_pages(app):
     the publication of a certificate, as platform staff; eligibility's results and
     building sheet, as opuser)."""
     from app.extensions import db
-    from app.models import Building, Event, OperatorAccount, Order
+    from app.models import Building, Diagnostic, Event, Incident, OperatorAccount, Order
     from app.rules.operator import appointments as appointment_rules
 
     from .helpers import user
@@ -58,6 +58,8 @@ def unlinked_pages(app):
         seed_building = db.session.query(Building.id).filter_by(imb_id="IMB/77058/X/0218").scalar()
         rdv_end = appointment_rules.first_working_day(appointment_rules.bounds()[0] + timedelta(days=3))
         first_order = db.session.query(db.func.min(Order.id)).scalar()
+        diagnostic = db.session.query(Diagnostic.id).order_by(Diagnostic.id).limit(1).scalar()
+        incident = db.session.query(Incident.id).order_by(Incident.id).limit(1).scalar()
     return {"eventadmin": [f"/events/configure/{gala}/{tab}" for tab in CONFIGURATION_TABS],
             "checker": [f"/events/checkin/{gala}"], "admin": ["/operator/certificates/add"],
             "opadmin": ["/operator/accounts/new"] + [f"/operator/accounts/{account}/{page}"
@@ -72,7 +74,11 @@ def unlinked_pages(app):
                        "/operator/appointments/new?imb=IMB/77058/X/0218&operation_type=building&window_end=31/02/2026",
                        "/operator/appointments/RDV-DEMO-0001",
                        # e-Just Fibre: the wizard's first step from the building sheet, an order's page.
-                       "/operator/orders/new?imb=IMB/77058/X/0218", f"/operator/orders/show/{first_order}"]}
+                       "/operator/orders/new?imb=IMB/77058/X/0218", f"/operator/orders/show/{first_order}"],
+            # e-SAV Test's access and a result, e-SAV Signalisation's form (a refused
+            # field) and an incident's page.
+            "opsav": ["/operator/sav/test/?access=F00000015", f"/operator/sav/test/result/{diagnostic}",
+                      "/operator/sav/incidents/new?access=F00000017", f"/operator/sav/incidents/show/{incident}"]}
 
 
 @pytest.fixture(scope="module")

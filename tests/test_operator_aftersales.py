@@ -183,9 +183,10 @@ def test_results_are_kept_48_hours_then_swept(app, fresh):
 
 @pytest.mark.parametrize("asked", ["F00000099", "x" * 300, "'; drop table access; --", "F00000090"])
 def test_an_unknown_or_foreign_access_is_not_found(app, asked):
-    response = sav(app).get("/operator/sav/test/", query_string={"access": asked})
+    client = sav(app)
+    response = client.get("/operator/sav/test/", query_string={"access": asked})
     assert response.status_code == 200 and 'id="sav-access-error"' in page(response)
-    assert sav(app).post("/operator/sav/test/run", data={"access": asked, "test": "global"}).status_code == 404
+    assert client.post("/operator/sav/test/run", data={"access": asked, "test": "global"}).status_code == 404
 
 
 def test_the_gate_keeps_out_those_not_entitled(app):
@@ -356,8 +357,8 @@ def test_the_api_creates_with_a_token_and_moves_the_status(app, fresh):
     moved = agent.open(f"{API}/{reference}", "PATCH", json={"status": "inProgress"})
     assert moved.status_code == 200 and moved.json["status"] == "inProgress"
     assert agent.open(f"{API}/{reference}", "PATCH", json={"status": "resolved"}).status_code == 409  # reason
-    assert agent.open(f"{API}/{reference}", "PATCH", json={"status": "resolved",
-                                                           "statusChangeReason": "Soudure"}).json["status"] == "resolved"
+    resolved = agent.open(f"{API}/{reference}", "PATCH", json={"status": "resolved", "statusChangeReason": "Soudure"})
+    assert resolved.json["status"] == "resolved"
     assert [c["status"] for c in filer.get(f"{API}/{reference}").json["statusChange"]] == ["inProgress", "resolved"]
     listed = filer.get(API, query_string={"status": "resolved"}).json
     assert reference in [item["id"] for item in listed] and all(item["status"] == "resolved" for item in listed)
@@ -367,6 +368,10 @@ def test_the_api_creates_with_a_token_and_moves_the_status(app, fresh):
     assert filer.post(API, json={"relatedEntity": "F"}).status_code == 400
     assert filer.get(API, query_string={"status": "open"}).status_code == 400
     assert filer.get(API, query_string={"limit": "x"}).status_code == 400
+    for junk in ({"a": 1}, ["x"], 12345678901234567890, True):
+        for name in ("filer_name", "appointment_needed", "box_power_led", "fault_nature", "faults", "forced"):
+            answer = filer.post(API, json={**body, "characteristic": characteristic + [{"name": name, "value": junk}]})
+            assert answer.status_code in (201, 400, 422), (name, junk, answer.json)
 
 
 def test_another_operator_sees_neither_the_accesses_nor_the_incidents(app, other, filed):

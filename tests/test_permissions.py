@@ -293,12 +293,36 @@ can_cancel          ProductOrderApi       Y    .    .    .    .    .    .    .  
 menu_access         OrderDashboard        Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 menu_access         Orders                Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 menu_access         NewOrder              Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+can_search          DiagnosticsView       Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_run             DiagnosticsView       Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_result          DiagnosticsView       Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+menu_access         Diagnostics           Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_list            IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_show            IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_export          IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_get_file        IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_new             IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+answer              IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+close               IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+reopen              IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+cancel              IncidentView          Y    .    .    .    .    .    .    .    .    Y    Y    .    .
+take                IncidentView          Y    .    .    .    .    .    .    .    .    .    .    Y    .
+ask_filer           IncidentView          Y    .    .    .    .    .    .    .    .    .    .    Y    .
+hold                IncidentView          Y    .    .    .    .    .    .    .    .    .    .    Y    .
+resume              IncidentView          Y    .    .    .    .    .    .    .    .    .    .    Y    .
+resolve             IncidentView          Y    .    .    .    .    .    .    .    .    .    .    Y    .
+reject              IncidentView          Y    .    .    .    .    .    .    .    .    .    .    Y    .
+menu_access         Incidents             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_get             TroubleTicketApi      Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_patch           TroubleTicketApi      Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_post            TroubleTicketApi      Y    .    .    .    .    .    .    .    .    Y    Y    .    .
 """
 
 # Desk E's screens open to an OperatorUser only for the e-services their admin ticked
 # (the gate is tested with each screen, tests/test_operator_*.py): these views are
 # probed as an OperatorUser ticked for them.
-ENTITLED_LOGIN = {("OperatorUser", "CertificateView"): "opsav", ("OperatorUser", "CertificateApi"): "opsav"}
+ENTITLED_LOGIN = {("OperatorUser", "CertificateView"): "opsav", ("OperatorUser", "CertificateApi"): "opsav",
+                  ("OperatorUser", "IncidentView"): "opsav"}
 
 
 def _matrix():

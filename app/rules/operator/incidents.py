@@ -174,6 +174,8 @@ def _refuse(field, problem):
 
 
 def _yes_no(value):
+    if not isinstance(value, (str, bool)):
+        return None
     return {"yes": True, "no": False, "true": True, "false": False, True: True, False: False}.get(
         value.lower() if isinstance(value, str) else value)
 
@@ -212,13 +214,13 @@ def read_form(values: dict) -> dict:
         read[name] = answer
     for name in LEDS:
         value = values.get(name) or None
-        if value is not None and value not in LedState.__members__:
+        if value is not None and (not isinstance(value, str) or value not in LedState.__members__):
             _refuse(name, gettext("choose one of the states offered."))
         if value is None and incident:
             _refuse(name, gettext("choose one of the states offered."))
         read[name] = LedState[value] if value else None
     nature = values.get("fault_nature") or None
-    if nature is not None and nature not in FaultNature.__members__:
+    if nature is not None and (not isinstance(nature, str) or nature not in FaultNature.__members__):
         _refuse("fault_nature", gettext("choose one of the natures offered."))
     if nature is None and incident:
         _refuse("fault_nature", gettext("this field is required."))

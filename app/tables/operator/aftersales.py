@@ -221,7 +221,7 @@ class Incident(Audited, Model):
     # Forcing despite an OK diagnostic
     forced = Column(Boolean, nullable=False, default=False)
     forcing_reason = Column(Text)
-    gtr_deadline = Column(DateTime)
+    gtr_deadline = Column(DateTime, info={"scheduled": True})  # ahead of now, by nature
 
     access = relationship(Access)
     organisation = relationship(Organisation)

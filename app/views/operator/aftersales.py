@@ -6,7 +6,6 @@ transitions), and the incidents as a TMF621 Trouble Ticket API.
 The wholesale back office (WholesaleAgent) has no operator entitlement: it works every
 operator's incidents, so these screens open to it past the entitlement gate."""
 from datetime import timezone
-from functools import wraps
 
 from flask import abort, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
@@ -14,13 +13,12 @@ from flask_appbuilder.api import BaseApi, safe
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_babel import gettext, lazy_gettext as _l
 
-from ...access.operator import DIAGNOSTICS, INCIDENTS, entitled_to_any, is_entitled, viewer_of
+from ...access.operator import DIAGNOSTICS, INCIDENTS, entitled_to_any, viewer_of
 from ...extensions import db
 from ...models import (
     DIAGNOSTIC_KIND_LABELS,
     FAULT_NATURE_LABELS,
     INCIDENT_KIND_LABELS,
-    INCIDENT_STATE_LABELS,
     LED_STATE_LABELS,
     RESOURCE_STATE_LABELS,
     Access,
@@ -35,27 +33,9 @@ from ...platform.refusals import Refused
 from ...platform.workflow import TransitionRefused
 from ...rules.operator import diagnostics as tests
 from ...rules.operator import incidents as rules
-from ...security import WHOLESALE_AGENT, ScopedInterface, apply_scope, role_names
+from ...security import ScopedInterface, apply_scope
 from ..base import Attempt, WorkflowModelView
-from .common import DESK, SCREENS, requires_eservice
-
-
-def gate(code):
-    """requires_eservice(code), the wholesale back office let through."""
-    def decorate(function):
-        entitled = requires_eservice(code)(function)
-
-        @wraps(function)
-        def gated(*args, **kwargs):
-            if WHOLESALE_AGENT in role_names(g.user):
-                return function(*args, **kwargs)
-            return entitled(*args, **kwargs)
-        return gated
-    return decorate
-
-
-def menu_for(code):
-    return lambda: WHOLESALE_AGENT in role_names(g.user) or is_entitled(g.user, code)
+from .common import DESK, SCREENS, entitled_menu, requires_eservice
 
 
 def find_access(prestation_id, code):
@@ -85,7 +65,7 @@ class DiagnosticsView(BaseView):
 
     @expose("/")
     @has_access
-    @gate(DIAGNOSTICS)
+    @requires_eservice(DIAGNOSTICS)
     def search(self):
         asked = request.args.get("access", "").strip()
         access = find_access(asked, DIAGNOSTICS) if asked else None
@@ -102,7 +82,7 @@ class DiagnosticsView(BaseView):
     @expose("/run", methods=["POST"])
     @has_access
     @permission_name("run")
-    @gate(DIAGNOSTICS)
+    @requires_eservice(DIAGNOSTICS)
     def run(self):
         """Send the tests ticked, or one remote action."""
         access = find_access(request.form.get("access"), DIAGNOSTICS)
@@ -120,7 +100,7 @@ class DiagnosticsView(BaseView):
     @expose("/result/<int:pk>")
     @has_access
     @permission_name("result")
-    @gate(DIAGNOSTICS)
+    @requires_eservice(DIAGNOSTICS)
     def result(self, pk):
         diagnostic = apply_scope(db.session.query(Diagnostic), Diagnostic).filter(Diagnostic.id == pk).one_or_none()
         if diagnostic is None or find_access(diagnostic.access.prestation_id, DIAGNOSTICS) is None:
@@ -129,10 +109,6 @@ class DiagnosticsView(BaseView):
             "operator/aftersales_result.html", title=gettext("Diagnostic %(number)s", number=diagnostic.number),
             diagnostic=diagnostic, tables=tests.table_rows(diagnostic), kind_labels=DIAGNOSTIC_KIND_LABELS,
             actions=tests.REMOTE_ACTIONS)
-
-
-def _state_badge(value):
-    return str(INCIDENT_STATE_LABELS[IncidentState(value)]) if value else ""
 
 
 class IncidentView(WorkflowModelView):
@@ -157,23 +133,24 @@ class IncidentView(WorkflowModelView):
                      **rules.LABELS}
     base_order = ("created_on", "desc")
     base_permissions = ["can_list", "can_show", "can_export", "can_new", "can_get_file"]
-    include_route_methods = {"list", "show", "export", "action", "action_post", "transition", "new", "get_file"}
+    include_route_methods = {"list", "show", "export", "action", "action_post", "transition", "add", "new",
+                             "get_file"}
 
     @expose("/list/")
     @has_access
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def list(self):
         return super().list()
 
     @expose("/export/<fmt>")
     @has_access
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def export(self, fmt):
         return super().export(fmt)
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def show(self, pk):
         if self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters) is None:
             abort(404)
@@ -185,24 +162,24 @@ class IncidentView(WorkflowModelView):
                 "tests": tests, **access_panel(item.access)}
 
     @expose("/transition/<pk>/<name>", methods=["POST"])
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def transition(self, pk, name):
         return super().transition(pk, name)
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def action(self, name, pk):
         return super().action(name, pk)
 
     @expose("/action_post", methods=["POST"])
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def action_post(self):
         return super().action_post()
 
     @expose("/<int:pk>/file/<int:file_id>")
     @has_access
     @permission_name("get_file")
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def get_file(self, pk, file_id):
         item = self.datamodel.get(pk, self._base_filters)
         stored = next((f for f in files.files_of(item) if f.id == file_id), None) if item else None
@@ -211,10 +188,17 @@ class IncidentView(WorkflowModelView):
         return send_file(files.absolute_path(stored), mimetype=stored.content_type, as_attachment=True,
                          download_name=stored.original_name)
 
+    @expose("/add")
+    @has_access
+    @permission_name("new")
+    def add(self):
+        """FAB's "add" is the seed's filing form."""
+        return redirect(url_for(".new"))
+
     @expose("/new", methods=["GET", "POST"])
     @has_access
     @permission_name("new")
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def new(self):
         """The seed's "Dépôt de signalisation > Saisie des informations"."""
         asked = (request.values.get("access") or "").strip()
@@ -335,7 +319,7 @@ class TroubleTicketApi(BaseApi):
     @protect()
     @safe
     @permission_name("post")
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def post(self):
         """File an incident or a port 25 request (TMF621 createTroubleTicket).
         ---
@@ -396,7 +380,7 @@ class TroubleTicketApi(BaseApi):
     @protect()
     @safe
     @permission_name("get")
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def get_list(self):
         """List the trouble tickets one may see (TMF621 listTroubleTicket).
         ---
@@ -440,7 +424,7 @@ class TroubleTicketApi(BaseApi):
     @protect()
     @safe
     @permission_name("get")
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def get(self, reference):
         """Read one trouble ticket (TMF621 retrieveTroubleTicket).
         ---
@@ -468,7 +452,7 @@ class TroubleTicketApi(BaseApi):
     @protect()
     @safe
     @permission_name("patch")
-    @gate(INCIDENTS)
+    @requires_eservice(INCIDENTS)
     def patch(self, reference):
         """Change a trouble ticket's status (TMF621 patchTroubleTicket).
         ---
@@ -538,9 +522,9 @@ class TroubleTicketApi(BaseApi):
 def register(appbuilder):
     appbuilder.add_view_no_menu(DiagnosticsView)
     appbuilder.add_link("Diagnostics", href="/operator/sav/test/", icon="fa-stethoscope", label=_l("e-SAV Test"),
-                        category=DESK.category, cond=menu_for(DIAGNOSTICS))
+                        category=DESK.category, cond=entitled_menu(DIAGNOSTICS))
     appbuilder.add_view(IncidentView, "Incidents", label=_l("e-SAV Signalisation"), icon="fa-exclamation-triangle",
-                        category=DESK.category, menu_cond=menu_for(INCIDENTS))
+                        category=DESK.category, menu_cond=entitled_menu(INCIDENTS))
     appbuilder.add_api(TroubleTicketApi)
     SCREENS[DIAGNOSTICS] = "DiagnosticsView.search"
     SCREENS[INCIDENTS] = "IncidentView.list"
