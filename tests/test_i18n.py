@@ -396,8 +396,9 @@ def test_an_unassigned_tickets_edit_form_offers_no_assignee_by_name(app, login_a
 STATE_SYNONYMS = [("clôtur", "ferm"), ("refus", "rejet"), ("résolu", "réglé"), ("annul", "supprimé")]
 # Where a desk's two words name two acts, not one state: desk D cancels an event
 # ("annulé") and deletes its pre-reservations ("supprimées"), DESIGN §6; desk E deletes
-# an account ("supprimé") from a form one may leave ("Annuler").
-DISTINCT_ACTS = {"events": {("annul", "supprimé")}, "operator": {("annul", "supprimé")}}
+# an account ("supprimé") from a form one may leave ("Annuler"), and closes an incident
+# ("clôturée") apart from a request to close port 25 ("fermeture du port 25").
+DISTINCT_ACTS = {"events": {("annul", "supprimé")}, "operator": {("annul", "supprimé"), ("clôtur", "ferm")}}
 
 
 def test_each_desk_calls_a_state_by_one_word():

@@ -330,7 +330,7 @@ WORKFLOW = Workflow(Incident, states=IncidentState, final_states=(S.closed, S.re
                comment_required=True, notify=_notify, icon="fa-check", done=_l("resolved this incident")),
     Transition("reject", _l("Reject"), (S.acknowledged, S.in_progress), S.rejected, roles=(WHOLESALE_AGENT,),
                comment_required=True, notify=_notify, icon="fa-ban", done=_l("rejected this incident")),
-    Transition("close", _l("Close"), (S.resolved,), S.closed, allowed=_filer, notify=_notify, icon="fa-lock",
+    Transition("close", _l("Close the incident"), (S.resolved,), S.closed, allowed=_filer, notify=_notify, icon="fa-lock",
                done=_l("closed this incident")),
     Transition("reopen", _l("Reopen"), (S.resolved,), S.in_progress, allowed=_filer, comment_required=True,
                notify=_notify, icon="fa-undo", done=_l("reopened this incident")),
