@@ -62,17 +62,18 @@ def test_the_just_fibre_journey_from_eligibility_to_a_forced_incident(
 
     # e-RDV: the form filled from the building sheet; a slot taken, then confirmed.
     page.click("#book-appointment")
-    page.wait_for_url("**/operator/appointments/new*")
+    page.wait_for_url("**/operator/appointments/new**")
     expect(page.locator("#insee_code")).to_have_value("77058")
     page.select_option("#operation_type", "building")
-    window_end = appointment_rules.first_working_day(appointment_rules.bounds()[0] + timedelta(days=10))
+    with app.app_context():
+        window_end = appointment_rules.first_working_day(appointment_rules.bounds()[0] + timedelta(days=10))
     page.fill("#window_end", window_end.isoformat())
     page.click("#appointment-form button[type=submit]")
     expect(page.locator("#slots-title")).to_contain_text("créneau")
     page.click("#take-slot")
     page.wait_for_url("**/operator/appointments/RDV-*")
     reference = page.inner_text(".appointment-reference").strip()
-    page.click("#action-confirm button")
+    page.click("#action-validate button")
     expect(page.locator("#appointment-state")).to_have_text("Validé")
 
     # The dashboard before the order.
@@ -88,6 +89,7 @@ def test_the_just_fibre_journey_from_eligibility_to_a_forced_incident(
     page.fill("#appointment_reference", reference)
     page.click("button[name=go][value=next]")
     page.wait_for_url("**/operator/orders/new/2")
+    page.check("input[name=offer][value=just-fibre]")
     page.check("input[name=gtr_option]")
     page.click("button[name=go][value=next]")
     page.wait_for_url("**/operator/orders/new/3")
@@ -129,12 +131,12 @@ def test_the_just_fibre_journey_from_eligibility_to_a_forced_incident(
     expect(page.locator("body")).to_contain_text("simulation")
     page.check("input[name=test][value=global]")
     page.click("#tests-title ~ form button[type=submit]")
-    page.wait_for_url("**/operator/sav/test/*")
+    page.wait_for_url("**/operator/sav/test/**")
     expect(page.locator("#results")).to_contain_text("Diagnostic global")
 
     # e-SAV Signalisation: the diagnostic is OK, so filing needs the forcing right's reason.
     page.click("a:has-text('Déposer une signalisation')")
-    page.wait_for_url("**/operator/sav/incidents/new*")
+    page.wait_for_url("**/operator/sav/incidents/new**")
     for name, value in (("faulty_service", "MB FTTH Internet profil 07"), ("filer_name", "MOREL Julien"),
                         ("filer_phone", "0437447211"), ("customer_phone", "0478000000"),
                         ("customer_mobile", "0612000000"), ("lunch_hours", "12:00/14:00"),

@@ -9,7 +9,7 @@ setting APPOINTMENT_SLOTS_PER_PERIOD, except where `TechnicianCapacity` (the pla
 calendar) says otherwise.
 """
 from flask_appbuilder import Model
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, lazy_pgettext
 from sqlalchemy import Column, Date, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 
@@ -33,10 +33,10 @@ class AppointmentState(LabelledEnum):
 
 APPOINTMENT_STATE_LABELS = LABELS[AppointmentState] = {
     AppointmentState.initialised: lazy_gettext("Initialised"),
-    AppointmentState.validated: lazy_gettext("Validated"),
+    AppointmentState.validated: lazy_pgettext("appointment state", "Validated"),
     AppointmentState.attended: lazy_gettext("Attended"),
     AppointmentState.missed: lazy_gettext("Missed"),
-    AppointmentState.cancelled: lazy_gettext("Cancelled"),
+    AppointmentState.cancelled: lazy_pgettext("appointment state", "Cancelled"),
 }
 
 
