@@ -7,13 +7,29 @@ stored as people typed them, in columns whose info is LOCAL_TIME (app/tables/bas
 Flask-Babel's formatting reads TIMEZONE too (BABEL_DEFAULT_TIMEZONE follows it): a
 moment is formatted as it is given (`format_datetime(moment)`, `|datetimeformat`), a
 local time with `rebase=False`.
+
+It also says which days are worked (`is_working_day`: French public holidays off),
+for the desks that count in working days (e-RDV's window, e-SAV's GTR).
 """
 from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
 from operator import add
 from zoneinfo import ZoneInfo
 
+import holidays
 from flask import current_app
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, set_value_to_type
+
+
+@lru_cache(maxsize=16)
+def _public_holidays(year) -> frozenset:
+    return frozenset(holidays.France(years=year))
+
+
+def is_working_day(day, weekdays=range(5)) -> bool:
+    """Whether `day` is one of `weekdays` (0 Monday … 6 Sunday; Monday to Friday by
+    default) and not a French public holiday (the `holidays` package)."""
+    return day.weekday() in weekdays and day not in _public_holidays(day.year)
 
 
 def zone() -> ZoneInfo:

@@ -29,13 +29,11 @@ step calls: the validated appointment, or a refusal naming "Référence du rende
 """
 from __future__ import annotations
 
-import functools
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Optional
 
-import holidays
 from flask import current_app
 from flask_babel import format_date, gettext, lazy_gettext as _l
 from sqlalchemy import func, select
@@ -55,7 +53,7 @@ from ...models import (
     Organisation,
     TechnicianCapacity,
 )
-from ...platform import transactions
+from ...platform import clock, transactions
 from ...platform.clock import local_today
 from ...platform.refusals import Refused
 from ...platform.workflow import Transition, Workflow
@@ -102,13 +100,8 @@ def _refuse(field, message):
 # ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16)
-def public_holidays(year) -> frozenset:
-    return frozenset(holidays.France(years=year))
-
-
 def is_working_day(day: date) -> bool:
-    return day.weekday() in WORKING_WEEKDAYS and day not in public_holidays(day.year)
+    return clock.is_working_day(day, WORKING_WEEKDAYS)
 
 
 def bounds(today: Optional[date] = None) -> tuple:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, time, timedelta
-from functools import lru_cache
 
-import holidays
 from flask import url_for
 from flask_babel import gettext, lazy_gettext as _l
 
@@ -56,14 +54,9 @@ class IncidentRefused(Refused):
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def _french_holidays(year):
-    return holidays.country_holidays("FR", years=year)
-
-
 def is_service_day(day) -> bool:
     """Monday to Saturday, French public holidays excluded."""
-    return day.weekday() < 6 and day not in _french_holidays(day.year)
+    return clock.is_working_day(day, range(6))
 
 
 def next_opening(moment: datetime) -> datetime:
