@@ -93,12 +93,13 @@ grant((OPERATOR_ADMIN, OPERATOR_USER), ELIGIBILITY_USE)
 
 def operator_ids(viewer: Viewer) -> frozenset:
     """The operators the viewer is a member of."""
-    if not viewer.organisation_ids:
+    if viewer.user_id is None:
         return frozenset()
     cached = _request_cache("operator_ids", viewer)
     if cached is None:
-        cached = frozenset(db.session.scalars(select(Organisation.id).where(
-            Organisation.id.in_(list(viewer.organisation_ids)), Organisation.kind == OrganisationKind.operator)))
+        cached = frozenset(db.session.scalars(
+            select(Organisation.id).join(Membership, Membership.organisation_id == Organisation.id)
+            .where(Membership.user_id == viewer.user_id, Organisation.kind == OrganisationKind.operator)))
         _request_cache("operator_ids", viewer, cached)
     return cached
 
@@ -125,32 +126,54 @@ def entitled_criterion(viewer: Viewer, code: str, organisation_column):
                 or_(organisation_column.in_(list(administered)), ticked))
 
 
-def entitled_codes(viewer: Viewer) -> frozenset:
-    """The e-service codes the viewer may use in at least one of their operators."""
-    cached = _request_cache("entitled_codes", viewer)
+def _entitlements(viewer: Viewer) -> dict:
+    """{e-service code: the operators where an operator's account may use it}, in one
+    query per request (the gate asks it on every desk E call): the e-services that the
+    viewer's operators subscribe to, all of them where the viewer administers the
+    operator, else those ticked for them."""
+    cached = _request_cache("entitlements", viewer)
     if cached is not None:
         return cached
-    if viewer.is_admin:
-        codes = frozenset(db.session.scalars(select(EService.code)))
-    elif viewer.user_id is None:
-        codes = frozenset()
-    elif WHOLESALE_AGENT in viewer.roles:
-        codes = BACK_OFFICE
-    else:
-        # One query (the gate runs it on every desk E call): the e-services that the
-        # viewer's operators subscribe to, all of them where the viewer administers
-        # the operator, else those ticked for them.
-        ticked = exists().where(Entitlement.user_id == viewer.user_id,
-                                Entitlement.organisation_id == OperatorSubscription.organisation_id,
-                                Entitlement.eservice_id == OperatorSubscription.eservice_id)
-        codes = frozenset(db.session.scalars(
-            select(EService.code).join(OperatorSubscription, OperatorSubscription.eservice_id == EService.id)
+    ticked = exists().where(Entitlement.user_id == viewer.user_id,
+                            Entitlement.organisation_id == OperatorSubscription.organisation_id,
+                            Entitlement.eservice_id == OperatorSubscription.eservice_id)
+    found = {}
+    for code, operator in db.session.execute(
+            select(EService.code, OperatorSubscription.organisation_id)
+            .join(OperatorSubscription, OperatorSubscription.eservice_id == EService.id)
             .join(Organisation, Organisation.id == OperatorSubscription.organisation_id)
             .join(Membership, Membership.organisation_id == Organisation.id)
             .where(Membership.user_id == viewer.user_id, Organisation.kind == OrganisationKind.operator,
-                   ticked if OPERATOR_ADMIN not in viewer.roles else true()).distinct()))
-    _request_cache("entitled_codes", viewer, codes)
-    return codes
+                   ticked if OPERATOR_ADMIN not in viewer.roles else true())):
+        found.setdefault(code, set()).add(operator)
+    found = {code: frozenset(ids) for code, ids in found.items()}
+    _request_cache("entitlements", viewer, found)
+    return found
+
+
+def entitled_codes(viewer: Viewer) -> frozenset:
+    """The e-service codes the viewer may use in at least one of their operators."""
+    if viewer.is_admin:
+        codes = _request_cache("all_codes", viewer)
+        if codes is None:
+            codes = frozenset(db.session.scalars(select(EService.code)))
+            _request_cache("all_codes", viewer, codes)
+        return codes
+    if viewer.user_id is None:
+        return frozenset()
+    if WHOLESALE_AGENT in viewer.roles:
+        return BACK_OFFICE
+    return frozenset(_entitlements(viewer))
+
+
+def entitled_operator_ids(viewer: Viewer, code: str):
+    """The operators where the viewer may use e-service `code`; None for every operator
+    (platform Admins; the back office for the e-services it works)."""
+    if viewer.is_admin or (WHOLESALE_AGENT in viewer.roles and code in BACK_OFFICE):
+        return None
+    if viewer.user_id is None:
+        return frozenset()
+    return _entitlements(viewer).get(code, frozenset())
 
 
 def is_entitled(user, code: str) -> bool:

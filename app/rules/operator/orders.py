@@ -15,7 +15,7 @@ from flask import url_for
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import func, select
 
-from ...access.operator import ORDERS, entitled_criterion, viewer_of
+from ...access.operator import ORDERS, entitled_criterion, entitled_operator_ids, viewer_of
 from ...extensions import db
 from ...models import (
     Access,
@@ -411,10 +411,8 @@ def transition_to(item, target):
 def dashboard_operator_ids(viewer):
     """The operators whose orders the dashboard counts: None for all (the wholesale back
     office, platform Admins), else those opening e-Just Fibre to the viewer."""
-    if WHOLESALE_AGENT in viewer.roles or viewer.is_admin:
-        return None
-    criterion = entitled_criterion(viewer, ORDERS, Organisation.id)
-    return list(db.session.scalars(select(Organisation.id).where(criterion)))
+    operators = entitled_operator_ids(viewer, ORDERS)
+    return None if operators is None else list(operators)
 
 
 def dashboard_counts(viewer) -> dict:
