@@ -28,7 +28,7 @@ AXE_RUN = """() => axe.run(document, {
 
 #: One demo account per role (app/security.py ROLE_NAMES; the demo in app/demo/*.py).
 ACCOUNTS = ("admin", "creator", "vnoc", "client", "lead", "agent", "referent", "desk", "user",
-            "eventadmin", "opadmin", "opuser", "opsav")
+            "eventadmin", "opadmin", "opuser", "opsav", "ops")
 SIGNED_OUT_PAGES = ("/login/", "/password/forgot/")
 CONFIGURATION_TABS = ("information", "tickets", "options", "groups", "items", "admins")
 # The entries of the navbar's drop-down menus (the language menu switches, it opens nothing).

@@ -275,6 +275,7 @@ can_get             AppointmentApi        Y    .    .    .    .    .    .    .  
 can_patch           AppointmentApi        Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 can_list            OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 can_show            OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
+can_export          OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 can_dashboard       OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    Y    .
 can_new             OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    .    .
 can_exchange        OrderView             Y    .    .    .    .    .    .    .    .    Y    Y    .    .

@@ -278,7 +278,7 @@ scope(Incident, entitled_to_any((INCIDENTS,), Incident.organisation_id))
 # through its workflow. Rows: the operator's, for those entitled to e-Just Fibre; all of
 # them for the back office (entitled_to_any).
 ORDER_TRANSITIONS = ("complete", "fail", "reschedule", "resume", "await_box", "box_returned", "cancel")
-ORDER_READ = grants("OrderView", ("can_list", "can_show", "can_dashboard")) + grants(
+ORDER_READ = grants("OrderView", ("can_list", "can_show", "can_export", "can_dashboard")) + grants(
     "ProductOrderApi", ("can_get",)) + grants("Orders", ("menu_access",)) + grants("OrderDashboard", ("menu_access",))
 grant((OPERATOR_ADMIN, OPERATOR_USER), ORDER_READ + grants(
     "OrderView", ("can_new", "can_exchange", "can_terminate", "cancel")) + grants(

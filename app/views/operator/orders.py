@@ -67,7 +67,8 @@ class OrderView(WorkflowModelView):
     order_columns = ["reference", "operator_reference", "order_type", "state", "created_on"]
     label_columns = LABELS
     base_order = ("id", "desc")
-    base_permissions = ["can_list", "can_show", "can_new", "can_dashboard", "can_exchange", "can_terminate"]
+    base_permissions = ["can_list", "can_show", "can_export", "can_new", "can_dashboard", "can_exchange",
+                        "can_terminate"]
     #: The filters the dashboard's links use, first of their columns: `_flt_0_order_type`, `_flt_0_state`.
     FILTERS = {"order_type": TypeIs, "state": StateIs}
 
@@ -82,6 +83,12 @@ class OrderView(WorkflowModelView):
     @requires_eservice(ORDERS)
     def list(self):
         return super().list()
+
+    @expose("/export/<fmt>")
+    @has_access
+    @requires_eservice(ORDERS)
+    def export(self, fmt):
+        return super().export(fmt)
 
     def _order(self, pk):
         try:
