@@ -78,8 +78,10 @@ run: translations vendor demo-data serve
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-# Two workers (pytest-xdist), one test file each at a time, each with a database of its own.
-TEST_WORKERS ?= 2
+# Three workers (pytest-xdist) on the two cores, one test file each at a time, each with a
+# database of its own: much of the suite waits on a browser, a live server or a worker, so
+# a third keeps the cores busy (the whole suite: 8.5 min, against 10.4 with two).
+TEST_WORKERS ?= 3
 test: translations vendor browser
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
