@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from app.extensions import db
-from app.models import Booking, Event, HelpRequest, Organisation, Project
+from app.models import Booking, Building, Diagnostic, Event, HelpRequest, Incident, Order, Organisation, Project
 
 from .helpers import local_now, user
 
@@ -40,6 +40,10 @@ def ids(app):
             "organisation": db.session.query(Organisation.id).order_by(Organisation.id).first()[0],
             "admin": user("admin").id,
             "gala": db.session.query(Event.id).filter_by(name="Gala de Centrale Lyon 2026").scalar(),
+            "seed_building": db.session.query(Building.id).filter_by(imb_id="IMB/77058/X/0218").scalar(),
+            "order": db.session.query(db.func.min(Order.id)).scalar(),
+            "diagnostic": db.session.query(db.func.min(Diagnostic.id)).scalar(),
+            "incident": db.session.query(db.func.min(Incident.id)).scalar(),
         }
 
 
@@ -186,6 +190,29 @@ def test_desk_d_events_fit_a_phone(phone, ids):
     student.open("/events/places")
     student.open(f"/events/show/{ids['gala']}")
     assert_fit(manager, checker, student)
+
+
+def test_desk_e_operator_fits_a_phone(phone, ids):
+    """The Just Fibre journey's pages (issue 15), each as the account that works on it."""
+    operator = phone("opuser")
+    operator.open("/operator/")
+    operator.open(f"/operator/eligibility/building/{ids['seed_building']}")
+    operator.open("/operator/appointments/new?imb=IMB/77058/X/0218&operation_type=building")
+    operator.open("/operator/appointments/")
+    operator.open("/operator/appointments/RDV-DEMO-0001")
+    operator.open("/operator/orders/new?imb=IMB/77058/X/0218")
+    operator.open("/operator/orders/dashboard")
+    operator.open("/operator/orders/list/")
+    operator.open(f"/operator/orders/show/{ids['order']}")
+    after_sales = phone("opsav")
+    after_sales.open("/operator/sav/test/?access=F00000017")
+    after_sales.open(f"/operator/sav/test/result/{ids['diagnostic']}")
+    after_sales.open("/operator/sav/incidents/new?access=F00000017")
+    after_sales.open("/operator/sav/incidents/list/")
+    after_sales.open(f"/operator/sav/incidents/show/{ids['incident']}")
+    back_office = phone("ops")
+    back_office.open(f"/operator/orders/show/{ids['order']}")
+    assert_fit(operator, after_sales, back_office)
 
 
 def test_the_platform_fits_a_phone(phone, ids):
