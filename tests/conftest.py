@@ -329,13 +329,3 @@ def on_redis(app, redis_url, worker, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     return app
 
-
-# The longest files first: pytest-xdist hands whole files (--dist loadfile) to its
-# workers in collection order, so a long file collected late would run alone at the end.
-SLOWEST_FIRST = ("test_browser_a11y.py", "test_inputs.py", "test_browser_phones.py", "test_browser_web.py",
-                 "test_browser_operator_journey.py", "test_browser_booking.py", "test_browser_events.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
