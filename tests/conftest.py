@@ -328,4 +328,3 @@ def on_redis(app, redis_url, worker, monkeypatch):
     monkeypatch.setitem(app.config, "JOB_RETRY_INTERVALS", [int(s) for s in RETRIES.split(",")])
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     return app
-

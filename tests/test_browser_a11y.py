@@ -97,6 +97,7 @@ class Audit:
         self.origin = urlsplit(live_url).netloc
         self.pages, self.found = 0, []
         self.grids = set()  # the grids whose first row was audited ("/bookings/show/")
+        self.menu_pages = set()  # the menu's pages audited (as the first role whose menu has them)
 
     def check(self, page, who, what):
         """Audit the page as it is now (after a click, say)."""
@@ -114,10 +115,13 @@ class Audit:
         return True
 
     def walk(self, page, who):
-        """The role's home page, its menu's pages, and the first row of each grid that
-        no other role's walk opened."""
+        """The role's home page, its menu's pages that no other role's walk audited (the
+        platform's pages are in every menu), and the first row of each grid that no
+        other role's walk opened."""
         menu = [link for link in dict.fromkeys([page.url] + page.evaluate(MENU_LINKS))
                 if urlsplit(link).netloc == self.origin and "/logout" not in link]
+        menu = [menu[0]] + [link for link in menu[1:] if link not in self.menu_pages]
+        self.menu_pages.update(menu)
         rows = []
         for url in menu:
             if not self.visit(page, who, url):
