@@ -9,7 +9,7 @@ from datetime import timezone
 
 from flask import abort, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
-from flask_appbuilder.api import BaseApi, safe
+from flask_appbuilder.api import safe
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_babel import gettext, lazy_gettext as _l
 
@@ -35,7 +35,7 @@ from ...rules.operator import diagnostics as tests
 from ...rules.operator import incidents as rules
 from ...security import ScopedInterface, apply_scope
 from ..base import Attempt, WorkflowModelView
-from .common import DESK, SCREENS, entitled_menu, requires_eservice
+from .common import DESK, OperatorApi, SCREENS, entitled_menu, requires_eservice
 
 
 def find_access(prestation_id, code):
@@ -301,19 +301,14 @@ def read_ticket(payload) -> tuple:
     return entities[0]["id"], values
 
 
-class TroubleTicketApi(BaseApi):
+class TroubleTicketApi(OperatorApi):
     """e-SAV Signalisation as TMF621 Trouble Ticket."""
 
-    resource_name = "operator"
     openapi_spec_tag = "Operator incidents (TMF621)"
-    allow_browser_login = True
     base_permissions = ["can_get", "can_post", "can_patch"]
 
     def _scoped(self):
         return apply_scope(db.session.query(Incident), Incident)
-
-    def _refused(self, refusal):
-        return self.response_400(message={refusal.field or "_schema": [refusal.message]})
 
     @expose("/troubleTicket", methods=["POST"])
     @protect()

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import abort, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
-from flask_appbuilder.api import BaseApi, safe
+from flask_appbuilder.api import safe
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_babel import gettext, lazy_gettext as _l
 from marshmallow import Schema, fields
@@ -31,7 +31,7 @@ from ...platform.refusals import Refused
 from ...rules.operator import appointments as rules
 from ...security import WHOLESALE_AGENT, apply_scope, role_names, viewer_of
 from ..base import Attempt
-from .common import DESK, SCREENS, entitled_menu, requires_eservice
+from .common import DESK, OperatorApi, SCREENS, entitled_menu, requires_eservice
 
 FORM_FIELDS = ("access_reference", "street_number", "rivoli_code", "insee_code", "product", "operation_type",
                "appointment_type", "window_start", "window_end", "preferred_weekday", "preferred_period")
@@ -348,20 +348,15 @@ class TMF646Appointment(Schema):
 
 
 
-class AppointmentApi(BaseApi):
+class AppointmentApi(OperatorApi):
     """e-RDV as TMF646 Appointment: free slots, then appointments taken, confirmed,
     rescheduled or cancelled (the wholesale side marks them attended or missed)."""
 
-    resource_name = "operator"
     openapi_spec_tag = "Operator appointments (TMF646)"
-    allow_browser_login = True
     base_permissions = ["can_search", "can_post", "can_get", "can_patch"]
     openapi_spec_component_schemas = (TMF646Appointment,)
+    api_fields = API_FIELDS
 
-    def _refused(self, refusal):
-        path = refusal.field if isinstance(refusal, ApiRefused) else API_FIELDS.get(refusal.field, refusal.field)
-        db.session.rollback()
-        return self.response_400(message={path or "_schema": [refusal.message]})
 
     def _body(self):
         payload = request.get_json(silent=True)

@@ -3,6 +3,7 @@ from functools import wraps
 
 from flask import abort, g, jsonify, request
 from flask_appbuilder import BaseView, expose
+from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext, lazy_gettext as _l
 
@@ -61,3 +62,18 @@ class OperatorView(BaseView):
         return self.render_template(
             "operator/home.html", title=_l("My e-services"),
             groups=[(ESERVICE_GROUP_LABELS[group], services) for group, services in groups.items()])
+
+
+class OperatorApi(BaseApi):
+    """Desk E's TM Forum APIs (TMF646, TMF622, TMF621): under /api/v1/operator/, and a
+    rule's refusal answered 400 naming the field by its JSON path in the body."""
+
+    resource_name = "operator"
+    allow_browser_login = True
+    #: {a rule's field name: its JSON path in the API's bodies}
+    api_fields = {}
+
+    def _refused(self, refusal):
+        db.session.rollback()
+        path = self.api_fields.get(refusal.field, refusal.field)
+        return self.response_400(message={path or "_schema": [refusal.message]})

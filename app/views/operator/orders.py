@@ -7,7 +7,7 @@ import json
 
 from flask import abort, g, redirect, request, session, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.api import BaseApi, safe
+from flask_appbuilder.api import safe
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name, protect
 from flask_babel import gettext, lazy_gettext as _l
@@ -16,11 +16,10 @@ from sqlalchemy import select
 from ...access.operator import ORDERS, viewer_of
 from ...extensions import db
 from ...models import ORDER_STATE_LABELS, ORDER_TYPE_LABELS, Order, OrderState, OrderType
-from ...platform.refusals import Refused
 from ...rules.operator import orders as rules
 from ...security import ScopedInterface, apply_scope
 from ..base import Attempt, JsonRefused, OffsetDateTime, WorkflowModelView
-from .common import DESK, SCREENS, entitled_menu, requires_eservice
+from .common import DESK, OperatorApi, SCREENS, entitled_menu, requires_eservice
 from .eligibility import postal_address
 
 LABELS = {
@@ -345,19 +344,15 @@ def draft_of(payload) -> dict:
     return draft
 
 
-class ProductOrderApi(BaseApi):
+class ProductOrderApi(OperatorApi):
     """Orders as TMF622 ProductOrder: create, read, list, cancel, and the back office's
     state changes. Cancelling is TMF622's task resource `cancelProductOrder`; a PATCH of
     `state` to `cancelled` does the same (both fire the workflow's "cancel")."""
 
-    resource_name = "operator"
     openapi_spec_tag = "Operator orders (TMF622)"
-    allow_browser_login = True
     base_permissions = ["can_get", "can_post", "can_patch", "can_cancel"]
+    api_fields = API_FIELDS
 
-    def _refused(self, refusal: Refused):
-        field = API_FIELDS.get(refusal.field, refusal.field) or "_schema"
-        return self.response_400(message={field: [refusal.message]})
 
     def _order(self, reference):
         return apply_scope(db.session.query(Order), Order).filter(Order.reference == reference).one_or_none()
