@@ -6,12 +6,13 @@ naming its field, and the operation in the OpenAPI document."""
 import uuid
 
 import pytest
+from sqlalchemy import delete, select, update
 
 from app.demo.operator import buildings as demo
 from app.extensions import db
-from app.models import BuildingLine
+from app.models import BuildingLine, EService, Entitlement, Offer
 
-from .helpers import BearerClient, login
+from .helpers import BearerClient, login, user
 
 URL = "/api/v1/operator/serviceQualification"
 SEED_SITE = {"@type": "GeographicSite", "id": demo.SEED_IMB}
@@ -192,6 +193,48 @@ def test_the_entitlement_is_checked_with_a_token_and_with_a_session(app):
     assert login(app.test_client(), "opuser").post(URL, json={"place": SEED_SITE}).status_code == 201
     assert BearerClient(app, "user").post(URL, json={"place": SEED_SITE}).status_code == 403
     assert app.test_client().post(URL, json={"place": SEED_SITE}).status_code == 401
+
+
+def test_an_entitlement_taken_back_by_a_bulk_delete_is_refused_on_the_next_call(app, opuser):
+    """Entitlements are kept a few seconds per process; a write in this process, even
+    a bulk DELETE that no ORM flush sees, forgets them at once."""
+    assert opuser.post(URL, json={"place": SEED_SITE}).status_code == 201
+    with app.app_context():
+        person_id = user("opuser").id
+        eligibility = db.session.scalar(select(EService.id).filter_by(code="eligibility"))
+        kept = [(row.organisation_id, row.granted_by_id) for row in db.session.scalars(
+            select(Entitlement).filter_by(user_id=person_id, eservice_id=eligibility))]
+        db.session.execute(delete(Entitlement).where(Entitlement.user_id == person_id,
+                                                     Entitlement.eservice_id == eligibility))
+        db.session.commit()
+    try:
+        assert opuser.post(URL, json={"place": SEED_SITE}).status_code == 403
+    finally:
+        with app.app_context():
+            db.session.add_all(Entitlement(user_id=person_id, organisation_id=organisation,
+                                           eservice_id=eligibility, granted_by_id=granted_by)
+                               for organisation, granted_by in kept)
+            db.session.commit()
+    assert opuser.post(URL, json={"place": SEED_SITE}).status_code == 201
+
+
+def test_an_offer_renamed_is_in_the_next_answer(app, opuser):
+    def names():
+        answer = opuser.post(URL, json={"place": SEED_SITE}).json
+        return {item["service"]["serviceSpecification"]["name"] for item in answer["serviceQualificationItem"]}
+
+    assert "Just Fibre" in names()
+    with app.app_context():
+        offer = db.session.scalar(select(Offer).filter_by(code="just-fibre"))
+        offer.name = "Just Fibre Pro"
+        db.session.commit()
+    try:
+        assert "Just Fibre Pro" in names() and "Just Fibre" not in names()
+    finally:
+        with app.app_context():
+            db.session.execute(update(Offer).where(Offer.code == "just-fibre").values(name="Just Fibre"))
+            db.session.commit()
+    assert "Just Fibre" in names()
 
 
 def test_calls_beyond_the_account_s_limit_are_a_429(app, monkeypatch):

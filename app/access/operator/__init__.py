@@ -13,10 +13,13 @@ Rows follow the same criteria (a rule is written once): a certificate is seen by
 operator's admin and the accounts ticked for "Mes certificats numériques"; buildings
 and offers, shared reference data, by whoever is entitled to eligibility.
 """
+from types import MappingProxyType
+
 from flask import g, has_request_context
 from sqlalchemy import and_, exists, false, or_, select, true
 
 from ...extensions import db
+from ...platform.recent import RecentAnswers
 from ...models import (
     Access,
     Appointment,
@@ -126,15 +129,23 @@ def entitled_criterion(viewer: Viewer, code: str, organisation_column):
                 or_(organisation_column.in_(list(administered)), ticked))
 
 
+#: Each account's entitlements, read once per few seconds (every desk E call asks them).
+_RECENT_ENTITLEMENTS = RecentAnswers(
+    (EService.__tablename__, OperatorSubscription.__tablename__, Entitlement.__tablename__,
+     Organisation.__tablename__, Membership.__tablename__))
+
+
 def _entitlements(viewer: Viewer) -> dict:
-    """{e-service code: the operators where an operator's account may use it}, in one
-    query per request (the gate asks it on every desk E call): the e-services that the
-    viewer's operators subscribe to, all of them where the viewer administers the
-    operator, else those ticked for them."""
-    cached = _request_cache("entitlements", viewer)
-    if cached is not None:
-        return cached
-    ticked = exists().where(Entitlement.user_id == viewer.user_id,
+    """{e-service code: the operators where an operator's account may use it}: the
+    e-services that the viewer's operators subscribe to, all of them where the viewer
+    administers the operator, else those ticked for them."""
+    administers = OPERATOR_ADMIN in viewer.roles
+    return _RECENT_ENTITLEMENTS.get((viewer.user_id, administers),
+                                    lambda: _read_entitlements(viewer.user_id, administers))
+
+
+def _read_entitlements(user_id, administers) -> dict:
+    ticked = exists().where(Entitlement.user_id == user_id,
                             Entitlement.organisation_id == OperatorSubscription.organisation_id,
                             Entitlement.eservice_id == OperatorSubscription.eservice_id)
     found = {}
@@ -143,12 +154,10 @@ def _entitlements(viewer: Viewer) -> dict:
             .join(OperatorSubscription, OperatorSubscription.eservice_id == EService.id)
             .join(Organisation, Organisation.id == OperatorSubscription.organisation_id)
             .join(Membership, Membership.organisation_id == Organisation.id)
-            .where(Membership.user_id == viewer.user_id, Organisation.kind == OrganisationKind.operator,
-                   ticked if OPERATOR_ADMIN not in viewer.roles else true())):
+            .where(Membership.user_id == user_id, Organisation.kind == OrganisationKind.operator,
+                   true() if administers else ticked)):
         found.setdefault(code, set()).add(operator)
-    found = {code: frozenset(ids) for code, ids in found.items()}
-    _request_cache("entitlements", viewer, found)
-    return found
+    return MappingProxyType({code: frozenset(ids) for code, ids in found.items()})
 
 
 def entitled_codes(viewer: Viewer) -> frozenset:

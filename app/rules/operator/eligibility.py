@@ -25,8 +25,9 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db
-from ...models import Building, BuildingLine, BuildingState, BuildingStructure, Offer
+from ...models import Building, BuildingLine, BuildingState, BuildingStructure, EligibilityRule, Offer
 from ...platform import clock
+from ...platform.recent import RecentAnswers
 from ...platform.refusals import Refused
 from ...security import apply_scope
 
@@ -381,7 +382,7 @@ class Reason:
 
 @dataclass
 class Verdict:
-    offer: Offer
+    offer: "OfferTerms"
     reasons: list = field(default_factory=list)
 
     @property
@@ -490,10 +491,44 @@ RULE_KINDS = {
 }
 
 
-def offers() -> list:
+@dataclass(frozen=True)
+class RuleTerms:
+    """One condition of an offer, as the checks read it."""
+
+    kind: str
+    value: Optional[str]
+
+
+@dataclass(frozen=True)
+class OfferTerms:
+    """An offer and its conditions, as read from the catalogue (not an ORM object: it
+    is kept between requests)."""
+
+    id: int
+    code: str
+    name: str
+    technology: str
+    rules: tuple
+
+    def __str__(self):
+        return self.name
+
+
+#: The catalogue, read once per few seconds: every eligibility answer checks every offer.
+_RECENT_OFFERS = RecentAnswers((Offer.__tablename__, EligibilityRule.__tablename__))
+
+
+def offers() -> tuple:
     """Every offer with its rules, in the catalogue's order."""
-    return db.session.scalars(select(Offer).options(joinedload(Offer.rules))
-                              .order_by(Offer.position, Offer.id)).unique().all()
+    return _RECENT_OFFERS.get("offers", _read_offers)
+
+
+def _read_offers() -> tuple:
+    return tuple(
+        OfferTerms(offer.id, offer.code, offer.name, offer.technology,
+                   tuple(RuleTerms(rule.kind, rule.value) for rule in offer.rules))
+        for offer in db.session.scalars(select(Offer).options(joinedload(Offer.rules))
+                                        .order_by(Offer.position, Offer.id)).unique())
 
 
 def verdicts(building, offer_list) -> list:
