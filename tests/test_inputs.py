@@ -9,19 +9,18 @@ own, and count the 5xx answers: there must be none.
 import json
 import os
 import re
-import secrets
-import tempfile
 import uuid
 from urllib.parse import quote
 
 import prison
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Booking, HelpRequest, ProjectTicket, Room
 
+from .conftest import app_settings, demo_database, drop_database
 from .helpers import BearerClient, login
 
 BIG = 2 ** 63
@@ -260,38 +259,15 @@ JSON_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_
 @pytest.fixture(scope="module")
 def own_app(app):
     """An app on a database of its own (the property tests create, change and delete rows)."""
-    from flask_migrate import upgrade
+    from app import create_app
 
-    from app import cli, create_app, demo
-
-    url = os.environ.get("DATABASE_URL")
-    admin_engine = None
-    if url:
-        name = f"{make_url(url).database}_inputs"
-        admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin_engine.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        own_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    else:
-        own_url = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="guichet-inputs-"), "inputs.db")
-    application = create_app({
-        "SQLALCHEMY_DATABASE_URI": own_url, "TESTING": True, "WTF_CSRF_ENABLED": False,
-        "ATTEMPT_LIMITS_ENABLED": False, "SERVER_NAME": "localhost", "PUBLIC_URL": "http://localhost",
-        "SECRET_KEY": app.config["SECRET_KEY"], "REDIS_URL": None,
-        "JOB_QUEUE_PREFIX": f"guichet-inputs-{uuid.uuid4().hex[:8]}-",
-    })
-    with application.app_context():
-        upgrade()
-        cli.sync_roles()
-        list(demo.load())
+    url = demo_database("inputs")
+    application = create_app({**app_settings(url), "SECRET_KEY": app.config["SECRET_KEY"], "REDIS_URL": None,
+                              "JOB_QUEUE_PREFIX": f"guichet-inputs-{uuid.uuid4().hex[:8]}-"})
     yield application
-    if admin_engine is not None:
-        with application.app_context():
-            db.engine.dispose()
-        with admin_engine.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {make_url(own_url).database} WITH (FORCE)"))
-        admin_engine.dispose()
+    with application.app_context():
+        db.engine.dispose()
+    drop_database(url)
 
 
 class Tally:
