@@ -50,7 +50,7 @@ def cluster(app, redis_url, smtp, tmp_path_factory):
             port = free_port()
             processes.start(f"web{number}", ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
                                              str(gunicorn_workers), "--threads", "4", "--no-control-socket",
-                                             "run:app"], {**env, **extra})
+                                             "--graceful-timeout", "2", "run:app"], {**env, **extra})
             urls.append(f"http://127.0.0.1:{port}")
         for number in (1, 2):
             processes.start(f"worker{number}", ["flask", "worker"], env)
