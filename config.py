@@ -119,6 +119,14 @@ class Config:
     # Prefix of the RQ queue names, for several instances (or test runs) on one Redis.
     JOB_QUEUE_PREFIX = env("JOB_QUEUE_PREFIX", "")
 
+    # Operators (app/platform/health.py, app/platform/metrics.py). /healthz and /readyz
+    # answer anyone (they say only "ok" or what is down). /metrics answers only requests
+    # with `Authorization: Bearer <METRICS_TOKEN>` (Prometheus's scrape authorization):
+    # a token rather than a list of networks, because behind a reverse proxy every
+    # request may come from the proxy's address. Unset: no /metrics, nothing measured.
+    # Under gunicorn set PROMETHEUS_MULTIPROC_DIR too (read by prometheus_client itself).
+    METRICS_TOKEN = env("METRICS_TOKEN")
+
     # Mail (app/platform/notifications.py). Without MAIL_SERVER mails are kept in
     # the outbox (queued) and sent once it is set (`flask send-outbox`, or resend).
     MAIL_SERVER = env("MAIL_SERVER")

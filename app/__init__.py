@@ -10,7 +10,7 @@ from config import BASE_DIR, Config
 from . import i18n
 from .desks import DESKS, modules
 from .extensions import csrf, db, migrate
-from .platform import inputs, settings, web
+from .platform import health, inputs, metrics, settings, web
 from .security import ADMIN
 
 
@@ -46,6 +46,8 @@ def create_app(overrides=None, register_more=None):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "guichet.db")
     settings.settle(app)  # keys, PUBLIC_URL, cookies: refuses to start when unsafe
     web.install(app)  # CSP, framing, nosniff, referrer, HSTS on every response
+    metrics.init_app(app)  # /metrics and the request figures, with METRICS_TOKEN
+    health.init_app(app)  # /healthz, /readyz
     i18n.install(app)  # templates know the page's language
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:  # the client address the attempt limits count, behind our reverse proxies

@@ -1,10 +1,18 @@
 """Plain helpers shared by the tests: signing in, demo accounts, uploads and the clock.
 The fixtures are in conftest.py."""
 import email
+import http.cookiejar
 import io
+import json
 import os
 import re
 import socket
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from datetime import UTC, datetime, time
 from email import policy
@@ -20,7 +28,7 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.models import Membership, Organisation
 from app.platform import jobs
-from config import Config
+from config import BASE_DIR, Config
 
 DEMO_PASSWORD = "demo1234"  # every demo account's
 INBOUND_DOMAIN = "reponses.guichet.example"  # where the tests' reply addresses point
@@ -302,3 +310,87 @@ def send_to_inbound(port, to, sender, text, headers=None):
         except smtplib.SMTPDataError as refused:
             return refused.smtp_code, refused.smtp_error.decode()
     return 250, ""
+
+
+# ---------------------------------------------------------------------------
+# A cluster: real processes (gunicorn, `flask worker`, `flask cron`) on one database
+# and one Redis, and an HTTP client that talks to them as a browser does
+# ---------------------------------------------------------------------------
+
+
+STARTUP = 120  # seconds a process may take to build its app (on two busy cores)
+
+
+class Processes:
+    """The processes a test module starts, each logging to a file of its own; stopped
+    together (SIGTERM, then SIGKILL after 10 s). `log(name)` is the end of one's log."""
+
+    def __init__(self):
+        self.started = {}
+
+    def start(self, name, args, env):
+        log = tempfile.NamedTemporaryFile(prefix=f"guichet-{name}-", suffix=".log", delete=False)
+        process = subprocess.Popen([sys.executable, "-m", *args], cwd=BASE_DIR,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.started[name] = (process, log.name)
+        return process
+
+    def wait_until(self, name, predicate, timeout=STARTUP):
+        """Wait for `predicate()` while `name` runs; fail with its log if it stops or times out."""
+        process = self.started[name][0]
+        try:
+            wait_for(lambda: process.poll() is not None or predicate(), timeout, what=name)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.log(name)}") from None
+        assert process.poll() is None, f"{name} stopped:\n{self.log(name)}"
+
+    def log(self, name, tail=3000):
+        with open(self.started[name][1], errors="replace") as handle:
+            return handle.read()[-tail:]
+
+    def stop(self):
+        for process, _ in self.started.values():
+            if process.poll() is None:
+                process.terminate()
+        for process, path in self.started.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            os.unlink(path)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class HttpClient:
+    """Requests to real servers over HTTP, with one cookie jar for all of them (as a
+    browser behind one load balancer), no redirect followed. Each call returns
+    (status, headers, body as text)."""
+
+    def __init__(self):
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect)
+
+    def open(self, url, data=None, json_body=None, headers=None):
+        headers = dict(headers or {})
+        body = None
+        if json_body is not None:
+            body, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
+        elif data is not None:
+            body = urllib.parse.urlencode(data).encode()
+        request = urllib.request.Request(url, data=body, headers=headers)
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.headers, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read().decode("utf-8", "replace")
+
+    def csrf_token(self, url):
+        """The CSRF token of the form on the page at `url` (it lives in the session cookie)."""
+        status, _, page = self.open(url)
+        assert status == 200, f"{url}: {status}"
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)

@@ -14,14 +14,18 @@ Either way a job runs in an app context, as the user who enqueued it
 transaction rolls back, its jobs are dropped with it. `func` must be a module-level
 function (RQ imports it by name) and its arguments picklable: pass ids, not rows.
 
-Periodic jobs are declared in `app/platform/schedule.py` (RQ's cron; `flask cron`).
+Periodic jobs are declared in `app/platform/schedule.py` (RQ's cron; `flask cron`,
+ClusterCronScheduler: each run fires once, however many `flask cron` run).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import click
@@ -29,6 +33,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from redis import Redis
 from rq import Queue, Retry, SimpleWorker, get_current_job
+from rq.cron import CronScheduler
+from rq.utils import now
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -308,19 +314,73 @@ def worker_command(burst, scheduler, queues):
     worker.work(burst=burst, with_scheduler=scheduler, logging_level="INFO")
 
 
-@click.command("cron")
-@with_appcontext
-def cron_command():
-    """Run RQ's cron scheduler with the periodic jobs of app/platform/schedule.py (run one)."""
-    from rq.cron import CronScheduler
+CRON_CLAIM_TTL = 24 * 3600  # seconds a run's claim is kept: longer than any scheduler lags
 
+
+class ClusterCronScheduler(CronScheduler):
+    """RQ's CronScheduler, made to fire each run once per cluster, however many run.
+
+    Every scheduler computes the same moments for a job (its cron expression's, or, for
+    an `interval` job, the multiples of the interval since the epoch, instead of RQ's
+    "now, then every interval from now"), and before enqueuing a run claims it in Redis:
+    `SET NX` on the job and the run's moment. The first to claim enqueues it; the others
+    move on to the next moment. So a second `flask cron` is a hot standby, with no
+    election and no takeover delay: whichever is alive at a moment fires it. The
+    machines' clocks and time zones (cron fields are local time) must agree.
+    """
+
+    def __init__(self, connection, prefix="", **kwargs):
+        super().__init__(connection, **kwargs)
+        self.prefix = prefix
+
+    def load_config_from_file(self, config_path):
+        super().load_config_from_file(config_path)
+        moment = now()
+        for job in self.get_jobs():
+            job.queue_name = self.prefix + job.queue_name
+            if job.interval:
+                job.set_enqueue_time(self._interval_moment(job, moment))
+
+    @staticmethod
+    def _interval_moment(job, moment):
+        """The last multiple of the job's interval since the epoch, at or before `moment`."""
+        return datetime.fromtimestamp(moment.timestamp() // job.interval * job.interval, timezone.utc)
+
+    def claim(self, job, moment) -> bool:
+        """Whether this scheduler is the first to fire `job`'s run of `moment`. A job is
+        its function, arguments, queue and schedule (several may share a name)."""
+        spec = job.to_dict()
+        identity = hashlib.sha1(json.dumps(
+            [spec.get(name) for name in ("func_name", "args", "kwargs", "queue_name", "interval", "cron")],
+        ).encode()).hexdigest()[:12]
+        key = f"rq:cron_claim:{self.prefix}{job.name}:{identity}:{int(moment.timestamp())}"
+        return bool(self.connection.set(key, self.name, nx=True, ex=CRON_CLAIM_TTL))
+
+    def enqueue_jobs(self):
+        moment = now()
+        enqueued = []
+        for job in self.get_jobs():
+            if not job.should_run():
+                continue
+            if self.claim(job, job.next_enqueue_time):
+                job.enqueue(self.connection)
+                enqueued.append(job)
+            job.set_enqueue_time(self._interval_moment(job, moment) if job.interval else moment)
+        return enqueued
+
+
+@click.command("cron")
+@click.option("--schedule", default="app.platform.schedule", show_default=True,
+              help="The module declaring the periodic jobs (rq.cron.register).")
+@with_appcontext
+def cron_command(schedule):
+    """Run the scheduler of the periodic jobs of app/platform/schedule.py: run two, on two
+    machines, and each run still fires once (ClusterCronScheduler)."""
     app = current_app._get_current_object()
     if not uses_redis(app):
         raise click.UsageError("REDIS_URL is not set: periodic jobs need Redis and a worker.")
-    scheduler = CronScheduler(connection=redis_connection(app), logging_level="INFO")
-    scheduler.load_config_from_file("app.platform.schedule")
-    for job in scheduler.get_jobs():
-        job.queue_name = queue_name(job.queue_name, app)
+    scheduler = ClusterCronScheduler(redis_connection(app), queue_name("", app), logging_level="INFO")
+    scheduler.load_config_from_file(schedule)
     scheduler.start()
 
 

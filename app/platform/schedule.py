@@ -1,10 +1,11 @@
 """Every periodic job of Guichet: the platform's, declared here, and each desk's, declared
 by the desk as `PERIODIC_JOBS` in its rules module (app/desks.py), registered here.
 
-`flask cron` (RQ's CronScheduler; run exactly one, next to the workers) loads this
-module and enqueues each job on its schedule; a worker (`flask worker`) runs it in
-an app context. `cron` fields are minute, hour, day of month, month, day of week,
-in the machine's local time; `interval` is in seconds.
+`flask cron` (RQ's CronScheduler, jobs.ClusterCronScheduler: run two for failover,
+each run still fires once) loads this module and enqueues each job on its schedule;
+a worker (`flask worker`) runs it in an app context. `cron` fields are minute, hour,
+day of month, month, day of week, in the machine's local time; `interval` is in
+seconds (runs at its multiples since the epoch).
 
 A desk's `PERIODIC_JOBS` is a list of `cron.register` keyword arguments, e.g.
     PERIODIC_JOBS = [{"func": send_reminders, "queue_name": jobs.DEFAULT_QUEUE, "cron": "0 10 * * *"}]
