@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import resource
 import statistics
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,8 +110,22 @@ LIST_COLUMNS = ["reference", "title", "organisation", "state", "priority", "assi
 SEARCH_COLUMNS = ["reference", "title", "organisation", "state", "priority", "assignee", "created_on"]
 
 
+def member_organisations():
+    """The signed-in person's organisations, as a stock FAB grid scopes its rows (a base filter)."""
+    from flask import g
+
+    from app.extensions import db
+    from app.models import Membership
+
+    return [org for (org,) in db.session.query(Membership.organisation_id).filter_by(user_id=g.user.id)]
+
+
 def grid_views():
-    """The two grids on the same table: a stock FAB ModelView and our base grid."""
+    """The grids on the same table: stock FAB ModelViews (unscoped for admin; scoped as
+    stock FAB does it, a base filter on the member's organisations) and our base grid
+    (its row scope, for every viewer)."""
+    from flask_appbuilder.models.sqla.filters import FilterInFunction
+
     from app.security import ScopedInterface, by_organisation, scope
     from app.views.base import GuichetModelView
 
@@ -123,6 +139,10 @@ def grid_views():
         base_order = ("created_on", "desc")
         page_size = PAGE_SIZE
 
+    class BenchTicketFabScopedView(BenchTicketFabView):
+        route_base = "/bench/fabscoped"
+        base_filters = [["organisation_id", FilterInFunction, member_organisations]]
+
     class BenchTicketView(GuichetModelView):
         datamodel = ScopedInterface(BenchTicket)
         route_base = "/bench/ours"
@@ -132,7 +152,7 @@ def grid_views():
         base_order = ("created_on", "desc")
         page_size = PAGE_SIZE
 
-    return BenchTicketFabView, BenchTicketView
+    return BenchTicketFabView, BenchTicketFabScopedView, BenchTicketView
 
 
 def build_app(url):
@@ -145,20 +165,19 @@ def build_app(url):
         "AUTH_RATE_LIMITED": False,
         "FAB_API_SWAGGER_UI": False,
     })
-    stock, ours = grid_views()
     with app.app_context():
-        app.appbuilder.add_view_no_menu(stock)
-        app.appbuilder.add_view_no_menu(ours)
+        for view in grid_views():
+            app.appbuilder.add_view_no_menu(view)
     return app
 
 
-def signed_in(app):
+def signed_in(app, login="admin"):
     from app.demo.platform import DEMO_PASSWORD
 
     client = app.test_client()
-    response = client.post("/login/", data={"username": "admin", "password": DEMO_PASSWORD})
+    response = client.post("/login/", data={"username": login, "password": DEMO_PASSWORD})
     if response.status_code != 302:
-        raise SystemExit("could not sign in as admin")
+        raise SystemExit(f"could not sign in as {login}")
     return client
 
 
@@ -182,46 +201,70 @@ ASSIGNEES = ["Claire Fontaine", "Julien Mercier", "Sophie Lambert", "Thomas Gira
              "Chloé Dubois", "Nathan Laurent", "Manon Simon", "Enzo Michel", "Jade Lefebvre"]
 
 
-def _sql_array(values):
-    return "ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+MEMBER_ORGANISATION = "Lycée Victor Hugo"  # holds a tenth of the rows; the scoped member's
+MEMBER_SHARE = 0.1
+MEMBER_LOGIN, MEMBER_ROLE = "bench_member", "Bench member"
+STATES = [("new", 1), ("open", 2), ("pending", 1), ("resolved", 3), ("closed", 3)]
+FIRST_DAY = datetime(2022, 1, 1)
+SPAN_SECONDS = 3 * 365 * 86400
+CHUNK = 100_000
+COLUMNS = ("id", "organisation_id", "reference", "title", "state", "priority",
+           "assignee", "created_on", "changed_on")
 
 
-LOAD_SQL = f"""
-INSERT INTO bench_ticket (id, organisation_id, reference, title, state, priority,
-                          assignee, created_on, changed_on)
-SELECT i,
-       orgs.ids[1 + (hashint(i, 1) % array_length(orgs.ids, 1))],
-       'T-' || lpad(i::text, 7, '0'),
-       kinds[1 + hashint(i, 2) % {len(KINDS)}] || ' ' || objects[1 + hashint(i, 3) % {len(OBJECTS)}]
-         || ' — ' || places[1 + hashint(i, 4) % {len(PLACES)}] || ', bureau ' || (hashint(i, 5) % 500),
-       CASE WHEN hashint(i, 6) % 10 = 0 THEN 'new'
-            WHEN hashint(i, 6) % 10 < 3 THEN 'open'
-            WHEN hashint(i, 6) % 10 = 3 THEN 'pending'
-            WHEN hashint(i, 6) % 10 < 7 THEN 'resolved'
-            ELSE 'closed' END,
-       1 + hashint(i, 7) % 4,
-       CASE WHEN hashint(i, 8) % 10 = 0 THEN NULL
-            ELSE assignees[1 + hashint(i, 8) % {len(ASSIGNEES)}] END,
-       timestamp '2022-01-01' + (hashint(i, 9) % (3 * 365 * 86400)) * interval '1 second',
-       timestamp '2022-01-01' + (hashint(i, 9) % (3 * 365 * 86400) + hashint(i, 10) % 864000)
-         * interval '1 second'
-FROM generate_series(1, {{rows}}) AS i,
-     (SELECT array_agg(id ORDER BY id) AS ids FROM organisation) AS orgs,
-     (SELECT {_sql_array(KINDS)} AS kinds, {_sql_array(OBJECTS)} AS objects,
-             {_sql_array(PLACES)} AS places, {_sql_array(ASSIGNEES)} AS assignees) AS words
-"""
-
-# A cheap deterministic pseudo-random integer >= 0 per (row, column).
-HASHINT_SQL = """
-CREATE OR REPLACE FUNCTION hashint(i integer, salt integer) RETURNS bigint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$ SELECT (hashint8(i::bigint * 1000003 + salt)::bigint & 2147483647) $$
-"""
+def shape(seed):
+    """What a kept table must match to be reused (its rows come from this seed and
+    this generator); its row count is read from the table."""
+    return f"bench shape=3 seed={seed} member={MEMBER_ORGANISATION} share={MEMBER_SHARE}"
 
 
-def load_rows(app, rows, force=False):
-    """Create the schema, roles, demo data and N bench rows (kept between runs)."""
+def chunk_lines(seed, index, member_org, other_orgs):
+    """Rows index*CHUNK+1 .. (index+1)*CHUNK as COPY text lines: each chunk has its own
+    seeded generator, so topping a table up draws the rows a full load would."""
+    rng = random.Random(f"{seed}/{index}")
+    states = rng.choices([name for name, _ in STATES], [weight for _, weight in STATES], k=CHUNK)
+    first = index * CHUNK + 1
+    for offset in range(CHUNK):
+        i = first + offset
+        org = member_org if rng.random() < MEMBER_SHARE else rng.choice(other_orgs)
+        title = (f"{rng.choice(KINDS)} {rng.choice(OBJECTS)} — {rng.choice(PLACES)}, "
+                 f"bureau {rng.randrange(500)}")
+        assignee = "\\N" if rng.random() < 0.1 else rng.choice(ASSIGNEES)
+        created = FIRST_DAY + timedelta(seconds=rng.randrange(SPAN_SECONDS))
+        changed = created + timedelta(seconds=rng.randrange(864000))
+        yield i, (f"{i}\t{org}\tT-{i:08d}\t{title}\t{states[offset]}\t{rng.randint(1, 4)}\t"
+                  f"{assignee}\t{created:%Y-%m-%d %H:%M:%S}\t{changed:%Y-%m-%d %H:%M:%S}\n")
+
+
+def copy_rows(cursor, seed, start, rows, member_org, other_orgs):
+    """COPY rows start+1 .. rows into bench_ticket."""
+    with cursor.copy(f"COPY bench_ticket ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for index in range(start // CHUNK, (rows + CHUNK - 1) // CHUNK):
+            block = [line for i, line in chunk_lines(seed, index, member_org, other_orgs)
+                     if start < i <= rows]
+            copy.write("".join(block))
+
+
+def ensure_member(app):
+    """A member of MEMBER_ORGANISATION only, whose role lists both bench grids."""
+    from app.demo.platform import ensure_account
+    from app.extensions import db
+
+    sm = app.appbuilder.sm
+    role = sm.find_role(MEMBER_ROLE) or sm.add_role(MEMBER_ROLE)
+    for view in ("BenchTicketFabScopedView", "BenchTicketView"):
+        pair = sm.add_permission_view_menu("can_list", view)
+        if pair not in role.permissions:
+            sm.add_permission_role(role, pair)
+    ensure_account(MEMBER_LOGIN, MEMBER_ROLE, "Bench", "Member", [MEMBER_ORGANISATION])
+    db.session.commit()
+
+
+def load_rows(app, rows, seed, force=False, out=print):
+    """Create the schema, roles, demo data and N bench rows. A kept table of the same
+    shape is reused, topped up when it has fewer rows; rebuilt otherwise."""
     from flask_migrate import upgrade
+    from sqlalchemy.schema import CreateIndex
 
     from app import cli, demo
     from app.extensions import db
@@ -233,43 +276,49 @@ def load_rows(app, rows, force=False):
         Model.metadata.create_all(db.engine, tables=[BenchTicket.__table__])
         cli.sync_roles()
         list(demo.load())
+        ensure_member(app)
         with db.engine.begin() as connection:
-            existing = connection.execute(text("SELECT count(*) FROM bench_ticket")).scalar()
+            existing = connection.execute(text("SELECT coalesce(max(id), 0) FROM bench_ticket")).scalar()
             marker = connection.execute(text(
                 "SELECT obj_description('bench_ticket'::regclass, 'pg_class')")).scalar()
-        if existing == rows and marker == f"bench rows={rows}" and not force:
-            return 0.0, False
+            orgs = connection.execute(text("SELECT id, name FROM organisation ORDER BY id")).all()
+        member_org = next(org_id for org_id, name in orgs if name == MEMBER_ORGANISATION)
+        other_orgs = [org_id for org_id, name in orgs if name != MEMBER_ORGANISATION]
+        start = existing if marker == shape(seed) and existing <= rows and not force else 0
+        out("rows_kept", start)
+        if start == rows:
+            return 0.0, 0
         started = time.perf_counter()
         raw = db.engine.raw_connection()
         try:
             cursor = raw.cursor()
             cursor.execute("SET maintenance_work_mem = '512MB'")
             cursor.execute("SET max_parallel_maintenance_workers = 2")
-            cursor.execute(HASHINT_SQL)
-            cursor.execute("TRUNCATE bench_ticket")
-            indexes = [index for index in BenchTicket.__table__.indexes]
+            if start == 0:
+                cursor.execute("TRUNCATE bench_ticket")
+            cursor.execute("COMMENT ON TABLE bench_ticket IS NULL")  # until the load completes
+            indexes = list(BenchTicket.__table__.indexes)
             for index in indexes:
                 cursor.execute(f"DROP INDEX IF EXISTS {index.name}")
-            cursor.execute(LOAD_SQL.replace("{rows}", str(int(rows))))
             raw.commit()
-            from sqlalchemy.schema import CreateIndex
-
+            copy_rows(cursor, seed, start, rows, member_org, other_orgs)
+            raw.commit()
             for index in indexes:
                 cursor.execute(str(CreateIndex(index).compile(dialect=db.engine.dialect)))
-            cursor.execute(f"COMMENT ON TABLE bench_ticket IS 'bench rows={rows}'")
+            cursor.execute(f"COMMENT ON TABLE bench_ticket IS '{shape(seed)}'")
             raw.commit()
         finally:
             raw.close()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM (ANALYZE) bench_ticket"))
-        return time.perf_counter() - started, True
+        return time.perf_counter() - started, rows - start
 
 
 # ---------------------------------------------------------------------------
 # Timing the grids
 # ---------------------------------------------------------------------------
 
-REFERENCE = re.compile(r"T-\d{7}")
+REFERENCE = re.compile(r"T-\d{8}")
 
 
 def cases(rows, deep_offset):
@@ -434,6 +483,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--deep-offset", type=int, default=200_000,
                         help="offset of the deep page (capped at half the rows)")
+    parser.add_argument("--seed", type=int, default=16, help="seed of the rows and of the cases' parameters")
     parser.add_argument("--reload", action="store_true", help="reload the rows even if present")
     parser.add_argument("--no-export", action="store_true", help="time the grids only")
     parser.add_argument("--no-grids", action="store_true", help="time the exports only")
@@ -457,11 +507,14 @@ def main():
     out("load_average_at_start", f"{os.getloadavg()[0]:.2f}")
     ensure_database(args.database_url)
     app = build_app(args.database_url)
-    seconds, loaded = load_rows(app, args.rows, force=args.reload)
     out("database", urlsplit(args.database_url).path.lstrip("/"))
     out("rows", args.rows)
-    out("load_seconds", f"{seconds:.1f}" if loaded else "0.0")
-    out("rows_reused", "no" if loaded else "yes")
+    out("seed", args.seed)
+    seconds, loaded = load_rows(app, args.rows, args.seed, force=args.reload, out=out)
+    out("rows_loaded", loaded)
+    out("load_seconds", f"{seconds:.1f}")
+    if loaded:
+        out("load_rows_per_s", f"{loaded / seconds:.0f}")
     out("repetitions", args.repetitions)
     out("warmup_requests", args.warmup)
     if not args.no_grids:
