@@ -345,19 +345,26 @@ class ScopedInterface(SQLAInterface):
     # -- counting and paging ------------------------------------------------
 
     def bounded_count(self, filters=None, limit=None) -> int:
+        """Exact up to `limit` (GRID_EXACT_COUNT_LIMIT), else "more than limit"; an
+        unfiltered grid that sees every row of a PostgreSQL table the statistics put
+        far beyond the limit shows their estimate and counts nothing."""
         from flask import current_app
 
         limit = limit or current_app.config["GRID_EXACT_COUNT_LIMIT"]
+        unfiltered = not (filters and filters.filters) and scope_criterion(self.obj) is None
+        estimate = None
+        if unfiltered and self.session.get_bind().dialect.name == "postgresql":
+            estimate = int(self.session.execute(
+                text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:name)"),
+                {"name": self.obj.__tablename__},
+            ).scalar() or 0)
+            if estimate > 2 * limit:
+                return ApproximateCount(estimate, estimated=True)
         count = self._capped_count(filters, limit + 1)
         if count <= limit:
             return count
-        unfiltered = not (filters and filters.filters) and scope_criterion(self.obj) is None
-        if unfiltered and self.session.get_bind().dialect.name == "postgresql":
-            estimate = self.session.execute(
-                text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:name)"),
-                {"name": self.obj.__tablename__},
-            ).scalar()
-            return ApproximateCount(max(int(estimate or 0), count), estimated=True)
+        if estimate is not None:
+            return ApproximateCount(max(estimate, count), estimated=True)
         return ApproximateCount(limit, estimated=False)
 
     def _capped_count(self, filters, cap) -> int:
