@@ -1,14 +1,18 @@
 """Grid and export benchmark: a stock FAB ModelView against Guichet's base grid.
 
-    .venv/bin/python bench/grid.py [--rows N] [--database-url URL]
+    .venv/bin/python bench/grid.py [--rows N] [--database-url URL] [--seed S]
 
-Loads N rows (default 1,000,000) into a representative ticket table on PostgreSQL,
-then times, server-side (whole request through Flask's test client, signed in as the
-demo `admin`), for a stock `flask_appbuilder.ModelView` + `SQLAInterface` and for a
-`GuichetModelView` + `ScopedInterface` on the same table and the same indexes:
-first page, a deep page, a filtered page, a sorted page and a keyword search, at the
-median and p95. Then it exports all N rows through our view as CSV and XLSX, each in
-a fresh subprocess, and reports rows/s and that process's peak RSS.
+Loads N rows (default 1,000,000; drawn from the seed, by COPY) into a representative
+ticket table on PostgreSQL, kept between runs (topped up when rows are missing,
+rebuilt when their shape differs: one database per size, e.g. guichet_bench_grid_10m).
+Then times, server-side (whole request through Flask's test client), as the demo
+`admin` and as a member of one organisation holding a tenth of the rows, a stock
+`flask_appbuilder.ModelView` + `SQLAInterface` (scoped by a base filter for the
+member) and a `GuichetModelView` + `ScopedInterface` on the same table and indexes:
+first page, a deep page (ours: by the keyset link its pager gives), a filtered page,
+a sorted page and a keyword search, at the median and p95. Then it exports all N rows
+through our view as CSV and XLSX, each in a fresh subprocess, and reports rows/s and
+that process's peak RSS.
 
 Prints one `key: value` line per figure. Never touches the `test` database.
 """
