@@ -13,11 +13,15 @@ and applied here:
 """
 from __future__ import annotations
 
+import base64
+import enum
+import json
 import logging
 import secrets
 import time
-from datetime import timedelta
-from typing import Callable, Optional
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Callable, NamedTuple, Optional
 
 from flask import current_app, g, has_app_context, has_request_context, request, session as flask_session
 from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityValidationError
@@ -29,6 +33,7 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Integer, bindparam, event, false, func, inspect, select, text
+from sqlalchemy import Column, and_, asc, desc, or_, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -340,19 +345,26 @@ class ScopedInterface(SQLAInterface):
     # -- counting and paging ------------------------------------------------
 
     def bounded_count(self, filters=None, limit=None) -> int:
+        """Exact up to `limit` (GRID_EXACT_COUNT_LIMIT), else "more than limit"; an
+        unfiltered grid that sees every row of a PostgreSQL table the statistics put
+        far beyond the limit shows their estimate and counts nothing."""
         from flask import current_app
 
         limit = limit or current_app.config["GRID_EXACT_COUNT_LIMIT"]
+        unfiltered = not (filters and filters.filters) and scope_criterion(self.obj) is None
+        estimate = None
+        if unfiltered and self.session.get_bind().dialect.name == "postgresql":
+            estimate = int(self.session.execute(
+                text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:name)"),
+                {"name": self.obj.__tablename__},
+            ).scalar() or 0)
+            if estimate > 2 * limit:
+                return ApproximateCount(estimate, estimated=True)
         count = self._capped_count(filters, limit + 1)
         if count <= limit:
             return count
-        unfiltered = not (filters and filters.filters) and scope_criterion(self.obj) is None
-        if unfiltered and self.session.get_bind().dialect.name == "postgresql":
-            estimate = self.session.execute(
-                text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:name)"),
-                {"name": self.obj.__tablename__},
-            ).scalar()
-            return ApproximateCount(max(int(estimate or 0), count), estimated=True)
+        if estimate is not None:
+            return ApproximateCount(max(estimate, count), estimated=True)
         return ApproximateCount(limit, estimated=False)
 
     def _capped_count(self, filters, cap) -> int:
@@ -379,25 +391,147 @@ class ScopedInterface(SQLAInterface):
         if select_columns:
             return super().query(filters, order_column, order_direction, page,
                                  page_size, select_columns, outer_default_load)
-        base = self.session.query(self.obj)
         if not page_size:
             # Unpaged (drop-downs, validators, charts): every row is read, so
             # the count is the number of rows, without a second query.
             rows = self._with_eager(
-                self.apply_all(base, filters, order_column, order_direction)
+                self.apply_all(self.session.query(self.obj), filters, order_column, order_direction)
             ).all()
             return len(rows), rows
         count = self.bounded_count(filters, self._grid_count_limit(filters, page, page_size))
-        if page and page * page_size > 1000:
-            keys_query = self.apply_all(base, filters, order_column, order_direction, page, page_size)
+        return count, self._offset_rows(filters, order_column, order_direction, page, page_size)
+
+    def _offset_rows(self, filters, order_column, order_direction, page, page_size, extra=0):
+        """The page at its offset, and `extra` rows after it. Deep pages read their keys
+        first (an index-only scan), then their rows."""
+        base = self.apply_all(self.session.query(self.obj), filters, order_column, order_direction)
+        offset = (page or 0) * page_size
+        if offset > 1000:
             pk = self.obj.__mapper__.primary_key[0]
-            keys = [row[0] for row in keys_query.with_entities(pk)]
+            keys = [key for (key,) in base.with_entities(pk).offset(offset).limit(page_size + extra)]
             rows = {getattr(r, pk.key): r for r in self._with_eager(self.session.query(self.obj)).filter(pk.in_(keys))}
-            return count, [rows[k] for k in keys if k in rows]
-        rows = self._with_eager(
-            self.apply_all(base, filters, order_column, order_direction, page, page_size)
-        ).all()
-        return count, rows
+            return [rows[k] for k in keys if k in rows]
+        return self._with_eager(base.offset(offset).limit(page_size + extra)).all()
+
+    # -- keyset ("seek") pages: a link carries the sort key and id of the row it
+    # follows (or precedes); that page costs as the first one however deep it is.
+
+    class Page(NamedTuple):
+        count: int
+        rows: list
+        page: int  # its number, as the links count them
+        more: bool  # rows follow it
+        key: Optional[Callable]  # row -> its keyset token; None: this order has none
+
+    def grid_page(self, filters, order_column, order_direction, page, page_size, seek=None) -> "ScopedInterface.Page":
+        """One page of a grid, in the order (column, id): after or before the row whose
+        token `seek` = ("after" | "before", token) carries, else at its offset (also when
+        the token is of another order: the sort changed). A token that is none raises ValueError."""
+        pk = self.obj.__mapper__.primary_key[0]
+        if not order_column:
+            order_column, order_direction = pk.key, "asc"
+        column = self.seek_column(order_column)
+        page = page or 0
+        count = self.bounded_count(filters, self._grid_count_limit(filters, 0 if seek else page, page_size))
+        order = (order_column, order_direction)
+        token = None if column is None else (lambda row: self.seek_token(order, column, row))
+        toward, found = (seek[0], self.read_seek_token(order, column, seek[1])) if seek else (None, None)
+        if found is not None:
+            value, key = found
+            ascending = (order_direction == "asc") == (toward == "after")
+            scan = asc if ascending else desc
+            query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+            query = query.filter(self._beyond(column, pk, value, key, ascending))
+            rows = self._with_eager(query.order_by(scan(column), scan(pk)).limit(page_size + 1)).all()
+            further = len(rows) > page_size
+            rows = rows[:page_size]
+            if toward == "after":
+                return self.Page(count, rows, max(page, 1), further, token)
+            if further:
+                return self.Page(count, rows[::-1], max(page, 1), True, token)
+            page = 0  # nothing before these rows: this is the first page
+        rows = self._offset_rows(filters, order_column, order_direction, page, page_size, extra=1)
+        return self.Page(count, rows[:page_size], page, len(rows) > page_size, token)
+
+    def seek_column(self, order_column):
+        """The column a keyset link seeks on: one of the model's own (not a relation's),
+        with a type a token can carry; None otherwise (those orders page by offset)."""
+        prop = self.obj.__mapper__.column_attrs.get(order_column)
+        if prop is None or len(self.obj.__mapper__.primary_key) != 1 or not isinstance(prop.columns[0], Column):
+            return None
+        column = prop.columns[0]
+        try:
+            kind = column.type.python_type
+        except NotImplementedError:
+            return None
+        return column if issubclass(kind, (int, str, float, Decimal, date, enum.Enum)) else None
+
+    def seek_token(self, order, column, row) -> str:
+        """The keyset token of `row` in `order` (column name, direction): the order,
+        the row's value in that column and its id."""
+        value = getattr(row, self.obj.__mapper__.get_property_by_column(column).key)
+        if isinstance(value, enum.Enum):
+            value = value.name
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        pk = self.obj.__mapper__.primary_key[0]
+        text_ = json.dumps([*order, value, getattr(row, pk.key)], separators=(",", ":"))
+        return base64.urlsafe_b64encode(text_.encode()).decode().rstrip("=")
+
+    def read_seek_token(self, order, column, token: str):
+        """(value, id) from a token of `seek_token`; None when it is of another order;
+        ValueError when it is no token (or of an order without keyset)."""
+        try:
+            order_column, direction, value, key = json.loads(
+                base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (TypeError, ValueError, UnicodeDecodeError):
+            raise ValueError("not a keyset token") from None
+        if [order_column, direction] != list(order):
+            return None
+        if column is None:
+            raise ValueError("this order has no keyset")
+        pk = self.obj.__mapper__.primary_key[0]
+        return self._typed(column, value), self._typed(pk, key)
+
+    @staticmethod
+    def _typed(column, value):
+        if value is None and column.nullable:
+            return None
+        kind = column.type.python_type
+        try:
+            if issubclass(kind, enum.Enum):
+                return kind[value]
+            if kind is datetime:
+                return datetime.fromisoformat(value)
+            if kind is date:
+                return date.fromisoformat(value)
+            if kind is Decimal:
+                return Decimal(value)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                return float(value)
+        except (KeyError, TypeError, ArithmeticError) as error:
+            raise ValueError("not a keyset token") from error
+        if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+            raise ValueError("not a keyset token")
+        return int64(value) if kind is int else value
+
+    def _beyond(self, column, pk, value, key, ascending):
+        """The rows after (value, key) in the order (column, pk), ascending or descending,
+        NULLs where the database sorts them (PostgreSQL: above every value; SQLite: below),
+        as the offset pages see them."""
+        nulls_high = self.session.get_bind().dialect.name != "sqlite"
+        pk_beyond = pk > key if ascending else pk < key
+        if value is None:
+            tie = and_(column.is_(None), pk_beyond)
+            return or_(tie, column.is_not(None)) if nulls_high != ascending else tie
+        pair, bound = tuple_(column, pk), tuple_(bindparam(None, value, type_=column.type),
+                                                 bindparam(None, key, type_=pk.type))
+        strict = pair > bound if ascending else pair < bound
+        if column.nullable and nulls_high == ascending:
+            return or_(strict, column.is_(None))
+        return strict
 
     @staticmethod
     def _grid_count_limit(filters, page, page_size):
