@@ -20,6 +20,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime, timedelta
 from itertools import islice
 from operator import attrgetter, methodcaller
@@ -33,6 +34,7 @@ from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Enum, Float, Intege
                         not_, null, or_, select, text, type_coerce)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from ..extensions import db
 from ..models import ExportFile, ExportState, utcnow
@@ -59,13 +61,26 @@ def _is_sql(model, name) -> bool:
 def _label_expression(related, alias):
     """The SQL of how a related row is written: a person by their full name (as
     `str(user)`), a role by its label in the reader's language (as `str(role)`), any
-    other row by its label attribute; None if there is none."""
+    other row by its label attribute when that is its `str`; else None."""
     if related is User:
         return func.trim(alias.first_name + " " + alias.last_name, type_=String)
     if related is Role:
         return case({name: role_label(name) for name in ROLE_LABELS}, value=alias.name, else_=alias.name)
     attribute = label_attribute(related)
-    return getattr(alias, attribute) if attribute else None
+    return getattr(alias, attribute) if attribute and _str_is_label(related, attribute) else None
+
+
+@cache
+def _str_is_label(model, attribute) -> bool:
+    """Whether a row of `model` is written (str) as its `attribute` alone, as the grid
+    shows it; tried on a row made in memory. A `__str__` that also reads other values
+    ("event — name") leaves the column to Python."""
+    row = manager_of_class(model).new_instance()
+    setattr(row, attribute, "\x00label")
+    try:
+        return str(row) == "\x00label"
+    except Exception:  # a __str__ that needs more than the attribute (None.name, a date's format)
+        return False
 
 
 def _sql_columns(datamodel, query, names):
@@ -181,7 +196,8 @@ def _raw_rows(datamodel, query, names, joined, expressions):
         connection = datamodel.session.connection()
         _without_jit(connection)
         statement = joined.with_entities(*expressions).statement
-        result = connection.execution_options(stream_results=True, yield_per=batch).execute(statement)
+        # Options of this statement only: set on the connection, they would stay on it.
+        result = connection.execute(statement.execution_options(stream_results=True, yield_per=batch))
         try:
             for rows in result.partitions():  # a batch per fetch: no per-row fetch call
                 yield from rows
@@ -525,7 +541,7 @@ _TEXTS_SEPARATOR = "\x7f"
 # regular expressions, over a row's texts joined by the separator.
 _XLSX_SPECIAL_SQL = (f"[&<>\x01-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{{4}}_"
                      f"|(^|{_TEXTS_SEPARATOR})[{_SPACES}]|[{_SPACES}]({_TEXTS_SEPARATOR}|$)")
-_INLINE_INTEGER = 10 ** 16  # smaller integers are written by "%.16G" digit for digit
+_EXACT_INTEGER = 2 ** 53  # up to it, "%.16G" writes an integer (as a float) digit for digit
 _EXCEL_EPOCH_SECONDS = 25569 * 86400  # from 1899-12-30, Excel's day 0 past its 1900-02-29, to 1970-01-01
 
 
@@ -578,7 +594,7 @@ def _sheet_sql(joined, expressions, date_style):
             cells.append(case((value.is_(True), inline(letter, formatter.yes)),
                               (value.is_(False), inline(letter, formatter.no)), else_=constant("")))
         elif kind == "integer":
-            inlined = value.between(literal(1 - _INLINE_INTEGER, BigInteger), literal(_INLINE_INTEGER - 1, BigInteger))
+            inlined = value.between(literal(-_EXACT_INTEGER, BigInteger), literal(_EXACT_INTEGER, BigInteger))
             cells.append(case((inlined, opening + constant('"><v>') + cast(value, String) + constant("</v></c>")),
                               (value.is_(None), constant("")), else_=constant(_PYTHON_CELL)))
             raws.append(case((not_(inlined), cast(value, String))))
