@@ -358,6 +358,25 @@ def rss_mb():
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def database_cpu(url):
+    """{backend pid: CPU seconds so far} of the PostgreSQL backends serving the bench's
+    database (the server runs on this machine: read in /proc)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        pids = [pid for pid, in connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    seconds = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return seconds
+
+
 def export_worker(url, fmt, rows):
     """Export the whole grid as a user does: past EXPORT_ASYNC_ROWS the request starts
     the export job (here in a thread of this process) and the figure runs until its
@@ -372,6 +391,7 @@ def export_worker(url, fmt, rows):
     client = signed_in(app)
     client.get("/bench/ours/list/")  # warm the view, the templates and the pool
     baseline = rss_mb()
+    database_before = database_cpu(url)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     response = client.get(f"/bench/ours/export/{fmt}")
@@ -396,11 +416,13 @@ def export_worker(url, fmt, rows):
         raise SystemExit(f"export {fmt} answered {response.status_code}")
     elapsed = time.perf_counter() - started
     end = resource.getrusage(resource.RUSAGE_SELF)
+    database = sum(seconds - database_before.get(pid, 0) for pid, seconds in database_cpu(url).items())
     cpu = (end.ru_utime - usage.ru_utime) + (end.ru_stime - usage.ru_stime)
     peak = end.ru_maxrss / 1024
     exported = (csv_lines(path) if fmt == "csv" else xlsx_rows(path)) - 1
     os.unlink(path)
-    print(json.dumps({"mode": mode, "rows": exported, "seconds": elapsed, "cpu_seconds": cpu, "bytes": size,
+    print(json.dumps({"mode": mode, "rows": exported, "seconds": elapsed, "cpu_seconds": cpu, "database_cpu_seconds": database,
+                      "bytes": size,
                       "peak_mb": peak, "baseline_mb": baseline}))
 
 
@@ -441,6 +463,7 @@ def time_exports(url, rows, out):
         out(f"export_{fmt}_mb", f"{figures['bytes'] / 2**20:.1f}")
         out(f"export_{fmt}_rows_per_s", f"{figures['rows'] / figures['seconds']:,.0f}".replace(",", ""))
         out(f"export_{fmt}_cpu_seconds", f"{figures['cpu_seconds']:.2f}")
+        out(f"export_{fmt}_database_cpu_seconds", f"{figures['database_cpu_seconds']:.2f}")
         out(f"export_{fmt}_peak_rss_mb", f"{figures['peak_mb']:.0f}")
         out(f"export_{fmt}_rss_before_export_mb", f"{figures['baseline_mb']:.0f}")
         peaks.append(figures["peak_mb"])

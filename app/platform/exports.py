@@ -126,11 +126,14 @@ MIMETYPES = {"csv": CSV_MIMETYPE, "xlsx": XLSX_MIMETYPE, "pdf": "application/pdf
              "tar.gz": "application/gzip"}
 
 
-def _without_jit(connection):
-    """JIT compiling costs a few hundred ms per query on PostgreSQL and gains nothing on
-    a scan whose work per row is reading it out; off for this transaction only."""
+def _for_export(connection):
+    """For this transaction only, on PostgreSQL: no JIT compiling, which costs a few
+    hundred ms per query and gains nothing on a scan whose work per row is reading it
+    out (measured on the XLSX's heavier rows too); and moments written as ISO text,
+    which the CSV reads its minutes from."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SET LOCAL jit = off"))
+        connection.execute(text("SET LOCAL DateStyle = 'ISO, YMD'"))
 
 
 def iter_rows(datamodel, names, filters, order_column="", order_direction="", labels=None):
@@ -194,7 +197,7 @@ def _raw_rows(datamodel, query, names, joined, expressions):
         # Executed as plain SQL on the session's connection (same transaction):
         # rows come without the ORM's per-row work, about twice as fast.
         connection = datamodel.session.connection()
-        _without_jit(connection)
+        _for_export(connection)
         statement = joined.with_entities(*expressions).statement
         # Options of this statement only: set on the connection, they would stay on it.
         result = connection.execute(statement.execution_options(stream_results=True, yield_per=batch))
@@ -350,10 +353,10 @@ def _cell_sql(expression, formatter):
                     else_=stored)
     if isinstance(kind, Boolean):
         return case((expression.is_(True), neutralise(formatter.yes)), (expression.is_(False), neutralise(formatter.no)))
-    if isinstance(kind, DateTime) and not kind.timezone:
-        return func.to_char(expression, "YYYY-MM-DD HH24:MI")
+    if isinstance(kind, DateTime) and not kind.timezone:  # "YYYY-MM-DD HH:MI:SS[.ffffff]" to the minute
+        return func.left(cast(expression, String), 16)  # a third faster than to_char
     if isinstance(kind, Date):
-        return func.to_char(expression, "YYYY-MM-DD")
+        return cast(expression, String)
     if isinstance(kind, Integer):
         return cast(expression, String)
     if isinstance(kind, String):  # text, a concatenation, a person's full name
@@ -397,7 +400,7 @@ def _copied(datamodel, copy, params):
     """The blocks COPY sends (one row each), on the session's connection (the request's
     transaction, once a response streams)."""
     connection = datamodel.session.connection()
-    _without_jit(connection)
+    _for_export(connection)
     with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy, params) as rows:
         yield from rows
 
@@ -561,7 +564,8 @@ def _sheet_sql(joined, expressions, date_style):
     escaped = (or_(func.greatest(*map(func.octet_length, texts)) > XLSX_MAX_STRING // 2,
                    func.concat_ws(_TEXTS_SEPARATOR, *texts).regexp_match(_XLSX_SPECIAL_SQL))
                if texts else false())
-    # The row numbers in the grid's order (the window runs over the ordered subquery).
+    # The row numbers in the grid's order (the window runs over the ordered subquery);
+    # the window also keeps PostgreSQL from inlining `escaped` in each cell (4x the cost).
     rows = select(cast(func.row_number().over() + 1, String).label("n"), escaped.label("python"),
                   *inner.c).select_from(inner).subquery()
     number, python = rows.c.n, rows.c.python
@@ -624,9 +628,9 @@ def _serial_sql(value, kind):
     if kind == "date":
         return case((value >= date(1900, 3, 1), value - date(1899, 12, 30)),
                     (value == date(1900, 1, 1), literal(0)), else_=value - date(1899, 12, 31))
-    seconds = func.date_part("epoch", value, type_=Float)
-    early = (seconds + (_EXCEL_EPOCH_SECONDS - 86400)) / 86400  # days since 1899-12-31
-    return case((value >= datetime(1900, 3, 1), (seconds + _EXCEL_EPOCH_SECONDS) / 86400),
+    seconds, day = func.date_part("epoch", value, type_=Float), literal(86400.0, Float)
+    early = (seconds + (_EXCEL_EPOCH_SECONDS - 86400)) / day  # days since 1899-12-31
+    return case((value >= datetime(1900, 3, 1), (seconds + _EXCEL_EPOCH_SECONDS) / day),
                 (early > 59, early + 1),
                 (and_(value >= datetime(1900, 1, 1), value < datetime(1900, 1, 2)), early - 1), else_=early)
 
