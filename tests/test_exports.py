@@ -512,6 +512,8 @@ def test_a_filtered_sorted_grid_exports_awkward_text_as_the_slow_path(app, awkwa
                                    order_direction, "Organisations", headers)
         assert copied == (len(AWKWARD_TEXTS) if db.engine.dialect.name == "postgresql" else None)
         db.session.rollback()
+    none = _export_cells(app, view, "admin", "_flt_2_name=Aucune+ville")
+    assert none == ([csv_rows[0]], [xlsx_rows[0]])  # no row: the headers alone
     city = csv_rows[0].index("Ville")
     assert [row[0] for row in csv_rows[1:]] == [f"Cas {n:02}" for n in reversed(range(len(AWKWARD_TEXTS)))]
     assert [row[city] for row in reversed(csv_rows[1:])] == [
