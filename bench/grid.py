@@ -423,9 +423,8 @@ def export_worker(url, fmt, rows):
     peak = peak_rss_mb()
     exported = (csv_lines(path) if fmt == "csv" else xlsx_rows(path)) - 1
     os.unlink(path)
-    print(json.dumps({"mode": mode, "rows": exported, "seconds": elapsed, "cpu_seconds": cpu, "database_cpu_seconds": database,
-                      "bytes": size,
-                      "peak_mb": peak, "baseline_mb": baseline}))
+    print(json.dumps({"mode": mode, "rows": exported, "seconds": elapsed, "cpu_seconds": cpu,
+                      "database_cpu_seconds": database, "bytes": size, "peak_mb": peak, "baseline_mb": baseline}))
 
 
 def peak_rss_mb():

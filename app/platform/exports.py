@@ -30,8 +30,8 @@ from flask import Response, current_app, g, stream_with_context
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import force_locale, get_locale, gettext
 from psycopg import sql as psycopg_sql
-from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Enum, Float, Integer, String, and_, case, cast, false, func, literal,
-                        not_, null, or_, select, text, type_coerce)
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Enum, Float, Integer, String, and_, case, cast, false,
+                        func, literal, not_, null, or_, select, text, type_coerce)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -635,9 +635,6 @@ def _serial_sql(value, kind):
                 (and_(value >= datetime(1900, 1, 1), value < datetime(1900, 1, 2)), early - 1), else_=early)
 
 
-_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-
-
 def _copy_sheet_rows(blocks, renders, spool, on_row=None) -> int:
     """Write the rows of a binary COPY of `_sheet_sql` to `spool`; return their count.
     A row whose value columns are all NULL is its XML as it came; another has its
@@ -646,12 +643,11 @@ def _copy_sheet_rows(blocks, renders, spool, on_row=None) -> int:
     end = len(nulls)
     count, started, parts = 0, False, []
     for block in blocks:
-        if not started:  # the header (signature, flags, extension) comes before the first row
+        if not started:  # the header (signature, flags, extension's length and bytes) before the first row
             started = True
-            if bytes(block[:11]) == _PGCOPY_SIGNATURE:
-                block = block[19 + int.from_bytes(block[15:19], "big"):]
-                if not block:
-                    continue
+            block = block[19 + int.from_bytes(block[15:19], "big"):]
+            if not block:
+                continue
         if block == b"\xff\xff":  # the trailer
             break
         count += 1
