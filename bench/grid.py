@@ -499,35 +499,87 @@ def rss_mb():
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def database_cpu(url):
+    """{backend pid: CPU seconds so far} of the PostgreSQL backends serving the bench's
+    database (the server runs on this machine: read in /proc)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        pids = [pid for pid, in connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    seconds = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return seconds
+
+
 def export_worker(url, fmt, rows):
+    """Export the whole grid as a user does: past EXPORT_ASYNC_ROWS the request starts
+    the export job (here in a thread of this process) and the figure runs until its
+    file is written; below it, until the streamed response has been read."""
+    import threading
+
+    from app.extensions import db
+    from app.models import ExportFile
+    from app.platform import exports
+
     app = build_app(url)
     client = signed_in(app)
     client.get("/bench/ours/list/")  # warm the view, the templates and the pool
     baseline = rss_mb()
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # resets this process's peak RSS (VmHWM): the peak below is the export's
+    database_before = database_cpu(url)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     response = client.get(f"/bench/ours/export/{fmt}")
-    if response.status_code != 200:
-        raise SystemExit(f"export {fmt} answered {response.status_code}")
-    size, lines = 0, 0
-    path = f"/tmp/guichet-bench-export.{fmt}"
-    with open(path, "wb") if fmt == "xlsx" else open(os.devnull, "wb") as sink:
-        for chunk in response.response:
-            size += len(chunk)
-            if fmt == "csv":
-                lines += chunk.count(b"\r\n")
-            else:
+    if response.status_code == 302:
+        mode = "job"
+        for thread in threading.enumerate():
+            if thread.name == f"{exports.run_export.__module__}.{exports.run_export.__qualname__}":
+                thread.join()
+        with app.app_context():
+            export = db.session.scalars(db.select(ExportFile).order_by(ExportFile.id.desc())).first()
+            path = exports.export_path(export)
+        size = os.path.getsize(path)
+    elif response.status_code == 200:
+        mode = "streamed"
+        size, path = 0, f"/tmp/guichet-bench-export.{fmt}"
+        with open(path, "wb") as sink:
+            for chunk in response.response:
+                size += len(chunk)
                 sink.write(chunk)
-    response.close()
+        response.close()
+    else:
+        raise SystemExit(f"export {fmt} answered {response.status_code}")
     elapsed = time.perf_counter() - started
     end = resource.getrusage(resource.RUSAGE_SELF)
+    database = sum(seconds - database_before.get(pid, 0) for pid, seconds in database_cpu(url).items())
     cpu = (end.ru_utime - usage.ru_utime) + (end.ru_stime - usage.ru_stime)
-    peak = end.ru_maxrss / 1024
-    exported = lines - 1 if fmt == "csv" else xlsx_rows(path) - 1
-    if fmt == "xlsx":
-        os.unlink(path)
-    print(json.dumps({"rows": exported, "seconds": elapsed, "cpu_seconds": cpu, "bytes": size,
-                      "peak_mb": peak, "baseline_mb": baseline}))
+    peak = peak_rss_mb()
+    exported = (csv_lines(path) if fmt == "csv" else xlsx_rows(path)) - 1
+    os.unlink(path)
+    print(json.dumps({"mode": mode, "rows": exported, "seconds": elapsed, "cpu_seconds": cpu,
+                      "database_cpu_seconds": database, "bytes": size, "peak_mb": peak, "baseline_mb": baseline}))
+
+
+def peak_rss_mb():
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
+
+
+def csv_lines(path):
+    """The lines of a CSV file (the bench's cells hold no line break)."""
+    lines = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return lines
 
 
 def xlsx_rows(path):
@@ -552,16 +604,20 @@ def time_exports(url, rows, out):
         figures = json.loads(result.stdout.strip().splitlines()[-1])
         if figures["rows"] != rows:
             raise SystemExit(f"export {fmt} wrote {figures['rows']} rows, expected {rows}")
-        out(f"{fmt}_rows", figures["rows"])
-        out(f"{fmt}_seconds", f"{figures['seconds']:.2f}")
-        out(f"{fmt}_mb", f"{figures['bytes'] / 2**20:.1f}")
-        out(f"{fmt}_rows_per_s", f"{figures['rows'] / figures['seconds']:,.0f}".replace(",", ""))
-        out(f"{fmt}_cpu_seconds", f"{figures['cpu_seconds']:.2f}")
-        out(f"{fmt}_peak_rss_mb", f"{figures['peak_mb']:.0f}")
-        out(f"{fmt}_rss_before_export_mb", f"{figures['baseline_mb']:.0f}")
+        out(f"export_{fmt}_rows", figures["rows"])
+        out(f"export_{fmt}_mode", figures["mode"])
+        out(f"export_{fmt}_seconds", f"{figures['seconds']:.2f}")
+        out(f"export_{fmt}_mb", f"{figures['bytes'] / 2**20:.1f}")
+        out(f"export_{fmt}_rows_per_s", f"{figures['rows'] / figures['seconds']:,.0f}".replace(",", ""))
+        out(f"export_{fmt}_cpu_seconds", f"{figures['cpu_seconds']:.2f}")
+        out(f"export_{fmt}_database_cpu_seconds", f"{figures['database_cpu_seconds']:.2f}")
+        out(f"export_{fmt}_peak_mb", f"{figures['peak_mb']:.0f}")
+        out(f"export_{fmt}_peak_over_app_mb", f"{figures['peak_mb'] - figures['baseline_mb']:.0f}")
+        out(f"export_{fmt}_rss_before_export_mb", f"{figures['baseline_mb']:.0f}")
         peaks.append(figures["peak_mb"])
     out("export_peak_mb", f"{max(peaks):.0f}")
-    out("export_peak_basis", "peak RSS (ru_maxrss) of the whole exporting process: interpreter, app, export")
+    out("export_peak_basis", "peak RSS (VmHWM, reset when the export starts) of the whole exporting process: "
+                             "interpreter, app, export")
 
 
 # ---------------------------------------------------------------------------

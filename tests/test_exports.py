@@ -406,3 +406,160 @@ def test_the_delegation_log_names_rights_by_their_labels(app, login_as):
     assert "Administrateur opérateur" in rights and "OperatorAdmin" not in rights, rights
     assert {row[cells[0].index("Droit")] for row in cells[1:]} == rights
     assert "Administrateur opérateur" in grid and "OperatorAdmin" not in grid
+
+
+# ---------------------------------------------------------------------------
+# The fast paths (COPY on PostgreSQL, SQL columns elsewhere) against the slow one
+# ---------------------------------------------------------------------------
+
+
+def _export_cells(app, view, username, query_string, slow=False):
+    """A grid's export (as `export_response` writes it for `username` with the grid's
+    `query_string`) read back: (CSV cells, XLSX values), each a list of rows. `slow`:
+    written from whole ORM objects, the generic path."""
+    from flask import g
+    from flask_appbuilder.security.sqla.models import User
+    from flask_login import login_user
+
+    from app.extensions import db
+
+    read = {}
+    original = exports._sql_columns
+    if slow:
+        exports._sql_columns = lambda datamodel, query, names: (None, None)
+    try:
+        with app.test_request_context(f"/?{query_string}"):
+            g.user = db.session.query(User).filter_by(username=username).one()
+            login_user(g.user)
+            columns, filters, order_column, order_direction = view.export_plan()
+            for fmt in ("csv", "xlsx"):
+                response = exports.export_response(view.datamodel, columns, filters, order_column, order_direction,
+                                                   fmt, str(view.list_title), view.value_labels)
+                read[fmt] = response.get_data()
+            db.session.rollback()
+    finally:
+        exports._sql_columns = original
+    text = read["csv"].decode()
+    assert text.startswith("\ufeff")
+    sheet = load_workbook(io.BytesIO(read["xlsx"]), read_only=True).active
+    return (list(csv.reader(io.StringIO(text[1:]), delimiter=";")),
+            [list(row) for row in sheet.iter_rows(values_only=True)])
+
+
+AWKWARD_TEXTS = ["=1+1", 'dit "bonjour" & <b>', "a;b", "ligne 1\nligne 2", "", "-3", "\tTab", "  espaces  ",
+                 "\x01contrôle\x1f", "_x0041_ échappé", "\u3000large\xa0", "😀 émoji", None]
+
+
+@pytest.fixture()
+def awkward_organisations(app):
+    """Organisations whose city is text a writer must take care of, and one without a city."""
+    from app.extensions import db
+    from app.models import Organisation, OrganisationKind
+
+    with app.app_context():
+        rows = [Organisation(name=f"Cas {number:02}", kind=OrganisationKind.member, city=value)
+                for number, value in enumerate(AWKWARD_TEXTS)]
+        db.session.add_all(rows)
+        db.session.commit()
+        ids = [row.id for row in rows]
+    yield
+    with app.app_context():
+        db.session.query(Organisation).filter(Organisation.id.in_(ids)).delete()
+        db.session.commit()
+
+
+def test_every_grid_exports_the_rows_and_cells_of_the_slow_path(app, awkward_organisations):
+    """For every grid, sorted on a column, as the administrator and as a member scoped
+    to one organisation: the export (on PostgreSQL written by the database) holds the
+    rows, in the order, and the cells of the generic path reading whole objects:
+    labels of related rows and states, local dates, booleans, empty cells, awkward text."""
+    from app.views.base import GuichetModelView
+
+    compared = 0
+    for view in app.appbuilder.baseviews:
+        if not isinstance(view, GuichetModelView) or "csv" not in view.export_formats:
+            continue
+        name = type(view).__name__
+        sort = next((column for column in view.list_columns[1:] if column in view.order_columns), None)
+        query = f"_oc_{name}={sort}&_od_{name}=desc" if sort else ""
+        for username in ("admin", "opadmin"):
+            fast, slow = (_export_cells(app, view, username, query, slow) for slow in (False, True))
+            assert fast == slow, (name, username)
+            compared += len(fast[0])
+    assert compared > 100
+
+
+def test_a_filtered_sorted_grid_exports_awkward_text_as_the_slow_path(app, awkward_organisations, tmp_path):
+    """Formulas, quotes, separators, line breaks, control characters, XLSX escapes,
+    spaces at the edges, empty and missing values: the same cells both ways, the CSV's
+    neutralised, the XLSX's as XlsxWriter writes them."""
+    from xlsxwriter.xmlwriter import XMLwriter
+
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "OrganisationView")
+    query = "_flt_0_kind=member&_flt_2_name=Cas&_oc_OrganisationView=name&_od_OrganisationView=desc"
+    (csv_rows, xlsx_rows), slow = (_export_cells(app, view, "admin", query, slow) for slow in (False, True))
+    assert (csv_rows, xlsx_rows) == slow
+    with app.test_request_context(f"/?{query}"):  # which PostgreSQL writes itself
+        from flask import g
+        from flask_appbuilder.security.sqla.models import User
+
+        from app.extensions import db
+
+        g.user = db.session.query(User).filter_by(username="admin").one()
+        columns, filters, order_column, order_direction = view.export_plan()
+        names, headers = [name for name, _ in columns], [header for _, header in columns]
+        copied = exports.copy_xlsx(str(tmp_path / "copied.xlsx"), view.datamodel, names, filters, order_column,
+                                   order_direction, "Organisations", headers)
+        assert copied == (len(AWKWARD_TEXTS) if db.engine.dialect.name == "postgresql" else None)
+        db.session.rollback()
+    none = _export_cells(app, view, "admin", "_flt_2_name=Aucune+ville")
+    assert none == ([csv_rows[0]], [xlsx_rows[0]])  # no row: the headers alone
+    city = csv_rows[0].index("Ville")
+    assert [row[0] for row in csv_rows[1:]] == [f"Cas {n:02}" for n in reversed(range(len(AWKWARD_TEXTS)))]
+    assert [row[city] for row in reversed(csv_rows[1:])] == [
+        exports.neutralise(value) if value else "" for value in AWKWARD_TEXTS]
+    # As XlsxWriter writes text: control characters as _xHHHH_, which a reader leaves as they are.
+    assert [row[city] for row in reversed(xlsx_rows[1:])] == [
+        XMLwriter._escape_control_characters(value) or None for value in AWKWARD_TEXTS]
+
+
+def test_postgresql_writes_every_kind_of_sheet_cell_as_python_does(app, tmp_path):
+    """The cells the database writes in an XLSX sheet read back as the Python writer's:
+    texts past Excel's limit (cut at 32,767 UTF-16 units), with spaces at an edge or
+    none, integers past a float's 53 bits, dates around Excel's 1900-02-29, moments to the
+    microsecond, booleans as labels, empty cells."""
+    from datetime import datetime
+
+    from flask_appbuilder.models.sqla.interface import SQLAInterface
+    from sqlalchemy import BigInteger, Boolean, Date, DateTime, String, column, values
+
+    from app.extensions import db
+    from app.models import Organisation
+
+    rows = [("plain", 0, date(2024, 2, 29), datetime(2024, 3, 31, 1, 30, 15, 250000), True),
+            ("é" * 20000, 10 ** 16, date(1900, 1, 1), datetime(1900, 1, 1, 12, 0), False),
+            ("😀" * 17000, -10 ** 17, date(1900, 2, 28), datetime(1900, 2, 28, 18, 0), None),
+            ("", 2 ** 62, date(1900, 3, 1), datetime(1900, 3, 1, 0, 0, 1), True),
+            (None, None, None, None, None),
+            (" espace", 9999999999999999, date(1899, 12, 31), datetime(1899, 12, 30, 6, 0), False),
+            ("fin ", 2 ** 53, date(1900, 3, 1), datetime(1900, 2, 28, 23, 59), True)]
+    headers = ["texte", "entier", "jour", "moment", "oui"]
+    with app.test_request_context("/"):
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("only PostgreSQL writes sheets; elsewhere the Python writer does")
+        table = values(column("s", String), column("i", BigInteger), column("d", Date), column("t", DateTime),
+                       column("b", Boolean), name="cases").data(rows)
+        datamodel = SQLAInterface(Organisation, db.session)
+
+        def copied(spool, date_style):
+            statement, renders = exports._sheet_sql(db.session.query(table), list(table.c), date_style)
+            copy = exports._copy_statement(datamodel, statement, exports.psycopg_sql.SQL("FORMAT binary"))
+            return exports._copy_sheet_rows(exports._copied(datamodel, *copy), renders, spool)
+
+        assert exports._write_workbook(str(tmp_path / "copied.xlsx"), "Cas", headers, copied) == len(rows)
+        db.session.rollback()
+        exports.write_xlsx(str(tmp_path / "python.xlsx"), "Cas", headers, rows)
+    read = [[list(row) for row in load_workbook(tmp_path / name, read_only=True).active.iter_rows(values_only=True)]
+            for name in ("copied.xlsx", "python.xlsx")]
+    assert read[0] == read[1]
+    assert read[0][2][0] == "é" * 20000 and read[0][3][0] == "😀" * 16383 and read[0][3][1] == -1e17

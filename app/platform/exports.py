@@ -6,8 +6,9 @@ read in batches from a server-side cursor. Plain, hybrid and many-to-one columns
 are selected as SQL columns (fast path); a column that is a plain Python property
 makes the export read whole objects instead (several times slower, same result):
 give such a property an SQL expression (a hybrid property) to keep the fast path.
-On PostgreSQL the fast path's CSV is written by the database itself (COPY), with the
-cells the Python writer would write (labels, dates, neutralised text).
+On PostgreSQL the fast path's CSV, and its XLSX sheet's XML, are written by the
+database itself (COPY), with the cells the Python writers would write (labels, dates,
+neutralised or escaped text).
 """
 import csv
 import enum
@@ -19,6 +20,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime, timedelta
 from itertools import islice
 from operator import attrgetter, methodcaller
@@ -28,9 +30,11 @@ from flask import Response, current_app, g, stream_with_context
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import force_locale, get_locale, gettext
 from psycopg import sql as psycopg_sql
-from sqlalchemy import Boolean, Date, DateTime, Enum, Integer, String, case, cast, func, select, text, type_coerce
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Enum, Float, Integer, String, and_, case, cast, false,
+                        func, literal, not_, null, or_, select, text, type_coerce)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from ..extensions import db
 from ..models import ExportFile, ExportState, utcnow
@@ -57,13 +61,26 @@ def _is_sql(model, name) -> bool:
 def _label_expression(related, alias):
     """The SQL of how a related row is written: a person by their full name (as
     `str(user)`), a role by its label in the reader's language (as `str(role)`), any
-    other row by its label attribute; None if there is none."""
+    other row by its label attribute when that is its `str`; else None."""
     if related is User:
         return func.trim(alias.first_name + " " + alias.last_name, type_=String)
     if related is Role:
         return case({name: role_label(name) for name in ROLE_LABELS}, value=alias.name, else_=alias.name)
     attribute = label_attribute(related)
-    return getattr(alias, attribute) if attribute else None
+    return getattr(alias, attribute) if attribute and _str_is_label(related, attribute) else None
+
+
+@cache
+def _str_is_label(model, attribute) -> bool:
+    """Whether a row of `model` is written (str) as its `attribute` alone, as the grid
+    shows it; tried on a row made in memory. A `__str__` that also reads other values
+    ("event — name") leaves the column to Python."""
+    row = manager_of_class(model).new_instance()
+    setattr(row, attribute, "\x00label")
+    try:
+        return str(row) == "\x00label"
+    except Exception:  # a __str__ that needs more than the attribute (None.name, a date's format)
+        return False
 
 
 def _sql_columns(datamodel, query, names):
@@ -109,11 +126,14 @@ MIMETYPES = {"csv": CSV_MIMETYPE, "xlsx": XLSX_MIMETYPE, "pdf": "application/pdf
              "tar.gz": "application/gzip"}
 
 
-def _without_jit(connection):
-    """JIT compiling costs a few hundred ms per query on PostgreSQL and gains nothing on
-    a scan whose work per row is reading it out; off for this transaction only."""
+def _for_export(connection):
+    """For this transaction only, on PostgreSQL: no JIT compiling, which costs a few
+    hundred ms per query and gains nothing on a scan whose work per row is reading it
+    out (measured on the XLSX's heavier rows too); and moments written as ISO text,
+    which the CSV reads its minutes from."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SET LOCAL jit = off"))
+        connection.execute(text("SET LOCAL DateStyle = 'ISO, YMD'"))
 
 
 def iter_rows(datamodel, names, filters, order_column="", order_direction="", labels=None):
@@ -177,9 +197,10 @@ def _raw_rows(datamodel, query, names, joined, expressions):
         # Executed as plain SQL on the session's connection (same transaction):
         # rows come without the ORM's per-row work, about twice as fast.
         connection = datamodel.session.connection()
-        _without_jit(connection)
+        _for_export(connection)
         statement = joined.with_entities(*expressions).statement
-        result = connection.execution_options(stream_results=True, yield_per=batch).execute(statement)
+        # Options of this statement only: set on the connection, they would stay on it.
+        result = connection.execute(statement.execution_options(stream_results=True, yield_per=batch))
         try:
             for rows in result.partitions():  # a batch per fetch: no per-row fetch call
                 yield from rows
@@ -332,10 +353,10 @@ def _cell_sql(expression, formatter):
                     else_=stored)
     if isinstance(kind, Boolean):
         return case((expression.is_(True), neutralise(formatter.yes)), (expression.is_(False), neutralise(formatter.no)))
-    if isinstance(kind, DateTime) and not kind.timezone:
-        return func.to_char(expression, "YYYY-MM-DD HH24:MI")
+    if isinstance(kind, DateTime) and not kind.timezone:  # "YYYY-MM-DD HH:MI:SS[.ffffff]" to the minute
+        return func.left(cast(expression, String), 16)  # a third faster than to_char
     if isinstance(kind, Date):
-        return func.to_char(expression, "YYYY-MM-DD")
+        return cast(expression, String)
     if isinstance(kind, Integer):
         return cast(expression, String)
     if isinstance(kind, String):  # text, a concatenation, a person's full name
@@ -346,14 +367,11 @@ def _cell_sql(expression, formatter):
 COPY_CHUNK_BYTES = 256 * 1024
 
 
-def copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter=";", labels=None,
-                on_row=None):
-    """The grid's CSV as `csv_chunks` writes it, but written by PostgreSQL (COPY ... TO
-    STDOUT, in the request's transaction): several times faster than formatting rows
-    in Python. Its lines end in LF, not CRLF; the cells are the same. None when the
-    database is not PostgreSQL, a column is not SQL or has `labels` (a grid's
-    `value_labels`: Python functions). `on_row()` is called per row written (a job's
-    progress)."""
+def _copy_columns(datamodel, names, filters, order_column, order_direction, labels):
+    """(the grid's query joined to its columns, one SQL expression per column with UTC
+    moments read in local time) for the database to write the export itself, or None
+    when it cannot: not PostgreSQL, a column not SQL or with `labels` (a grid's
+    `value_labels`: Python functions)."""
     dialect = datamodel.session.get_bind().dialect
     if dialect.name != "postgresql" or set(names) & set(labels or ()):
         return None
@@ -363,34 +381,61 @@ def copy_chunks(datamodel, names, filters, order_column, order_direction, header
     zone = clock.zone().key
     for index in _moment_columns(datamodel.obj, names, expressions):  # UTC moments, read in TIMEZONE
         expressions[index] = func.timezone(zone, func.timezone("UTC", expressions[index]), type_=DateTime())
+    return joined, expressions
+
+
+def _copy_statement(datamodel, statement, options):
+    """COPY (`statement`) TO STDOUT WITH (`options`, psycopg SQL) and its parameters:
+    the statement with its IN lists expanded and its parameters as execute() would
+    send them (an enum as its stored name...)."""
+    state = statement.compile(dialect=datamodel.session.get_bind().dialect).construct_expanded_state()
+    params = {name: state.processors[name](value) if name in state.processors else value
+              for name, value in state.parameters.items()}
+    copy = psycopg_sql.SQL("COPY ({}) TO STDOUT WITH ({})").format(
+        psycopg_sql.SQL(state.statement), options)
+    return copy, params
+
+
+def _copied(datamodel, copy, params):
+    """The blocks COPY sends (one row each), on the session's connection (the request's
+    transaction, once a response streams)."""
+    connection = datamodel.session.connection()
+    _for_export(connection)
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy, params) as rows:
+        yield from rows
+
+
+def copy_chunks(datamodel, names, filters, order_column, order_direction, headers, delimiter=";", labels=None,
+                on_row=None):
+    """The grid's CSV as `csv_chunks` writes it, but written by PostgreSQL (COPY ... TO
+    STDOUT, in the request's transaction): several times faster than formatting rows
+    in Python. Its lines end in LF, not CRLF; the cells are the same. None when the
+    database cannot write it (`_copy_columns`) or a column's type is not one `_cell_sql`
+    writes. `on_row()` is called per row written (a job's progress)."""
+    columns = _copy_columns(datamodel, names, filters, order_column, order_direction, labels)
+    if columns is None:
+        return None
+    joined, expressions = columns
     formatter = _Formatter()
     cells = [_cell_sql(expression, formatter) for expression in expressions]
     if any(cell is None for cell in cells):
         return None
-    # The statement with its IN lists expanded and its parameters as execute() would
-    # send them (an enum as its stored name...), for psycopg to bind into the COPY.
-    state = joined.with_entities(*cells).statement.compile(dialect=dialect).construct_expanded_state()
-    params = {name: state.processors[name](value) if name in state.processors else value
-              for name, value in state.parameters.items()}
-    copy = psycopg_sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, DELIMITER {})").format(
-        psycopg_sql.SQL(state.statement), psycopg_sql.Literal(delimiter))
+    copy, params = _copy_statement(datamodel, joined.with_entities(*cells).statement,
+                                   psycopg_sql.SQL("FORMAT csv, DELIMITER {}").format(psycopg_sql.Literal(delimiter)))
 
     def chunks():
         head = io.StringIO()
         head.write("\ufeff")
         csv.writer(head, delimiter=delimiter, lineterminator="\n").writerow(headers)  # as COPY ends lines
         yield head.getvalue().encode()
-        connection = datamodel.session.connection()  # the request's, once the response streams
-        _without_jit(connection)
         buffer = bytearray()
-        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy, params) as rows:
-            for line in rows:  # COPY sends a row at a time: the response gets ~256 KB chunks
-                buffer += line
-                if on_row is not None:
-                    on_row()
-                if len(buffer) >= COPY_CHUNK_BYTES:
-                    yield bytes(buffer)
-                    buffer.clear()
+        for line in _copied(datamodel, copy, params):  # a row at a time: the response gets ~256 KB chunks
+            buffer += line
+            if on_row is not None:
+                on_row()
+            if len(buffer) >= COPY_CHUNK_BYTES:
+                yield bytes(buffer)
+                buffer.clear()
         yield bytes(buffer)
 
     return chunks()
@@ -407,9 +452,17 @@ def write_xlsx(path, sheet_name, headers, rows) -> int:
     constant-memory mode, spends ~8 us a cell (15,000-20,000 rows/s for a 7-column
     grid on our 2-core machine, before any database work).
     """
+    return _write_workbook(path, sheet_name, headers,
+                           lambda spool, date_style: _XlsxRows(len(headers), date_style).write(spool, rows))
+
+
+def _write_workbook(path, sheet_name, headers, write_rows) -> int:
+    """The XLSX package of `write_xlsx`, its data rows' XML written to a temporary file
+    by `write_rows(binary file, date style)`, which returns how many it wrote."""
     import zipfile
 
     import xlsxwriter
+    from xlsxwriter.utility import xl_col_to_name
 
     template = io.BytesIO()
     workbook = xlsxwriter.Workbook(template, {"in_memory": True, "default_date_format": XLSX_DATE_FORMAT})
@@ -426,11 +479,10 @@ def write_xlsx(path, sheet_name, headers, rows) -> int:
     head = xml[:xml.index('<row r="2"')]
     tail = xml[xml.index("</sheetData>"):]
 
-    writer = _XlsxRows(len(headers), date_style)
     spool = tempfile.TemporaryFile(dir=os.path.dirname(path) or None)
     try:
-        count = writer.write(spool, rows)
-        last = f"{writer.letters[-1] if headers else 'A'}{count + 1}"
+        count = write_rows(spool, date_style)
+        last = f"{xl_col_to_name(max(len(headers), 1) - 1)}{count + 1}"
         head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head).encode()
         tail = tail.encode()
         size = spool.tell()
@@ -450,6 +502,185 @@ def write_xlsx(path, sheet_name, headers, rows) -> int:
     finally:
         spool.close()
     return count
+
+
+def copy_xlsx(path, datamodel, names, filters, order_column, order_direction, sheet_name, headers, labels=None,
+              on_row=None):
+    """Write the grid's XLSX as `write_xlsx` writes it from `iter_rows`, but with each
+    row's XML written by PostgreSQL (COPY ... TO STDOUT, binary: no escaping on the
+    way): Python only compresses it, several times faster than formatting cells.
+    Returns the rows written, or None (nothing written) when the database cannot
+    write it (`_copy_columns`) or a column's type is not one `_sheet_sql` writes.
+    `on_row()` is called per row written (a job's progress)."""
+    columns = _copy_columns(datamodel, names, filters, order_column, order_direction, labels)
+    if columns is None or not all(_sheet_kind(expression.type) for expression in columns[1]):
+        return None
+
+    def write_rows(spool, date_style):
+        statement, renders = _sheet_sql(*columns, date_style)
+        copy, params = _copy_statement(datamodel, statement, psycopg_sql.SQL("FORMAT binary"))
+        return _copy_sheet_rows(_copied(datamodel, copy, params), renders, spool, on_row)
+
+    return _write_workbook(path, sheet_name, headers, write_rows)
+
+
+def _sheet_kind(kind):
+    """How `_sheet_sql` writes a column of SQL type `kind`, or None for a type it does not."""
+    if isinstance(kind, Enum):  # before String: an Enum is one
+        return "enum" if kind.enum_class is not None else None
+    for name, types in (("text", String), ("boolean", Boolean), ("integer", Integer), ("date", Date)):
+        if isinstance(kind, types):
+            return name
+    return "moment" if isinstance(kind, DateTime) and not kind.timezone else None
+
+
+#: Marks a cell in a row's XML that Python writes (`_copy_sheet_rows`): never in the
+#: XML PostgreSQL writes, whose text holds no control character.
+_PYTHON_CELL = "\x01"
+# The characters of Python's \s (str.isspace), and a separator between a row's texts.
+_SPACES = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_TEXTS_SEPARATOR = "\x7f"
+# Texts `_XlsxRows.string` escapes (its _XLSX_SPECIAL), or a few more, in PostgreSQL's
+# regular expressions, over a row's texts joined by the separator.
+_XLSX_SPECIAL_SQL = (f"[&<>\x01-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{{4}}_"
+                     f"|(^|{_TEXTS_SEPARATOR})[{_SPACES}]|[{_SPACES}]({_TEXTS_SEPARATOR}|$)")
+_EXACT_INTEGER = 2 ** 53  # up to it, "%.16G" writes an integer (as a float) digit for digit
+_EXCEL_EPOCH_SECONDS = 25569 * 86400  # from 1899-12-30, Excel's day 0 past its 1900-02-29, to 1970-01-01
+
+
+def _sheet_sql(joined, expressions, date_style):
+    """The SELECT whose rows are the sheet's <row> elements (from row 2), as `_XlsxRows`
+    writes them: one text, in which each cell Python must write is `_PYTHON_CELL`,
+    then per column that may have such cells its value as text, NULL where it has
+    none. A row's texts are all left to Python when one of them needs escaping,
+    which is rare. Also [(column letter, render(text, cell reference))] per such column."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    formatter, string = _Formatter(), _XlsxRows.string
+    inner = joined.with_entities(*(expression.label(f"c{index}") for index, expression in enumerate(expressions)))
+    inner = inner.subquery()
+    kinds = [_sheet_kind(expression.type) for expression in expressions]
+    texts = [inner.c[f"c{index}"] for index, kind in enumerate(kinds) if kind == "text"]
+    escaped = (or_(func.greatest(*map(func.octet_length, texts)) > XLSX_MAX_STRING // 2,
+                   func.concat_ws(_TEXTS_SEPARATOR, *texts).regexp_match(_XLSX_SPECIAL_SQL))
+               if texts else false())
+    # The row numbers in the grid's order (the window runs over the ordered subquery);
+    # the window also keeps PostgreSQL from inlining `escaped` in each cell (4x the cost).
+    rows = select(cast(func.row_number().over() + 1, String).label("n"), escaped.label("python"),
+                  *inner.c).select_from(inner).subquery()
+    number, python = rows.c.n, rows.c.python
+
+    def constant(value):
+        return literal(value, String)
+
+    def inline(letter, label):  # a string cell of a constant text, or none
+        if not label:
+            return constant("")
+        return constant(f'<c r="{letter}') + number + constant(f'" t="inlineStr">{string(label)}</c>')
+
+    cells, raws, renders = [], [], []
+    for index, kind in enumerate(kinds):
+        value, letter = rows.c[f"c{index}"], xl_col_to_name(index)
+        opening = constant(f'<c r="{letter}') + number
+        if kind == "text":
+            cells.append(case((python, constant(_PYTHON_CELL)), (or_(value.is_(None), value == ""), constant("")),
+                              else_=opening + constant('" t="inlineStr"><is><t>') + value + constant("</t></is></c>")))
+            raws.append(case((python, func.coalesce(value, ""))))
+            renders.append((letter, _string_cell))
+        elif kind == "enum":
+            stored = type_coerce(value, String)  # stored under the member's name
+            members = list(expressions[index].type.enum_class)
+            cells.append(case(*((stored == member.name, inline(letter, formatter.text(member))) for member in members),
+                              (stored.is_(None), constant("")), else_=constant(_PYTHON_CELL)))
+            raws.append(case((stored.in_([member.name for member in members]), null()), else_=stored))
+            renders.append((letter, _string_cell))
+        elif kind == "boolean":
+            cells.append(case((value.is_(True), inline(letter, formatter.yes)),
+                              (value.is_(False), inline(letter, formatter.no)), else_=constant("")))
+        elif kind == "integer":
+            inlined = value.between(literal(-_EXACT_INTEGER, BigInteger), literal(_EXACT_INTEGER, BigInteger))
+            cells.append(case((inlined, opening + constant('"><v>') + cast(value, String) + constant("</v></c>")),
+                              (value.is_(None), constant("")), else_=constant(_PYTHON_CELL)))
+            raws.append(case((not_(inlined), cast(value, String))))
+            renders.append((letter, _integer_cell))
+        else:
+            serial = _serial_sql(value, kind)
+            cells.append(case((value.is_(None), constant("")), else_=opening + constant(f'" s="{date_style}"><v>')
+                              + cast(serial, String) + constant("</v></c>")))
+    xml = constant('<row r="') + number + constant('">')
+    for cell in cells:
+        xml = xml + cell
+    return select(xml + constant("</row>"), *raws), renders
+
+
+def _string_cell(value, ref):
+    return f'<c r="{ref}" t="inlineStr">{_XlsxRows.string(value)}</c>' if value else ""
+
+
+def _integer_cell(value, ref):
+    return f'<c r="{ref}"><v>{int(value):.16G}</v></c>'
+
+
+def _serial_sql(value, kind):
+    """SQL of `_excel_date(value)` for a date or naive datetime column: Excel's serial
+    number, days since 1899-12-30 from 1900-03-01 on (earlier, Excel's 1900-02-29 and
+    its day 0 count)."""
+    if kind == "date":
+        return case((value >= date(1900, 3, 1), value - date(1899, 12, 30)),
+                    (value == date(1900, 1, 1), literal(0)), else_=value - date(1899, 12, 31))
+    seconds, day = func.date_part("epoch", value, type_=Float), literal(86400.0, Float)
+    early = (seconds + (_EXCEL_EPOCH_SECONDS - 86400)) / day  # days since 1899-12-31
+    return case((value >= datetime(1900, 3, 1), (seconds + _EXCEL_EPOCH_SECONDS) / day),
+                (early > 59, early + 1),
+                (and_(value >= datetime(1900, 1, 1), value < datetime(1900, 1, 2)), early - 1), else_=early)
+
+
+def _copy_sheet_rows(blocks, renders, spool, on_row=None) -> int:
+    """Write the rows of a binary COPY of `_sheet_sql` to `spool`; return their count.
+    A row whose value columns are all NULL is its XML as it came; another has its
+    marked cells written by Python."""
+    nulls = b"\xff\xff\xff\xff" * len(renders)  # a NULL field: length -1
+    end = len(nulls)
+    count, started, parts = 0, False, []
+    for block in blocks:
+        if not started:  # the header (signature, flags, extension's length and bytes) before the first row
+            started = True
+            block = block[19 + int.from_bytes(block[15:19], "big"):]
+            if not block:
+                continue
+        if block == b"\xff\xff":  # the trailer
+            break
+        count += 1
+        # A row: its field count (2 bytes), then each field's length (4 bytes) and bytes.
+        if not end:
+            parts.append(block[6:])
+        elif block[-end:] == nulls:
+            parts.append(block[6:-end])
+        else:
+            parts.append(_python_cells(block, renders, count + 1))
+        if on_row is not None:
+            on_row()
+        if len(parts) >= 1000:
+            spool.write(b"".join(parts))
+            parts.clear()
+    spool.write(b"".join(parts))
+    return count
+
+
+def _python_cells(block, renders, number):
+    """The row's XML of a binary COPY row, its marked cells written by their renders."""
+    fields, at = [], 2
+    for _ in range(int.from_bytes(block[:2], "big")):
+        size = int.from_bytes(block[at:at + 4], "big", signed=True)
+        at += 4
+        fields.append(None if size < 0 else bytes(block[at:at + size]).decode())
+        at += max(size, 0)
+    pieces = fields[0].split(_PYTHON_CELL)
+    written = ((letter, render, raw) for (letter, render), raw in zip(renders, fields[1:]) if raw is not None)
+    out = [pieces[0]]
+    for piece, (letter, render, raw) in zip(pieces[1:], written, strict=True):
+        out += [render(raw, f"{letter}{number}"), piece]
+    return "".join(out).encode()
 
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
@@ -677,6 +908,12 @@ def export_response(datamodel, columns, filters, order_column, order_direction, 
                              labels)
         if chunks is not None:
             return _download(Response(stream_with_context(chunks), mimetype=CSV_MIMETYPE), grid_name, fmt)
+    elif fmt == "xlsx":
+        path = _temporary(fmt)
+        if copy_xlsx(path, datamodel, names, filters, order_column, order_direction, grid_name, headers,
+                     labels) is not None:
+            return _download(Response(_stream_file(path), mimetype=XLSX_MIMETYPE), grid_name, fmt)
+        os.unlink(path)
     return rows_response(grid_name, headers,
                          iter_rows(datamodel, names, filters, order_column, order_direction, labels), fmt)
 
@@ -687,11 +924,17 @@ def rows_response(name, headers, rows, fmt):
     if fmt == "csv":
         response = Response(stream_with_context(csv_chunks(headers, rows, csv_delimiter())), mimetype=CSV_MIMETYPE)
     else:
-        handle, path = tempfile.mkstemp(suffix=".xlsx")
-        os.close(handle)
+        path = _temporary(fmt)
         write_xlsx(path, name, headers, rows)
         response = Response(_stream_file(path), mimetype=XLSX_MIMETYPE)
     return _download(response, name, fmt)
+
+
+def _temporary(fmt):
+    """The path of a new empty file for a download, deleted once it has been sent (`_stream_file`)."""
+    handle, path = tempfile.mkstemp(suffix=f".{fmt}")
+    os.close(handle)
+    return path
 
 
 def _download(response, name, fmt):
@@ -810,7 +1053,8 @@ def _write_grid(export, path, report):
     if copied:
         with open(path, "wb") as handle:
             handle.writelines(copied)
-    else:
+    elif export.format != "xlsx" or copy_xlsx(path, view.datamodel, names, filters, order_column, order_direction,
+                                              export.title, headers, view.value_labels, on_row=rows.add) is None:
         rows.rows = iter_rows(view.datamodel, names, filters, order_column, order_direction, view.value_labels)
         write_file(path, export.format, export.title, headers, rows)
     return total, rows.done
