@@ -133,12 +133,28 @@ def grid_client(app, username):
 def time_grid(app, prefix, route, viewers, cases, repetitions=25, warmup=3):
     """Time `route`'s list page, whole requests through the test client, for each
     viewer (label → (username, rows they see)) and case (name → query string, or a
-    function of the viewer's deep page): `<prefix>_<viewer>_<case>_ms_p50` / `_p95` and
-    the rows each page shows. Returns the worst p95."""
+    function of the viewer's deep page): `<prefix>_<viewer>_<case>_ms_p50` / `_p95`, the
+    part of it spent in the database (`_sql_ms_p50` / `_p95`, its queries), and the rows
+    each page shows. Returns the worst p95."""
     import re
+
+    from sqlalchemy import event
+
+    from app.extensions import db
 
     shown = re.compile(re.escape(route) + r"/show/(\d+)")
     worst = 0.0
+    sql = []  # this request's seconds in the database: the shared machine's load hits them less
+
+    def started(connection, cursor, statement, parameters, context, executemany):
+        connection.info["guichet_bench_began"] = time.perf_counter()
+
+    def ended(connection, cursor, statement, parameters, context, executemany):
+        sql.append(time.perf_counter() - connection.info.pop("guichet_bench_began"))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", started)
+        event.listen(db.engine, "after_cursor_execute", ended)
     for label, (username, visible) in viewers.items():
         client = grid_client(app, username)
         deep_page = max(1, min(200_000, visible // 2) // GRID_PAGE_SIZE)
@@ -154,15 +170,21 @@ def time_grid(app, prefix, route, viewers, cases, repetitions=25, warmup=3):
             rows = len(set(shown.findall(response.get_data(as_text=True))))
             if not rows:
                 raise SystemExit(f"{url} shows {username} no row")
-            timings = []
+            timings, sql_timings, queries = [], [], 0
             for _ in range(repetitions):
+                sql.clear()
                 began = time.perf_counter()
                 response = client.get(url)
                 response.get_data()
                 timings.append((time.perf_counter() - began) * 1000)
+                sql_timings.append(sum(sql) * 1000)
+                queries = len(sql)
             p95 = percentile(timings, 0.95)
             out(f"{prefix}_{label}_{name}_ms_p50", f"{statistics.median(timings):.1f}")
             out(f"{prefix}_{label}_{name}_ms_p95", f"{p95:.1f}")
+            out(f"{prefix}_{label}_{name}_sql_ms_p50", f"{statistics.median(sql_timings):.1f}")
+            out(f"{prefix}_{label}_{name}_sql_ms_p95", f"{percentile(sql_timings, 0.95):.1f}")
+            out(f"{prefix}_{label}_{name}_queries", queries)
             out(f"{prefix}_{label}_{name}_rows_shown", rows)
             worst = max(worst, p95)
     out(f"{prefix}_worst_ms_p95", f"{worst:.1f}")
