@@ -13,7 +13,7 @@ and the CSV export of the filtered list. Prints one `key: value` line per figure
 
 Part `grid` (`--part grid`): the same list over `--grid-rows` requests (default
 1,000,000) in its own database (default `guichet_bench_ent_grid`, kept between runs
-once it holds them, never dropped), written with COPY: 40 establishments, the demo's
+once it holds them; rows of another size start it again), written with COPY: 40 establishments, the demo's
 Lycée Victor Hugo holding a tenth, every status and application, a fifth escalated
 to the demo's support desk, over three years. Timed as `admin` (every request), `desk`
 (EntSupport: the requests escalated to its desk) and `referent` (EntReferent of Lycée
