@@ -14,12 +14,22 @@ organisation, then:
 * `concurrent_winners`: 50 threads, each with its own connection, book the same
   slot of the same room at once; the exclusion constraint lets exactly one win.
 
+Part `grid` (`--part grid`): the back office's booking grid (/bookings/) over
+`--grid-rows` bookings (default 1,000,000) in its own database (default
+`guichet_bench_booking_grid`, kept between runs once it holds them), written with COPY:
+41 member organisations, the demo's Rectorat holding a tenth, every kind and state,
+over three years. Timed as the VNOC sees it (every booking) and as `creator` (a Booker
+of the Rectorat): first page, deep page, filtered (pending), sorted (by session
+name), keyword (session name contains a word): `booking_grid_<viewer>_<case>_ms_p50`
+/ `_p95`; then the Booker's CSV export, `booking_grid_csv_rows_per_s`.
+
 Prints one `key: value` line per figure.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import threading
@@ -193,13 +203,81 @@ def concurrent(app, room_id):
     return sum(results), len(results)
 
 
+GRID_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_booking_grid"
+GRID_COLUMNS = ("id", "reference", "kind", "organisation_id", "creator_id", "session_name", "organiser_name",
+                "organiser_email", "organiser_phone", "start_at", "end_at", "state", "requested_on",
+                "created_on", "changed_on")
+MEETINGS = ["Conseil pédagogique", "Réunion de service", "Point d'étape", "Formation", "Comité de pilotage",
+            "Entretien", "Jury", "Séminaire", "Webinaire", "Réunion des directeurs", "Groupe de travail",
+            "Commission", "Visite virtuelle", "Audition", "Assemblée", "Classe virtuelle", "Atelier",
+            "Cellule de crise", "Bilan", "Point hebdomadaire"]
+SUBJECTS = ["numérique", "examens", "rentrée", "budget", "inclusion", "orientation", "sécurité", "bâtiments",
+            "recrutement", "langues vivantes", "sciences", "histoire-géographie", "mathématiques", "EPS",
+            "vie scolaire", "ressources humaines", "internat", "restauration", "transport", "réseau"]
+ORGANISERS = ["Hélène Brun", "Marc Dubois", "Sophie Lambert", "Julien Mercier", "Inès Benali", "Hugo Perrin",
+              "Nathalie Roux", "Karim Haddad", "Léa Moreau", "Paul Durand", "Camille Petit", "Lucas Bernard"]
+GRID_KEYWORD = "crise"  # one session name in twenty
+
+
+def grid_rows(url, count, seed=161):
+    """`count` bookings over 41 organisations (the Rectorat a tenth), three years back
+    from now, 70 % validated, 10 % pending, the rest refused or cancelled (inputs read before COPY holds the table)."""
+    rng = random.Random(seed)
+    rectorat = common.scalar(url, "SELECT id FROM organisation WHERE name = %s", "Rectorat de l'académie de Lyon")
+    others = common.bench_organisations(url, "member", 40, "Bench member")
+    creator = common.scalar(url, "SELECT id FROM ab_user WHERE username = 'creator'")
+    first = common.scalar(url, "SELECT coalesce(max(id), 0) + 1 FROM booking")
+    now = datetime.utcnow().replace(microsecond=0)
+    states = ["validated"] * 7 + ["pending", "refused", "cancelled"]
+    return (row(rng, first + offset, rectorat, others, creator, now, states) for offset in range(count))
+
+
+def row(rng, number, rectorat, others, creator, now, states):
+    organisation_id = rectorat if rng.random() < 0.1 else rng.choice(others)
+    start = now - timedelta(minutes=30 * rng.randrange(3 * 365 * 48))
+    asked = start - timedelta(days=7)
+    return (number, f"G{number:07d}", "audio" if rng.random() < 0.2 else "visio", organisation_id,
+            creator if organisation_id == rectorat else None, f"{rng.choice(MEETINGS)} {rng.choice(SUBJECTS)}",
+            rng.choice(ORGANISERS), "organisateur@ac-lyon.example", "04 72 80 60 00", start,
+            start + timedelta(minutes=30 * rng.randint(1, 6)), rng.choice(states), asked, asked, asked)
+
+
+def grid_bench(args):
+    url = args.grid_database_url
+    marker = f"bench grid rows={args.grid_rows}"
+    app, kept = common.grid_database(url, "booking", marker)
+    if not kept:
+        seconds = common.copy_rows(url, "booking", GRID_COLUMNS, grid_rows(url, args.grid_rows), marker)
+        common.out("booking_grid_load_s", f"{seconds:.1f}")
+    total = common.scalar(url, "SELECT count(*) FROM booking")
+    rectorat = common.scalar(url, "SELECT count(*) FROM booking b JOIN organisation o ON o.id = b.organisation_id "
+                                  "WHERE o.name = %s", "Rectorat de l'académie de Lyon")
+    common.out("booking_grid_rows", total)
+    state = common.filter_arg(app, "BookingView", "state", "FilterEqual")
+    keyword = common.filter_arg(app, "BookingView", "session_name", "FilterContains")
+    common.time_grid(app, "booking_grid", "/bookings", {"vnoc": ("vnoc", total), "booker": ("creator", rectorat)}, {
+        "first": "",
+        "deep": lambda page: f"page_BookingView={page}",
+        "filtered": f"{state}=pending",
+        "sorted": "_oc_BookingView=session_name&_od_BookingView=asc",
+        "keyword": f"{keyword}={GRID_KEYWORD}",
+    })
+    common.time_csv_export(app, "booking_grid", "/bookings", "creator")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("booking", "grid"), default="booking",
+                        help="booking: the conflict check and the race; grid: the booking grid at scale")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--grid-rows", type=int, default=1_000_000)
+    parser.add_argument("--grid-database-url", default=GRID_URL)
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("bench/booking.py runs on PostgreSQL")
+    if args.part == "grid":
+        return grid_bench(args)
     ensure_database(args.database_url)
     app = build(args.database_url)
     began = clock.perf_counter()

@@ -10,14 +10,26 @@ each. Signed in as the demo `referent` (row scope: one establishment), it times 
 whole request through Flask's test client for: the first page, a combined status
 filter (New + Open), "created by me", a deep page, a request's page with its events,
 and the CSV export of the filtered list. Prints one `key: value` line per figure.
+
+Part `grid` (`--part grid`): the same list over `--grid-rows` requests (default
+1,000,000) in its own database (default `guichet_bench_ent_grid`, kept between runs
+once it holds them; rows of another size start it again), written with COPY: 40 establishments, the demo's
+Lycée Victor Hugo holding a tenth, every status and application, a fifth escalated
+to the demo's support desk, over three years. Timed as `admin` (every request), `desk`
+(EntSupport: the requests escalated to its desk) and `referent` (EntReferent of Lycée
+Victor Hugo): first page, deep page, filtered (New + Open), sorted (created on, latest
+first), keyword (subject contains a word): `ent_grid_<viewer>_<case>_ms_p50` / `_p95`;
+then the referent's CSV export, `ent_grid_csv_rows_per_s`.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,11 +108,85 @@ def timed(client, path, runs=RUNS):
     return statistics.median(durations), durations[int(len(durations) * 0.95) - 1], len(body)
 
 
+GRID_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_ent_grid"
+GRID_COLUMNS = ("id", "organisation_id", "application_id", "subject", "description", "status", "requester_id",
+                "requester_profile", "escalated_on", "support_desk_id", "support_reference", "support_state",
+                "event_count", "created_on", "changed_on")
+TROUBLES = ["ne se charge plus", "affiche une erreur", "est très lente", "refuse mon mot de passe",
+            "n'envoie plus de notification", "perd mes brouillons", "n'affiche pas mes notes",
+            "reste bloquée sur l'accueil", "ne trouve pas ma classe", "ouvre une page blanche"]
+THINGS = ["La messagerie", "Le cahier de textes", "L'emploi du temps", "Le casier", "La vie scolaire",
+          "L'agenda", "Le porte-documents", "Le forum", "Le blog de la classe", "L'annuaire"]
+GRID_KEYWORD = "blanche"  # one subject in ten
+
+
+def grid_rows(url, count, seed=404):
+    """`count` requests over 40 establishments (Lycée Victor Hugo a tenth), a fifth of
+    them escalated to the demo's support desk (inputs read before COPY holds the table)."""
+    rng = random.Random(seed)
+    lycee = common.scalar(url, "SELECT id FROM organisation WHERE name = 'Lycée Victor Hugo'")
+    others = common.bench_organisations(url, "establishment", 39, "Bench établissement")
+    desk = common.scalar(url, "SELECT id FROM organisation WHERE name = 'Assistance ENT Auvergne-Rhône-Alpes'")
+    applications = common.scalar(url, "SELECT array_agg(id) FROM ent_application")
+    users = common.scalar(url, "SELECT array_agg(id) FROM ab_user WHERE username IN ('teacher', 'student', 'user')")
+    first = common.scalar(url, "SELECT coalesce(max(id), 0) + 1 FROM ent_request")
+    now = datetime.utcnow().replace(microsecond=0)
+    return (grid_row(rng, first + offset, lycee, others, desk, applications, users, now) for offset in range(count))
+
+
+def grid_row(rng, number, lycee, others, desk, applications, users, now):
+    created = now - timedelta(minutes=rng.randrange(3 * 365 * 1440))
+    escalated = rng.random() < 0.2
+    status = rng.choice(("new", "open", "open", "resolved", "closed", "closed", "closed"))
+    subject = f"{rng.choice(THINGS)} {rng.choice(TROUBLES)}"
+    return (number, lycee if rng.random() < 0.1 else rng.choice(others), rng.choice(applications), subject,
+            f"Depuis ce matin : {subject.lower()} (demande {number}).", status, rng.choice(users),
+            rng.choice(("teacher", "student", "parent", "staff")), created + timedelta(hours=4) if escalated else None,
+            desk if escalated else None, f"GRID-{number}" if escalated else None,
+            rng.choice(("transmitted", "answered", "resolved")) if escalated else None, rng.randint(1, 6), created,
+            created)
+
+
+def grid_bench(args):
+    url = args.grid_database_url
+    marker = f"bench grid rows={args.grid_rows}"
+    app, kept = common.grid_database(url, "ent_request", marker)
+    if not kept:
+        seconds = common.copy_rows(url, "ent_request", GRID_COLUMNS, grid_rows(url, args.grid_rows), marker)
+        common.out("ent_grid_load_s", f"{seconds:.1f}")
+    total = common.scalar(url, "SELECT count(*) FROM ent_request")
+    escalated = common.scalar(url, "SELECT count(*) FROM ent_request r JOIN organisation o ON o.id = r.support_desk_id "
+                                   "WHERE r.escalated_on IS NOT NULL AND o.name = 'Assistance ENT Auvergne-Rhône-Alpes'")
+    lycee = common.scalar(url, "SELECT count(*) FROM ent_request r JOIN organisation o ON o.id = r.organisation_id "
+                               "WHERE o.name = 'Lycée Victor Hugo'")
+    common.out("ent_grid_rows", total)
+    from app.views.ent import StatusIsOneOf
+
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "HelpRequestView")
+    status = view._filter_arg("status", StatusIsOneOf)
+    keyword = common.filter_arg(app, "HelpRequestView", "subject", "FilterContains")
+    viewers = {"admin": ("admin", total), "desk": ("desk", escalated), "referent": ("referent", lycee)}
+    common.time_grid(app, "ent_grid", "/helprequests", viewers, {
+        "first": "",
+        "deep": lambda page: f"page_HelpRequestView={page}",
+        "filtered": f"{status}=new&{status}=open",
+        "sorted": "_oc_HelpRequestView=created_on&_od_HelpRequestView=desc",
+        "keyword": f"{keyword}={GRID_KEYWORD}",
+    })
+    common.time_csv_export(app, "ent_grid", "/helprequests", "referent")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("list", "grid"), default="list",
+                        help="list: the referent's list on a fresh database; grid: the list at scale")
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--grid-rows", type=int, default=1_000_000)
+    parser.add_argument("--grid-database-url", default=GRID_URL)
     args = parser.parse_args()
+    if args.part == "grid":
+        return grid_bench(args)
     recreate_database(args.database_url)
 
     from flask_migrate import upgrade

@@ -53,6 +53,17 @@ counted from the rows), `checkin_double_entries` (places with a second live entr
 second OK), `checkin_ms_p50` / `checkin_ms_p95` (each scan's answer as the scanner waits
 for it, at the door's pace) and `checkin_saturated_ms_p50` / `_p95` /
 `checkin_saturated_scans_per_s`.
+
+Part `grid` (`--part grid`, not in `all`): the places grid (/reservations/) over
+`--grid-rows` places (default 1,000,000) in its own database (default
+`guichet_bench_events_grid`, kept between runs once it holds them), written with COPY:
+200 events of 5,000 places, 20 of them the demo BDE's (`eventadmin` manages them),
+the others the INSA club's; 5,000 bench accounts hold places, one place in five is a
+sponsored guest's; every state, prices of the ticket types. Timed as `admin` (every
+place) and as `eventadmin` (their events' places): first page, deep page, filtered
+(pre-reserved), sorted (price, highest first), keyword (guest name contains a name):
+`events_grid_<viewer>_<case>_ms_p50` / `_p95`; then eventadmin's CSV export,
+`events_grid_csv_rows_per_s`.
 """
 from __future__ import annotations
 
@@ -234,12 +245,16 @@ def main():
                         help="a scanner's average pause between scans at the door's pace")
     parser.add_argument("--checkin-auth", choices=("session", "token"), default="session",
                         help="the scanner page's session, or an API client's bearer token")
-    parser.add_argument("--part", choices=("all",) + tuple(PARTS), default="all")
+    parser.add_argument("--part", choices=("all", "grid") + tuple(PARTS), default="all")
+    parser.add_argument("--grid-rows", type=int, default=1_000_000)
+    parser.add_argument("--grid-database-url", default=GRID_URL)
     args = parser.parse_args()
     if args.export_worker:
         return export_worker(args.database_url, *args.export_worker)
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("bench/events.py runs on PostgreSQL")
+    if args.part == "grid":
+        return grid_bench(args)
     ensure_database(args.database_url)
     app = build(args.database_url, args.threads)
     for name, part in PARTS.items():
@@ -867,6 +882,117 @@ def checkin_bench(app, args):
         _door_figures("checkin_", *paced)
     if saturated[0]:
         _door_figures("checkin_saturated_", *saturated)
+
+
+GRID_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_events_grid"
+GRID_COLUMNS = ("id", "event_id", "ticket_type_id", "holder_id", "sponsor_id", "guest_name", "guest_email", "price",
+                "state", "paid_on", "to_refund", "created_on", "changed_on")
+GRID_EVENTS, GRID_HOLDERS = 200, 5000
+FIRST_NAMES = ["Camille", "Léa", "Hugo", "Louis", "Chloé", "Jade", "Nathan", "Emma", "Lucas", "Manon", "Inès",
+               "Enzo", "Sarah", "Tom", "Zoé", "Jules", "Alice", "Théo", "Lina", "Maël"]
+LAST_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
+              "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier"]
+GRID_KEYWORD = "Fournier"  # one guest in twenty
+
+
+def grid_events(app):
+    """200 events (made once through the rules, each with one ticket type): the
+    first 20 created by `eventadmin` for the BDE, the others by `clubadmin` for the
+    INSA club; and the bench's 5,000 accounts. Their (event, ticket type, price) and
+    the accounts' ids."""
+    import psycopg
+
+    from app.extensions import db
+    from app.models import Association, Event, Organisation, TicketType, utcnow
+    from app.rules import events as rules
+
+    with app.test_request_context():
+        sm = app.appbuilder.sm
+        creators = {"eventadmin": sm.find_user(username="eventadmin"), "clubadmin": sm.find_user(username="clubadmin")}
+        associations = {name: db.session.query(Association).join(Organisation).filter(Organisation.name == name).one()
+                        for name in ("Bureau des élèves de Centrale Lyon", "Association sportive de l'INSA")}
+        made = db.session.query(Event).filter(Event.name.like("Grille %")).count()
+        opens = utcnow() - timedelta(days=30)
+        for number in range(made, GRID_EVENTS):
+            bde = number < GRID_EVENTS // 10
+            creator = creators["eventadmin" if bde else "clubadmin"]
+            association = associations["Bureau des élèves de Centrale Lyon" if bde else "Association sportive de l'INSA"]
+            starts = opens + timedelta(days=60 + number)
+            event = rules.create_event(creator, association, name=f"Grille {number:03d}", starts_on=starts,
+                                       ends_on=starts + timedelta(hours=5), sale_opens_on=opens,
+                                       sale_closes_on=starts - timedelta(days=1), sponsorship_limit=1)
+            rules.save_ticket_type(creator, event, name="Place", kind="open", price=str(5 + number % 50),
+                                   capacity=GRID_HOLDERS + 1000, sponsorship_allowed=True)
+            db.session.commit()
+        types = db.session.query(TicketType.event_id, TicketType.id, TicketType.price).join(Event).filter(
+            Event.name.like("Grille %")).order_by(Event.id).all()
+    url = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    with psycopg.connect(common.psycopg_url(url)) as connection:
+        have = connection.execute("SELECT count(*) FROM ab_user WHERE username LIKE 'grille-%'").fetchone()[0]
+        if have < GRID_HOLDERS:
+            with connection.cursor().copy("COPY ab_user (first_name, last_name, username, email, active, password, "
+                                          "created_on, changed_on) FROM STDIN") as copy:
+                for number in range(have, GRID_HOLDERS):
+                    copy.write_row((FIRST_NAMES[number % 20], LAST_NAMES[number // 20 % 20], f"grille-{number}",
+                                    f"grille-{number}@etu.example", True, "x", "2026-01-01", "2026-01-01"))
+            connection.commit()
+        holders = [row[0] for row in connection.execute(
+            "SELECT id FROM ab_user WHERE username LIKE 'grille-%' ORDER BY id")]
+    return [tuple(row) for row in types], holders
+
+
+def grid_rows(app, count, seed=303):
+    """`count` places, as many per event, four in five held by a bench account (each
+    one place per event), one in five a guest of one of them; 70 % reserved (paid),
+    10 % pre-reserved, the rest opposed (inputs read before COPY holds the table)."""
+    from app.models import utcnow
+
+    rng = random.Random(seed)
+    types, holders = grid_events(app)
+    url = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    first = common.scalar(url, "SELECT coalesce(max(id), 0) + 1 FROM event_reservation")
+    now = utcnow().replace(microsecond=0)
+    per_event = -(-count // len(types))
+    return (grid_row(rng, first + offset, types[offset // per_event], holders, offset % per_event, now)
+            for offset in range(count))
+
+
+def grid_row(rng, number, ticket_type, holders, rank, now):
+    event_id, ticket_type_id, price = ticket_type
+    guest = rank % 5 == 4
+    holder = holders[(rank - 1 if guest else rank) % len(holders)]
+    state = rng.choice(("reserved",) * 7 + ("prereserved", "opposed", "opposed"))
+    created = now - timedelta(minutes=rng.randrange(30 * 1440))
+    name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    return (number, event_id, ticket_type_id, None if guest else holder, holder if guest else None,
+            name if guest else None, f"invite-{number}@example.org" if guest else None, price, state,
+            created if state == "reserved" else None, False, created, created)
+
+
+def grid_bench(args):
+    url = args.grid_database_url
+    marker = f"bench grid rows={args.grid_rows}"
+    app, kept = common.grid_database(url, "event_reservation", marker)
+    if not kept:
+        seconds = common.copy_rows(url, "event_reservation", GRID_COLUMNS, grid_rows(app, args.grid_rows), marker,
+                                   extra_tables=("ab_user",))
+        common.out("events_grid_load_s", f"{seconds:.1f}")
+    total = common.scalar(url, "SELECT count(*) FROM event_reservation")
+    managed = common.scalar(url, "SELECT count(*) FROM event_reservation r JOIN event_admin_grant g ON g.event_id = "
+                                 "r.event_id JOIN ab_user u ON u.id = g.user_id WHERE u.username = 'eventadmin' "
+                                 "AND g.revoked_on IS NULL")
+    common.out("events_grid_rows", total)
+    state = common.filter_arg(app, "ReservationView", "state", "FilterEqual")
+    keyword = common.filter_arg(app, "ReservationView", "guest_name", "FilterContains")
+    viewers = {"admin": ("admin", total), "eventadmin": ("eventadmin", managed)}
+    common.time_grid(app, "events_grid", "/reservations", viewers, {
+        "first": "",
+        "deep": lambda page: f"page_ReservationView={page}",
+        "filtered": f"{state}=prereserved",
+        "sorted": "_oc_ReservationView=price&_od_ReservationView=desc",
+        "keyword": f"{keyword}={GRID_KEYWORD}",
+    })
+    common.time_csv_export(app, "events_grid", "/reservations", "eventadmin")
 
 
 #: The bench's parts, in the order `--part all` runs them.

@@ -72,6 +72,16 @@ as many incident filings with forcing, their latest diagnostics attached and the
 to the filer queued (`incident_file_ms_p50` / `_p95`); then `--diagnostics` results
 (default 200,000) older than 48 hours, written in bulk, and the periodic sweep that
 deletes them (`diagnostic_sweep_s`, `diagnostic_swept`).
+
+Part `grid` (`--part grid`, not in `all`): the orders grid (/operator/orders/) over
+`--grid-rows` orders (default 1,000,000) in its own database (default
+`guichet_bench_operator_grid`, kept between runs once it holds them), written with COPY:
+100 operators, the demo's Fibre Rhône Télécom holding a tenth, every type and state,
+over three years, on the demo's buildings. Timed as `ops` (the wholesale back office:
+every order) and as `opuser` (an OperatorUser of Fibre Rhône Télécom: its orders):
+first page, deep page, filtered (failed), sorted (ordered on, latest first), keyword
+(the operator's reference contains a name): `operator_grid_<viewer>_<case>_ms_p50` /
+`_p95`; then opuser's CSV export, `operator_grid_csv_rows_per_s`.
 """
 from __future__ import annotations
 
@@ -894,6 +904,60 @@ def aftersales_bench(app, args):
         print(f"diagnostic_swept: {swept}")
 
 
+GRID_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_operator_grid"
+GRID_COLUMNS = ("id", *ORDER_COLUMNS)
+CUSTOMERS = ["MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "RICHARD", "PETIT", "DURAND", "LEROY", "MOREAU",
+             "SIMON", "LAURENT", "LEFEBVRE", "MICHEL", "GARCIA", "DAVID", "BERTRAND", "ROUX", "VINCENT", "FOURNIER"]
+GRID_KEYWORD = "FOURNIER"  # one operator reference in twenty
+
+
+def grid_rows(url, count, seed=505):
+    """`count` orders of 100 operators (Fibre Rhône Télécom a tenth), on the demo's
+    buildings, weighted as the dashboard's (inputs read before COPY holds the table)."""
+    from app.rules.operator.orders import ORDER_TYPE_STATES
+
+    rng = random.Random(seed)
+    fibre = common.scalar(url, "SELECT id FROM organisation WHERE name = %s", FIBRE)
+    others = common.bench_organisations(url, "operator", 99, "Bench operator")
+    buildings = common.scalar(url, "SELECT array_agg(id) FROM (SELECT id FROM building ORDER BY id LIMIT 2000) b")
+    offer = common.scalar(url, "SELECT id FROM offer WHERE code = 'just-fibre'")
+    first = common.scalar(url, "SELECT coalesce(max(id), 0) + 1 FROM operator_order")
+    cells = [(kind.value, state.value) for kind, states in ORDER_TYPE_STATES.items() for state in states]
+    weights = [30 if kind == "creation" else 5 for kind, _ in cells]
+    now = int(time.time())
+
+    def row(number):
+        kind, state = rng.choices(cells, weights)[0]
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now - rng.randrange(3 * 365 * 86400)))
+        return (number, f"JG{number:08d}", f"{rng.choice(CUSTOMERS)}-{number}",
+                fibre if rng.random() < 0.1 else rng.choice(others), kind, state, rng.choice(buildings), offer,
+                rng.random() < 0.3, True, created, created)
+
+    return (row(first + offset) for offset in range(count))
+
+
+def grid_bench(args):
+    url = args.grid_database_url
+    marker = f"bench grid rows={args.grid_rows}"
+    app, kept = common.grid_database(url, "operator_order", marker)
+    if not kept:
+        seconds = common.copy_rows(url, "operator_order", GRID_COLUMNS, grid_rows(url, args.grid_rows), marker)
+        common.out("operator_grid_load_s", f"{seconds:.1f}")
+    total = common.scalar(url, "SELECT count(*) FROM operator_order")
+    fibre = common.scalar(url, "SELECT count(*) FROM operator_order r JOIN organisation o ON o.id = r.organisation_id "
+                               "WHERE o.name = %s", FIBRE)
+    common.out("operator_grid_rows", total)
+    keyword = common.filter_arg(app, "OrderView", "operator_reference", "FilterContains")
+    common.time_grid(app, "operator_grid", "/operator/orders", {"ops": ("ops", total), "opuser": ("opuser", fibre)}, {
+        "first": "",
+        "deep": lambda page: f"page_OrderView={page}",
+        "filtered": "_flt_0_state=failed",
+        "sorted": "_oc_OrderView=created_on&_od_OrderView=desc",
+        "keyword": f"{keyword}={GRID_KEYWORD}",
+    })
+    common.time_csv_export(app, "operator_grid", "/operator/orders", "opuser")
+
+
 #: The bench's parts, in the order `--part all` runs them.
 PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench, "slots": slots_bench,
          "dashboard": dashboard_bench, "orders": orders_bench, "aftersales": aftersales_bench}
@@ -901,7 +965,7 @@ PARTS = {"eligibility": eligibility_bench, "certificates": certificates_bench, "
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("all",) + tuple(PARTS), default="all")
+    parser.add_argument("--part", choices=("all", "grid") + tuple(PARTS), default="all")
     parser.add_argument("--buildings", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=1000, help="requests for each kind of place")
     parser.add_argument("--clients", type=int, default=2, help="API clients asking at once")
@@ -916,9 +980,13 @@ def main():
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--skip-load", action="store_true",
                         help="measure on the database as the last run left it (its buildings loaded)")
+    parser.add_argument("--grid-rows", type=int, default=1_000_000)
+    parser.add_argument("--grid-database-url", default=GRID_URL)
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("bench/operator_desk.py runs on PostgreSQL")
+    if args.part == "grid":
+        return grid_bench(args)
     if args.skip_load:
         from app import create_app
 

@@ -11,14 +11,26 @@ state Closed, each word in the title or description or equal to the reference; t
 count, exact up to a limit, and the first page of 10, latest closed first), for
 several keywords on every project, and prints `key: value` lines. Never touches the
 `test` database.
+
+Part `grid` (`--part grid`): the back office's ticket grid (/tickets/) over `--grid-rows`
+tickets (default 1,000,000) in its own database (default `guichet_bench_tickets_grid`,
+kept between runs once it holds them), written with COPY: 200 projects of 20 client
+companies run by 10 vendors, the demo's Atelier Numérique running a tenth, every state
+and priority, over three years. Timed as `admin` (every ticket) and as `lead` (a
+ProjectLead of Atelier Numérique: its projects' tickets): first page, deep page,
+filtered (state New), sorted (priority, highest first), keyword (title contains a
+word): `tickets_grid_<viewer>_<case>_ms_p50` / `_p95`; then the lead's CSV export,
+`tickets_grid_csv_rows_per_s`.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
+from datetime import datetime, timedelta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -142,14 +154,103 @@ def measure(app, projects, repeat):
     return timings, matches
 
 
+GRID_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_tickets_grid"
+GRID_COLUMNS = ("id", "reference", "project_id", "organisation_id", "title", "description", "priority", "state",
+                "declarant_id", "assignee_id", "closed_on", "awaiting_vendor_since", "created_on", "changed_on")
+GRID_STATES = ["closed"] * 12 + ["new", "assigned", "in_progress", "in_progress", "waiting_rd", "waiting_client",
+                                 "lead_followup", "returned", "processed"]
+GRID_KEYWORD = "imprimante"  # one title in twenty
+
+
+def grid_projects(url):
+    """200 projects (made once) of 20 client companies, run by 10 vendors: Atelier
+    Numérique (the demo's `lead`) one of them. Their (id, client) pairs."""
+    import psycopg
+
+    clients = common.bench_organisations(url, "client", 20, "Bench client")
+    vendors = [common.scalar(url, "SELECT id FROM organisation WHERE name = 'Atelier Numérique SAS'"),
+               *common.bench_organisations(url, "vendor", 9, "Bench vendor")]
+    lead = common.scalar(url, "SELECT id FROM ab_user WHERE username = 'lead'")
+    with psycopg.connect(common.psycopg_url(url)) as connection:
+        projects = connection.execute("SELECT id, organisation_id FROM ticket_project WHERE name LIKE 'Grille %' "
+                                      "ORDER BY id").fetchall()
+        for number in range(len(projects), 200):
+            projects.append(connection.execute(
+                "INSERT INTO ticket_project (name, organisation_id, vendor_id, vendor_lead_id, phase, created_on, "
+                "changed_on) VALUES (%s, %s, %s, %s, 'operation', now(), now()) RETURNING id, organisation_id",
+                (f"Grille {number:03d}", clients[number % 20], vendors[number % 10], lead)).fetchone())
+        connection.commit()
+    return projects
+
+
+def grid_rows(url, count, seed=202):
+    """`count` tickets, uniform over the projects, 60 % closed (inputs read before COPY
+    holds the table)."""
+    rng = random.Random(seed)
+    projects = grid_projects(url)
+    people = [row[0] for row in _rows(url, "SELECT id FROM ab_user WHERE username IN ('client', 'cmartin')")]
+    staff = [row[0] for row in _rows(url, "SELECT id FROM ab_user WHERE username IN ('lead', 'agent')")]
+    first = common.scalar(url, "SELECT coalesce(max(id), 0) + 1 FROM ticket")
+    now = datetime.utcnow().replace(microsecond=0)
+    return (grid_row(rng, first + offset, projects, people, staff, now) for offset in range(count))
+
+
+def grid_row(rng, number, projects, people, staff, now):
+    project, client = rng.choice(projects)
+    state = rng.choice(GRID_STATES)
+    created = now - timedelta(minutes=rng.randrange(3 * 365 * 1440))
+    return (number, f"G{number:06X}", project, client,
+            f"{rng.choice(SUBJECTS)} {rng.choice(OBJECTS)} {rng.choice(PLACES)}",
+            f"Constaté {rng.choice(PLACES)}, voir aussi {rng.choice(OBJECTS)}.",
+            rng.choice(("low", "medium", "medium", "high", "blocking")), state, rng.choice(people),
+            None if state == "new" else rng.choice(staff), created + timedelta(days=2) if state == "closed" else None,
+            created if state in ("new", "assigned", "returned") else None, created, created)
+
+
+def _rows(url, sql):
+    import psycopg
+
+    with psycopg.connect(common.psycopg_url(url)) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def grid_bench(args):
+    url = args.grid_database_url
+    marker = f"bench grid rows={args.grid_rows}"
+    app, kept = common.grid_database(url, "ticket", marker)
+    if not kept:
+        seconds = common.copy_rows(url, "ticket", GRID_COLUMNS, grid_rows(url, args.grid_rows), marker)
+        common.out("tickets_grid_load_s", f"{seconds:.1f}")
+    total = common.scalar(url, "SELECT count(*) FROM ticket")
+    atelier = common.scalar(url, "SELECT count(*) FROM ticket t JOIN ticket_project p ON p.id = t.project_id "
+                                 "JOIN organisation o ON o.id = p.vendor_id WHERE o.name = 'Atelier Numérique SAS'")
+    common.out("tickets_grid_rows", total)
+    state = common.filter_arg(app, "ProjectTicketView", "state", "FilterEqual")
+    keyword = common.filter_arg(app, "ProjectTicketView", "title", "FilterContains")
+    common.time_grid(app, "tickets_grid", "/tickets", {"admin": ("admin", total), "lead": ("lead", atelier)}, {
+        "first": "",
+        "deep": lambda page: f"page_ProjectTicketView={page}",
+        "filtered": f"{state}=new",
+        "sorted": "_oc_ProjectTicketView=priority&_od_ProjectTicketView=desc",
+        "keyword": f"{keyword}={GRID_KEYWORD}",
+    })
+    common.time_csv_export(app, "tickets_grid", "/tickets", "lead")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("search", "grid"), default="search",
+                        help="search: the closed tickets' keyword search; grid: the ticket grid at scale")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--grid-rows", type=int, default=1_000_000)
+    parser.add_argument("--grid-database-url", default=GRID_URL)
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("the benchmark runs on PostgreSQL")
+    if args.part == "grid":
+        return grid_bench(args)
     ensure_database(args.database_url)
     app, projects = build(args.database_url, args.rows)
     measure(app, projects, 1)  # warm the caches

@@ -159,8 +159,17 @@ class Booking(Audited, Model):
 
     __tablename__ = "booking"
     __table_args__ = (
-        Index("ix_booking_organisation_start", "organisation_id", "start_at"),
         Index("ix_booking_state_requested", "state", "requested_on"),
+        # The grid (latest first, the key breaking ties): its order, in its scope (the
+        # organisation), by state in both, each sortable text column; a trigram index
+        # for the session name's "contains" search on PostgreSQL.
+        Index("ix_booking_grid_start", "start_at", "id"),
+        Index("ix_booking_grid_organisation", "organisation_id", "start_at", "id"),
+        Index("ix_booking_grid_state", "state", "start_at", "id"),
+        Index("ix_booking_grid_organisation_state", "organisation_id", "state", "start_at", "id"),
+        Index("ix_booking_grid_session_name", "session_name", "id"),
+        Index("ix_booking_session_name_trgm", "session_name", postgresql_using="gin",
+              postgresql_ops={"session_name": "gin_trgm_ops"}),
     )
 
     id = Column(Integer, primary_key=True)
@@ -168,13 +177,13 @@ class Booking(Audited, Model):
     kind = Column(Enum(BookingKind, native_enum=False, length=10, name="booking_kind"), nullable=False)
     organisation_id = Column(Integer, ForeignKey("organisation.id"), nullable=False)
     creator_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
-    session_name = Column(String(200), nullable=False, index=True)
+    session_name = Column(String(200), nullable=False)
     organiser_name = Column(String(150), nullable=False)
     organiser_email = Column(String(150), nullable=False)
     organiser_phone = Column(String(30), nullable=False)
     # Where the VNOC calls the person who asked (its queue shows it).
     creator_phone = Column(String(30))
-    start_at = Column(DateTime, nullable=False, index=True, info=LOCAL_TIME)
+    start_at = Column(DateTime, nullable=False, info=LOCAL_TIME)
     end_at = Column(DateTime, nullable=False, info=LOCAL_TIME)
     recurrence = Column(Enum(Recurrence, native_enum=False, length=10, name="booking_recurrence"))
     recurrence_until = Column(Date)

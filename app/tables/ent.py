@@ -144,6 +144,14 @@ class HelpRequest(Audited, Model):
     __table_args__ = (
         Index("ix_ent_request_organisation_status", "organisation_id", "status", "id"),
         Index("ix_ent_request_requester", "requester_id", "id"),
+        # The list's order (latest first) in each scope: a referent's establishments,
+        # a support desk's; its "created on" sort; a trigram index for the subject's
+        # "contains" search on PostgreSQL.
+        Index("ix_ent_request_grid_organisation", "organisation_id", "id"),
+        Index("ix_ent_request_grid_support_desk", "support_desk_id", "id"),
+        Index("ix_ent_request_grid_created", "created_on", "id"),
+        Index("ix_ent_request_subject_trgm", "subject", postgresql_using="gin",
+              postgresql_ops={"subject": "gin_trgm_ops"}),
     )
 
     id = Column(Integer, primary_key=True)
@@ -157,7 +165,7 @@ class HelpRequest(Audited, Model):
     requester_profile = Column(Enum(EntProfile, native_enum=False, length=10, name="ent_profile"),
                                nullable=False)
     escalated_on = Column(DateTime)
-    support_desk_id = Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"), index=True)
+    support_desk_id = Column(Integer, ForeignKey("organisation.id", ondelete="SET NULL"))
     support_reference = Column(String(30), unique=True)
     support_state = Column(Enum(SupportState, native_enum=False, length=12, name="support_state"))
 

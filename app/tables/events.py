@@ -379,6 +379,11 @@ class Reservation(Audited, Model):
               postgresql_where=text("state <> 'opposed'"), sqlite_where=text("state <> 'opposed'")),
         Index("ix_event_reservation_ticket_type_state", "ticket_type_id", "state"),
         Index("ix_event_reservation_sponsor", "event_id", "sponsor_id"),
+        # The places grid's price sort (the key breaking ties) and a trigram index for
+        # the guest name's "contains" search on PostgreSQL.
+        Index("ix_event_reservation_grid_price", "price", "id"),
+        Index("ix_event_reservation_guest_name_trgm", "guest_name", postgresql_using="gin",
+              postgresql_ops={"guest_name": "gin_trgm_ops"}),
         CheckConstraint("holder_id IS NOT NULL OR (guest_name IS NOT NULL AND sponsor_id IS NOT NULL)",
                         name="ck_event_reservation_holder_or_guest"),
         CheckConstraint("price >= 0", name="ck_event_reservation_price"),

@@ -140,6 +140,9 @@ class ProjectTicket(Audited, Model):
         Index("ix_ticket_declarant", "declarant_id", "created_on"),
         # The "overdue" queue: tickets whose client waits for a vendor response.
         Index("ix_ticket_awaiting_vendor", "awaiting_vendor_since"),
+        # The grid's order (latest first, the key breaking ties) and its priority sort.
+        Index("ix_ticket_grid_created", "created_on", "id"),
+        Index("ix_ticket_grid_priority", "priority", "id"),
         # The grid's subject search (ILIKE '%word%'): a trigram GIN index on
         # PostgreSQL (the migrations install pg_trgm first); a plain index elsewhere.
         # The closed-ticket keyword search has its own index: see TICKET_SEARCH_TEXT.
@@ -155,7 +158,7 @@ class ProjectTicket(Audited, Model):
     description = Column(Text)
     page_url = Column(String(500))
     priority = Column(Enum(ProjectTicketPriority, native_enum=False, length=20, name="ticket_priority"),
-                      nullable=False, default=ProjectTicketPriority.medium, index=True)
+                      nullable=False, default=ProjectTicketPriority.medium)
     priority_context = Column(Text)
     state = state_column(ProjectTicketState, "ticket_state", default=ProjectTicketState.new)
     declarant_id = Column(Integer, ForeignKey("ab_user.id"), nullable=False)

@@ -117,12 +117,15 @@ def entitled_criterion(viewer: Viewer, code: str, organisation_column):
     `organisation_column`; None when they are entitled everywhere (Admin)."""
     if viewer.is_admin:
         return None
-    subscribed = exists().where(OperatorSubscription.organisation_id == organisation_column,
-                                OperatorSubscription.eservice_id == EService.id, EService.code == code)
+    # Uncorrelated sets of operators, read once per query: a correlated EXISTS ran
+    # once per row (counting a grid's 10,001 orders of one operator took ~100 ms).
+    subscribed = organisation_column.in_(
+        select(OperatorSubscription.organisation_id).where(
+            OperatorSubscription.eservice_id == EService.id, EService.code == code))
     administered = administered_operator_ids(viewer)
-    ticked = exists().where(Entitlement.user_id == viewer.user_id,
-                            Entitlement.organisation_id == organisation_column,
-                            Entitlement.eservice_id == EService.id, EService.code == code)
+    ticked = organisation_column.in_(
+        select(Entitlement.organisation_id).where(
+            Entitlement.user_id == viewer.user_id, Entitlement.eservice_id == EService.id, EService.code == code))
     if viewer.user_id is None or not operator_ids(viewer):
         return false()
     return and_(organisation_column.in_(list(operator_ids(viewer))), subscribed,

@@ -70,6 +70,13 @@ class Order(Audited, Model):
         Index("ix_operator_order_dashboard", "organisation_id", "order_type", "state"),
         Index("ix_operator_order_access", "access_id"),
         Index("ix_operator_order_appointment", "appointment_id"),  # one order per appointment
+        # The grid's order (latest first) in its scope (the operator), by state, its
+        # "ordered on" sort; a trigram index for the operator's reference search on PostgreSQL.
+        Index("ix_operator_order_grid_organisation", "organisation_id", "id"),
+        Index("ix_operator_order_grid_state", "state", "id"),
+        Index("ix_operator_order_grid_created", "created_on", "id"),
+        Index("ix_operator_order_operator_reference_trgm", "operator_reference", postgresql_using="gin",
+              postgresql_ops={"operator_reference": "gin_trgm_ops"}),
     )
 
     id = Column(Integer, primary_key=True)
