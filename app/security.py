@@ -313,7 +313,25 @@ class ScopedInterface(SQLAInterface):
     scan) and the many-to-one relations a grid shows are loaded in one query.
     """
 
-    eager_relations: tuple[str, ...] = ()
+    #: The many-to-one paths (("building",), ("ticket_type", "event")...) loaded with
+    #: each page: see `eager_paths`.
+    eager_relations: tuple[tuple[str, ...], ...] = ()
+
+    def eager_paths(self, columns) -> tuple[tuple[str, ...], ...]:
+        """The many-to-one relations that `columns` read (`organisation`, or dotted as
+        `building.imb_id`, `ticket_type.event.name`), as paths of relation names: loaded
+        with the page's rows, one query a page instead of one per row and relation."""
+        paths = []
+        for name in columns:
+            mapper, path = self.obj.__mapper__, ()
+            for part in name.split("."):
+                relation = mapper.relationships.get(part)
+                if relation is None or relation.direction.name != "MANYTOONE":
+                    break
+                path, mapper = (*path, part), relation.mapper
+            if path and path not in paths:
+                paths.append(path)
+        return tuple(paths)
 
     def _scoped(self, query):
         return apply_scope(query, self.obj)
@@ -551,8 +569,13 @@ class ScopedInterface(SQLAInterface):
         return min(limit, current_app.config["GRID_EXACT_COUNT_LIMIT"])
 
     def _with_eager(self, query):
-        for name in self.eager_relations:
-            query = query.options(joinedload(getattr(self.obj, name)))
+        for path in self.eager_relations:
+            model, option = self.obj, None
+            for name in path:
+                attribute = getattr(model, name)
+                option = joinedload(attribute) if option is None else option.joinedload(attribute)
+                model = attribute.property.mapper.class_
+            query = query.options(option)
         return query
 
     # -- writes stay inside the author's scope ------------------------------

@@ -166,10 +166,7 @@ class GuichetModelView(ModelView):
         self.formatters_columns = {**self.value_labels, **(self.formatters_columns or {})}
         self.datamodel.filter_converter_class = clock.LocalTimeFilters  # people type local time
         super().__init__(**kwargs)
-        self.datamodel.eager_relations = tuple(
-            name for name in self.list_columns
-            if self.datamodel.is_relation_many_to_one(name)
-        )
+        self.datamodel.eager_relations = self.datamodel.eager_paths(self.list_columns)
         localise(self)  # Oui/Non, dates, enum labels in the reader's language
 
     def _init_forms(self):

@@ -71,12 +71,6 @@ class OrderView(WorkflowModelView):
     #: The filters the dashboard's links use, first of their columns: `_flt_0_order_type`, `_flt_0_state`.
     FILTERS = {"order_type": TypeIs, "state": StateIs}
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        # Its columns `building.imb_id` and `organisation.name` read related rows: load
-        # them with the page (one query each page, not one per row: 49 queries at 25 rows).
-        self.datamodel.eager_relations = (*self.datamodel.eager_relations, "building", "organisation")
-
     def _init_properties(self):
         super()._init_properties()
         for column, extra in self.FILTERS.items():
