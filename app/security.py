@@ -33,10 +33,12 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Integer, bindparam, event, false, func, inspect, select, text
-from sqlalchemy import Column, and_, asc, desc, or_, tuple_
+from sqlalchemy import Column, Table, and_, asc, desc, or_, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql.util import find_tables
 
 from .extensions import db
 from .models import Membership, PasswordToken, SecurityStamp, utcnow
@@ -345,6 +347,20 @@ class ScopedInterface(SQLAInterface):
             self._scoped(query), filters, order_column, order_direction,
             page, page_size, select_columns, aliases_mapping,
         )
+
+    def scope_key(self) -> Optional[tuple[str, frozenset]]:
+        """This viewer's scope on the model written out (a key for answers that depend
+        on it alone) and the names of the tables it reads; None when it cannot be."""
+        criterion = scope_criterion(self.obj)
+        if criterion is None:
+            return "every row", frozenset()
+        try:
+            written = str(criterion.compile(dialect=self.session.get_bind().dialect,
+                                            compile_kwargs={"literal_binds": True}))
+        except (CompileError, NotImplementedError):
+            return None
+        return written, frozenset(table.name for table in find_tables(criterion, include_aliases=True)
+                                  if isinstance(table, Table))
 
     def get_related_obj(self, col_name, value):
         """The related row a grid's relation filter names (its id as the URL gives it, a

@@ -236,3 +236,41 @@ def test_cannot_write_a_row_into_another_organisation(app, probe):
     with app.app_context():
         assert db.session.query(Membership).count() == count
         assert db.session.get(Membership, mine.id).organisation_id == probe["organisation_id"]
+
+
+def search_fields(html) -> dict:
+    """{column: HTML of its field} of a grid page's search form."""
+    import json
+
+    script = html[html.index("new AdminFilters("):]
+    return json.loads(script.splitlines()[3].strip().rstrip(","))
+
+
+def _offered_options(html) -> dict:
+    """{column: [option values]} of the drop-downs a grid's search form offers."""
+    import re
+
+    return {column: re.findall(r'<option[^>]*value="([^"]*)"', field) for column, field in search_fields(html).items()}
+
+
+def test_search_drop_downs_offer_no_row_of_another_organisation(app, probe):
+    """A grid's filter on a relation offers only the related rows the viewer sees, on
+    the page that read them and on the next ones (kept a few seconds)."""
+    client = login(app.test_client(), "probe")
+    for view in [v for v in _scoped_views(app) if isinstance(v, BaseCRUDView) and v.search_columns]:
+        relations = [c for c in view.search_columns if view.datamodel.is_relation_many_to_one(c)]
+        if not relations:
+            continue
+        for _ in range(2):
+            html = _list_pks(client, view)
+            if "new AdminFilters(" not in html:
+                break  # a grid with a search form of its own, without FAB's drop-downs
+            offered = _offered_options(html)
+            for column in relations:
+                model = view.datamodel.get_related_model(column)
+                with app.app_context():
+                    criterion = scope_criterion(model, probe["viewer"])
+                    pk = sa_inspect(model).primary_key[0]
+                    hidden = set() if criterion is None else {
+                        str(key) for (key,) in db.session.query(pk).filter(~criterion)}
+                assert not hidden & set(offered[column]), f"{type(view).__name__}.{column} offers hidden rows"
