@@ -11,10 +11,14 @@ Two things live here:
   and `LabelledEnumField` show them in the reader's language instead.
 """
 import enum
-from datetime import date, datetime
+import functools
+import re
+from datetime import date, datetime, timezone
 
+from babel import Locale
+from babel.dates import DateTimeFormat, get_date_format, get_datetime_format, get_time_format, tokenize_pattern
 from flask_appbuilder.fields import EnumField, QuerySelectField
-from flask_babel import format_date, format_datetime, gettext, lazy_gettext
+from flask_babel import get_locale, get_timezone, gettext, lazy_gettext
 from markupsafe import Markup
 from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
@@ -167,12 +171,63 @@ def display_value(value, enum_class=None, local_time=False):
         except ValueError:
             return value
     if isinstance(value, datetime):
-        return format_datetime(value, "short", rebase=not local_time)
+        return short_moment(value, rebase=not local_time)
     if isinstance(value, date):
-        return format_date(value, "short")
+        return short_day(value)
     if isinstance(value, (list, tuple, set)):
         return ", ".join(str(display_value(item)) for item in value)
     return value
+
+
+def short_moment(value: datetime, rebase=True) -> str:
+    """Flask-Babel's `format_datetime(value, "short", rebase)`, the same text at half
+    its cost (a grid prints hundreds): the language's pattern is read once, its
+    numeric fields written by `str.format`. `rebase`: a UTC moment (naive or not)
+    shown in the people's time zone; else the wall-clock time as it is."""
+    if rebase:
+        value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(get_timezone())
+    return _short_writer(get_locale(), "datetime")(value)
+
+
+def short_day(value: date) -> str:
+    """Flask-Babel's `format_date(value, "short")`, written as `short_moment`."""
+    return _short_writer(get_locale(), "date")(value)
+
+
+#: How Babel writes a numeric field, (letter, width), as a `str.format` field of the moment.
+_NUMERIC_FIELDS = {
+    **{("d", n): f"{{0.day:0{n}d}}" for n in (1, 2)},
+    **{("M", n): f"{{0.month:0{n}d}}" for n in (1, 2)},
+    **{("H", n): f"{{0.hour:0{n}d}}" for n in (1, 2)},
+    **{("m", n): f"{{0.minute:0{n}d}}" for n in (1, 2)},
+    **{("s", n): f"{{0.second:0{n}d}}" for n in (1, 2)},
+    ("y", 1): "{0.year}",
+    ("y", 4): "{0.year:04d}",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _short_writer(locale: Locale, kind: str):
+    """moment -> its text in the "short" `kind` ("date" or "datetime") of a language, as
+    Babel writes it: one `str.format` when every field is numeric, else Babel's own
+    writer for the fields that are not."""
+
+    def tokens(pattern):
+        return list(tokenize_pattern(pattern))
+
+    found = tokens(get_date_format("short", locale).pattern)
+    if kind == "datetime":
+        # As babel.dates.format_datetime: the combining pattern's quotes dropped, {0} the time, {1} the day.
+        day, time, found = found, tokens(get_time_format("short", locale).pattern), []
+        for piece in re.split(r"(\{[01]\})", get_datetime_format("short", locale).replace("'", "")):
+            found.extend(day if piece == "{1}" else time if piece == "{0}" else [("chars", piece)] if piece else [])
+    if all(token == "chars" or value in _NUMERIC_FIELDS for token, value in found):
+        template = "".join(value.replace("{", "{{").replace("}", "}}") if token == "chars" else _NUMERIC_FIELDS[value]
+                           for token, value in found)
+        return template.format
+    parts = [(token, value if token == "chars" else value[0] * value[1]) for token, value in found]
+    return lambda moment: "".join(value if token == "chars" else DateTimeFormat(moment, locale)[value]
+                                  for token, value in parts)
 
 
 def display_formatters(view):

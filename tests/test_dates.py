@@ -152,3 +152,25 @@ def test_a_local_booking_time_is_shown_as_it_was_typed(app, login_as, speaking, 
     assert start.replace(second=0, microsecond=0) in sheet[1]
     english = speaking("vnoc", "en").get(f"/bookings/list/?{query}").get_data(as_text=True)
     assert f"{start.month}/{start.day}/{start:%y}, {start:%-I:%M}\u202f{start:%p}" in english
+
+
+@pytest.mark.parametrize("language", ["fr", "en", "de"])
+def test_grids_write_moments_as_babel_does(app, language):
+    """The grids' own date writer (app/i18n.short_moment, short_day) prints, for every
+    moment, the text of Flask-Babel's format_datetime / format_date: both changes of
+    Paris time, years of fewer than four digits, seconds of every minute."""
+    from datetime import timedelta
+
+    from flask_babel import force_locale, format_date, format_datetime
+
+    from app.i18n import display_value
+
+    moments = [start + timedelta(minutes=step) for start in (datetime(2026, 3, 29), datetime(2026, 10, 25))
+               for step in range(0, 240, 7)]
+    moments += [datetime(1, 1, 1, 12), datetime(999, 5, 6, 7, 8), datetime(9999, 12, 31, 20, 59)]
+    moments += [datetime(1970, 1, 1) + timedelta(seconds=41 * 3600 * step + step) for step in range(1500)]
+    with app.test_request_context(), force_locale(language):
+        for moment in moments:
+            assert display_value(moment) == format_datetime(moment, "short")
+            assert display_value(moment, local_time=True) == format_datetime(moment, "short", rebase=False)
+            assert display_value(moment.date()) == format_date(moment.date(), "short")
