@@ -189,6 +189,7 @@ class GuichetSearchWidget(SearchWidget):
                 if html is None:
                     html = cache[static] = field()
             elif isinstance(field, QuerySelectField) and blank and field._formdata is None and field._data is None:
+                # (its `data` would read every related row to find the one given)
                 html = self.relation_field(field, col, (*static, self.relation_choices_limit))
             else:
                 html = field()
