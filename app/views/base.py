@@ -92,38 +92,34 @@ class GuichetListWidget(ListWidget):
         """Every row of the page as FAB's template draws it (its check box, its show,
         edit and delete buttons, its cells), in one call per page instead of some
         twenty template steps per row. The labels are the template's: translated,
-        not escaped."""
+        not escaped; links and keys are escaped."""
         links = [(kind, cls.row_links(modelview_name, kind, pks, None if kind == "delete" else filters))
                  for kind, shown in (("show", can_show), ("edit", can_edit), ("delete", can_delete)) if shown]
-        select = Markup(gettext("Select row %(num)d"))
-        button = Markup('<a href="{}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" title="{}">'
-                        '<span class="sr-only">{}</span><i class="fa fa-{}"></i></a>')
-        texts = {"show": (Markup(gettext("Show record")), Markup(gettext("Show")), "search"),
-                 "edit": (Markup(gettext("Edit record")), Markup(gettext("Edit")), "edit")}
-        delete = Markup(
-            '<a id="btn-delete-{path}" href="#" class="btn btn-sm btn-default confirm" rel="tooltip" title="{title}">'
-            '<span class="sr-only">{short}</span><i class="fa fa-trash"></i></a>'
-            '<script nonce="{nonce}">document.getElementById("btn-delete-{path}").addEventListener("click", '
-            "function () {{ const adminAction = new AdminActions(); "
-            "return adminAction.execute_single_delete('{path}','{confirm}'); }})</script>")
-        delete_texts = {"title": Markup(gettext("Delete record")), "short": Markup(gettext("Delete")),
-                        "confirm": Markup(gettext("Are you sure you want to delete this item?")), "nonce": nonce}
+        select = gettext("Select row %(num)d")
+        # Each button as the pieces its (escaped) link joins.
+        buttons = {kind: ('<a href="', f'" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
+                                       f'title="{gettext(title)}"><span class="sr-only">{gettext(short)}</span>'
+                                       f'<i class="fa fa-{icon}"></i></a>')
+                   for kind, title, short, icon in (("show", "Show record", "Show", "search"),
+                                                    ("edit", "Edit record", "Edit", "edit"))}
+        buttons["delete"] = (
+            '<a id="btn-delete-',
+            f'" href="#" class="btn btn-sm btn-default confirm" rel="tooltip" title="{gettext("Delete record")}">'
+            f'<span class="sr-only">{gettext("Delete")}</span><i class="fa fa-trash"></i></a>'
+            f'<script nonce="{nonce}">document.getElementById("btn-delete-',
+            '").addEventListener("click", function () { const adminAction = new AdminActions(); '
+            "return adminAction.execute_single_delete('",
+            f"','{gettext('Are you sure you want to delete this item?')}'); }})</script>")
         rows = []
         for index, (item, pk) in enumerate(zip(items, pks)):
             row = ["<tr>"]
             if actions:
-                row.append(Markup('<td><input id="{0}" class="action_check" name="rowid" value="{0}" type="checkbox" '
-                                  'aria-label="{1}"></td>').format(pk, select % {"num": index + 1}))
+                key = escape(pk)
+                row.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" '
+                           f'type="checkbox" aria-label="{select % {"num": index + 1}}"></td>')
             if links:
                 row.append('<td><center><div class="btn-group btn-group-xs" style="display: flex;">')
-                for kind, urls in links:
-                    if not urls[index]:
-                        continue
-                    if kind == "delete":
-                        row.append(delete.format(path=urls[index], **delete_texts))
-                    else:
-                        title, short, icon = texts[kind]
-                        row.append(button.format(urls[index], title, short, icon))
+                row.extend(str(escape(urls[index])).join(buttons[kind]) for kind, urls in links if urls[index])
                 row.append("</div></center></td>")
             row.append(cls.row_cells(item, columns, formatters))
             row.append("</tr>")
