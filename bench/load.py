@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py [--rows N] [--database-url URL] [--redis-url URL]
                                    [--part all|seed|load|profile] [--seconds S]
+                                   [--saturation-users U] [--skip PATH ...]
 
 Part `seed`: its own PostgreSQL database (default `guichet_bench_load`, never `test`),
 migrated, with the demo data and N rows per desk (default 100,000 of each: tickets,
@@ -14,21 +15,24 @@ processes of 4 threads, and one `flask worker`), driven by locust as a library (
 gevent runner, in this process; no web UI). Each simulated person is one demo login,
 the roles taken in turn, signed in once through the login form (its cookies kept) and
 once through `POST /api/v1/security/login` (its bearer token kept); then they open,
-at random, the pages of their menu (read from the navbar when they signed in) and
-the desks' API lists and searches their role may read. Two runs:
+at random, the pages of their menu and the desks' API lists, sorted pages and rows
+their role may read (each login's read once before the runs: its navbar, and which
+APIs answer it 200). Two runs, each measured once everyone is signed in:
 
 * saturation: `--saturation-users` people (default 24) with no think time, for S
-  seconds: `requests_per_s`, `saturation_p95_ms`;
-* 50 people with 1 s of think time: `p95_ms`, `p50_ms`;
+  seconds (default 60): `requests_per_s` (= `saturation_requests_per_s`),
+  `saturation_p50_ms` / `saturation_p95_ms`;
+* 50 people with 1 s of think time, for S seconds: `p95_ms` (= `think_p95_ms`);
 
 and for both `errors` (answers other than 2xx/3xx, plus failed connections) and the
-p95 of the slowest endpoints (`p95_ms_<name>`); then `login_ms_p50` / `login_ms_p95`
-(the form's POST, as each person signed in).
+p95 of the slowest endpoints (`<run>_p95_ms[<method> <name>]`) and the first errors;
+then `login_ms_p50` / `login_ms_p95` (the form's POST, as each person signed in).
+`--skip PATH` leaves a page or API out (e.g. one known to fail, to measure the rest).
 
 Part `profile`: one authenticated page request in this process (Flask's test client,
 signed in as `referent`, its request list), repeated under cProfile: prints
 `profiled_page_ms_p50` and the top of the profile by own time. Then the login cost:
-`password_hash_method`, `check_password_hash_ms` (werkzeug's check alone) and
+`password_hash_method`, `check_password_hash_ms_p50` (werkzeug's check alone) and
 `login_post_ms_p50` (the whole form POST in process).
 
 Prints `key: value` lines. The machine is shared: figures are noisy.
@@ -192,9 +196,10 @@ def csrf_token(html):
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
-def plan(base, imb_id):
+def plan(base, imb_id, skipped=()):
     """{login: (pages, API paths)} as each person finds them once signed in: the pages of
-    their menu; the API lists, sorted second pages and first rows they may read."""
+    their menu; the API lists, sorted second pages and first rows they may read; none of
+    `skipped`."""
     import requests
 
     plans = {}
@@ -223,7 +228,8 @@ def plan(base, imb_id):
         eligible = api.post(f"{base}{ELIGIBILITY}", json=eligibility_body(imb_id))
         if eligible.status_code == 201:
             apis.append(ELIGIBILITY)
-        plans[login] = (pages, apis)
+        plans[login] = ([path for path in pages if path not in skipped],
+                        [path for path in apis if path.partition("?")[0] not in skipped])
     return plans
 
 
@@ -343,7 +349,7 @@ def run(base, plans, imb_ids, users, think_s, seconds, label, worst=5):
     return figures, environment.login_ms
 
 
-def load(url, redis_url, saturation_users, seconds):
+def load(url, redis_url, saturation_users, seconds, skipped):
     import locust  # noqa: F401  (first: it patches the standard library for gevent)
     import statistics
 
@@ -353,7 +359,7 @@ def load(url, redis_url, saturation_users, seconds):
     served = Served(url, redis_url)
     try:
         imb_ids = places(url)
-        plans = plan(served.base, imb_ids[0])
+        plans = plan(served.base, imb_ids[0], skipped)
         print(f"endpoints: {sum(len(pages) + len(apis) for pages, apis in plans.values())} "
               f"(pages and APIs of {len(plans)} logins)")
         saturated, logins = run(served.base, plans, imb_ids, saturation_users, 0, seconds, "saturation")
@@ -449,6 +455,8 @@ def main():
     parser.add_argument("--part", choices=("all", "seed", "load", "profile"), default="all")
     parser.add_argument("--saturation-users", type=int, default=24)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--skip", action="append", default=[], metavar="PATH",
+                        help="leave out a page or API path (repeatable)")
     args = parser.parse_args()
     if args.part == "all":  # each part in a process of its own: locust patches the standard library
         for part in ("seed", "load", "profile"):
@@ -457,7 +465,7 @@ def main():
         if not seeded(args.database_url, args.rows):
             seed(args.database_url, args.rows)
     elif args.part == "load":
-        load(args.database_url, args.redis_url, args.saturation_users, args.seconds)
+        load(args.database_url, args.redis_url, args.saturation_users, args.seconds, set(args.skip))
     else:
         profile(args.database_url, args.redis_url)
 
