@@ -147,8 +147,8 @@ def is_admin(user) -> bool:
 
 class Viewer:
     """The person a query runs for, as the scope rules need them. Their organisations are
-    read when a rule first asks for them (most scopes never do: a check-in scan does not),
-    once per viewer; `organisation_ids` given: those."""
+    read when a rule first asks for them, once per viewer; `organisation_ids` given:
+    those (the signed-in person's come with their user, in the request's one query)."""
 
     __slots__ = ("user_id", "roles", "_organisation_ids")
 
@@ -207,10 +207,16 @@ def _organisations_of(user_id) -> frozenset:
         ).all())
 
 
-def viewer_for(user) -> Viewer:
+def viewer_for(user, memberships=None) -> Viewer:
+    """`memberships`: (user id, their organisation ids) already read, used for that user."""
     if user is None or not getattr(user, "is_authenticated", False):
         return Viewer(None, frozenset(), frozenset())
-    return Viewer(user.id, frozenset(r.name for r in user.roles))
+    known = memberships[1] if memberships is not None and memberships[0] == user.id else None
+    return Viewer(user.id, frozenset(r.name for r in user.roles), known)
+
+
+#: g's (user id, organisation ids) of the person the request's user load read.
+MEMBERSHIPS_KEY = "_guichet_memberships"
 
 
 def signed_in_person():
@@ -233,7 +239,7 @@ def current_viewer() -> Optional[Viewer]:
     viewer = g.get("viewer")
     person = signed_in_person()
     if viewer is None or viewer.user_id != getattr(person, "id", None):
-        viewer = g.viewer = viewer_for(person)
+        viewer = g.viewer = viewer_for(person, g.get(MEMBERSHIPS_KEY))
     return viewer
 
 
@@ -723,15 +729,21 @@ class GuichetSecurityManager(SecurityManager):
     def _active_user_and_stamp(self, pk):
         """(the active person `pk`, their current stamp), or (None, None): in one query,
         with their roles and their groups' roles, which every permission check reads
-        (FAB's own load costs four round trips: the person, the stamp, roles, groups)."""
+        (FAB's own load costs four round trips: the person, the stamp, roles, groups),
+        and their organisations, which most scopes read (kept in g for `current_viewer`:
+        one round trip fewer per request). No autoflush: a membership being written
+        must not widen the scope that decides whether the write is allowed."""
         try:
             pk = int(pk)
         except (TypeError, ValueError):
             return None, None
-        row = self.session.execute(self._statements()["user"], {"user_id": pk}).unique().first()
-        if row is None or not row[0].is_active:
+        with self.session.no_autoflush:
+            rows = self.session.execute(self._statements()["user"], {"user_id": pk}).unique().all()
+        if not rows or not rows[0][0].is_active:
             return None, None
-        return row[0], row[1]
+        if has_request_context():
+            setattr(g, MEMBERSHIPS_KEY, (pk, frozenset(row[2] for row in rows if row[2] is not None)))
+        return rows[0][0], rows[0][1]
 
     _guichet_statements = None
 
@@ -745,8 +757,9 @@ class GuichetSecurityManager(SecurityManager):
             user_model, permission, view, pv = (self.user_model, self.permission_model, self.viewmenu_model,
                                                 self.permissionview_model)
             statements = self._guichet_statements = {
-                "user": select(user_model, SecurityStamp.stamp)
+                "user": select(user_model, SecurityStamp.stamp, Membership.organisation_id)
                 .outerjoin(SecurityStamp, SecurityStamp.user_id == user_model.id)
+                .outerjoin(Membership, Membership.user_id == user_model.id)
                 .where(user_model.id == bindparam("user_id"))
                 .options(joinedload(user_model.roles),
                          joinedload(user_model.groups).joinedload(self.group_model.roles)),
