@@ -93,6 +93,9 @@ bench: install
 	$(BIN)/python bench/tickets.py
 	$(BIN)/python bench/ent.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/operator_desk.py
+	for desk in booking tickets ent events operator_desk; do $(BIN)/python bench/$$desk.py --part grid || exit 1; done
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

@@ -18,17 +18,16 @@ import enum
 import json
 import logging
 import secrets
-import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Callable, NamedTuple, Optional
 
-from flask import current_app, g, has_app_context, has_request_context, request, session as flask_session
+from flask import current_app, g, has_request_context, request, session as flask_session
 from flask_appbuilder.exceptions import DatabaseException, PasswordComplexityValidationError
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.sqla.models import PermissionView, Role, User
+from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -43,6 +42,7 @@ from sqlalchemy.sql.util import find_tables
 from .extensions import db
 from .models import Membership, PasswordToken, SecurityStamp, utcnow
 from .platform.inputs import int64
+from .platform.recent import RecentAnswers
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,8 @@ def is_admin(user) -> bool:
 
 class Viewer:
     """The person a query runs for, as the scope rules need them. Their organisations are
-    read when a rule first asks for them (most scopes never do: a check-in scan does not),
-    once per viewer; `organisation_ids` given: those."""
+    read when a rule first asks for them, once per viewer; `organisation_ids` given:
+    those (the signed-in person's come with their user, in the request's one query)."""
 
     __slots__ = ("user_id", "roles", "_organisation_ids")
 
@@ -209,10 +209,16 @@ def _organisations_of(user_id) -> frozenset:
         ).all())
 
 
-def viewer_for(user) -> Viewer:
+def viewer_for(user, memberships=None) -> Viewer:
+    """`memberships`: (user id, their organisation ids) already read, used for that user."""
     if user is None or not getattr(user, "is_authenticated", False):
         return Viewer(None, frozenset(), frozenset())
-    return Viewer(user.id, frozenset(r.name for r in user.roles))
+    known = memberships[1] if memberships is not None and memberships[0] == user.id else None
+    return Viewer(user.id, frozenset(r.name for r in user.roles), known)
+
+
+#: g's (user id, organisation ids) of the person the request's user load read.
+MEMBERSHIPS_KEY = "_guichet_memberships"
 
 
 def signed_in_person():
@@ -235,7 +241,7 @@ def current_viewer() -> Optional[Viewer]:
     viewer = g.get("viewer")
     person = signed_in_person()
     if viewer is None or viewer.user_id != getattr(person, "id", None):
-        viewer = g.viewer = viewer_for(person)
+        viewer = g.viewer = viewer_for(person, g.get(MEMBERSHIPS_KEY))
     return viewer
 
 
@@ -671,13 +677,6 @@ def _note_password_changes(session, flush_context, instances):
         session.info.setdefault("guichet_password_changed", set()).update(changed)
 
 
-def _forget_role_pairs(session, flush_context, instances):
-    """A role's permissions changed in this process: its permission checks read them again."""
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if has_app_context() and any(isinstance(item, (Role, PermissionView)) for item in changed):
-        current_app.appbuilder.sm._forget_permissions()
-
-
 def _after_password_changes(session, flush_context):
     """A new password ends the person's sessions, tokens and open set/reset links.
     Whoever changes their own password keeps the session they did it in."""
@@ -735,9 +734,12 @@ def install_session_guards(app) -> None:
     if not event.contains(Session, "before_flush", _note_password_changes):
         event.listen(Session, "before_flush", _note_password_changes)
         event.listen(Session, "after_flush", _after_password_changes)
-        event.listen(Session, "before_flush", _forget_role_pairs)
     user_logged_in.connect(_on_sign_in, app)
     app.after_request(_remember_cookie)
+
+
+#: The tables a role's permissions are read from (FAB's).
+PERMISSION_TABLES = ("ab_role", "ab_permission_view_role", "ab_permission_view", "ab_permission", "ab_view_menu")
 
 
 class GuichetSecurityManager(SecurityManager):
@@ -753,7 +755,9 @@ class GuichetSecurityManager(SecurityManager):
 
         for name, view in {**security_views.SECURITY_VIEWS, **accounts.SECURITY_VIEWS}.items():
             setattr(self, name, view)
-        self.role_pairs = {}  # {frozenset of role ids: (monotonic time read, frozenset of pairs)}
+        # {frozenset of role ids: frozenset of (permission, view)}, and the Public role's.
+        self.role_pairs = RecentAnswers(PERMISSION_TABLES, self.ROLE_PAIRS_SECONDS, self.NAVBAR_CACHE_SIZE)
+        self.public_pairs = RecentAnswers(PERMISSION_TABLES, self.PUBLIC_PAIRS_SECONDS, 1)
         super().__init__(appbuilder)
         install_session_guards(current_app._get_current_object())
 
@@ -762,15 +766,21 @@ class GuichetSecurityManager(SecurityManager):
     def _active_user_and_stamp(self, pk):
         """(the active person `pk`, their current stamp), or (None, None): in one query,
         with their roles and their groups' roles, which every permission check reads
-        (FAB's own load costs four round trips: the person, the stamp, roles, groups)."""
+        (FAB's own load costs four round trips: the person, the stamp, roles, groups),
+        and their organisations, which most scopes read (kept in g for `current_viewer`:
+        one round trip fewer per request). No autoflush: a membership being written
+        must not widen the scope that decides whether the write is allowed."""
         try:
             pk = int(pk)
         except (TypeError, ValueError):
             return None, None
-        row = self.session.execute(self._statements()["user"], {"user_id": pk}).unique().first()
-        if row is None or not row[0].is_active:
+        with self.session.no_autoflush:
+            rows = self.session.execute(self._statements()["user"], {"user_id": pk}).unique().all()
+        if not rows or not rows[0][0].is_active:
             return None, None
-        return row[0], row[1]
+        if has_request_context():
+            setattr(g, MEMBERSHIPS_KEY, (pk, frozenset(row[2] for row in rows if row[2] is not None)))
+        return rows[0][0], rows[0][1]
 
     _guichet_statements = None
 
@@ -784,8 +794,9 @@ class GuichetSecurityManager(SecurityManager):
             user_model, permission, view, pv = (self.user_model, self.permission_model, self.viewmenu_model,
                                                 self.permissionview_model)
             statements = self._guichet_statements = {
-                "user": select(user_model, SecurityStamp.stamp)
+                "user": select(user_model, SecurityStamp.stamp, Membership.organisation_id)
                 .outerjoin(SecurityStamp, SecurityStamp.user_id == user_model.id)
+                .outerjoin(Membership, Membership.user_id == user_model.id)
                 .where(user_model.id == bindparam("user_id"))
                 .options(joinedload(user_model.roles),
                          joinedload(user_model.groups).joinedload(self.group_model.roles)),
@@ -838,9 +849,9 @@ class GuichetSecurityManager(SecurityManager):
     # same, read from the roles' (permission, view) pairs, which each process
     # keeps for ROLE_PAIRS_SECONDS: an API call (a check-in scan, an eligibility
     # check) then pays no query for its permission. A change of a role's
-    # permissions made in a process clears its copy at once (`_forget_role_pairs`,
-    # on flush); the other processes see it within ROLE_PAIRS_SECONDS. Outside a
-    # request FAB's own query is used.
+    # permissions made in a process clears its copy at once (app/platform/recent);
+    # the other processes see it within ROLE_PAIRS_SECONDS. Outside a request FAB's
+    # own query is used.
 
     ROLE_PAIRS_SECONDS = 5
 
@@ -848,19 +859,8 @@ class GuichetSecurityManager(SecurityManager):
         if not has_request_context():
             return None
         key = frozenset(role_ids)
-        read = self.role_pairs.get(key)
-        if read is None or time.monotonic() - read[0] > self.ROLE_PAIRS_SECONDS:
-            rows = self.session.execute(self._statements()["pairs"], {"role_ids": list(key)})
-            read = (time.monotonic(), frozenset(tuple(row) for row in rows))
-            if len(self.role_pairs) >= self.NAVBAR_CACHE_SIZE:
-                self.role_pairs.clear()
-            self.role_pairs[key] = read
-        return read[1]
-
-    def _forget_permissions(self):
-        self.role_pairs.clear()
-        if has_request_context():
-            g.pop("_guichet_access", None)
+        return self.role_pairs.get(key, lambda: frozenset(
+            tuple(row) for row in self.session.execute(self._statements()["pairs"], {"role_ids": list(key)})))
 
     # A page asks `has_access` ~40 times (the view, its buttons, every menu
     # entry, each a different pair), and each ask walks FAB's proxies, the
@@ -881,7 +881,7 @@ class GuichetSecurityManager(SecurityManager):
         if shown is not current_user and shown is not user:
             return None
         roles = list(user.roles) + [role for group in getattr(user, "groups", ()) for role in group.roles]
-        state = (request._get_current_object(), user, tuple(role.id for role in roles))
+        state = (request._get_current_object(), user, tuple(role.id for role in roles), self.role_pairs.generation)
         memo = g.get("_guichet_access")
         if memo is None or memo[0] != state:
             pairs = None
@@ -896,14 +896,11 @@ class GuichetSecurityManager(SecurityManager):
     # grants the Public role nothing; a change made to it applies within that time).
 
     PUBLIC_PAIRS_SECONDS = 10
-    _public_pairs = None  # (monotonic time read, frozenset of (permission, view))
 
     def is_item_public(self, permission_name, view_name) -> bool:
-        read = self._public_pairs
-        if read is None or time.monotonic() - read[0] > self.PUBLIC_PAIRS_SECONDS:
-            pairs = frozenset((pv.permission.name, pv.view_menu.name) for pv in self.get_public_permissions() or ())
-            read = self._public_pairs = (time.monotonic(), pairs)
-        return (permission_name, view_name) in read[1]
+        pairs = self.public_pairs.get("public", lambda: frozenset(
+            (pv.permission.name, pv.view_menu.name) for pv in self.get_public_permissions() or ()))
+        return (permission_name, view_name) in pairs
 
     def has_access(self, permission_name, view_name) -> bool:
         pairs = self._session_user_pairs()
@@ -952,14 +949,6 @@ class GuichetSecurityManager(SecurityManager):
         if pairs is None:
             return super().exist_permission_on_roles(view_name, permission_name, role_ids)
         return (permission_name, view_name) in pairs
-
-    def add_permission_role(self, role, perm_view):
-        super().add_permission_role(role, perm_view)
-        self._forget_permissions()
-
-    def del_permission_role(self, role, perm_view):
-        super().del_permission_role(role, perm_view)
-        self._forget_permissions()
 
     # -- accounts ------------------------------------------------------------
 

@@ -1,12 +1,28 @@
 """What every benchmark shares: its own PostgreSQL database, never the suite's `test`,
-and the settings an app needs off the embedded default (a key of its own, PUBLIC_URL)."""
+and the settings an app needs off the embedded default (a key of its own, PUBLIC_URL).
+
+The key is SECRET_KEY when set, else one kept in instance/bench-secret-key: a database
+a benchmark keeps between runs holds secrets sealed under it (payment accounts), which
+a new key could not open."""
 import os
 import secrets
 import statistics
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-APP_SETTINGS = {"SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
+
+
+def _kept_secret_key() -> str:
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance", "bench-secret-key")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as kept:
+            kept.write(secrets.token_hex(32))
+    with open(path) as kept:
+        return kept.read().strip()
+
+
+APP_SETTINGS = {"SECRET_KEY": os.environ.get("SECRET_KEY") or _kept_secret_key(),
                 "PUBLIC_URL": os.environ.get("PUBLIC_URL") or "http://127.0.0.1:8080"}
 
 

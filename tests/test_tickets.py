@@ -517,6 +517,37 @@ def test_my_tickets_lists_what_i_declared_on_every_project(app, login_as):
     assert "TWU0EMC" in page and "F1MZQB6" in page and "2GBS0DW" not in page
 
 
+def test_my_tickets_come_a_page_at_a_time_open_ones_first(app, login_as):
+    """A client who declared many tickets gets them 50 a page (the count on top), not
+    one page of all of them."""
+    with app.app_context():
+        mine = db.session.query(ProjectTicket).filter_by(reference="TWU0EMC").one()
+        project, client2 = mine.project, user("client2")
+        db.session.add_all(ProjectTicket(
+            reference=f"MY{number:05d}", project=project, organisation_id=project.organisation_id,
+            title=f"Ancien ticket {number}", priority=ProjectTicketPriority.low, state=ProjectTicketState.closed,
+            declarant=client2, closed_on=datetime(2020, 1, 1)) for number in range(60))
+        db.session.commit()
+        total = rules.my_tickets(client2)[0]
+    try:
+        client = login_as("client2")
+        first = client.get("/extranet/tickets").get_data(as_text=True)
+        assert f"Mes tickets ({total})" in first and total > 60
+        assert "TWU0EMC" in first and "F1MZQB6" in first and 'rel="next"' in first and 'rel="prev"' not in first
+        shown = set(re.findall(r"MY\d{5}", first))
+        second = client.get("/extranet/tickets?page=1").get_data(as_text=True)
+        assert 'rel="prev"' in second and 'rel="next"' not in second and "TWU0EMC" not in second
+        assert len(shown) + len(set(re.findall(r"MY\d{5}", second))) == 60
+        assert shown.isdisjoint(re.findall(r"MY\d{5}", second))
+        assert client.get("/extranet/tickets?page=99999999999999999999").status_code == 200
+    finally:
+        with app.app_context():
+            db.session.query(ProjectTicket).filter(ProjectTicket.reference.like("MY%"),
+                                                   ProjectTicket.title.like("Ancien ticket %")).delete(
+                synchronize_session=False)
+            db.session.commit()
+
+
 def test_a_client_creates_a_ticket_through_the_form(app, login_as):
     festival = _ids(app)[0]
     client = login_as("cmartin")

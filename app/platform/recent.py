@@ -47,6 +47,12 @@ class RecentAnswers:
                 self._answers[key] = (now, value)
         return value
 
+    @property
+    def generation(self) -> int:
+        """How many times the answers were forgotten: a caller's own memo of them is
+        stale when it changed."""
+        return self._generation
+
     def forget(self):
         with self._lock:
             self._generation += 1

@@ -720,6 +720,17 @@ def _plan_for_these_words():
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
+def capped_page(query, order, page, page_size):
+    """(count, rows) of one page of tickets: the count exact up to GRID_EXACT_COUNT_LIMIT
+    (always covering the next page), beyond it an ApproximateCount, as in the grids."""
+    offset = page * page_size
+    limit = max(current_app.config["GRID_EXACT_COUNT_LIMIT"], offset + 2 * page_size)
+    capped = query.with_entities(ProjectTicket.id).order_by(None).limit(limit + 1).subquery()
+    count = db.session.scalar(select(func.count()).select_from(capped))
+    rows = query.order_by(*order).offset(offset).limit(page_size).all() if count > offset else []
+    return (ApproximateCount(limit, estimated=False) if count > limit else count), rows
+
+
 def closed_tickets(project_id, keywords="", page=0, page_size=10):
     """(count, tickets) of a project's closed tickets matching the keywords, latest
     closed first. The count is exact up to a limit (GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT with
@@ -730,12 +741,7 @@ def closed_tickets(project_id, keywords="", page=0, page_size=10):
     offset = page * page_size
     criteria = keyword_criteria(keywords)
     if not criteria:
-        # Both read in ix_ticket_project_closed, the count up to the grids' limit.
-        limit = max(current_app.config["GRID_EXACT_COUNT_LIMIT"], offset + 2 * page_size)
-        capped = closed.with_entities(ProjectTicket.id).order_by(None).limit(limit + 1).subquery()
-        count = db.session.scalar(select(func.count()).select_from(capped))
-        rows = closed.order_by(*order).offset(offset).limit(page_size).all() if count > offset else []
-        return (ApproximateCount(limit, estimated=False) if count > limit else count), rows
+        return capped_page(closed, order, page, page_size)  # both read in ix_ticket_project_closed
     _plan_for_these_words()
     matching = closed.filter(*criteria)
     limit = max(current_app.config["GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT"], offset + 2 * page_size)
@@ -753,11 +759,12 @@ def closed_tickets(project_id, keywords="", page=0, page_size=10):
     return len(ids), rows
 
 
-def my_tickets(user):
-    """Tickets the person declared or follows, across projects, open ones first."""
-    return (visible_tickets()
-            .filter(or_(ProjectTicket.declarant_id == user.id, ProjectTicket.follower_id == user.id))
-            .order_by((ProjectTicket.state == ProjectTicketState.closed), ProjectTicket.created_on.desc()).all())
+def my_tickets(user, page=0, page_size=50):
+    """(count, tickets) of one page of the tickets the person declared or follows,
+    across projects, open ones first, the count capped as the grids cap theirs."""
+    mine = visible_tickets().filter(or_(ProjectTicket.declarant_id == user.id, ProjectTicket.follower_id == user.id))
+    return capped_page(mine, ((ProjectTicket.state == ProjectTicketState.closed), ProjectTicket.created_on.desc(),
+                              ProjectTicket.id.desc()), page, page_size)
 
 
 # ---------------------------------------------------------------------------

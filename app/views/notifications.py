@@ -12,7 +12,7 @@ from flask_appbuilder.models.sqla.filters import FilterEqualFunction
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext, lazy_gettext as _l, ngettext, refresh
 from flask_login import current_user, user_logged_in
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Notification, OutboxMail
@@ -207,19 +207,19 @@ class OutboxView(_NoForms, GuichetModelView):
 
 
 def feed_summary():
-    """The signed-in person's unread count and latest unread notifications (navbar)."""
+    """The signed-in person's unread count and latest unread notifications (navbar), in
+    one query on every page (the count is a window over all the unread, before the limit)."""
     if "guichet_feed" in g:
         return g.guichet_feed
     summary = None
     if current_user.is_authenticated and current_app.appbuilder.sm.has_access(
             "can_list", FEED_PERMISSION_VIEW):
-        latest = db.session.scalars(
-            select(Notification)
+        rows = db.session.execute(
+            select(Notification, func.count().over())
             .where(Notification.user_id == current_user.id, Notification.read_on.is_(None))
             .order_by(Notification.id.desc()).limit(FEED_LATEST)
         ).all()
-        unread = len(latest) if len(latest) < FEED_LATEST else notifications.unread_count(current_user.id)
-        summary = SimpleNamespace(unread=unread, latest=latest)
+        summary = SimpleNamespace(unread=rows[0][1] if rows else 0, latest=[row[0] for row in rows])
     g.guichet_feed = summary
     return summary
 

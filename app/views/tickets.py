@@ -65,6 +65,7 @@ TICKET_LABELS = {
     "changed_by": _l("Changed by"),
 }
 CLOSED_PAGE_SIZE = 10
+MY_TICKETS_PAGE_SIZE = 50
 VISIBILITY_UPDATED = _l("The visibility list has been updated.")
 CANNED_LABELS = {
     "title": _l("Title"),
@@ -402,8 +403,10 @@ class ExtranetView(BaseView):
     @expose("/tickets")
     @has_access
     def my_tickets(self):
-        tickets = rules.my_tickets(g.user)
+        page = max(0, _form_int("page") or 0)
+        count, tickets = rules.my_tickets(g.user, page, MY_TICKETS_PAGE_SIZE)
         return self.render_template("tickets/my_tickets.html", title=gettext("My tickets"), tickets=tickets,
+                                    count=count, page=page, has_next=count > (page + 1) * MY_TICKETS_PAGE_SIZE,
                                     last=rules.last_comments(tickets), bold=rules.CONTEXT_REQUIRED)
 
     def _render_ticket(self, ticket, draft="", pending=(), status=200):

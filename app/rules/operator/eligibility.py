@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from flask_babel import format_date, format_decimal, gettext, lazy_gettext as _l
-from pyproj import Transformer
 from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import joinedload
 
@@ -146,9 +145,13 @@ _transformers = threading.local()  # pyproj's transformers are not shared betwee
 
 
 def _transformer(source, target):
+    """pyproj's transformer, built once per process; pyproj imported only then (15 MB
+    that every web and worker process would carry otherwise)."""
     cache = _transformers.__dict__.setdefault("cache", {})
     key = (source, target)
     if key not in cache:
+        from pyproj import Transformer
+
         cache[key] = Transformer.from_crs(source, target, always_xy=True)
     return cache[key]
 
