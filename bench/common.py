@@ -149,9 +149,11 @@ def grid_client(app, username):
 def time_grid(app, prefix, route, viewers, cases, repetitions=25, warmup=3):
     """Time `route`'s list page, whole requests through the test client, for each
     viewer (label → (username, rows they see)) and case (name → query string, or a
-    function of the viewer's deep page): `<prefix>_<viewer>_<case>_ms_p50` / `_p95`, the
+    function of a page number: the deep page, reached as people reach it, by the
+    keyset link of the page before): `<prefix>_<viewer>_<case>_ms_p50` / `_p95`, the
     part of it spent in the database (`_sql_ms_p50` / `_p95`, its queries), and the rows
     each page shows. Returns the worst p95."""
+    import html
     import re
 
     from sqlalchemy import event
@@ -159,6 +161,7 @@ def time_grid(app, prefix, route, viewers, cases, repetitions=25, warmup=3):
     from app.extensions import db
 
     shown = re.compile(re.escape(route) + r"/show/(\d+)")
+    next_link = re.compile(r'<a href="([^"#]+)" rel="next"')
     worst = 0.0
     sql = []  # this request's seconds in the database: the shared machine's load hits them less
 
@@ -177,8 +180,14 @@ def time_grid(app, prefix, route, viewers, cases, repetitions=25, warmup=3):
         out(f"{prefix}_{label}_rows", visible)
         out(f"{prefix}_{label}_deep_page_offset", deep_page * GRID_PAGE_SIZE)
         for name, query in cases.items():
-            query = query(deep_page) if callable(query) else query
-            url = f"{route}/list/" + (f"?{query}" if query else "")
+            if callable(query):  # the deep page as its pager links it: the keyset link after the page before
+                before = client.get(f"{route}/list/?{query(deep_page - 1)}").get_data(as_text=True)
+                following = next_link.search(before)
+                if following is None:
+                    raise SystemExit(f"{route} page {deep_page - 1} has no link to the next page for {username}")
+                url = html.unescape(following.group(1))
+            else:
+                url = f"{route}/list/" + (f"?{query}" if query else "")
             for _ in range(warmup):
                 response = client.get(url)
             if response.status_code != 200:
