@@ -30,8 +30,8 @@ from flask import Response, current_app, g, stream_with_context
 from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import force_locale, get_locale, gettext
 from psycopg import sql as psycopg_sql
-from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Enum, Float, Integer, String, and_, case, cast, false,
-                        func, literal, not_, null, or_, select, text, type_coerce)
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Enum, Float, Integer, Numeric, String, and_, case, cast,
+                        false, func, literal, not_, null, or_, select, text, type_coerce)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -60,12 +60,15 @@ def _is_sql(model, name) -> bool:
 
 def _label_expression(related, alias):
     """The SQL of how a related row is written: a person by their full name (as
-    `str(user)`), a role by its label in the reader's language (as `str(role)`), any
-    other row by its label attribute when that is its `str`; else None."""
+    `str(user)`), a role by its label in the reader's language (as `str(role)`), a
+    row whose model has a hybrid `label` (its str) by that, any other row by its label
+    attribute when that is its `str`; else None."""
     if related is User:
         return func.trim(alias.first_name + " " + alias.last_name, type_=String)
     if related is Role:
         return case({name: role_label(name) for name in ROLE_LABELS}, value=alias.name, else_=alias.name)
+    if isinstance(related.__mapper__.all_orm_descriptors.get("label"), hybrid_property):
+        return getattr(alias, "label")  # a model's own label in SQL, its str (TicketType: "event — type")
     attribute = label_attribute(related)
     return getattr(alias, attribute) if attribute and _str_is_label(related, attribute) else None
 
@@ -359,6 +362,8 @@ def _cell_sql(expression, formatter):
         return cast(expression, String)
     if isinstance(kind, Integer):
         return cast(expression, String)
+    if isinstance(kind, Numeric) and not isinstance(kind, Float) and kind.scale is not None:
+        return _cell_sql(cast(expression, String), formatter)  # "12.50" as str(Decimal), neutralised as text
     if isinstance(kind, String):  # text, a concatenation, a person's full name
         return case((func.ascii(expression).in_(_FORMULA_CODES), "'" + expression), else_=expression)
     return None

@@ -26,8 +26,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
 from .base import LABELS, SCHEDULED, Audited, LabelledEnum, state_column, utcnow
@@ -261,8 +263,19 @@ class TicketType(Audited, Model):
         any number of external accounts anyway)."""
         return self.kind is TicketKind.open or self.sponsorship_allowed
 
-    def __str__(self):
+    @hybrid_property
+    def label(self) -> str:
+        """How a ticket type is written ("event — type"), in SQL as well: the grids'
+        exports write it in the database (app/platform/exports)."""
         return f"{self.event} — {self.name}"
+
+    @label.inplace.expression
+    @classmethod
+    def _label_in_sql(cls):
+        return select(Event.name).where(Event.id == cls.event_id).scalar_subquery() + " — " + cls.name
+
+    def __str__(self):
+        return self.label
 
 
 class OptionGroup(Audited, Model):
