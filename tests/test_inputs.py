@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Booking, HelpRequest, ProjectTicket, Room
+from app.models import Booking, HelpRequest, Membership, ProjectTicket, Room
 
 from .conftest import app_settings, demo_database, drop_database
 from .helpers import BearerClient, login
@@ -567,3 +567,16 @@ def test_no_form_answers_5xx_and_a_refusal_changes_nothing(own_app, database_ref
     print(tally.summary("Forms"))
     assert not tally.failures, "\n".join(map(str, tally.failures[:30]))
     assert not database_refusals(), database_refusals()[:10]
+
+
+def test_ids_beyond_the_tables_range_and_bodies_naming_no_row_are_refused_before_the_database(app):
+    """Ids are 32-bit integers on PostgreSQL: a larger one in a URL names no row (404),
+    and an API body's relation holding anything but an id is a 422 naming its field."""
+    admin = BearerClient(app, "admin")
+    assert admin.get(f"/api/v1/checkin/counts/{2 ** 31}").status_code == 404
+    assert admin.get(f"/api/v1/checkin/counts/{2 ** 63 - 1}").status_code == 404
+    with app.app_context():
+        membership = db.session.scalar(select(Membership.id).order_by(Membership.id))
+    for value in ("\x89¦O/", 2 ** 40, {"id": 1}):
+        response = admin.put(f"/api/v1/membership/{membership}", json={"user": value})
+        assert response.status_code == 422 and "user" in response.json["message"], (value, response.json)

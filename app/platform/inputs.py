@@ -15,7 +15,7 @@ The checks run at four places, from the outside in:
 
 1. every request (`check_request`): NUL bytes in query arguments, form values, file
    names and JSON bodies; JSON and rison numbers beyond 64 bits or not finite; ids in
-   URLs beyond 64 bits (the `int` URL converter, and `<pk>` arguments) answer 404, as
+   URLs beyond the ids' range (the `int` URL converter, and `<pk>` arguments) answer 404, as
    do grid actions a view does not have; the grid arguments of FAB's list pages (page,
    page size, sort column, filters);
 2. the forms and rows of the generic grids and APIs (app/views/base.py: a validator
@@ -54,6 +54,9 @@ from .refusals import Refused
 log = logging.getLogger(__name__)
 
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+#: A row's id: the tables' keys are Integer, 32 bits on PostgreSQL (a larger id names
+#: no row, and PostgreSQL would refuse to compare it).
+ID_MIN, ID_MAX = -(2 ** 31), 2 ** 31 - 1
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 #: Grid pages and page sizes a list page accepts (FAB's `page_<View>`, `psize_<View>`).
 MAX_PAGE, MAX_PAGE_SIZE = 1_000_000, 1000
@@ -87,6 +90,11 @@ def is_int64(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def is_id(value) -> bool:
+    """Whether `value` (a text of digits or an int) can be a row's id."""
+    return is_int64(value) and ID_MIN <= int64(value) <= ID_MAX
 
 
 def date_problem(value):
@@ -263,7 +271,7 @@ def filter_problem(datamodel, column_name, value):
         if datamodel.is_relation(column_name):
             related = datamodel.get_related_model(column_name)
             pk = related.__mapper__.primary_key[0]
-            if isinstance(pk.type, Integer) and not is_int64(item):
+            if isinstance(pk.type, Integer) and not is_id(item):
                 return gettext("an identifier is expected.")
             continue
         column = datamodel.list_columns.get(column_name)
@@ -362,21 +370,21 @@ def _view_named(class_name):
 # ---------------------------------------------------------------------------
 
 
-class Int64Converter(IntegerConverter):
-    """Flask's `int` URL converter, bounded to 64 bits: a larger id answers 404."""
+class IdConverter(IntegerConverter):
+    """Flask's `int` URL converter, bounded to the ids' range: a larger id answers 404."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
-        super().__init__(map, fixed_digits=fixed_digits, min=INT64_MIN if min is None else min,
-                         max=INT64_MAX if max is None else max, signed=signed)
+        super().__init__(map, fixed_digits=fixed_digits, min=ID_MIN if min is None else min,
+                         max=ID_MAX if max is None else max, signed=signed)
 
 
 def check_view_args(endpoint, values):
-    """An id given as text in the URL (`/show/<pk>`) beyond 64 bits, or any URL part
-    holding a NUL byte, names no row: 404."""
+    """An id given as text in the URL (`/show/<pk>`) beyond the ids' range, or any URL
+    part holding a NUL byte, names no row: 404."""
     for name, value in (values or {}).items():
         if not isinstance(value, str):
             continue
-        if "\x00" in value or (name in ID_ARGUMENTS and not is_int64(value)):
+        if "\x00" in value or (name in ID_ARGUMENTS and not is_id(value)):
             raise NotFound()
 
 
@@ -456,7 +464,7 @@ def _check_action():
         name = (request.view_args or {}).get("name")
     else:
         name = request.form.get("action")
-        if not all(is_int64(pk) for pk in request.form.getlist("rowid")):
+        if not all(is_id(pk) for pk in request.form.getlist("rowid")):
             raise NotFound()
     if name not in actions:
         raise NotFound()
@@ -497,8 +505,8 @@ def check_flush(session, flush_context, instances):
 
 
 def register_converters(app) -> None:
-    """Before any view is registered: the `int` URL converter holds 64 bits."""
-    app.url_map.converters["int"] = Int64Converter
+    """Before any view is registered: the `int` URL converter holds the ids' range."""
+    app.url_map.converters["int"] = IdConverter
 
 
 def init_app(app) -> None:
@@ -509,3 +517,11 @@ def init_app(app) -> None:
     app.register_error_handler(OverflowError, answer_database_error)
     if not event.contains(Session, "before_flush", check_flush):
         event.listen(Session, "before_flush", check_flush)
+
+
+def relation_problems(datamodel, payload) -> dict:
+    """{field: [message]} of an API body's relations whose value names no row (FAB's
+    schemas would hand any text to the database as an id)."""
+    return {name: [problem] for name, value in payload.items()
+            if datamodel.is_relation(name) and value is not None
+            for problem in [filter_problem(datamodel, name, value)] if problem}

@@ -619,6 +619,9 @@ class AnswersInputs:
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
             return self.response_400(message=gettext("The body must be a JSON object."))
+        problems = inputs.relation_problems(self.datamodel, payload)
+        if problems:
+            return self.response_422(message=problems)
         try:
             item = self.add_model_schema.load(payload)
         except ValidationError as err:
@@ -638,6 +641,9 @@ class AnswersInputs:
             return self.response_400(message=gettext("The body must be a JSON object."))
         if not item:
             return self.response_404()
+        problems = inputs.relation_problems(self.datamodel, payload)
+        if problems:
+            return self.response_422(message=problems)
         try:
             item = self.edit_model_schema.load(self._merge_update_item(item, payload), instance=item)
         except ValidationError as err:
