@@ -57,6 +57,13 @@ class UserStatsChartView(FabUserStatsChartView):
         {"label": _l("Failed login count"), "group": "username", "series": ["fail_login_count"]},
     ]
 
+    def __init__(self, **kwargs):
+        # FAB's chart renames each series after its column ("Login Count"), in place:
+        # on a copy of the class's labels, given back ours after.
+        self.label_columns = dict(self.label_columns)
+        super().__init__(**kwargs)
+        self.label_columns.update(login_count=_l("Login count"), fail_login_count=_l("Failed login count"))
+
 
 # FAB's security APIs, answering wrong input with a 4xx naming the field (never its
 # 500 "Fatal error" nor the database's text: app.views.base.AnswersInputs), with
