@@ -41,22 +41,12 @@ sys.path.insert(0, ROOT)
 
 import common  # noqa: E402
 
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_booking"
 ROOMS = 40
 SAMPLES = 200
 ATTEMPTS = 50
-
-
-def ensure_database(url):
-    """The benchmark's own database, emptied."""
-    common.ensure_database(url)
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def build(url):
@@ -278,7 +268,7 @@ def main():
         raise SystemExit("bench/booking.py runs on PostgreSQL")
     if args.part == "grid":
         return grid_bench(args)
-    ensure_database(args.database_url)
+    common.empty_database(args.database_url)
     app = build(args.database_url)
     began = clock.perf_counter()
     room_ids = load_bookings(app, args.rows)

@@ -40,6 +40,18 @@ def ensure_database(url):
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def empty_database(url):
+    """The benchmark's own database (created if missing), emptied: a fresh schema."""
+    from sqlalchemy import create_engine, text
+
+    ensure_database(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 # ---------------------------------------------------------------------------
 # A desk's main grid at scale (each desk bench's `--part grid`)
 # ---------------------------------------------------------------------------

@@ -90,19 +90,9 @@ sys.path.insert(0, ROOT)
 
 import common  # noqa: E402
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_events"
-
-
-def ensure_database(url):
-    """The benchmark's own database, emptied."""
-    common.ensure_database(url)
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def build(url, pool):
@@ -255,7 +245,7 @@ def main():
         raise SystemExit("bench/events.py runs on PostgreSQL")
     if args.part == "grid":
         return grid_bench(args)
-    ensure_database(args.database_url)
+    common.empty_database(args.database_url)
     app = build(args.database_url, args.threads)
     for name, part in PARTS.items():
         if args.part in ("all", name):
@@ -648,7 +638,7 @@ def prepare_door(app, places):
     from sqlalchemy import insert
 
     from app.extensions import db
-    from app.models import AdminLevel, Association, Event, EventVisibility, Reservation, ReservationState, utcnow
+    from app.models import AdminLevel, Association, EventVisibility, Reservation, ReservationState, utcnow
     from app.platform import signing
     from app.rules import events as rules
 

@@ -76,14 +76,7 @@ def seed(url, rows):
     import ent
     import operator_desk
     import tickets
-    from sqlalchemy import create_engine, text
-
-    common.ensure_database(url)
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    common.empty_database(url)
     started = time.perf_counter()
     app, _ = tickets.build(url, rows)
     booking.load_bookings(app, rows)

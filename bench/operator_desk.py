@@ -102,7 +102,7 @@ ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, ROOT)
 
 import common  # noqa: E402
-from events import LiveServer, build, ensure_database, percentile  # noqa: E402
+from events import LiveServer, build, percentile  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_operator"
@@ -992,7 +992,7 @@ def main():
 
         app = create_app({**common.APP_SETTINGS, "SQLALCHEMY_DATABASE_URI": args.database_url})
     else:
-        ensure_database(args.database_url)
+        common.empty_database(args.database_url)
         app = build(args.database_url, args.threads)
     for name, part in PARTS.items():
         if args.part in ("all", name):

@@ -50,6 +50,10 @@ def app_settings(url) -> dict:
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
         "ATTEMPT_LIMITS_ENABLED": False,  # tests/test_accounts.py turns them on where it tests them
+        # Passwords hashed as in production, with a light work factor: each sign-in of the
+        # suite (thousands) would cost 32 MiB and ~95 ms of CPU with scrypt's (Django's
+        # documentation advises the same). test_accounts checks production's hash.
+        "FAB_PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
         "SERVER_NAME": "localhost",
         "PUBLIC_URL": "http://localhost",
         # On PostgreSQL the app needs a secret key (CI's comes from .ci/run).
@@ -62,6 +66,7 @@ def app_settings(url) -> dict:
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 #: What the workers of one run share: the demo database built once, copied by each.
 RUN_DIR = os.path.join(tempfile.gettempdir(), "guichet-tests-" + os.environ.get(
     "PYTEST_XDIST_TESTRUNUID", f"{os.getpid()}-{uuid.uuid4().hex[:8]}"))

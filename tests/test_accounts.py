@@ -623,3 +623,21 @@ def test_the_outbox_keeps_password_links_masked_and_a_resend_sends_a_fresh_one(a
     assert second != first
     client = app.test_client()
     assert client.get(second).status_code == 200 and client.get(first).status_code == 200
+
+
+def test_outside_the_tests_passwords_are_hashed_with_scrypt_at_werkzeug_s_work_factor(tmp_path):
+    """The suite hashes with a light work factor (conftest.TEST_PASSWORD_HASH); the
+    settings every deployment starts from keep scrypt (N=32768, r=8, p=1: 32 MiB a
+    check), for new passwords and for FAB's own forms alike."""
+    from werkzeug.security import check_password_hash
+
+    from .conftest import SECRET_KEY
+
+    production = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/hash.db", "SECRET_KEY": SECRET_KEY,
+                             "PUBLIC_URL": "http://localhost"})
+    assert "FAB_PASSWORD_HASH_METHOD" not in production.config or \
+        production.config["FAB_PASSWORD_HASH_METHOD"].startswith("scrypt")
+    with production.app_context():
+        stored = accounts.hash_password(GOOD_PASSWORD)
+    assert stored.startswith("scrypt:32768:8:1$")
+    assert check_password_hash(stored, GOOD_PASSWORD) and not check_password_hash(stored, "autre2026")

@@ -3,8 +3,6 @@ import re
 
 import pytest
 
-from app.extensions import db
-
 from .helpers import DEMO_PASSWORD, serve_live
 
 

@@ -17,7 +17,6 @@ import html
 import re
 import uuid
 from datetime import timedelta, timezone
-from urllib.parse import urlsplit
 
 import pytest
 import segno

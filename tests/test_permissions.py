@@ -357,6 +357,34 @@ def test_roles_hold_exactly_the_matrix(app):
         assert not sm.find_role("Public").permissions
 
 
+def test_sync_roles_drops_a_permission_its_view_lost_and_gives_back_what_was_taken(app):
+    """`flask sync-roles` on a database whose rows drifted: a permission no view has any
+    more (held by a role) goes, from the role too; a grant taken from a role and one
+    taken from Admin come back; nothing else changes."""
+    from app import cli
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+
+        def snapshot():
+            return {(role.name, pv.permission.name, pv.view_menu.name)
+                    for role in sm.get_all_roles() for pv in role.permissions}
+
+        before = snapshot()
+        lost = sm.add_permission_view_menu("can_fly", "BookingView")
+        booker, admin = sm.find_role("Booker"), sm.find_role("Admin")
+        booker.permissions.append(lost)
+        taken = next(pv for pv in booker.permissions if pv.permission.name == "can_list")
+        booker.permissions.remove(taken)
+        admin.permissions.remove(next(pv for pv in admin.permissions if pv.view_menu.name == "BookingView"))
+        sm.session.commit()
+        assert snapshot() != before
+        cli.sync_roles()
+        assert snapshot() == before
+        assert sm.find_permission_view_menu("can_fly", "BookingView") is None
+        assert sm.find_permission("can_fly") is None
+
+
 # (permission, method, path suffix, status when granted); refused is a redirect
 # (pages) or 403 (APIs). Missing rows (pk 0) prove the permission check passed.
 PAGE_PROBES = [

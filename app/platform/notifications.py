@@ -267,13 +267,6 @@ def absolute_url(link) -> str:
 # ---------------------------------------------------------------------------
 
 
-def unread_count(user_id) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_on.is_(None))
-    ) or 0
-
-
 def mark_read(notifications) -> int:
     """Mark notifications read (the caller commits); returns how many were unread."""
     changed = 0

@@ -502,7 +502,9 @@ def _sign_in_guarded(view):
         payload = request.get_json(silent=True) if request.is_json else None
         if isinstance(payload, dict):
             for name in ("username", "password", "provider"):
-                if name in payload and not isinstance(payload[name], str):
+                if name not in payload:  # (FAB's API would fail on it: a 500)
+                    return jsonify(message={name: [gettext("%(field)s: this field is required.", field=name)]}), 400
+                if not isinstance(payload[name], str):
                     return jsonify(message={name: [gettext("%(field)s: a text is expected.", field=name)]}), 400
         username = payload.get("username") if isinstance(payload, dict) else request.form.get("username")
         who = {"sign_in_account": username if isinstance(username, str) else "",

@@ -276,7 +276,7 @@ def read_ticket(payload) -> tuple:
     if not isinstance(payload, dict):
         raise Refused(None, gettext("The body must be a JSON object."))
     kind = payload.get("ticketType", "incident")
-    if kind not in TICKET_TYPES:
+    if not isinstance(kind, str) or kind not in TICKET_TYPES:
         raise Refused("ticketType", gettext("%(field)s: one of %(values)s is expected.", field="ticketType",
                                             values=", ".join(TICKET_TYPES)))
     entities = payload.get("relatedEntity")

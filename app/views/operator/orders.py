@@ -564,7 +564,8 @@ class ProductOrderApi(OperatorApi):
               $ref: '#/components/responses/422'
         """
         payload = request.get_json(silent=True)
-        if not isinstance(payload, dict) or payload.get("state") not in STATES_OF_TMF:
+        state = payload.get("state") if isinstance(payload, dict) else None
+        if not isinstance(state, str) or state not in STATES_OF_TMF:
             return self.response_400(message={"state": [gettext("state: one of %(values)s is expected.",
                                                                 values=", ".join(STATES_OF_TMF))]})
         note = payload.get("note")
