@@ -32,6 +32,8 @@ class _PendingMigrate:
         self._app, self._directory = app, directory
 
     def __getattr__(self, name):
+        if name.startswith("_"):  # not Flask-Migrate's config (and no recursion before __init__)
+            raise AttributeError(name)
         _bind_migrate(self._app, self._directory)
         return getattr(self._app.extensions["migrate"], name)
 
