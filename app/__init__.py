@@ -9,7 +9,7 @@ from config import BASE_DIR, Config
 
 from . import i18n
 from .desks import DESKS, modules
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db, init_migrations
 from .platform import health, inputs, metrics, settings, web
 from .security import ADMIN
 
@@ -60,7 +60,7 @@ def create_app(overrides=None, register_more=None):
 
     db.init_app(app)
     csrf.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
+    init_migrations(app, os.path.join(BASE_DIR, "migrations"))
 
     from .platform import audit, files, inbound, jobs, notifications as notification_service
 

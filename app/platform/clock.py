@@ -16,13 +16,14 @@ from functools import lru_cache
 from operator import add
 from zoneinfo import ZoneInfo
 
-import holidays
 from flask import current_app
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter, set_value_to_type
 
 
 @lru_cache(maxsize=16)
 def _public_holidays(year) -> frozenset:
+    import holidays  # here: its country tables weigh ~3 MB, and few requests count days
+
     return frozenset(holidays.France(years=year))
 
 

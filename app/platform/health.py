@@ -15,7 +15,6 @@ import logging
 from functools import lru_cache
 
 from flask import Blueprint, current_app, jsonify
-from redis import Redis
 from sqlalchemy import text
 
 from ..extensions import db
@@ -36,6 +35,8 @@ def healthz():
 @lru_cache(maxsize=8)
 def _redis(url):
     """A client of its own, with short timeouts: a probe must answer, even when Redis does not."""
+    from redis import Redis  # here: without REDIS_URL no process needs it
+
     return Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
 
 

@@ -16,25 +16,21 @@ function (RQ imports it by name) and its arguments picklable: pass ids, not rows
 
 Periodic jobs are declared in `app/platform/schedule.py` (RQ's cron; `flask cron`,
 ClusterCronScheduler: each run fires once, however many `flask cron` run).
+
+Redis and RQ are imported where they are used, and the worker and the scheduler live
+in `app/platform/workers.py`: without REDIS_URL no process needs them (~7 MB of RSS).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import lru_cache
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from redis import Redis
-from rq import Queue, Retry, SimpleWorker, get_current_job
-from rq.cron import CronScheduler
-from rq.utils import now
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -207,6 +203,8 @@ def forget_progress(key: str) -> None:
 
 @lru_cache(maxsize=8)
 def _redis(url):
+    from redis import Redis
+
     return Redis.from_url(url)
 
 
@@ -224,16 +222,22 @@ def queue_name(name, app=None) -> str:
 
 def get_queue(name=DEFAULT_QUEUE, connection=None):
     """The RQ queue `name` ("mail" or "default") of this instance."""
+    from rq import Queue
+
     return Queue(queue_name(name), connection=connection or redis_connection())
 
 
 def retry_policy(app=None):
+    from rq import Retry
+
     intervals = list((app or current_app).config["JOB_RETRY_INTERVALS"])
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
 def _push(jobs):
     """Enqueue on RQ, in one round trip."""
+    from rq import Queue
+
     connection = redis_connection()
     timeout = current_app.config["JOB_TIMEOUT"]
     by_queue = {}
@@ -257,38 +261,10 @@ def _push(jobs):
 
 def last_attempt() -> bool:
     """Inside a job: whether a failure now would be final (no retry left)."""
+    from rq import get_current_job
+
     job = get_current_job()
     return job is None or not job.retries_left
-
-
-class GuichetWorker(SimpleWorker):
-    """An RQ worker running each job in an app context, as the user who enqueued it.
-
-    Jobs run in the worker's own process, one after the other (no fork per job):
-    they are short, and the app, its connection pools and templates are built once
-    per process. `flask worker` hands it its app; `rq worker -w
-    app.platform.jobs.GuichetWorker` works too and builds the app with create_app().
-    """
-
-    app = None
-
-    def perform_job(self, job, queue, execution):
-        app = self.app or worker_app()
-        with app.app_context(), audit.acting_as((job.meta or {}).get("acting_user_id")):
-            return super().perform_job(job, queue, execution)
-
-
-_app = None
-
-
-def worker_app():
-    """The app of a worker process, built once."""
-    global _app
-    if _app is None:
-        from .. import create_app
-
-        _app = create_app()
-    return _app
 
 
 # ---------------------------------------------------------------------------
@@ -304,6 +280,8 @@ def worker_app():
 @with_appcontext
 def worker_command(burst, scheduler, queues):
     """Run an RQ worker on REDIS_URL (queues: mail, default)."""
+    from .workers import GuichetWorker
+
     app = current_app._get_current_object()
     if not uses_redis(app):
         raise click.UsageError("REDIS_URL is not set: jobs run in the web process, no worker is needed.")
@@ -314,61 +292,6 @@ def worker_command(burst, scheduler, queues):
     worker.work(burst=burst, with_scheduler=scheduler, logging_level="INFO")
 
 
-CRON_CLAIM_TTL = 24 * 3600  # seconds a run's claim is kept: longer than any scheduler lags
-
-
-class ClusterCronScheduler(CronScheduler):
-    """RQ's CronScheduler, made to fire each run once per cluster, however many run.
-
-    Every scheduler computes the same moments for a job (its cron expression's, or, for
-    an `interval` job, the multiples of the interval since the epoch, instead of RQ's
-    "now, then every interval from now"), and before enqueuing a run claims it in Redis:
-    `SET NX` on the job and the run's moment. The first to claim enqueues it; the others
-    move on to the next moment. So a second `flask cron` is a hot standby, with no
-    election and no takeover delay: whichever is alive at a moment fires it. The
-    machines' clocks and time zones (cron fields are local time) must agree.
-    """
-
-    def __init__(self, connection, prefix="", **kwargs):
-        super().__init__(connection, **kwargs)
-        self.prefix = prefix
-
-    def load_config_from_file(self, config_path):
-        super().load_config_from_file(config_path)
-        moment = now()
-        for job in self.get_jobs():
-            job.queue_name = self.prefix + job.queue_name
-            if job.interval:
-                job.set_enqueue_time(self._interval_moment(job, moment))
-
-    @staticmethod
-    def _interval_moment(job, moment):
-        """The last multiple of the job's interval since the epoch, at or before `moment`."""
-        return datetime.fromtimestamp(moment.timestamp() // job.interval * job.interval, timezone.utc)
-
-    def claim(self, job, moment) -> bool:
-        """Whether this scheduler is the first to fire `job`'s run of `moment`. A job is
-        its function, arguments, queue and schedule (several may share a name)."""
-        spec = job.to_dict()
-        identity = hashlib.sha1(json.dumps(
-            [spec.get(name) for name in ("func_name", "args", "kwargs", "queue_name", "interval", "cron")],
-        ).encode()).hexdigest()[:12]
-        key = f"rq:cron_claim:{self.prefix}{job.name}:{identity}:{int(moment.timestamp())}"
-        return bool(self.connection.set(key, self.name, nx=True, ex=CRON_CLAIM_TTL))
-
-    def enqueue_jobs(self):
-        moment = now()
-        enqueued = []
-        for job in self.get_jobs():
-            if not job.should_run():
-                continue
-            if self.claim(job, job.next_enqueue_time):
-                job.enqueue(self.connection)
-                enqueued.append(job)
-            job.set_enqueue_time(self._interval_moment(job, moment) if job.interval else moment)
-        return enqueued
-
-
 @click.command("cron")
 @click.option("--schedule", default="app.platform.schedule", show_default=True,
               help="The module declaring the periodic jobs (rq.cron.register).")
@@ -376,6 +299,8 @@ class ClusterCronScheduler(CronScheduler):
 def cron_command(schedule):
     """Run the scheduler of the periodic jobs of app/platform/schedule.py: run two, on two
     machines, and each run still fires once (ClusterCronScheduler)."""
+    from .workers import ClusterCronScheduler
+
     app = current_app._get_current_object()
     if not uses_redis(app):
         raise click.UsageError("REDIS_URL is not set: periodic jobs need Redis and a worker.")
@@ -388,3 +313,16 @@ def init_app(app):
     install()
     app.cli.add_command(worker_command)
     app.cli.add_command(cron_command)
+
+
+_IN_WORKERS = ("GuichetWorker", "worker_app", "ClusterCronScheduler", "CRON_CLAIM_TTL")
+
+
+def __getattr__(name):
+    """What moved to `app/platform/workers.py` stays reachable here (`rq worker -w
+    app.platform.jobs.GuichetWorker`)."""
+    if name in _IN_WORKERS:
+        from . import workers
+
+        return getattr(workers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

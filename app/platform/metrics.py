@@ -25,7 +25,6 @@ from flask import Blueprint, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-from rq import Worker
 
 from . import jobs
 
@@ -61,6 +60,8 @@ class _Queues:
     """The RQ queues' figures, read when scraped."""
 
     def collect(self):
+        from rq import Worker  # here: only scraped with REDIS_URL
+
         connection = jobs.redis_connection()
         queued = GaugeMetricFamily("guichet_rq_queued_jobs", "Jobs waiting in each RQ queue.", labels=["queue"])
         failed = GaugeMetricFamily("guichet_rq_failed_jobs",

@@ -33,7 +33,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_appbuilder.security.sqla.models import User
 from flask_babel import force_locale
-from icalendar import Calendar, Event, vCalAddress
 from jinja2 import TemplateNotFound, meta
 from sqlalchemy import func, select, update
 
@@ -567,6 +566,8 @@ def ics_attachment(summary, start, end, *, uid=None, description=None, location=
     `last_start`: the start of a series' last date, which the VTIMEZONE's changes of
     summer time must reach (a series by count names none).
     """
+    from icalendar import Calendar, Event  # here: most processes never write a calendar
+
     method = "CANCEL" if cancelled else "REQUEST"
     calendar = Calendar()
     calendar.add("prodid", "-//Guichet//Guichet//FR")
@@ -638,6 +639,8 @@ class FeedEvent:
 def ics_feed(name, events) -> bytes:
     """An iCalendar feed (a calendar application subscribes to its URL): `events`
     (FeedEvent), tentative ones marked so, times with their TZID."""
+    from icalendar import Calendar, Event
+
     calendar = Calendar()
     calendar.add("prodid", "-//Guichet//Guichet//FR")
     calendar.add("version", "2.0")
@@ -671,6 +674,8 @@ def _add_timezone(calendar, moments):
 
 
 def _address(person):
+    from icalendar import vCalAddress
+
     if isinstance(person, str):
         return vCalAddress(f"mailto:{person}")
     address = vCalAddress(f"mailto:{person.email}")

@@ -6,15 +6,15 @@ A template is a landscape image of 2480 × 1169 pixels (a 21 × 9.9 cm page at 3
 template (`sample_template()`) shows them, for designers to lay their artwork around.
 Without a template, the page is white with the same zones. The QR code is drawn as
 vector squares, so it stays sharp at any printing size.
+
+segno, reportlab and PIL's drawing are imported where they are used: every process
+imports this module, few draw a pass.
 """
 from __future__ import annotations
 
 import io
 
-import segno
-from PIL import Image, ImageDraw, UnidentifiedImageError
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen import canvas
+from PIL import Image, UnidentifiedImageError
 
 from .exports import PDF_BOLD, PDF_FONT, pdf_fonts
 
@@ -51,6 +51,8 @@ def check_template(data: bytes) -> None:
 def sample_template(labels: dict) -> bytes:
     """A PNG of the template's size with each zone white and outlined, named by
     `labels` ({zone: text}), the rest grey: the designers' guide."""
+    from PIL import ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), (200, 200, 200))
     draw = ImageDraw.Draw(image)
     for zone, (left, top, width, height) in ZONES.items():
@@ -68,6 +70,8 @@ def _box(zone):
 
 
 def _qr(pdf, text):
+    import segno
+
     x, y, size, _ = _box("qr")
     code = segno.make(text, error="m", micro=False)
     matrix = list(code.matrix_iter(border=2))
@@ -98,6 +102,9 @@ def _lines(pdf, zone, lines, size):
 def draw(pages, template: bytes | None = None) -> bytes:
     """A PDF of one page per pass; each pass is {"title": [lines], "details": [lines],
     "reference": text, "qr": text} drawn on `template` (or white)."""
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
     pdf_fonts()
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=(WIDTH * SCALE, HEIGHT * SCALE), pageCompression=1)
