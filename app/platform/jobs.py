@@ -314,15 +314,3 @@ def init_app(app):
     app.cli.add_command(worker_command)
     app.cli.add_command(cron_command)
 
-
-_IN_WORKERS = ("GuichetWorker", "worker_app", "ClusterCronScheduler", "CRON_CLAIM_TTL")
-
-
-def __getattr__(name):
-    """What moved to `app/platform/workers.py` stays reachable here (`rq worker -w
-    app.platform.jobs.GuichetWorker`)."""
-    if name in _IN_WORKERS:
-        from . import workers
-
-        return getattr(workers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

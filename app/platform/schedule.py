@@ -1,7 +1,7 @@
 """Every periodic job of Guichet: the platform's, declared here, and each desk's, declared
 by the desk as `PERIODIC_JOBS` in its rules module (app/desks.py), registered here.
 
-`flask cron` (RQ's CronScheduler, jobs.ClusterCronScheduler: run two for failover,
+`flask cron` (RQ's CronScheduler, workers.ClusterCronScheduler: run two for failover,
 each run still fires once) loads this module and enqueues each job on its schedule;
 a worker (`flask worker`) runs it in an app context. `cron` fields are minute, hour,
 day of month, month, day of week, in the machine's local time; `interval` is in
