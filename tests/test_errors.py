@@ -31,6 +31,14 @@ def test_a_missing_page_is_french_in_the_layout_with_a_way_back(login_as):
     assert "Se déconnecter" in text  # the app's own layout and menu
 
 
+def test_an_id_no_table_holds_is_a_missing_page_in_the_layout(login_as):
+    """Refused before the request's set-up (app.platform.inputs reads the URL first)."""
+    page = login_as("vnoc").get("/bookings/show/99999999999")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 404 and page.content_type.startswith("text/html")
+    assert "Page introuvable" in text and "Se déconnecter" in text
+
+
 def test_error_pages_follow_the_language_switch(login_as):
     client = login_as("user")
     client.get("/lang/en")

@@ -2,8 +2,9 @@
 `{"message": ...}` for the REST API. A 500 also rolls the request's transaction back."""
 import logging
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..extensions import db
@@ -30,6 +31,8 @@ def _answer(code, description=None):
     title, message = PAGES.get(code, PAGES[500 if code >= 500 else 400])
     if request.path.startswith("/api/"):
         return jsonify(message=str(description or message)), code
+    if "user" not in g:  # refused before FAB set g.user (an id in the URL no table holds): the layout reads it
+        g.user = current_user
     try:
         appbuilder = current_app.appbuilder
         return render_template("guichet/error.html", appbuilder=appbuilder, base_template=appbuilder.base_template,

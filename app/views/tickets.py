@@ -582,6 +582,8 @@ class TicketQueueView(BaseView):
     def assign(self):
         """Assign the ticked tickets to the chosen agent, each on its own."""
         keys = [int(k) for k in request.form.getlist("rowid") if k.isdigit()]
+        if not all(inputs.is_id(key) for key in keys):  # names no ticket (nor a column's value)
+            abort(404)
         tickets = rules.visible_tickets().filter(ProjectTicket.id.in_(keys)).all() if keys else []
         if len(tickets) != len(set(keys)):
             abort(404)
