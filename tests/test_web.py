@@ -137,3 +137,35 @@ def test_opening_a_notification_is_a_post(app, login_as, monkeypatch):
     response = client.post(f"/notifications/open/{pk}")
     assert response.status_code == 302 and response.headers["Location"].endswith("/rooms/list/")
     assert read_on() is not None
+
+
+def test_static_files_are_linked_with_their_version_and_kept_by_browsers(login_as, tmp_path):
+    """A page's scripts and styles are asked for once: their links carry the files'
+    version and their answers are kept a year; a file named without it (a font a style
+    sheet names) is kept an hour; a changed file is a new version, so a new address."""
+    from flask import url_for
+
+    from app.platform import web
+
+    page = login_as("vnoc").get("/bookings/list/").get_data(as_text=True)
+    links = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    assert links and all(re.search(r"[?&]v=\w+", link) for link in links), links
+    client = login_as("vnoc")
+    kept = client.get(links[0])
+    assert kept.status_code == 200 and kept.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    font = client.get("/static/appbuilder/css/webfonts/fa-solid-900.woff2")
+    assert font.status_code == 200 and font.headers["Cache-Control"] == "public, max-age=3600"
+    # A page of the release before asks with the old version: kept an hour only.
+    assert client.get(links[0].split("?")[0] + "?v=old").headers["Cache-Control"] == "public, max-age=3600"
+
+    app = client.application
+    before = web.static_version(app)
+    with app.test_request_context():
+        assert url_for("static", filename="js/chart.js").endswith(f"?v={before}")
+    (tmp_path / "static" / "js").mkdir(parents=True)
+    (tmp_path / "static" / "js" / "chart.js").write_text("// another release")
+    app.static_folder, folder = str(tmp_path / "static"), app.static_folder
+    try:
+        assert web.static_version(app) != before
+    finally:
+        app.static_folder = folder
