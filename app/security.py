@@ -421,9 +421,9 @@ class ScopedInterface(SQLAInterface):
             if _text_search(filters):
                 keys = self._text_matches(filters, (pk,))
             else:  # one branch after the other, until the cap
-                filtered = self._filtered(filters).with_entities(pk).order_by(None)
+                filtered = self._filtered(filters).with_entities(pk).order_by(None).statement
                 keys = union_all(*(select(*part.c) for part in (
-                    filtered.filter(branch).limit(cap).subquery() for branch in branches))).subquery()
+                    filtered.where(branch).limit(cap).subquery() for branch in branches))).subquery()
             capped = select(keys.c[pk.name]).limit(cap).subquery()
             return self.session.execute(select(func.count()).select_from(capped)).scalar()
         query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
@@ -591,15 +591,15 @@ class ScopedInterface(SQLAInterface):
         if _text_search(filters):
             merged = self._text_matches(filters, keys, beyond)
         else:
-            filtered = self._filtered(filters)
+            filtered = self._filtered(filters).with_entities(*keys).order_by(None).statement
             if beyond is not None:
-                filtered = filtered.filter(beyond)
+                filtered = filtered.where(beyond)
             # UNION, not UNION ALL (the branches are disjoint): merging all the branches'
             # pages once they are read lets each choose its own plan; merging them in
             # order (a Merge Append) would have each read in that order, whatever it costs.
             merged = union(*(select(*part.c) for part in (
-                filtered.filter(branch).with_entities(*keys).order_by(None).order_by(scan(column), scan(pk))
-                .limit(offset + limit).subquery() for branch in branches))).subquery()
+                filtered.where(branch).order_by(scan(column), scan(pk)).limit(offset + limit).subquery()
+                for branch in branches))).subquery()
         ordered = [scan(merged.c[key.name]) for key in keys[::-1]]
         page = [key for key, *_ in self.session.execute(
             select(*merged.c).order_by(*ordered).offset(offset).limit(limit))]
