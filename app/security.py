@@ -32,11 +32,13 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Integer, bindparam, event, false, func, inspect, select, text
-from sqlalchemy import Column, Table, and_, asc, desc, or_, tuple_
+from sqlalchemy import Boolean, Column, Table, and_, asc, desc, not_, or_, tuple_, union, union_all
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
 from sqlalchemy.sql.util import find_tables
 
 from .extensions import db
@@ -313,6 +315,11 @@ class ApproximateCount(int):
         return gettext("more than %(number)s", number=number)
 
 
+def _text_search(filters) -> bool:
+    """Whether a grid's filters search a text ("contains", "ends with": a trigram index's)."""
+    return bool(filters and any(isinstance(flt, (FilterContains, FilterEndsWith)) for flt in filters.filters))
+
+
 class ScopedInterface(SQLAInterface):
     """FAB's SQLAlchemy interface with the row scope applied to every query.
 
@@ -408,6 +415,17 @@ class ScopedInterface(SQLAInterface):
         return ApproximateCount(limit, estimated=False)
 
     def _capped_count(self, filters, cap) -> int:
+        branches = self.scope_branches()
+        if branches is not None:
+            pk = self.obj.__mapper__.primary_key[0]
+            if _text_search(filters):
+                keys = self._text_matches(filters, (pk,))
+            else:  # one branch after the other, until the cap
+                filtered = self._filtered(filters).with_entities(pk).order_by(None).statement
+                keys = union_all(*(select(*part.c) for part in (
+                    filtered.where(branch).limit(cap).subquery() for branch in branches))).subquery()
+            capped = select(keys.c[pk.name]).limit(cap).subquery()
+            return self.session.execute(select(func.count()).select_from(capped)).scalar()
         query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
         capped = query.with_entities(self.obj.__mapper__.primary_key[0]).order_by(None).limit(cap)
         return self.session.query(func.count()).select_from(capped.subquery()).scalar()
@@ -480,9 +498,12 @@ class ScopedInterface(SQLAInterface):
             value, key = found
             ascending = (order_direction == "asc") == (toward == "after")
             scan = asc if ascending else desc
-            query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
-            query = query.filter(self._beyond(column, pk, value, key, ascending))
-            rows = self._with_eager(query.order_by(scan(column), scan(pk)).limit(page_size + 1)).all()
+            beyond = self._beyond(column, pk, value, key, ascending)
+            rows = self._branch_rows(filters, column, ascending, 0, page_size + 1, beyond)
+            if rows is None:
+                query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+                query = query.filter(beyond)
+                rows = self._with_eager(query.order_by(scan(column), scan(pk)).limit(page_size + 1)).all()
             further = len(rows) > page_size
             rows = rows[:page_size]
             if toward == "after":
@@ -490,8 +511,101 @@ class ScopedInterface(SQLAInterface):
             if further:
                 return self.Page(count, rows[::-1], max(page, 1), True, token)
             page = 0  # nothing before these rows: this is the first page
-        rows = self._offset_rows(filters, order_column, order_direction, page, page_size, extra=1)
+        rows = None
+        if column is not None:
+            rows = self._branch_rows(filters, column, order_direction == "asc", page * page_size, page_size + 1)
+        if rows is None:
+            rows = self._offset_rows(filters, order_column, order_direction, page, page_size, extra=1)
         return self.Page(count, rows[:page_size], page, len(rows) > page_size, token)
+
+    # -- a scope that is an OR of branches (one's own rows, or those of what one
+    # administers): no one index orders the rows it lets through, so the database
+    # would read back through every row of the table, or sort all that match. Each
+    # branch (an IN list of few values: each value) is read in the page's order by
+    # its own index, as far as the page reaches, and the pages are merged; counts
+    # read the branches one after the other until the cap.
+
+    #: At most this many branches (else the one query), and pages ending at most this
+    #: far (deeper offsets page as usual; a keyset page always ends within one page).
+    GRID_BRANCHES, GRID_BRANCH_REACH = 40, 500
+
+    def scope_branches(self) -> Optional[list]:
+        """This viewer's scope as disjoint branches when it is an OR (None otherwise):
+        each term without the rows of the terms before it (NULL-safe), an `IN` list of
+        values split into one `=` per value."""
+        criterion = scope_criterion(self.obj)
+        if not (isinstance(criterion, BooleanClauseList) and criterion.operator is operators.or_):
+            return None
+
+        def values_of(term):
+            values = getattr(getattr(term, "right", None), "value", None)
+            if (isinstance(term, BinaryExpression) and term.operator is operators.in_op
+                    and isinstance(term.left, Column) and getattr(term.right, "expanding", False)
+                    and isinstance(values, (list, tuple))):
+                return [value for value in dict.fromkeys(values) if value is not None]
+            return None
+
+        # The lists first: their values' branches need no other condition (a count
+        # reads them from the index alone); the other terms exclude the lists' rows.
+        terms = sorted(criterion.clauses, key=lambda term: values_of(term) is None)
+        branches, earlier = [], []
+        for term in terms:
+            outside = [not_(func.coalesce(other, false(), type_=Boolean)) for other in earlier]
+            values = values_of(term)
+            if values is not None:
+                branches.extend(and_(term.left == value, *outside) for value in values)
+            else:
+                branches.append(and_(term, *outside))
+            earlier.append(term)
+        return branches if 1 < len(branches) <= self.GRID_BRANCHES else None
+
+    def _filtered(self, filters):
+        """The filters' query without the scope (the branches bring it)."""
+        return SQLAInterface._apply_inner_all(self, self.session.query(self.obj), filters, aliases_mapping={})
+
+    def _text_matches(self, filters, keys, beyond=None):
+        """The `keys` of the rows a text search finds in scope, planned as all of them
+        (a materialized CTE: the trigram index yields its matches in no order, so an
+        outer order or cap must not tempt the database into walking another index)."""
+        query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
+        if beyond is not None:
+            query = query.filter(beyond)
+        return query.with_entities(*keys).order_by(None).cte().prefix_with("MATERIALIZED")
+
+    def _branch_rows(self, filters, column, ascending, offset, limit, beyond=None) -> Optional[list]:
+        """Rows `offset` to `offset + limit` in the order (column, id), ascending or not,
+        of those the filters, `beyond` and the scope let through, read branch by branch
+        (`scope_branches`); None when the scope has no branches or the page reaches too
+        far: page it as usual. The same rows as the one query, in the same order.
+
+        A text search ("contains", "ends with") is found through a trigram index, which
+        yields its matches in no order: they are read once, in scope, and sorted."""
+        if offset + limit > self.GRID_BRANCH_REACH:
+            return None
+        branches = self.scope_branches()
+        if branches is None:
+            return None
+        pk = self.obj.__mapper__.primary_key[0]
+        scan = asc if ascending else desc
+        keys = (pk,) if column is pk else (pk, column)
+        if _text_search(filters):
+            merged = self._text_matches(filters, keys, beyond)
+        else:
+            filtered = self._filtered(filters).with_entities(*keys).order_by(None).statement
+            if beyond is not None:
+                filtered = filtered.where(beyond)
+            # UNION, not UNION ALL (the branches are disjoint): merging all the branches'
+            # pages once they are read lets each choose its own plan; merging them in
+            # order (a Merge Append) would have each read in that order, whatever it costs.
+            merged = union(*(select(*part.c) for part in (
+                filtered.where(branch).order_by(scan(column), scan(pk)).limit(offset + limit).subquery()
+                for branch in branches))).subquery()
+        ordered = [scan(merged.c[key.name]) for key in keys[::-1]]
+        page = [key for key, *_ in self.session.execute(
+            select(*merged.c).order_by(*ordered).offset(offset).limit(limit))]
+        rows = {getattr(row, pk.key): row for row in
+                self._with_eager(self.session.query(self.obj)).filter(pk.in_(page))} if page else {}
+        return [rows[key] for key in page if key in rows]
 
     def seek_column(self, order_column):
         """The column a keyset link seeks on: one of the model's own (not a relation's),
@@ -582,7 +696,7 @@ class ScopedInterface(SQLAInterface):
         rows are rechecked: counting 10,001 of a common word's matches costs
         ~40 ms on a million rows, 251 about 5 ms. Beyond the limit the
         grid shows "more than N" as always. None: the grid's usual limit."""
-        if not (filters and any(isinstance(flt, (FilterContains, FilterEndsWith)) for flt in filters.filters)):
+        if not _text_search(filters):
             return None
         limit = current_app.config.get("GRID_TEXT_SEARCH_EXACT_COUNT_LIMIT")
         if not limit:

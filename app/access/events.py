@@ -9,6 +9,7 @@ from sqlalchemy import and_, bindparam, event as orm_event, false, or_, select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
+from ..platform.recent import RecentAnswers
 from ..models import (
     AdminLevel,
     Association,
@@ -84,9 +85,24 @@ def _grants_reaching(user_id):
         EventAdminGrant.board_id.in_(_boards_of(user_id))))
 
 
-def administered(viewer: Viewer, level: AdminLevel = AdminLevel.view):
-    """The ids of the events the viewer holds `level` (or higher) on."""
-    return select(EventAdminGrant.event_id).where(granted_to(viewer), EventAdminGrant.level.in_(LEVELS_FROM[level]))
+def administered(viewer: Viewer, level: AdminLevel = AdminLevel.view) -> tuple:
+    """The ids of the events the viewer holds `level` (or higher) on, in order: a list
+    the scopes compare with (`event_id IN (...)`), so the database sees how few rows
+    they let through, and reads them by the event's index, instead of a subquery over
+    the grants evaluated against each row. Read once per few seconds (every page of
+    an organiser asks it), forgotten on writes to the tables it reads."""
+    if not viewer.user_id:
+        return ()
+    return _RECENT_ADMINISTERED.get((viewer.user_id, level), lambda: tuple(db.session.scalars(
+        select(EventAdminGrant.event_id).where(_grants_reaching(viewer.user_id),
+                                               EventAdminGrant.level.in_(LEVELS_FROM[level]))
+        .distinct().order_by(EventAdminGrant.event_id))))
+
+
+#: Each person's administered events by level (`administered`): the grants, and what
+#: removes grants by a cascade (an event, a group deleted), or reaches a person by them.
+_RECENT_ADMINISTERED = RecentAnswers((EventAdminGrant.__tablename__, assoc_user_group.name, "ab_group",
+                                      AssociationMembership.__tablename__, Event.__tablename__))
 
 
 def visible_events(viewer: Viewer):
