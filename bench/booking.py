@@ -234,15 +234,10 @@ def row(rng, number, rectorat, others, creator, now, states):
 
 def grid_bench(args):
     url = args.grid_database_url
-    marker = f"bench grid rows={args.grid_rows}"
-    app, kept = common.grid_database(url, "booking", marker)
-    if not kept:
-        seconds = common.copy_rows(url, "booking", GRID_COLUMNS, grid_rows(url, args.grid_rows), marker)
-        common.out("booking_grid_load_s", f"{seconds:.1f}")
-    total = common.scalar(url, "SELECT count(*) FROM booking")
+    app, total = common.grid_rows_loaded(url, "booking", GRID_COLUMNS,
+                                         lambda app: grid_rows(url, args.grid_rows), args.grid_rows, "booking")
     rectorat = common.scalar(url, "SELECT count(*) FROM booking b JOIN organisation o ON o.id = b.organisation_id "
                                   "WHERE o.name = %s", "Rectorat de l'académie de Lyon")
-    common.out("booking_grid_rows", total)
     state = common.filter_arg(app, "BookingView", "state", "FilterEqual")
     keyword = common.filter_arg(app, "BookingView", "session_name", "FilterContains")
     common.time_grid(app, "booking_grid", "/bookings", {"vnoc": ("vnoc", total), "booker": ("creator", rectorat)}, {

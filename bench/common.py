@@ -114,6 +114,20 @@ def grid_database(url, table, marker):
     return app, kept == marker
 
 
+def grid_rows_loaded(url, table, columns, rows, count, name, extra_tables=()):
+    """The grid part's app on its database once `table` holds the bench's `count` rows:
+    kept from an earlier run, or drawn by `rows(app)` and loaded by COPY (printing
+    `<name>_grid_load_s`). Prints `<name>_grid_rows`; returns (app, rows in `table`)."""
+    marker = f"bench grid rows={count}"
+    app, kept = grid_database(url, table, marker)
+    if not kept:
+        seconds = copy_rows(url, table, columns, rows(app), marker, extra_tables=extra_tables)
+        out(f"{name}_grid_load_s", f"{seconds:.1f}")
+    total = scalar(url, f"SELECT count(*) FROM {table}")
+    out(f"{name}_grid_rows", total)
+    return app, total
+
+
 def psycopg_url(url):
     return url.replace("postgresql+psycopg://", "postgresql://")
 

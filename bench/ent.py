@@ -149,17 +149,12 @@ def grid_row(rng, number, lycee, others, desk, applications, users, now):
 
 def grid_bench(args):
     url = args.grid_database_url
-    marker = f"bench grid rows={args.grid_rows}"
-    app, kept = common.grid_database(url, "ent_request", marker)
-    if not kept:
-        seconds = common.copy_rows(url, "ent_request", GRID_COLUMNS, grid_rows(url, args.grid_rows), marker)
-        common.out("ent_grid_load_s", f"{seconds:.1f}")
-    total = common.scalar(url, "SELECT count(*) FROM ent_request")
+    app, total = common.grid_rows_loaded(url, "ent_request", GRID_COLUMNS,
+                                         lambda app: grid_rows(url, args.grid_rows), args.grid_rows, "ent")
     escalated = common.scalar(url, "SELECT count(*) FROM ent_request r JOIN organisation o ON o.id = r.support_desk_id "
                                    "WHERE r.escalated_on IS NOT NULL AND o.name = 'Assistance ENT Auvergne-Rhône-Alpes'")
     lycee = common.scalar(url, "SELECT count(*) FROM ent_request r JOIN organisation o ON o.id = r.organisation_id "
                                "WHERE o.name = 'Lycée Victor Hugo'")
-    common.out("ent_grid_rows", total)
     from app.views.ent import StatusIsOneOf
 
     view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "HelpRequestView")

@@ -961,17 +961,12 @@ def grid_row(rng, number, ticket_type, holders, rank, now):
 
 def grid_bench(args):
     url = args.grid_database_url
-    marker = f"bench grid rows={args.grid_rows}"
-    app, kept = common.grid_database(url, "event_reservation", marker)
-    if not kept:
-        seconds = common.copy_rows(url, "event_reservation", GRID_COLUMNS, grid_rows(app, args.grid_rows), marker,
-                                   extra_tables=("ab_user",))
-        common.out("events_grid_load_s", f"{seconds:.1f}")
-    total = common.scalar(url, "SELECT count(*) FROM event_reservation")
+    app, total = common.grid_rows_loaded(url, "event_reservation", GRID_COLUMNS,
+                                         lambda app: grid_rows(app, args.grid_rows), args.grid_rows, "events",
+                                         extra_tables=("ab_user",))
     managed = common.scalar(url, "SELECT count(*) FROM event_reservation r JOIN event_admin_grant g ON g.event_id = "
                                  "r.event_id JOIN ab_user u ON u.id = g.user_id WHERE u.username = 'eventadmin' "
                                  "AND g.revoked_on IS NULL")
-    common.out("events_grid_rows", total)
     state = common.filter_arg(app, "ReservationView", "state", "FilterEqual")
     keyword = common.filter_arg(app, "ReservationView", "guest_name", "FilterContains")
     viewers = {"admin": ("admin", total), "eventadmin": ("eventadmin", managed)}

@@ -938,15 +938,10 @@ def grid_rows(url, count, seed=505):
 
 def grid_bench(args):
     url = args.grid_database_url
-    marker = f"bench grid rows={args.grid_rows}"
-    app, kept = common.grid_database(url, "operator_order", marker)
-    if not kept:
-        seconds = common.copy_rows(url, "operator_order", GRID_COLUMNS, grid_rows(url, args.grid_rows), marker)
-        common.out("operator_grid_load_s", f"{seconds:.1f}")
-    total = common.scalar(url, "SELECT count(*) FROM operator_order")
+    app, total = common.grid_rows_loaded(url, "operator_order", GRID_COLUMNS,
+                                         lambda app: grid_rows(url, args.grid_rows), args.grid_rows, "operator")
     fibre = common.scalar(url, "SELECT count(*) FROM operator_order r JOIN organisation o ON o.id = r.organisation_id "
                                "WHERE o.name = %s", FIBRE)
-    common.out("operator_grid_rows", total)
     keyword = common.filter_arg(app, "OrderView", "operator_reference", "FilterContains")
     common.time_grid(app, "operator_grid", "/operator/orders", {"ops": ("ops", total), "opuser": ("opuser", fibre)}, {
         "first": "",

@@ -216,15 +216,10 @@ def _rows(url, sql):
 
 def grid_bench(args):
     url = args.grid_database_url
-    marker = f"bench grid rows={args.grid_rows}"
-    app, kept = common.grid_database(url, "ticket", marker)
-    if not kept:
-        seconds = common.copy_rows(url, "ticket", GRID_COLUMNS, grid_rows(url, args.grid_rows), marker)
-        common.out("tickets_grid_load_s", f"{seconds:.1f}")
-    total = common.scalar(url, "SELECT count(*) FROM ticket")
+    app, total = common.grid_rows_loaded(url, "ticket", GRID_COLUMNS,
+                                         lambda app: grid_rows(url, args.grid_rows), args.grid_rows, "tickets")
     atelier = common.scalar(url, "SELECT count(*) FROM ticket t JOIN ticket_project p ON p.id = t.project_id "
                                  "JOIN organisation o ON o.id = p.vendor_id WHERE o.name = 'Atelier Numérique SAS'")
-    common.out("tickets_grid_rows", total)
     state = common.filter_arg(app, "ProjectTicketView", "state", "FilterEqual")
     keyword = common.filter_arg(app, "ProjectTicketView", "title", "FilterContains")
     common.time_grid(app, "tickets_grid", "/tickets", {"admin": ("admin", total), "lead": ("lead", atelier)}, {
