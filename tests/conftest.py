@@ -58,6 +58,7 @@ def app_settings(url) -> dict:
         "PUBLIC_URL": "http://localhost",
         # On PostgreSQL the app needs a secret key (CI's comes from .ci/run).
         "SECRET_KEY": SECRET_KEY,
+        "FILES_ROOT": FILES_ROOT,
         # Queues of their own: jobs this run leaves behind never reach another run's worker.
         "JOB_QUEUE_PREFIX": f"guichet-test-{uuid.uuid4().hex[:8]}-",
         # The fake PayPal and Lydia of tests/payment_gateways.py, on the port it took.
@@ -70,6 +71,11 @@ TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 #: What the workers of one run share: the demo database built once, copied by each.
 RUN_DIR = os.path.join(tempfile.gettempdir(), "guichet-tests-" + os.environ.get(
     "PYTEST_XDIST_TESTRUNUID", f"{os.getpid()}-{uuid.uuid4().hex[:8]}"))
+#: Each worker's attachments, apart: tests compare what is on disk before and after a
+#: refused upload, which another worker's upload at the same moment would change. Set in
+#: the environment too, for the workers and servers the tests start.
+FILES_ROOT = os.environ["FILES_ROOT"] = os.path.join(
+    RUN_DIR, "files-" + os.environ.get("PYTEST_XDIST_WORKER", "main"))
 
 
 def _build(url):
