@@ -13,6 +13,8 @@ Two things live here:
 import enum
 import functools
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timezone
 
 from babel import Locale
@@ -154,6 +156,39 @@ def _labelled(enum_class):
     return enum_class is not None and enum_class.__str__ is not enum.Enum.__str__
 
 
+class _OnePage:
+    """What the values of one page are written in: its language, its time zone, and
+    the labels (enum members, yes and no) already translated for it."""
+
+    def __init__(self):
+        self.locale, self.zone, self.labels = get_locale(), get_timezone(), {}
+
+    def label(self, key, translate):
+        text = self.labels.get(key)
+        if text is None:
+            text = self.labels[key] = translate()
+        return text
+
+
+_ONE_PAGE: ContextVar = ContextVar("guichet_one_page", default=None)
+
+
+@contextmanager
+def one_page():
+    """Write the values of a block (a grid's hundreds of cells) reading the language
+    and time zone once, and each label once, instead of once per cell."""
+    token = _ONE_PAGE.set(_OnePage())
+    try:
+        yield
+    finally:
+        _ONE_PAGE.reset(token)
+
+
+def _label(key, translate):
+    page = _ONE_PAGE.get()
+    return translate() if page is None else page.label(key, translate)
+
+
 def display_value(value, enum_class=None, local_time=False):
     """A value as a reader expects it, in the current language; a datetime is a UTC
     moment shown in TIMEZONE, or a local wall-clock time (`local_time`) shown as it is."""
@@ -162,14 +197,15 @@ def display_value(value, enum_class=None, local_time=False):
     if isinstance(value, Markup):
         return value
     if isinstance(value, bool):
-        return gettext("Yes") if value else gettext("No")
+        return _label((bool, value), lambda: gettext("Yes") if value else gettext("No"))
     if isinstance(value, enum.Enum):
-        return str(value) if _labelled(type(value)) else value.value
+        return _label((type(value), value), lambda: str(value)) if _labelled(type(value)) else value.value
     if isinstance(value, str) and _labelled(enum_class):
         try:
-            return str(enum_class(value))
+            member = enum_class(value)
         except ValueError:
             return value
+        return _label((enum_class, member), lambda: str(member))
     if isinstance(value, datetime):
         return short_moment(value, rebase=not local_time)
     if isinstance(value, date):
@@ -184,14 +220,17 @@ def short_moment(value: datetime, rebase=True) -> str:
     its cost (a grid prints hundreds): the language's pattern is read once, its
     numeric fields written by `str.format`. `rebase`: a UTC moment (naive or not)
     shown in the people's time zone; else the wall-clock time as it is."""
+    page = _ONE_PAGE.get()
     if rebase:
-        value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(get_timezone())
-    return _short_writer(get_locale(), "datetime")(value)
+        zone = page.zone if page is not None else get_timezone()
+        value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(zone)
+    return _short_writer(page.locale if page is not None else get_locale(), "datetime")(value)
 
 
 def short_day(value: date) -> str:
     """Flask-Babel's `format_date(value, "short")`, written as `short_moment`."""
-    return _short_writer(get_locale(), "date")(value)
+    page = _ONE_PAGE.get()
+    return _short_writer(page.locale if page is not None else get_locale(), "date")(value)
 
 
 #: How Babel writes a numeric field, (letter, width), as a `str.format` field of the moment.

@@ -320,6 +320,11 @@ def _text_search(filters) -> bool:
     return bool(filters and any(isinstance(flt, (FilterContains, FilterEndsWith)) for flt in filters.filters))
 
 
+#: PostgreSQL's estimate of each table's rows (pg_class.reltuples), read once per
+#: minute per process: only VACUUM and ANALYZE move it, and the grid shows it as "about".
+_TABLE_ESTIMATES = RecentAnswers((), seconds=60.0, size=512)
+
+
 class ScopedInterface(SQLAInterface):
     """FAB's SQLAlchemy interface with the row scope applied to every query.
 
@@ -401,10 +406,10 @@ class ScopedInterface(SQLAInterface):
         unfiltered = not (filters and filters.filters) and scope_criterion(self.obj) is None
         estimate = None
         if unfiltered and self.session.get_bind().dialect.name == "postgresql":
-            estimate = int(self.session.execute(
+            name = self.obj.__tablename__
+            estimate = _TABLE_ESTIMATES.get(name, lambda: int(self.session.execute(
                 text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:name)"),
-                {"name": self.obj.__tablename__},
-            ).scalar() or 0)
+                {"name": name}).scalar() or 0))
             if estimate > 2 * limit:
                 return ApproximateCount(estimate, estimated=True)
         count = self._capped_count(filters, limit + 1)

@@ -76,6 +76,9 @@ RUN_DIR = os.path.join(tempfile.gettempdir(), "guichet-tests-" + os.environ.get(
 #: the environment too, for the workers and servers the tests start.
 FILES_ROOT = os.environ["FILES_ROOT"] = os.path.join(
     RUN_DIR, "files-" + os.environ.get("PYTEST_XDIST_WORKER", "main"))
+#: The demo data's attachments, stored once with the database they belong to; each
+#: copy of that database gets a copy of them.
+DEMO_FILES_ROOT = os.path.join(RUN_DIR, "files-demo")
 
 
 def _build(url):
@@ -86,7 +89,7 @@ def _build(url):
     from app import cli, demo
     from app.platform import jobs
 
-    application = create_app(app_settings(url))
+    application = create_app({**app_settings(url), "FILES_ROOT": DEMO_FILES_ROOT})
     with application.app_context():
         upgrade()
         cli.sync_roles()
@@ -106,7 +109,8 @@ def _server(url):
 def demo_database(name) -> str:
     """The URL of a fresh database `name` holding the demo data: the first caller of a
     run builds it once (migrations, roles, demo), every caller gets a copy (a file copy
-    on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL: a second instead of ~12 s).
+    on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL: a second instead of ~12 s),
+    and the demo attachments copied into the worker's FILES_ROOT.
     Without DATABASE_URL, SQLite files; with it, DATABASE_URL's database name followed
     by `name` (test_gw0…)."""
     from sqlalchemy.engine import make_url
@@ -123,6 +127,7 @@ def demo_database(name) -> str:
                 open(built, "w").close()
             path = os.path.join(tempfile.mkdtemp(prefix="guichet-test-"), f"{name}.db")
             shutil.copyfile(template, path)
+            _copy_demo_files()
             return f"sqlite:///{path}"
         template = f"{make_url(base).database}_template"
         copy = make_url(base).set(database=f"{make_url(base).database}_{name}")
@@ -136,7 +141,13 @@ def demo_database(name) -> str:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{copy.database}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{copy.database}" TEMPLATE "{template}"'))
         server.dispose()
+        _copy_demo_files()
         return copy.render_as_string(hide_password=False)
+
+
+def _copy_demo_files():
+    if os.path.isdir(DEMO_FILES_ROOT):
+        shutil.copytree(DEMO_FILES_ROOT, FILES_ROOT, dirs_exist_ok=True)
 
 
 def drop_database(url) -> None:

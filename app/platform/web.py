@@ -28,7 +28,7 @@ import os
 from importlib.metadata import version
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import request, url_for
 from flask_talisman import Talisman
 
 CONTENT_SECURITY_POLICY = {
@@ -90,6 +90,19 @@ def install_static_cache(app) -> None:
     def version_static_links(endpoint, values):
         if _is_static(endpoint) and "filename" in values:
             values.setdefault("v", token)
+
+    links = {}
+
+    def static_url(endpoint, filename) -> str:
+        """url_for(endpoint, filename=…) made once per file and URL root: every page
+        links some twenty static files."""
+        key = (endpoint, filename, request.script_root)
+        link = links.get(key)
+        if link is None:
+            link = links[key] = url_for(endpoint, filename=filename)
+        return link
+
+    app.jinja_env.globals["static_url"] = static_url
 
     @app.after_request
     def keep_static_files(response):

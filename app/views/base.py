@@ -28,7 +28,7 @@ from wtforms import DateField, DateTimeField, DecimalField, FloatField, IntegerF
 from wtforms.validators import StopValidation
 
 from ..desks import DESKS
-from ..i18n import localise
+from ..i18n import localise, one_page
 from ..extensions import db
 from ..platform import clock, exports, files, inputs
 from ..platform.refusals import Refused
@@ -111,7 +111,9 @@ class GuichetListWidget(ListWidget):
             "return adminAction.execute_single_delete('",
             f"','{gettext('Are you sure you want to delete this item?')}'); }})</script>")
         rows = []
-        for index, (item, pk) in enumerate(zip(items, pks)):
+        with one_page():
+            cells = [cls.row_cells(item, columns, formatters) for item in items]  # (items: read once)
+        for index, pk in enumerate(pks[:len(cells)]):
             row = ["<tr>"]
             if actions:
                 key = escape(pk)
@@ -121,7 +123,7 @@ class GuichetListWidget(ListWidget):
                 row.append('<td><center><div class="btn-group btn-group-xs" style="display: flex;">')
                 row.extend(str(escape(urls[index])).join(buttons[kind]) for kind, urls in links if urls[index])
                 row.append("</div></center></td>")
-            row.append(cls.row_cells(item, columns, formatters))
+            row.append(cells[index])
             row.append("</tr>")
             rows.append("".join(row))
         return Markup("\n".join(rows))

@@ -207,19 +207,20 @@ class OutboxView(_NoForms, GuichetModelView):
 
 
 def feed_summary():
-    """The signed-in person's unread count and latest unread notifications (navbar), in
-    one query on every page (the count is a window over all the unread, before the limit)."""
+    """The signed-in person's unread count and latest unread notifications (their id
+    and title: the navbar's links), in one query on every page (the count is a window
+    over all the unread, before the limit)."""
     if "guichet_feed" in g:
         return g.guichet_feed
     summary = None
     if current_user.is_authenticated and current_app.appbuilder.sm.has_access(
             "can_list", FEED_PERMISSION_VIEW):
         rows = db.session.execute(
-            select(Notification, func.count().over())
+            select(Notification.id, Notification.title, func.count().over())
             .where(Notification.user_id == current_user.id, Notification.read_on.is_(None))
             .order_by(Notification.id.desc()).limit(FEED_LATEST)
         ).all()
-        summary = SimpleNamespace(unread=rows[0][1] if rows else 0, latest=[row[0] for row in rows])
+        summary = SimpleNamespace(unread=rows[0][2] if rows else 0, latest=rows)
     g.guichet_feed = summary
     return summary
 

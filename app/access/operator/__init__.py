@@ -130,6 +130,10 @@ _RECENT_ENTITLEMENTS = RecentAnswers(
      Organisation.__tablename__, Membership.__tablename__))
 
 
+#: Every e-service code (what a platform Admin may use), read once per few seconds.
+_RECENT_CODES = RecentAnswers((EService.__tablename__,), size=1)
+
+
 def _entitlements(viewer: Viewer) -> dict:
     """{e-service code: the operators where an operator's account may use it}: the
     e-services that the viewer's operators subscribe to, all of them where the viewer
@@ -158,11 +162,7 @@ def _read_entitlements(user_id, administers) -> dict:
 def entitled_codes(viewer: Viewer) -> frozenset:
     """The e-service codes the viewer may use in at least one of their operators."""
     if viewer.is_admin:
-        codes = _request_cache("all_codes", viewer)
-        if codes is None:
-            codes = frozenset(db.session.scalars(select(EService.code)))
-            _request_cache("all_codes", viewer, codes)
-        return codes
+        return _RECENT_CODES.get("all", lambda: frozenset(db.session.scalars(select(EService.code))))
     if viewer.user_id is None:
         return frozenset()
     if WHOLESALE_AGENT in viewer.roles:
