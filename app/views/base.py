@@ -84,7 +84,32 @@ class GuichetListWidget(ListWidget):
         kwargs["row_links"] = self.row_links
         kwargs["row_cells"] = self.row_cells
         kwargs["grid_rows"] = self.grid_rows
+        kwargs["order_links"] = self.order_links
         return super().__call__(**kwargs)
+
+    #: The chevron of a sortable column's header: not the order, ascending, descending.
+    ORDER_ICONS = ("fa-arrows-v", "fa-chevron-down", "fa-chevron-up")
+
+    @classmethod
+    def order_links(cls, columns, order_columns, modelview_name) -> dict:
+        """{column: (its header's sort link, its chevron)} as FAB's `link_order` and
+        `get_link_order` filters give them (the same links, the same toggle), with one
+        url_for per grid instead of one per column."""
+        order_key, direction_key = f"_oc_{modelview_name}", f"_od_{modelview_name}"
+        args = request.args.to_dict()
+        current, direction = args.get(order_key), args.get(direction_key)
+        toggled = ("desc" if direction == "asc" else "asc") if order_key in args else "asc"
+        marker = "__guichet_order__"
+        template = url_for(request.endpoint, **{**(request.view_args or {}), **args, order_key: marker,
+                                                 direction_key: toggled})
+        head, _, tail = template.partition(marker)
+        to_url = current_app.url_map.converters["default"](current_app.url_map).to_url
+        links = {}
+        for name in columns:
+            if name in order_columns:
+                state = (2 if direction == "asc" else 1) if current == name else 0
+                links[name] = (head + to_url(name) + tail, cls.ORDER_ICONS[state])
+        return links
 
     @classmethod
     def grid_rows(cls, items, pks, columns, formatters, modelview_name, filters, actions, can_show, can_edit,
