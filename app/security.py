@@ -31,9 +31,9 @@ from flask_appbuilder.security.sqla.models import Role, User
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Integer, bindparam, event, false, func, inspect, select, text
+from sqlalchemy import Integer, bindparam, event, false, func, inspect, select, text, true
 from sqlalchemy import Boolean, Column, Table, and_, asc, desc, not_, or_, tuple_, union, union_all
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session, joinedload
@@ -320,6 +320,27 @@ def _text_search(filters) -> bool:
     return bool(filters and any(isinstance(flt, (FilterContains, FilterEndsWith)) for flt in filters.filters))
 
 
+class EachValue(NamedTuple):
+    """A scope branch of rows whose `column` is one of `values` (and none of the terms
+    before it, `outside`), read value by value in the grid's order."""
+
+    column: Column
+    values: tuple
+    outside: tuple
+
+    @property
+    def criterion(self):
+        return and_(self.column.in_(self.values), *self.outside)
+
+    def ordered(self, filtered, order, limit):
+        """The first `limit` rows of `filtered` in `order` for each value (PostgreSQL:
+        `unnest` of the values as one array, a LATERAL page per value by its index)."""
+        values = func.unnest(bindparam(None, list(self.values), type_=ARRAY(self.column.type))
+                             ).table_valued("value").render_derived(name="each_value")
+        page = filtered.where(self.column == values.c.value, *self.outside).order_by(*order).limit(limit).lateral()
+        return select(*page.c).select_from(values).join(page, true())
+
+
 #: PostgreSQL's estimate of each table's rows (pg_class.reltuples), read once per
 #: minute per process: only VACUUM and ANALYZE move it, and the grid shows it as "about".
 _TABLE_ESTIMATES = RecentAnswers((), seconds=60.0, size=512)
@@ -428,7 +449,8 @@ class ScopedInterface(SQLAInterface):
             else:  # one branch after the other, until the cap
                 filtered = self._filtered(filters).with_entities(pk).order_by(None).statement
                 keys = union_all(*(select(*part.c) for part in (
-                    filtered.where(branch).limit(cap).subquery() for branch in branches))).subquery()
+                    filtered.where(branch.criterion if isinstance(branch, EachValue) else branch).limit(cap).subquery()
+                    for branch in branches))).subquery()
             capped = select(keys.c[pk.name]).limit(cap).subquery()
             return self.session.execute(select(func.count()).select_from(capped)).scalar()
         query = self._apply_inner_all(self.session.query(self.obj), filters, aliases_mapping={})
@@ -533,6 +555,10 @@ class ScopedInterface(SQLAInterface):
     #: At most this many branches (else the one query), and pages ending at most this
     #: far (deeper offsets page as usual; a keyset page always ends within one page).
     GRID_BRANCHES, GRID_BRANCH_REACH = 40, 500
+    #: On PostgreSQL an `IN` list longer than this is one branch that reads each value
+    #: in order through a LATERAL join (an organiser of hundreds of events), instead
+    #: of one UNION member per value.
+    GRID_LIST_BRANCHES = 8
 
     def scope_branches(self) -> Optional[list]:
         """This viewer's scope as disjoint branches when it is an OR (None otherwise):
@@ -553,11 +579,14 @@ class ScopedInterface(SQLAInterface):
         # The lists first: their values' branches need no other condition (a count
         # reads them from the index alone); the other terms exclude the lists' rows.
         terms = sorted(criterion.clauses, key=lambda term: values_of(term) is None)
+        lateral = self.session.get_bind().dialect.name == "postgresql"
         branches, earlier = [], []
         for term in terms:
             outside = [not_(func.coalesce(other, false(), type_=Boolean)) for other in earlier]
             values = values_of(term)
-            if values is not None:
+            if values is not None and lateral and len(values) > self.GRID_LIST_BRANCHES:
+                branches.append(EachValue(term.left, tuple(values), tuple(outside)))
+            elif values is not None:
                 branches.extend(and_(term.left == value, *outside) for value in values)
             else:
                 branches.append(and_(term, *outside))
@@ -602,9 +631,10 @@ class ScopedInterface(SQLAInterface):
             # UNION, not UNION ALL (the branches are disjoint): merging all the branches'
             # pages once they are read lets each choose its own plan; merging them in
             # order (a Merge Append) would have each read in that order, whatever it costs.
-            merged = union(*(select(*part.c) for part in (
-                filtered.where(branch).order_by(scan(column), scan(pk)).limit(offset + limit).subquery()
-                for branch in branches))).subquery()
+            merged = union(*(
+                branch.ordered(filtered, (scan(column), scan(pk)), offset + limit) if isinstance(branch, EachValue)
+                else select(*filtered.where(branch).order_by(scan(column), scan(pk)).limit(offset + limit).subquery().c)
+                for branch in branches)).subquery()
         ordered = [scan(merged.c[key.name]) for key in keys[::-1]]
         page = [key for key, *_ in self.session.execute(
             select(*merged.c).order_by(*ordered).offset(offset).limit(limit))]
