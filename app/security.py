@@ -1019,7 +1019,10 @@ class GuichetSecurityManager(SecurityManager):
     # state is recomputed when the request, the user or their roles change;
     # API keys, JWT, anonymous users and built-in roles go through FAB.
 
-    def _session_user_pairs(self):
+    def session_user_pairs(self) -> Optional[frozenset]:
+        """The (permission, view) pairs of the signed-in session user's roles, read
+        once per request; None for the others (API keys, JWT, built-in roles), whom
+        FAB's own checks answer."""
         if not has_request_context() or getattr(g, "_api_key_user", False):
             return None
 
@@ -1052,7 +1055,7 @@ class GuichetSecurityManager(SecurityManager):
         return (permission_name, view_name) in pairs
 
     def has_access(self, permission_name, view_name) -> bool:
-        pairs = self._session_user_pairs()
+        pairs = self.session_user_pairs()
         if pairs is None:
             return super().has_access(permission_name, view_name)
         return (permission_name, view_name) in pairs
@@ -1075,7 +1078,7 @@ class GuichetSecurityManager(SecurityManager):
         def render():
             return Markup(current_app.jinja_env.get_template(self.NAVBAR_TEMPLATE).render(menu=menu))
 
-        pairs = self._session_user_pairs()
+        pairs = self.session_user_pairs()
         if pairs is None:
             return render()
         shown = []  # an entry with a condition (menu_cond: an entitlement...) is asked it each time

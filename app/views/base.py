@@ -1078,7 +1078,12 @@ def desks_for_current_user(appbuilder):
     """The desks of app/desks.py the signed-in person may open, with their menu entries."""
     if g.user is None or g.user.is_anonymous:
         return []
-    allowed = appbuilder.sm.get_user_menu_access(appbuilder.menu.get_flat_name_list())
+    names = appbuilder.menu.get_flat_name_list()
+    pairs = appbuilder.sm.session_user_pairs()  # read once per request (FAB's own asks the database)
+    if pairs is None:
+        allowed = appbuilder.sm.get_user_menu_access(names)
+    else:
+        allowed = {name for name in names if ("menu_access", name) in pairs}
     desks = []
     for desk in DESKS:
         category = appbuilder.menu.find(desk.category)
