@@ -359,7 +359,8 @@ def money(amount, signed=False) -> str:
     from flask import current_app
     from flask_babel import format_currency
 
-    text = format_currency(amount, current_app.config["CURRENCY"])
+    currency = current_app.config["CURRENCY"]
+    text = _label(("money", currency, amount), lambda: format_currency(amount, currency))
     return "+" + text if signed and amount >= 0 else text
 
 
