@@ -445,6 +445,8 @@ class ScopedInterface(SQLAInterface):
         if branches is not None:
             pk = self.obj.__mapper__.primary_key[0]
             if _text_search(filters):
+                if self._text_probe(filters, (pk,), desc, cap, branches) is not None:
+                    return cap
                 keys = self._text_matches(filters, (pk,))
             else:  # one branch after the other, until the cap
                 filtered = self._filtered(filters).with_entities(pk).order_by(None).statement
@@ -606,14 +608,58 @@ class ScopedInterface(SQLAInterface):
             query = query.filter(beyond)
         return query.with_entities(*keys).order_by(None).cte().prefix_with("MATERIALIZED")
 
+    #: A text search first looks for its matches among this many rows of the scope in
+    #: the grid's order, each branch read by its own index: when a page's worth is
+    #: there, they are the first matches; otherwise every match in scope is read and
+    #: sorted (`_text_matches`). Frequent words take the first way, rare ones the second.
+    #: Only a scope of at most TEXT_PROBE_PARTS branches (each value of an EachValue one
+    #: counting) is probed: each part reads up to TEXT_PROBE_ROWS rows.
+    TEXT_PROBE_ROWS, TEXT_PROBE_PARTS = 2000, 4
+
+    def _branch_union(self, filters, keys, order, limit, branches, beyond=None):
+        """The first `limit` keys of each branch in `order` (ORDER BY terms on the
+        model's columns), the filters and `beyond` applied: one subquery."""
+        filtered = self._filtered(filters).with_entities(*keys).order_by(None).statement
+        if beyond is not None:
+            filtered = filtered.where(beyond)
+        # UNION, not UNION ALL (the branches are disjoint): merging all the branches'
+        # pages once they are read lets each choose its own plan; merging them in
+        # order (a Merge Append) would have each read in that order, whatever it costs.
+        return union(*(
+            branch.ordered(filtered, order, limit) if isinstance(branch, EachValue)
+            else select(*filtered.where(branch).order_by(*order).limit(limit).subquery().c)
+            for branch in branches)).subquery()
+
+    def _text_probe(self, filters, keys, scan, need, branches, beyond=None) -> Optional[list]:
+        """The first `need` keys (in the order `scan` of keys[-1], then the id) that the
+        text search finds among the first TEXT_PROBE_ROWS rows of the scope in that
+        order; None when fewer are there (the others may lie beyond)."""
+        parts = sum(len(branch.values) if isinstance(branch, EachValue) else 1 for branch in branches)
+        if need > self.TEXT_PROBE_ROWS or parts > self.TEXT_PROBE_PARTS:
+            return None
+        pk = keys[0]
+        order = [scan(key) for key in keys[::-1]]
+        text, others = filters.copy(), filters.copy()
+        text.filters, text.values, others.filters, others.values = [], [], [], []
+        for flt, value in zip(filters.filters, filters.values):
+            part = text if isinstance(flt, (FilterContains, FilterEndsWith)) else others
+            part.filters.append(flt)
+            part.values.append(value)
+        window = self._branch_union(others, keys, order, self.TEXT_PROBE_ROWS, branches, beyond)
+        first = select(window.c[pk.name]).order_by(*(scan(window.c[key.name]) for key in keys[::-1])).limit(
+            self.TEXT_PROBE_ROWS)
+        found = self._filtered(text).with_entities(*keys).filter(pk.in_(first)).order_by(*order).limit(need).all()
+        return found if len(found) == need else None
+
     def _branch_rows(self, filters, column, ascending, offset, limit, beyond=None) -> Optional[list]:
         """Rows `offset` to `offset + limit` in the order (column, id), ascending or not,
         of those the filters, `beyond` and the scope let through, read branch by branch
         (`scope_branches`); None when the scope has no branches or the page reaches too
         far: page it as usual. The same rows as the one query, in the same order.
 
-        A text search ("contains", "ends with") is found through a trigram index, which
-        yields its matches in no order: they are read once, in scope, and sorted."""
+        A text search ("contains", "ends with") is looked for in the first rows of the
+        scope (`_text_probe`), else found through a trigram index, which yields its
+        matches in no order: they are read once, in scope, and sorted."""
         if offset + limit > self.GRID_BRANCH_REACH:
             return None
         branches = self.scope_branches()
@@ -622,22 +668,19 @@ class ScopedInterface(SQLAInterface):
         pk = self.obj.__mapper__.primary_key[0]
         scan = asc if ascending else desc
         keys = (pk,) if column is pk else (pk, column)
+        found = None
         if _text_search(filters):
-            merged = self._text_matches(filters, keys, beyond)
+            found = self._text_probe(filters, keys, scan, offset + limit, branches, beyond)
+            merged = self._text_matches(filters, keys, beyond) if found is None else None
         else:
-            filtered = self._filtered(filters).with_entities(*keys).order_by(None).statement
-            if beyond is not None:
-                filtered = filtered.where(beyond)
-            # UNION, not UNION ALL (the branches are disjoint): merging all the branches'
-            # pages once they are read lets each choose its own plan; merging them in
-            # order (a Merge Append) would have each read in that order, whatever it costs.
-            merged = union(*(
-                branch.ordered(filtered, (scan(column), scan(pk)), offset + limit) if isinstance(branch, EachValue)
-                else select(*filtered.where(branch).order_by(scan(column), scan(pk)).limit(offset + limit).subquery().c)
-                for branch in branches)).subquery()
-        ordered = [scan(merged.c[key.name]) for key in keys[::-1]]
-        page = [key for key, *_ in self.session.execute(
-            select(*merged.c).order_by(*ordered).offset(offset).limit(limit))]
+            merged = self._branch_union(filters, keys, [scan(key) for key in keys[::-1]], offset + limit,
+                                        branches, beyond)
+        if found is not None:
+            page = [key for key, *_ in found[offset:]]
+        else:
+            ordered = [scan(merged.c[key.name]) for key in keys[::-1]]
+            page = [key for key, *_ in self.session.execute(
+                select(*merged.c).order_by(*ordered).offset(offset).limit(limit))]
         rows = {getattr(row, pk.key): row for row in
                 self._with_eager(self.session.query(self.obj)).filter(pk.in_(page))} if page else {}
         return [rows[key] for key in page if key in rows]

@@ -44,16 +44,24 @@ def _walk(client, url):
 @pytest.fixture(scope="module")
 def own_places(app):
     """The organiser's own place and their guest's in an event they do not administer
-    (the scope's other branches), removed after."""
+    (the scope's other branches), and guests enough in it and in events they administer
+    for a name search to fill pages, removed after."""
     with app.app_context():
-        person = user("eventadmin")
+        person, other = user("eventadmin"), user("admin")
         ticket_type = db.session.query(TicketType).join(Event).filter(
             Event.id.notin_(administered(viewer_for(person)))).order_by(TicketType.id).first()
+        theirs = db.session.query(TicketType).filter(
+            TicketType.event_id.in_(administered(viewer_for(person)))).order_by(TicketType.id).limit(3).all()
         places = [Reservation(event_id=ticket_type.event_id, ticket_type_id=ticket_type.id, holder_id=person.id,
                               price=ticket_type.price, state=ReservationState.opposed),
                   Reservation(event_id=ticket_type.event_id, ticket_type_id=ticket_type.id, sponsor_id=person.id,
                               guest_name="Invitée des branches", guest_email="branches@example.org",
                               price=ticket_type.price, state=ReservationState.prereserved)]
+        for n, kind in enumerate([ticket_type, *theirs] * 3):
+            places.append(Reservation(event_id=kind.event_id, ticket_type_id=kind.id,
+                                      sponsor_id=(person if kind is ticket_type else other).id,
+                                      guest_name=f"Invité nombreux {n}", guest_email=f"nombreux{n}@example.org",
+                                      price=kind.price, state=ReservationState.prereserved))
         db.session.add_all(places)
         db.session.commit()
         ids = [place.id for place in places]
@@ -69,6 +77,15 @@ def event_branches(request, monkeypatch):
     PostgreSQL) all of them one branch read event by event (EachValue)."""
     monkeypatch.setattr(ScopedInterface, "GRID_BRANCHES", 10 ** 4)
     monkeypatch.setattr(ScopedInterface, "GRID_LIST_BRANCHES", 10 ** 4 if request.param == "a branch per event" else 1)
+    return request.param
+
+
+@pytest.fixture(autouse=True, params=[2000, 5])
+def text_probe(request, monkeypatch):
+    """A text search's first look at the scope's first rows: wide enough to find a page
+    there, or so narrow that it finds too few and every match in scope is read."""
+    monkeypatch.setattr(ScopedInterface, "TEXT_PROBE_ROWS", request.param)
+    monkeypatch.setattr(ScopedInterface, "TEXT_PROBE_PARTS", 10 ** 4)  # the organiser's events are many
     return request.param
 
 
@@ -89,7 +106,8 @@ def branched(monkeypatch):
 
 
 @pytest.mark.parametrize("order", ORDERS)
-@pytest.mark.parametrize("filtered", ["", "_flt_0_state=prereserved", "_flt_0_state=reserved", "_flt_2_guest_name=e"])
+@pytest.mark.parametrize("filtered", ["", "_flt_0_state=prereserved", "_flt_0_state=reserved", "_flt_2_guest_name=e",
+                                      "_flt_2_guest_name=nombreux", "_flt_2_guest_name=branches"])
 def test_an_organiser_pages_their_places_branch_by_branch_as_by_the_one_query(app, own_places, monkeypatch,
                                                                               branched, order, filtered):
     client = login(app.test_client(), "eventadmin")
@@ -123,10 +141,14 @@ def test_an_organiser_counts_their_places_branch_by_branch_as_by_the_one_query(a
         assert branches is not None
         if event_branches == "the events in one branch" and db.engine.dialect.name == "postgresql":
             assert any(isinstance(branch, EachValue) for branch in branches)
-        for state in (None, "prereserved", "opposed", "reserved", "guest"):
+        for state in (None, "prereserved", "opposed", "reserved", "guest", "many guests", "rare guest"):
             filters = datamodel.get_filters(["state", "guest_name"])
             if state == "guest":  # a text search
                 filters.add_filter("guest_name", FilterContains, "e")
+            elif state == "many guests":
+                filters.add_filter("guest_name", FilterContains, "nombreux")
+            elif state == "rare guest":
+                filters.add_filter("guest_name", FilterContains, "branches")
             elif state:
                 filters.add_filter("state", FilterEqual, state)
             every = datamodel.exact_count(filters)  # the one query
