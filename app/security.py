@@ -562,10 +562,12 @@ class ScopedInterface(SQLAInterface):
     #: of one UNION member per value.
     GRID_LIST_BRANCHES = 8
 
-    def scope_branches(self) -> Optional[list]:
-        """This viewer's scope as disjoint branches when it is an OR (None otherwise):
-        each term without the rows of the terms before it (NULL-safe), an `IN` list of
-        values split into one `=` per value."""
+    def scope_branches(self, disjoint=True) -> Optional[list]:
+        """This viewer's scope as branches when it is an OR (None otherwise), an `IN`
+        list of values split into one `=` per value. `disjoint`: each term without the
+        rows of the terms before it (NULL-safe), as a count needs; a page merged by
+        UNION needs none, and the exclusion can cost a branch a walk through rows it
+        then drops (a referent's own requests, all of them in their school)."""
         criterion = scope_criterion(self.obj)
         if not (isinstance(criterion, BooleanClauseList) and criterion.operator is operators.or_):
             return None
@@ -584,7 +586,7 @@ class ScopedInterface(SQLAInterface):
         lateral = self.session.get_bind().dialect.name == "postgresql"
         branches, earlier = [], []
         for term in terms:
-            outside = [not_(func.coalesce(other, false(), type_=Boolean)) for other in earlier]
+            outside = [not_(func.coalesce(other, false(), type_=Boolean)) for other in earlier] if disjoint else []
             values = values_of(term)
             if values is not None and lateral and len(values) > self.GRID_LIST_BRANCHES:
                 branches.append(EachValue(term.left, tuple(values), tuple(outside)))
@@ -622,9 +624,10 @@ class ScopedInterface(SQLAInterface):
         filtered = self._filtered(filters).with_entities(*keys).order_by(None).statement
         if beyond is not None:
             filtered = filtered.where(beyond)
-        # UNION, not UNION ALL (the branches are disjoint): merging all the branches'
-        # pages once they are read lets each choose its own plan; merging them in
-        # order (a Merge Append) would have each read in that order, whatever it costs.
+        # UNION, not UNION ALL: a row two branches hold is kept once (the branches of a
+        # page need not be disjoint). Merging all the branches' pages once they are read
+        # lets each choose its own plan; merging them in order (a Merge Append) would
+        # have each read in that order, whatever it costs.
         return union(*(
             branch.ordered(filtered, order, limit) if isinstance(branch, EachValue)
             else select(*filtered.where(branch).order_by(*order).limit(limit).subquery().c)
@@ -662,7 +665,7 @@ class ScopedInterface(SQLAInterface):
         matches in no order: they are read once, in scope, and sorted."""
         if offset + limit > self.GRID_BRANCH_REACH:
             return None
-        branches = self.scope_branches()
+        branches = self.scope_branches(disjoint=False)
         if branches is None:
             return None
         pk = self.obj.__mapper__.primary_key[0]

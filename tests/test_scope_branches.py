@@ -44,8 +44,9 @@ def _walk(client, url):
 @pytest.fixture(scope="module")
 def own_places(app):
     """The organiser's own place and their guest's in an event they do not administer
-    (the scope's other branches), and guests enough in it and in events they administer
-    for a name search to fill pages, removed after."""
+    (the scope's other branches), guests enough in it and in events they administer
+    for a name search to fill pages, and their own place in an event they administer
+    (in two of the scope's terms), removed after."""
     with app.app_context():
         person, other = user("eventadmin"), user("admin")
         ticket_type = db.session.query(TicketType).join(Event).filter(
@@ -62,6 +63,9 @@ def own_places(app):
                                       sponsor_id=(person if kind is ticket_type else other).id,
                                       guest_name=f"Invité nombreux {n}", guest_email=f"nombreux{n}@example.org",
                                       price=kind.price, state=ReservationState.prereserved))
+        # One in two terms of the scope: the organiser's own place in an event they administer.
+        places.append(Reservation(event_id=theirs[0].event_id, ticket_type_id=theirs[0].id, holder_id=person.id,
+                                  price=theirs[0].price, state=ReservationState.prereserved))
         db.session.add_all(places)
         db.session.commit()
         ids = [place.id for place in places]
