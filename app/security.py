@@ -671,19 +671,16 @@ class ScopedInterface(SQLAInterface):
         pk = self.obj.__mapper__.primary_key[0]
         scan = asc if ascending else desc
         keys = (pk,) if column is pk else (pk, column)
-        found = None
-        if _text_search(filters):
-            found = self._text_probe(filters, keys, scan, offset + limit, branches, beyond)
-            merged = self._text_matches(filters, keys, beyond) if found is None else None
-        else:
-            merged = self._branch_union(filters, keys, [scan(key) for key in keys[::-1]], offset + limit,
-                                        branches, beyond)
+        found = self._text_probe(filters, keys, scan, offset + limit, branches, beyond) \
+            if _text_search(filters) else None
         if found is not None:
             page = [key for key, *_ in found[offset:]]
         else:
-            ordered = [scan(merged.c[key.name]) for key in keys[::-1]]
+            merged = self._text_matches(filters, keys, beyond) if _text_search(filters) else self._branch_union(
+                filters, keys, [scan(key) for key in keys[::-1]], offset + limit, branches, beyond)
             page = [key for key, *_ in self.session.execute(
-                select(*merged.c).order_by(*ordered).offset(offset).limit(limit))]
+                select(*merged.c).order_by(*(scan(merged.c[key.name]) for key in keys[::-1]))
+                .offset(offset).limit(limit))]
         rows = {getattr(row, pk.key): row for row in
                 self._with_eager(self.session.query(self.obj)).filter(pk.in_(page))} if page else {}
         return [rows[key] for key in page if key in rows]

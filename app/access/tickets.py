@@ -5,12 +5,11 @@ names someone: then only the listed people and the two project leads see it.
 A ticket's comments are seen with the ticket, except internal notes, which only the
 staff of the vendor running the project see (page, API, files, feed: one scope).
 Canned answers are their vendor's staff's."""
-from flask import g, has_request_context
 from sqlalchemy import and_, exists, false, or_, select
 
 from ..extensions import db
 from ..models import CannedAnswer, Project, ProjectTicket, ProjectTicketComment, ProjectViewer
-from ..platform.recent import RecentAnswers
+from ..platform.recent import RecentAnswers, for_this_request
 from ..security import (
     API_READ,
     CLIENT,
@@ -95,17 +94,9 @@ def visible_project_ids(viewer: Viewer) -> tuple:
     write to the projects): the ticket scope compares with this list, so a grid reads
     each project's tickets by its index (ScopedInterface's branches) instead of
     walking every ticket against a subquery."""
-    if not has_request_context():
-        return _read_visible_project_ids(viewer)
-    store = g.setdefault("visible_project_ids", {})
     key = (viewer.user_id, viewer.organisation_ids, viewer.roles, _PROJECT_WRITES.generation)
-    if key not in store:
-        store[key] = _read_visible_project_ids(viewer)
-    return store[key]
-
-
-def _read_visible_project_ids(viewer: Viewer) -> tuple:
-    return tuple(db.session.scalars(select(Project.id).where(visible_projects(viewer)).order_by(Project.id)))
+    return for_this_request("visible_project_ids", key, lambda: tuple(db.session.scalars(
+        select(Project.id).where(visible_projects(viewer)).order_by(Project.id))))
 
 
 def visible_tickets(viewer: Viewer):

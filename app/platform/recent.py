@@ -11,6 +11,7 @@ frozensets, frozen dataclasses), never ORM objects: they would outlive their ses
 import threading
 import time
 
+from flask import g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import UpdateBase
@@ -57,6 +58,18 @@ class RecentAnswers:
         with self._lock:
             self._generation += 1
             self._answers.clear()
+
+
+def for_this_request(name, key, compute):
+    """`compute()` once per request and key (outside a request, each time): what the
+    menus, a gate and the row scope ask several times per page. Put the state it
+    depends on in `key` (a write's `RecentAnswers.generation`, say)."""
+    if not has_request_context():
+        return compute()
+    store = g.setdefault("recent_for_this_request", {})
+    if (name, key) not in store:
+        store[(name, key)] = compute()
+    return store[(name, key)]
 
 
 def _forget(tables):

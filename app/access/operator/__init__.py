@@ -15,11 +15,10 @@ and offers, shared reference data, by whoever is entitled to eligibility.
 """
 from types import MappingProxyType
 
-from flask import g, has_request_context
 from sqlalchemy import exists, false, or_, select, true
 
 from ...extensions import db
-from ...platform.recent import RecentAnswers
+from ...platform.recent import RecentAnswers, for_this_request
 from ...models import (
     Access,
     Appointment,
@@ -98,13 +97,9 @@ def operator_ids(viewer: Viewer) -> frozenset:
     """The operators the viewer is a member of."""
     if viewer.user_id is None:
         return frozenset()
-    cached = _request_cache("operator_ids", viewer)
-    if cached is None:
-        cached = frozenset(db.session.scalars(
-            select(Organisation.id).join(Membership, Membership.organisation_id == Organisation.id)
-            .where(Membership.user_id == viewer.user_id, Organisation.kind == OrganisationKind.operator)))
-        _request_cache("operator_ids", viewer, cached)
-    return cached
+    return for_this_request("operator_ids", viewer.user_id, lambda: frozenset(db.session.scalars(
+        select(Organisation.id).join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.user_id == viewer.user_id, Organisation.kind == OrganisationKind.operator))))
 
 
 def administered_operator_ids(viewer: Viewer) -> frozenset:
@@ -183,19 +178,6 @@ def entitled_operator_ids(viewer: Viewer, code: str):
 def is_entitled(user, code: str) -> bool:
     """Whether a person may use e-service `code` (in at least one of their operators)."""
     return code in entitled_codes(viewer_of(user))
-
-
-def _request_cache(name, viewer, value=None):
-    """Read (value None) or keep a per-request answer for this viewer: the menus, the
-    gate and the row scope ask the same question several times per page."""
-    if not has_request_context():
-        return None
-    store = g.setdefault("operator_access", {})
-    key = (name, viewer.user_id)
-    if value is None:
-        return store.get(key)
-    store[key] = value
-    return value
 
 
 def entitled_to_any(codes, organisation_column):
