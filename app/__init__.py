@@ -10,7 +10,7 @@ from config import BASE_DIR, Config
 from . import i18n
 from .desks import DESKS, modules
 from .extensions import csrf, db, init_migrations
-from .platform import health, inputs, metrics, settings, web
+from .platform import health, inputs, metrics, settings, transactions, web  # noqa: F401 (transactions: its listener)
 from .security import ADMIN
 
 

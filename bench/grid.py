@@ -4,7 +4,8 @@
 
 Loads N rows (default 1,000,000; drawn from the seed, by COPY) into a representative
 ticket table on PostgreSQL, kept between runs (topped up when rows are missing,
-rebuilt when their shape differs: one database per size, e.g. guichet_bench_grid_10m).
+rebuilt when their shape differs), by default in one database per size
+(guichet_bench_grid_1m, guichet_bench_grid_10m, …) so that a 10M run keeps the 1M table.
 Then times, server-side (whole request through Flask's test client), as the demo
 `admin` and as a member of one organisation holding a tenth of the rows, a stock
 `flask_appbuilder.ModelView` + `SQLAInterface` (scoped by a base filter for the
@@ -56,7 +57,7 @@ from sqlalchemy.orm import relationship  # noqa: E402
 
 from app.models import Organisation  # noqa: E402
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/guichet_bench_grid_{size}"
 PAGE_SIZE = 25
 
 
@@ -623,10 +624,19 @@ def time_exports(url, rows, out):
 # ---------------------------------------------------------------------------
 
 
+def size_label(rows):
+    """1000000 -> '1m', 10000000 -> '10m', 50000 -> '50k', 1234 -> '1234'."""
+    for unit, suffix in ((1_000_000, "m"), (1_000, "k")):
+        if rows % unit == 0:
+            return f"{rows // unit}{suffix}"
+    return str(rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                        help="default: guichet_bench_grid_<size> on 127.0.0.1, one database per --rows")
     parser.add_argument("--repetitions", type=int, default=25)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--deep-offset", type=int, default=200_000,
@@ -637,6 +647,7 @@ def main():
     parser.add_argument("--no-grids", action="store_true", help="time the exports only")
     parser.add_argument("--export-worker", choices=("csv", "xlsx"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.database_url = args.database_url or DEFAULT_URL.format(size=size_label(args.rows))
 
     import logging
     import warnings
