@@ -419,7 +419,7 @@ class GuichetModelView(ModelView):
         page_size = page_size or self.page_size
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order
-        joined = filters.get_joined_filters(self._base_filters)
+        joined = self._joined_filters(filters)
         if isinstance(self.datamodel, ScopedInterface) and page_size > 0:
             seek = self._seek_argument()
             try:
@@ -443,6 +443,12 @@ class GuichetModelView(ModelView):
             filters=filters, modelview_name=self.__class__.__name__, **kwargs,
         )
         return widgets
+
+    def _joined_filters(self, filters):
+        """The request's filters and the view's base filters, as one Filters."""
+        if isinstance(self.datamodel, ScopedInterface):
+            return self.datamodel.joined_filters(filters, self._base_filters)
+        return filters.get_joined_filters(self._base_filters)
 
     def _seek_argument(self):
         """("after" | "before", token) of this request's keyset link to this grid, or None."""
@@ -507,7 +513,7 @@ class GuichetModelView(ModelView):
         """What an export of the grid holds for this request's arguments:
         ([(column, header)], filters, order column, order direction)."""
         get_filter_args(self._filters)
-        filters = self._filters.get_joined_filters(self._base_filters)
+        filters = self._joined_filters(self._filters)
         order_column, order_direction = get_order_args().get(type(self).__name__, ("", ""))
         if not order_column and self.base_order:
             order_column, order_direction = self.base_order

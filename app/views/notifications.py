@@ -12,7 +12,7 @@ from flask_appbuilder.models.sqla.filters import FilterEqualFunction
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext, lazy_gettext as _l, ngettext, refresh
 from flask_login import current_user, user_logged_in
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..extensions import db
 from ..models import Notification, OutboxMail
@@ -206,6 +206,14 @@ class OutboxView(_NoForms, GuichetModelView):
 # ---------------------------------------------------------------------------
 
 
+@functools.cache
+def _feed_statement():
+    """Built once (with a bind parameter): building it cost more than its answer."""
+    return (select(Notification.id, Notification.title, func.count().over())
+            .where(Notification.user_id == bindparam("user_id"), Notification.read_on.is_(None))
+            .order_by(Notification.id.desc()).limit(FEED_LATEST))
+
+
 def feed_summary():
     """The signed-in person's unread count and latest unread notifications (their id
     and title: the navbar's links), in one query on every page (the count is a window
@@ -215,11 +223,7 @@ def feed_summary():
     summary = None
     if current_user.is_authenticated and current_app.appbuilder.sm.has_access(
             "can_list", FEED_PERMISSION_VIEW):
-        rows = db.session.execute(
-            select(Notification.id, Notification.title, func.count().over())
-            .where(Notification.user_id == current_user.id, Notification.read_on.is_(None))
-            .order_by(Notification.id.desc()).limit(FEED_LATEST)
-        ).all()
+        rows = db.session.execute(_feed_statement(), {"user_id": current_user.id}).all()
         summary = SimpleNamespace(unread=rows[0][2] if rows else 0, latest=rows)
     g.guichet_feed = summary
     return summary
