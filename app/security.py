@@ -1007,7 +1007,8 @@ class GuichetSecurityManager(SecurityManager):
 
     def _statements(self) -> dict:
         """The statements every request runs, built once (with bind parameters): building
-        one costs more than the database's answer to it."""
+        one costs more than the database's answer to it; prepared once per connection
+        (`prepare=True`, app.platform.transactions): planning the person's load too."""
         statements = self._guichet_statements
         if statements is None:
             from flask_appbuilder.security.sqla.models import assoc_permissionview_role as link
@@ -1020,13 +1021,15 @@ class GuichetSecurityManager(SecurityManager):
                 .outerjoin(Membership, Membership.user_id == user_model.id)
                 .where(user_model.id == bindparam("user_id"))
                 .options(joinedload(user_model.roles),
-                         joinedload(user_model.groups).joinedload(self.group_model.roles)),
+                         joinedload(user_model.groups).joinedload(self.group_model.roles))
+                .execution_options(prepare=True),
                 "pairs": select(permission.name, view.name)
                 .select_from(pv)
                 .join(link, pv.id == link.c.permission_view_id)
                 .join(permission, permission.id == pv.permission_id)
                 .join(view, view.id == pv.view_menu_id)
-                .where(link.c.role_id.in_(bindparam("role_ids", expanding=True))),
+                .where(link.c.role_id.in_(bindparam("role_ids", expanding=True)))
+                .execution_options(prepare=True),
             }
         return statements
 

@@ -1,11 +1,13 @@
-"""How transactions end on PostgreSQL (app.platform.transactions.end_read_only_with_commit):
-one that wrote nothing ends with COMMIT, so psycopg keeps its prepared statements
-from one request to the next; one that wrote, by the ORM or through the driver's own
-connection, or failed, is rolled back as before."""
+"""Prepared statements and how transactions end on PostgreSQL (app.platform.transactions):
+the statements marked `prepare=True` are prepared and kept from one request to the
+next (a transaction that wrote nothing ends with COMMIT), no other is; a transaction
+that wrote, by the ORM or through the driver's own connection, or failed, is rolled
+back as before."""
 import os
 import uuid
 
 import pytest
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import select, text
 
 from app.extensions import db
@@ -15,29 +17,41 @@ pytestmark = pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswit
                                 reason="PostgreSQL only (psycopg's prepared statements)")
 
 
-def prepared_statements(connection) -> int:
-    return connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+def prepared(connection) -> list[str]:
+    """The statements this connection has prepared (PostgreSQL's own list)."""
+    return list(connection.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars())
 
 
-def test_a_read_only_query_run_in_many_transactions_gets_prepared(app):
-    """psycopg prepares a query at its fifth run; a rollback between runs would
-    forget the count and the statement, so the grid's queries were planned at every
-    request."""
-    with app.app_context(), db.engine.connect() as connection:
-        for _ in range(6):
-            connection.execute(select(Organisation.id).where(Organisation.name == "nobody").limit(1)).all()
+def test_the_person_s_load_is_prepared_once_and_kept_from_transaction_to_transaction(app):
+    """Marked `prepare=True`, the load every request runs keeps its plan: a rollback
+    (as each request's session ends) would make psycopg forget it."""
+    with app.test_request_context(), db.engine.connect() as connection:
+        load = app.appbuilder.sm._statements()["user"]
+        admin = connection.execute(select(User.id).where(User.username == "admin")).scalar()
+        for _ in range(3):
+            assert connection.execute(load, {"user_id": admin}).first() is not None
             connection.rollback()
-        assert prepared_statements(connection) >= 1
+        assert [text for text in prepared(connection) if "FROM ab_user" in text]
         connection.rollback()
 
 
-def test_grid_pages_keep_their_prepared_statements(app, login_as):
-    client = login_as("admin")
-    for _ in range(7):
-        assert client.get("/organisations/list/").status_code == 200
+def test_other_queries_are_never_prepared(app):
+    """A grid's query planned once for any value could walk the whole table (its
+    generic plan): queries not marked are planned for their values, each time."""
     with app.app_context(), db.engine.connect() as connection:
-        # the pool hands the test client's connection back first (it is the only one in use)
-        assert prepared_statements(connection) >= 1
+        for _ in range(8):
+            connection.execute(select(Organisation.id).where(Organisation.name == "nobody").limit(1)).all()
+            connection.rollback()
+        assert not [text for text in prepared(connection) if "FROM organisation" in text]
+        connection.rollback()
+
+
+def test_grid_pages_answer_with_prepared_loads(app, login_as):
+    """The same through the app: many pages, each a request of its own."""
+    client = login_as("admin")
+    for _ in range(4):
+        assert client.get("/organisations/list/").status_code == 200
+        assert client.get("/organisations/list/?_flt_0_name=Lyc").status_code == 200
 
 
 def test_a_transaction_that_wrote_is_rolled_back(session):

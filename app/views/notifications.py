@@ -208,10 +208,12 @@ class OutboxView(_NoForms, GuichetModelView):
 
 @functools.cache
 def _feed_statement():
-    """Built once (with a bind parameter): building it cost more than its answer."""
+    """Built once (with a bind parameter): building it cost more than its answer; and
+    prepared once per connection (app.platform.transactions)."""
     return (select(Notification.id, Notification.title, func.count().over())
             .where(Notification.user_id == bindparam("user_id"), Notification.read_on.is_(None))
-            .order_by(Notification.id.desc()).limit(FEED_LATEST))
+            .order_by(Notification.id.desc()).limit(FEED_LATEST)
+            .execution_options(prepare=True))
 
 
 def feed_summary():
