@@ -63,6 +63,19 @@ def out(key, value):
     print(f"{key}: {value}", flush=True)
 
 
+def machine_ms() -> float:
+    """The median time of a fixed piece of pure Python work (what a page's rendering
+    is made of), taken 9 times: how fast this machine is right now. The figures of
+    two runs compare only as far as this one does (a shared VM's speed moves by a
+    third from one hour to the next)."""
+    def work():
+        started = time.perf_counter()
+        rows = [{"id": n, "title": f"Demande {n}", "state": ("new", "open")[n % 2]} for n in range(20_000)]
+        "".join(f"<td>{row['title']}</td><td>{row['state']}</td>" for row in rows if row["id"] % 3)
+        return (time.perf_counter() - started) * 1000
+    return statistics.median(work() for _ in range(9))
+
+
 def percentile(values, fraction):
     """Nearest rank, as bench/grid.py reads its p95."""
     ordered = sorted(values)
@@ -188,6 +201,7 @@ def time_grid(app, prefix, route, viewers, cases, repetitions=25, warmup=3):
 
     shown = re.compile(re.escape(route) + r"/show/(\d+)")
     next_link = re.compile(r'<a href="([^"#]+)" rel="next"')
+    out(f"{prefix}_machine_ms", f"{machine_ms():.1f}")
     worst = 0.0
     sql = []  # this request's seconds in the database: the shared machine's load hits them less
 

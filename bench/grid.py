@@ -664,6 +664,7 @@ def main():
 
     out("cpus", os.cpu_count())
     out("load_average_at_start", f"{os.getloadavg()[0]:.2f}")
+    out("machine_ms_at_start", f"{common.machine_ms():.1f}")
     ensure_database(args.database_url)
     app = build_app(args.database_url)
     out("database", urlsplit(args.database_url).path.lstrip("/"))
@@ -682,6 +683,8 @@ def main():
     if not args.no_export:
         time_exports(args.database_url, args.rows, out)
     out("load_average_at_end", f"{os.getloadavg()[0]:.2f}")
+    out("machine_ms_at_end", f"{common.machine_ms():.1f}")
+    out("machine_ms_basis", "bench/common.machine_ms: a fixed piece of Python work, median of 9 (lower is faster)")
 
 
 if __name__ == "__main__":

@@ -349,6 +349,9 @@ def load(url, redis_url, saturation_users, seconds, skipped):
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
+    import common
+
+    print(f"machine_ms: {common.machine_ms():.1f} (bench/common.machine_ms: lower is faster)")
     served = Served(url, redis_url)
     try:
         imb_ids = places(url)
