@@ -525,8 +525,7 @@ class ScopedInterface(SQLAInterface):
         if offset > 1000:
             pk = self.obj.__mapper__.primary_key[0]
             keys = [key for (key,) in base.with_entities(pk).offset(offset).limit(page_size + extra)]
-            rows = {getattr(r, pk.key): r for r in self._with_eager(self.session.query(self.obj)).filter(pk.in_(keys))}
-            return [rows[k] for k in keys if k in rows]
+            return self._rows_of_keys(keys)
         return self._with_eager(base.offset(offset).limit(page_size + extra)).all()
 
     # -- keyset ("seek") pages: a link carries the sort key and id of the row it
@@ -710,9 +709,18 @@ class ScopedInterface(SQLAInterface):
             page = [key for key, *_ in self.session.execute(
                 select(*merged.c).order_by(*(scan(merged.c[key.name]) for key in keys[::-1]))
                 .offset(offset).limit(limit))]
-        rows = {getattr(row, pk.key): row for row in
-                self._with_eager(self.session.query(self.obj)).filter(pk.in_(page))} if page else {}
-        return [rows[key] for key in page if key in rows]
+        return self._rows_of_keys(page)
+
+    def _rows_of_keys(self, keys) -> list:
+        """The rows of these primary keys, in their order, with the relations the grid
+        shows. Prepared (app.platform.transactions): a plan by primary key is the same
+        for any keys, and planning the relations' joins costs more than reading them."""
+        if not keys:
+            return []
+        pk = self.obj.__mapper__.primary_key[0]
+        query = self._with_eager(self.session.query(self.obj)).filter(pk.in_(keys)).execution_options(prepare=True)
+        rows = {getattr(row, pk.key): row for row in query}
+        return [rows[key] for key in keys if key in rows]
 
     def seek_column(self, order_column):
         """The column a keyset link seeks on: one of the model's own (not a relation's),

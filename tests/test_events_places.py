@@ -3,6 +3,7 @@ their field, never oversold), the places grid's bulk actions (each row on its ow
 the skipped ones named with their reason, opposition asking its reason once), and
 the counts per ticket with their chart on the event page."""
 import html
+import os
 import re
 import uuid
 from datetime import timedelta
@@ -242,6 +243,23 @@ def test_bulk_delete_removes_the_pre_reservations_and_names_the_reservations_kep
     with app.app_context():
         reservations, counters = snapshot(event_id)
         assert [r[0] for r in reservations] == [paid] and counters[0][1] == 1
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="other processes hear of a write through Redis")
+def test_another_process_shows_the_places_of_an_event_made_a_moment_ago(app, live_url):
+    """The live server (another process) has just read the organiser's events; this
+    process then makes an event with a place: the server's next request shows it,
+    without waiting for its kept answers (app.platform.recent) to age."""
+    from .test_races import Visitor
+
+    organiser = Visitor(live_url, "eventadmin")
+    assert organiser.request("GET", "/reservations/list/")[0] == 200
+    with app.app_context():
+        event_id, (place,) = _places(1)
+    status, _, text, _ = organiser.request("GET", f"/reservations/show/{place}")
+    assert status == 200, "the place of the event made a moment ago is not found"
+    status, _, text, _ = organiser.request("GET", f"/reservations/list/?_flt_0_event={event_id}")
+    assert f'value="{place}"' in text
 
 
 def test_in_a_browser_the_chart_is_drawn_the_give_page_and_the_bulk_reason_pass_axe(app, browser_login, live_url):

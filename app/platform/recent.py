@@ -4,17 +4,29 @@ per few seconds instead of once per request.
 
 A write to one of the tables an answer reads, made in this process (an ORM flush, a
 bulk UPDATE or DELETE, a Core statement), forgets it at once and again when its
-transaction ends, so this process never answers from before its own write; the
-other processes see the change within `seconds`. Keep only immutable values (tuples,
-frozensets, frozen dataclasses), never ORM objects: they would outlive their session.
+transaction ends, so this process never answers from before its own write. Keep only
+immutable values (tuples, frozensets, frozen dataclasses), never ORM objects: they
+would outlive their session.
+
+The other processes (gunicorn's, the workers, other machines) see the change at their
+next request when REDIS_URL is set: a session's commit that wrote a table some answers
+read counts it up in Redis (after the commit), and each request first reads those
+counts (one MGET); answers whose tables' counts moved are forgotten. Without Redis
+(the embedded default runs one process), or while it does not answer, they see it
+within `seconds`. (An organiser creating an event in one process and opening its
+first place in another found "page not found" for up to 5 s.)
 """
+import logging
 import threading
 import time
 
-from flask import g, has_request_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
+
+log = logging.getLogger(__name__)
 
 _EVERY = []
 _WRITTEN = "recent_answers_written"
@@ -30,10 +42,12 @@ class RecentAnswers:
         self.size = size
         self._answers = {}
         self._generation = 0
+        self._shared_counts = None  # its tables' counts in Redis when it last looked
         self._lock = threading.Lock()
         _EVERY.append(self)
 
     def get(self, key, compute):
+        _look_at_other_processes()
         now = time.monotonic()
         kept = self._answers.get(key)
         if kept is not None and now - kept[0] <= self.seconds:
@@ -78,6 +92,69 @@ def _forget(tables):
             answers.forget()
 
 
+# -- across processes, through Redis -------------------------------------------
+
+_committed = threading.local()  # this thread's tables written by transactions committing
+
+
+def _shared_redis():
+    """(Redis, key prefix) of the cluster, or None without REDIS_URL."""
+    if not has_app_context() or not current_app.config.get("REDIS_URL"):
+        return None
+    from .jobs import _redis, queue_name
+
+    return _redis(current_app.config["REDIS_URL"]), queue_name("guichet:written:")
+
+
+def _watched_tables() -> frozenset:
+    return frozenset().union(*(answers.tables for answers in _EVERY))
+
+
+def _look_at_other_processes():
+    """Once per request, before its first answer: forget the answers whose tables
+    another process wrote since this one last looked (their counts in Redis moved)."""
+    if not has_request_context() or "recent_shared_counts" in g:
+        return
+    g.recent_shared_counts = None
+    shared = _shared_redis()
+    if shared is None:
+        return
+    redis, prefix = shared
+    tables = sorted(_watched_tables())
+    try:
+        counts = dict(zip(tables, redis.mget([prefix + table for table in tables])))
+    except Exception as error:  # Redis down: `seconds` bounds what is kept, as without it
+        log.warning("recent answers: Redis did not answer (%s)", error)
+        return
+    g.recent_shared_counts = counts
+    for answers in _EVERY:
+        seen = tuple(counts[table] for table in sorted(answers.tables))
+        if seen != answers._shared_counts:
+            answers.forget()
+            answers._shared_counts = seen
+
+
+def _tell_other_processes(session):
+    """After a session's commit: count up, in Redis, the watched tables it wrote."""
+    written = getattr(_committed, "tables", None)
+    if not written:
+        return
+    _committed.tables = set()
+    shared = _shared_redis()
+    watched = written & _watched_tables()
+    if shared is None or not watched:
+        return
+    redis, prefix = shared
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            for table in sorted(watched):
+                pipe.incr(prefix + table)
+            pipe.execute()
+    except Exception as error:
+        log.warning("recent answers: Redis did not answer (%s); other processes see the change "
+                    "within their answers' seconds", error)
+
+
 @event.listens_for(Engine, "before_execute")
 def _on_write(connection, statement, multiparams, params, execution_options):
     if isinstance(statement, UpdateBase) and getattr(statement, "table", None) is not None:
@@ -87,13 +164,24 @@ def _on_write(connection, statement, multiparams, params, execution_options):
             _forget({name})
 
 
-def _on_transaction_end(connection):
-    """Committed: read again what other requests read before it. Rolled back: forget
-    what this transaction read of its own writes."""
+def _on_commit(connection):
+    """Read again what other requests read before it; tell the other processes once
+    the session's commit is done (this runs just before the database's)."""
+    written = connection.info.pop(_WRITTEN, None)
+    if written:
+        _forget(written)
+        if not hasattr(_committed, "tables"):
+            _committed.tables = set()
+        _committed.tables |= written
+
+
+def _on_rollback(connection):
+    """Forget what this transaction read of its own writes."""
     written = connection.info.pop(_WRITTEN, None)
     if written:
         _forget(written)
 
 
-event.listen(Engine, "commit", _on_transaction_end)
-event.listen(Engine, "rollback", _on_transaction_end)
+event.listen(Engine, "commit", _on_commit)
+event.listen(Engine, "rollback", _on_rollback)
+event.listen(Session, "after_commit", _tell_other_processes)
