@@ -1082,8 +1082,8 @@ class GuichetSecurityManager(SecurityManager):
     # keeps for ROLE_PAIRS_SECONDS: an API call (a check-in scan, an eligibility
     # check) then pays no query for its permission. A change of a role's
     # permissions made in a process clears its copy at once (app/platform/recent);
-    # the other processes see it within ROLE_PAIRS_SECONDS. Outside a request FAB's
-    # own query is used.
+    # the other processes see it at their next request (through Redis; without it,
+    # within ROLE_PAIRS_SECONDS). Outside a request FAB's own query is used.
 
     ROLE_PAIRS_SECONDS = 5
 
