@@ -120,14 +120,17 @@ def _look_at_other_processes():
     if shared is None:
         return
     redis, prefix = shared
-    tables = sorted(_watched_tables())
+    everyone = list(_EVERY)  # some are made while requests run (a grid's drop-downs)
+    tables = sorted(frozenset().union(*(answers.tables for answers in everyone)))
+    if not tables:
+        return
     try:
         counts = dict(zip(tables, redis.mget([prefix + table for table in tables])))
     except Exception as error:  # Redis down: `seconds` bounds what is kept, as without it
         log.warning("recent answers: Redis did not answer (%s)", error)
         return
     g.recent_shared_counts = counts
-    for answers in _EVERY:
+    for answers in everyone:
         seen = tuple(counts[table] for table in sorted(answers.tables))
         if seen != answers._shared_counts:
             answers.forget()
