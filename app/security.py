@@ -30,6 +30,7 @@ from flask_appbuilder.models.sqla.filters import FilterContains, FilterEndsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import Role, User
+from flask_appbuilder.utils.base import get_column_root_relation, is_column_dotted
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, user_logged_in
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -397,8 +398,8 @@ class ScopedInterface(SQLAInterface):
         inner = self.new_filters()
         if filters:
             for flt, value in zip(filters.filters, filters.values):
-                root = flt.column_name.split(".", 1)[0]
-                if "." not in flt.column_name or self.is_relation_many_to_one(root) \
+                root = get_column_root_relation(flt.column_name)
+                if not is_column_dotted(flt.column_name) or self.is_relation_many_to_one(root) \
                         or self.is_relation_one_to_one(root):
                     inner.add_filter_list([(flt.column_name, flt.__class__, value)])
         return inner

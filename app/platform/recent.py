@@ -101,27 +101,27 @@ def _shared_redis():
     """(Redis, key prefix) of the cluster, or None without REDIS_URL."""
     if not has_app_context() or not current_app.config.get("REDIS_URL"):
         return None
-    from .jobs import _redis, queue_name
+    from .jobs import queue_name, redis_connection
 
-    return _redis(current_app.config["REDIS_URL"]), queue_name("guichet:written:")
+    return redis_connection(), queue_name("guichet:written:")
 
 
-def _watched_tables() -> frozenset:
-    return frozenset().union(*(answers.tables for answers in _EVERY))
+def _watched_tables(everyone) -> frozenset:
+    return frozenset().union(*(answers.tables for answers in everyone))
 
 
 def _look_at_other_processes():
     """Once per request, before its first answer: forget the answers whose tables
     another process wrote since this one last looked (their counts in Redis moved)."""
-    if not has_request_context() or "recent_shared_counts" in g:
+    if not has_request_context() or g.get("recent_answers_looked"):
         return
-    g.recent_shared_counts = None
+    g.recent_answers_looked = True
     shared = _shared_redis()
     if shared is None:
         return
     redis, prefix = shared
     everyone = list(_EVERY)  # some are made while requests run (a grid's drop-downs)
-    tables = sorted(frozenset().union(*(answers.tables for answers in everyone)))
+    tables = sorted(_watched_tables(everyone))
     if not tables:
         return
     try:
@@ -129,7 +129,6 @@ def _look_at_other_processes():
     except Exception as error:  # Redis down: `seconds` bounds what is kept, as without it
         log.warning("recent answers: Redis did not answer (%s)", error)
         return
-    g.recent_shared_counts = counts
     for answers in everyone:
         seen = tuple(counts[table] for table in sorted(answers.tables))
         if seen != answers._shared_counts:
@@ -139,12 +138,11 @@ def _look_at_other_processes():
 
 def _tell_other_processes(session):
     """After a session's commit: count up, in Redis, the watched tables it wrote."""
-    written = getattr(_committed, "tables", None)
+    written = _committed.__dict__.pop("tables", None)
     if not written:
         return
-    _committed.tables = set()
     shared = _shared_redis()
-    watched = written & _watched_tables()
+    watched = written & _watched_tables(list(_EVERY))
     if shared is None or not watched:
         return
     redis, prefix = shared
@@ -173,9 +171,7 @@ def _on_commit(connection):
     written = connection.info.pop(_WRITTEN, None)
     if written:
         _forget(written)
-        if not hasattr(_committed, "tables"):
-            _committed.tables = set()
-        _committed.tables |= written
+        _committed.__dict__.setdefault("tables", set()).update(written)
 
 
 def _on_rollback(connection):

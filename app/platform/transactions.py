@@ -26,8 +26,8 @@ one statement). They hold until the commit or the rollback, which every
 request ends with (`app.views.base.Attempt`).
 
 Prepared statements (PostgreSQL, psycopg). The statements every request runs the same
-way (the person's load by id, their roles' permissions, their unread notifications)
-carry the execution option `prepare=True`: prepared once per connection, their plan is
+way (the person's load by id, their roles' permissions, their unread notifications, a
+grid page's rows by primary key) carry the execution option `prepare=True`: prepared once per connection, their plan is
 kept (planning the person's load, six joins, cost more than running it). No other
 statement is prepared: a grid's plan depends on its values (one requester has no
 request, another thousands), and a plan made once for any value ("generic") can
@@ -181,8 +181,9 @@ def end_read_only_with_commit(connection) -> None:
     locked no row: the server's own account, which also sees writes made through the
     driver's connection) with COMMIT, which for it is the same as ROLLBACK: psycopg
     then keeps its prepared statements (a rollback clears them), and the next
-    request's person is loaded by the plan made once (0.6 ms of a page). The rollback that follows finds no
-    transaction and sends nothing. A failed transaction, or any doubt, rolls back."""
+    request's person is loaded by the plan made once (0.6 ms of a page). The
+    rollback that follows finds no transaction and sends nothing. A failed
+    transaction, or any doubt, rolls back."""
     if not _psycopg(connection.dialect):
         return
     from psycopg import Error
