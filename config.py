@@ -28,6 +28,10 @@ class Config:
     # None means SQLite in the instance folder (resolved in create_app).
     SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Seconds a process waits for PostgreSQL to answer a new connection: past it the
+    # request fails and /readyz answers 503, instead of both hanging for the system's
+    # TCP timeout (minutes) while the database's host does not answer.
+    DATABASE_CONNECT_TIMEOUT = env("DATABASE_CONNECT_TIMEOUT", 5, int)
     REDIS_URL = env("REDIS_URL")
     WTF_CSRF_ENABLED = env("WTF_CSRF_ENABLED", True, bool)
 

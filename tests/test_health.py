@@ -1,5 +1,7 @@
 """What the load balancer and Prometheus ask (app/platform/health.py, metrics.py)."""
 import re
+import socket
+import time
 
 import pytest
 
@@ -38,6 +40,28 @@ def test_alive_while_the_database_and_redis_are_down(cut_off):
     assert response.status_code == 200 and response.data == b"ok\n"
     response = client.get("/readyz")
     assert response.status_code == 503 and response.json == {"database": "down", "redis": "down"}
+
+
+def test_not_ready_within_the_connect_timeout_when_the_database_host_does_not_answer(app):
+    """A host that takes the TCP connection and never answers (a hung server, a
+    firewall's black hole): /readyz says 503 after DATABASE_CONNECT_TIMEOUT, it does
+    not hang for the system's TCP timeout."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("the connect timeout is PostgreSQL's")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes each connection; nobody ever answers it
+        port = silent.getsockname()[1]
+        hung = create_app({
+            "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:{port}/none",
+            "DATABASE_CONNECT_TIMEOUT": 1,
+            "SECRET_KEY": app.config["SECRET_KEY"], "PUBLIC_URL": "http://localhost",
+        })
+        started = time.monotonic()
+        response = hung.test_client().get("/readyz")
+        waited = time.monotonic() - started
+    assert response.status_code == 503 and response.json["database"] == "down"
+    assert 0.9 < waited < 5
 
 
 def test_the_probes_need_no_sign_in_and_are_in_no_menu(app, login_as):

@@ -8,6 +8,8 @@
 * **PUBLIC_URL.** Links in mails are built on it, never on a request's Host header;
   required outside the embedded default, the embedded server's address otherwise.
 * **Cookies.** HttpOnly, SameSite=Lax, and Secure when PUBLIC_URL is https.
+* **Database connections.** On PostgreSQL a new connection gives up after
+  DATABASE_CONNECT_TIMEOUT seconds (the driver's `connect_timeout`).
 """
 import hashlib
 import hmac
@@ -51,7 +53,7 @@ def _derived(key: str, purpose: str) -> str:
 
 
 def settle(app) -> None:
-    """Complete and check the keys, PUBLIC_URL and cookie flags; raise UnsafeSettings."""
+    """Complete and check the keys, PUBLIC_URL, cookie flags and database connections; raise UnsafeSettings."""
     config = app.config
     embedded = is_embedded(config)
     for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
@@ -74,3 +76,8 @@ def settle(app) -> None:
     secure = config["PUBLIC_URL"].lower().startswith("https://")
     config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
                   REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
+                                   **options.get("connect_args", {})}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
