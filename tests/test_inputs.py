@@ -106,6 +106,7 @@ def test_a_duplicate_name_in_a_form_is_shown_on_its_field(app):
 
 @pytest.mark.parametrize("data, error", [
     ({"capacity": str(BIG)}, "au plus"),
+    ({"capacity": str(2 ** 31)}, "au plus 2147483647"),  # an Integer: 32 bits in PostgreSQL
     ({"capacity": "-4"}, "au moins 0"),
 ])
 def test_integers_no_column_holds_are_refused_on_the_form_field(app, data, error):
@@ -129,6 +130,20 @@ def test_nul_bytes_are_refused_wherever_they_come(app, path, field):
     else:
         response = login(app.test_client(), "admin").get(path)
         assert response.status_code == 400 and field in no_sql(response)
+
+
+def test_an_integer_filter_beyond_the_columns_type_is_refused_naming_it(app, database_refusals):
+    """A count of sign-ins, an event's id are Integers (32 bits in PostgreSQL): 2**31
+    is no value to compare them with, refused by the grid's check, not by the database."""
+    client = login(app.test_client(), "admin")
+    response = client.get(f"/users/list/?_flt_0_login_count={2 ** 31}")
+    assert response.status_code == 400
+    body = no_sql(response)
+    assert "_flt_0_login_count" in body and "2147483647" in body
+    assert client.get(f"/users/list/?_flt_0_login_count={2 ** 31 - 1}").status_code == 200
+    api = BearerClient(app, "admin").get(f"/api/v1/checkin/?q=(filters:!((col:event_id,opr:eq,value:{2 ** 31})))")
+    assert api.status_code == 400 and "2147483647" in str(api.json["message"]["filters[0].value"])
+    assert database_refusals() == []
 
 
 @pytest.mark.parametrize("query, field", [("month=0001-01", "month"), ("month=9999-12", "month")])

@@ -6,8 +6,9 @@ the schema, so that they are declared once, next to the column:
 
 * a `String(n)` holds at most n characters; no text holds a NUL byte (PostgreSQL
   refuses them);
-* an `Integer` holds 64 bits at most (an id, a count), and a column may narrow its
-  range in its info: `Column(Integer, info={"min": 0})`;
+* an integer column holds what PostgreSQL's type holds (`Integer` 32 bits,
+  `BigInteger` 64, `SmallInteger` 16; SQLite would take more), and a column may narrow
+  its range in its info: `Column(Integer, info={"min": 0})`;
 * a date or a moment lies between FIRST_DATE and LAST_DATE (year 1 or 9999 are
   typing errors, and date arithmetic overflows at the edges).
 
@@ -42,7 +43,8 @@ import prison
 from dateutil import parser as date_parser
 from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext
-from sqlalchemy import Date, DateTime, Float, Integer, Numeric, String, UniqueConstraint, event, inspect, select
+from sqlalchemy import (BigInteger, Date, DateTime, Float, Integer, Numeric, SmallInteger, String, UniqueConstraint,
+                        event, inspect, select)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
@@ -126,10 +128,21 @@ def parse_month(value, field):
     return parse_date(value, field, lambda text: datetime.strptime(text, "%Y-%m").date())
 
 
+#: The bits of each integer type in PostgreSQL, subclasses before Integer.
+INTEGER_BITS = ((SmallInteger, 16), (BigInteger, 64), (Integer, 32))
+
+
+def type_bounds(kind) -> tuple:
+    """(minimum, maximum) an integer type holds in PostgreSQL (64 bits for one it does not know)."""
+    bits = next((bits for integer, bits in INTEGER_BITS if isinstance(kind, integer)), 64)
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
 def bounds(column) -> tuple:
-    """(minimum, maximum) of an integer column: 64 bits, narrowed by its info."""
+    """(minimum, maximum) of an integer column: its type's range, narrowed by its info."""
+    low, high = type_bounds(column.type)
     info = column.info or {}
-    return max(info.get("min", INT64_MIN), INT64_MIN), min(info.get("max", INT64_MAX), INT64_MAX)
+    return max(info.get("min", low), low), min(info.get("max", high), high)
 
 
 def column_problem(column, value):
@@ -285,6 +298,9 @@ def filter_problem(datamodel, column_name, value):
         elif isinstance(column.type, Integer):
             if not is_int64(item):
                 return gettext("an integer is expected.")
+            low, high = type_bounds(column.type)  # what the column can be compared with
+            if not low <= int64(item) <= high:
+                return gettext("an integer between %(min)d and %(max)d is expected.", min=low, max=high)
         elif isinstance(column.type, (Date, DateTime)):
             if isinstance(item, (int, float)):
                 return gettext("a date is expected.")
