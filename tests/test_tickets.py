@@ -2,7 +2,11 @@
 mails in both phases, attachments, priorities, references, the visibility list,
 the client screens and the back-office grid, and row scope on every path."""
 import io
+import json
+import os
 import re
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -386,6 +390,47 @@ def test_the_client_lead_manages_the_visibility_list(app, login_as):
     with app.app_context():
         db.session.delete(db.session.get(ProjectViewer, other_id))
         db.session.commit()
+
+
+#: Another process (a web worker, say) lists the client lead alone on a project.
+LIST_ONLY_THE_LEAD = """
+import json, sys
+from app import create_app
+from app.extensions import db
+from app.models import ProjectViewer
+settings, project_id, user_id = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+with create_app(settings).app_context():
+    db.session.add(ProjectViewer(project_id=project_id, user_id=user_id))
+    db.session.commit()
+"""
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="other processes hear of a write through Redis")
+def test_a_job_right_after_another_process_closed_a_project_sees_it_closed(app):
+    """The projects a person sees are kept a few seconds per process
+    (app.platform.recent). A job (an app context of its own, as RQ runs each)
+    starting just after another process closed a project to them must not use the
+    kept list: it would mail them about that project's tickets."""
+    from app.access.tickets import visible_project_ids
+    from app.security import viewer_of
+
+    festival = _ids(app)[0]
+    with app.app_context():
+        assert festival in visible_project_ids(viewer_of(user("cmartin")))
+        lead_id = user("client").id
+    settings = {name: app.config[name] for name in (
+        "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "JOB_QUEUE_PREFIX", "SECRET_KEY", "PUBLIC_URL")}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", LIST_ONLY_THE_LEAD, json.dumps(settings), str(festival), str(lead_id)],
+                   cwd=root, check=True, capture_output=True, timeout=120)
+    try:
+        with app.app_context():
+            assert festival not in visible_project_ids(viewer_of(user("cmartin")))
+            assert festival in visible_project_ids(viewer_of(user("client")))
+    finally:
+        with app.app_context():
+            db.session.query(ProjectViewer).filter_by(project_id=festival, user_id=lead_id).delete()
+            db.session.commit()
 
 
 def test_attachments_download_only_for_those_who_see_the_ticket(app, login_as):

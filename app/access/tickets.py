@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, false, or_, select
 
 from ..extensions import db
 from ..models import CannedAnswer, Project, ProjectTicket, ProjectTicketComment, ProjectViewer
-from ..platform.recent import RecentAnswers, for_this_request
+from ..platform.recent import RecentAnswers
 from ..security import (
     API_READ,
     CLIENT,
@@ -84,19 +84,18 @@ scope(ProjectViewer, lambda viewer: ProjectViewer.project_id.in_(
     select(Project.id).where(visible_projects(viewer))))
 
 
-#: Counts this process's writes to the projects and their visibility lists (a memo of
-#: them made before such a write is stale); it keeps no answers of its own.
-_PROJECT_WRITES = RecentAnswers((Project.__tablename__, ProjectViewer.__tablename__), size=1)
+#: Each viewer's visible projects, kept a few seconds and forgotten on a write to the
+#: projects or their visibility lists (in any process, with Redis).
+_VISIBLE_PROJECTS = RecentAnswers((Project.__tablename__, ProjectViewer.__tablename__))
 
 
 def visible_project_ids(viewer: Viewer) -> tuple:
-    """The ids of the projects the viewer sees, read once per request (again after a
-    write to the projects): the ticket scope compares with this list, so a grid reads
-    each project's tickets by its index (ScopedInterface's branches) instead of
-    walking every ticket against a subquery."""
-    key = (viewer.user_id, viewer.organisation_ids, viewer.roles, _PROJECT_WRITES.generation)
-    return for_this_request("visible_project_ids", key, lambda: tuple(db.session.scalars(
-        select(Project.id).where(visible_projects(viewer)).order_by(Project.id))))
+    """The ids of the projects the viewer sees (read again after a write to the
+    projects): the ticket scope compares with this list, so a grid reads each
+    project's tickets by its index (ScopedInterface's branches) instead of walking
+    every ticket against a subquery. Every ticket page asks it: it is kept."""
+    return _VISIBLE_PROJECTS.get((viewer.user_id, viewer.organisation_ids, viewer.roles), lambda: tuple(
+        db.session.scalars(select(Project.id).where(visible_projects(viewer)).order_by(Project.id))))
 
 
 def visible_tickets(viewer: Viewer):

@@ -9,9 +9,10 @@ immutable values (tuples, frozensets, frozen dataclasses), never ORM objects: th
 would outlive their session.
 
 The other processes (gunicorn's, the workers, other machines) see the change at their
-next request when REDIS_URL is set: a session's commit that wrote a table some answers
-read counts it up in Redis (after the commit), and each request first reads those
-counts (one MGET); answers whose tables' counts moved are forgotten. Without Redis
+next request or job when REDIS_URL is set: a session's commit that wrote a table some
+answers read counts it up in Redis (after the commit), and each app context (a
+request, a job) first reads those counts (one MGET); answers whose tables' counts
+moved are forgotten. Without Redis
 (the embedded default runs one process), or while it does not answer, they see it
 within `seconds`. (An organiser creating an event in one process and opening its
 first place in another found "page not found" for up to 5 s.)
@@ -111,9 +112,10 @@ def _watched_tables(everyone) -> frozenset:
 
 
 def _look_at_other_processes():
-    """Once per request, before its first answer: forget the answers whose tables
-    another process wrote since this one last looked (their counts in Redis moved)."""
-    if not has_request_context() or g.get("recent_answers_looked"):
+    """Once per app context (a request, a job), before its first answer: forget the
+    answers whose tables another process wrote since this one last looked (their
+    counts in Redis moved)."""
+    if not has_app_context() or g.get("recent_answers_looked"):
         return
     g.recent_answers_looked = True
     shared = _shared_redis()
