@@ -143,6 +143,9 @@ class ProjectTicket(Audited, Model):
         # The grid's order (latest first, the key breaking ties) and its priority sort.
         Index("ix_ticket_grid_created", "created_on", "id"),
         Index("ix_ticket_grid_priority", "priority", "id"),
+        # The order in the scope (the projects a person sees), carrying the title: a
+        # scoped "contains" search counts its matches from the index alone.
+        Index("ix_ticket_grid_project", "project_id", "created_on", "id", postgresql_include=["title"]),
         # The grid's subject search (ILIKE '%word%'): a trigram GIN index on
         # PostgreSQL (the migrations install pg_trgm first); a plain index elsewhere.
         # The closed-ticket keyword search has its own index: see TICKET_SEARCH_TEXT.

@@ -72,7 +72,10 @@ class Order(Audited, Model):
         Index("ix_operator_order_appointment", "appointment_id"),  # one order per appointment
         # The grid's order (latest first) in its scope (the operator), by state, its
         # "ordered on" sort; a trigram index for the operator's reference search on PostgreSQL.
-        Index("ix_operator_order_grid_organisation", "organisation_id", "id"),
+        # The scope's index carries the operator's reference: a scoped "contains"
+        # search counts its matches from the index alone.
+        Index("ix_operator_order_grid_organisation", "organisation_id", "id",
+              postgresql_include=["operator_reference"]),
         Index("ix_operator_order_grid_state", "state", "id"),
         Index("ix_operator_order_grid_created", "created_on", "id"),
         Index("ix_operator_order_operator_reference_trgm", "operator_reference", postgresql_using="gin",
