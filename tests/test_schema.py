@@ -28,7 +28,7 @@ def test_indexes_carry_the_columns_the_models_include(app):
         if connection.dialect.name != "postgresql":
             pytest.skip("INCLUDE columns are PostgreSQL's")
         included = {name: list(columns or ()) for name, columns in connection.exec_driver_sql(
-            "SELECT c.relname, array_agg(a.attname ORDER BY a.attnum) FILTER (WHERE k.n > i.indnkeyatts) "
+            "SELECT c.relname, array_agg(a.attname ORDER BY k.n) FILTER (WHERE k.n > i.indnkeyatts) "
             "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
             "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
             "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "

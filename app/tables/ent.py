@@ -148,7 +148,10 @@ class HelpRequest(Audited, Model):
         # a support desk's; its "created on" sort; a trigram index for the subject's
         # "contains" search on PostgreSQL.
         Index("ix_ent_request_grid_organisation", "organisation_id", "id"),
-        Index("ix_ent_request_grid_support_desk", "support_desk_id", "id"),
+        # A support desk's scope (escalated, not their own) and its status filter are
+        # read from the index alone: its count walks up to the exact-count limit.
+        Index("ix_ent_request_grid_support_desk", "support_desk_id", "id",
+              postgresql_include=["escalated_on", "requester_id", "status"]),
         Index("ix_ent_request_grid_created", "created_on", "id"),
         Index("ix_ent_request_subject_trgm", "subject", postgresql_using="gin",
               postgresql_ops={"subject": "gin_trgm_ops"}),

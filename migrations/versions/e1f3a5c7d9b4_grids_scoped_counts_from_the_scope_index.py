@@ -1,4 +1,4 @@
-"""Desk grids: a scoped "contains" search counts its matches from the scope's index (the searched text included: desk A's session names, desk B's titles, desk E's operator references)
+"""Desk grids: scoped counts read the scope's index alone (it carries the searched text: desk A's session names, desk B's titles, desk E's operator references; desk C's support desk index carries its scope and status)
 
 Revision ID: e1f3a5c7d9b4
 Revises: d407f2779c63
@@ -24,9 +24,14 @@ def upgrade():
                     postgresql_include=['operator_reference'])
     op.create_index('ix_ticket_grid_project', 'ticket', ['project_id', 'created_on', 'id'],
                     postgresql_include=['title'])
+    op.drop_index('ix_ent_request_grid_support_desk', table_name='ent_request')
+    op.create_index('ix_ent_request_grid_support_desk', 'ent_request', ['support_desk_id', 'id'],
+                    postgresql_include=['escalated_on', 'requester_id', 'status'])
 
 
 def downgrade():
+    op.drop_index('ix_ent_request_grid_support_desk', table_name='ent_request')
+    op.create_index('ix_ent_request_grid_support_desk', 'ent_request', ['support_desk_id', 'id'])
     op.drop_index('ix_ticket_grid_project', table_name='ticket')
     op.drop_index('ix_operator_order_grid_organisation', table_name='operator_order')
     op.create_index('ix_operator_order_grid_organisation', 'operator_order', ['organisation_id', 'id'])
