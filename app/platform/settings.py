@@ -76,8 +76,8 @@ def settle(app) -> None:
     secure = config["PUBLIC_URL"].lower().startswith("https://")
     config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
                   REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure)
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+    timeout = config.get("DATABASE_CONNECT_TIMEOUT")
+    if timeout and (config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("postgresql"):
         options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options["connect_args"] = {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
-                                   **options.get("connect_args", {})}
+        options["connect_args"] = {"connect_timeout": timeout, **options.get("connect_args", {})}
         config["SQLALCHEMY_ENGINE_OPTIONS"] = options
