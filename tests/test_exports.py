@@ -541,7 +541,6 @@ def test_postgresql_writes_every_kind_of_sheet_cell_as_python_does(app, tmp_path
     texts past Excel's limit (cut at 32,767 UTF-16 units), with spaces at an edge or
     none, integers past a float's 53 bits, dates around Excel's 1900-02-29, moments to the
     microsecond, booleans as labels, empty cells."""
-
     from flask_appbuilder.models.sqla.interface import SQLAInterface
     from sqlalchemy import BigInteger, Boolean, Date, DateTime, String, column, values
 

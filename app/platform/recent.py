@@ -12,9 +12,8 @@ The other processes (gunicorn's, the workers, other machines) see the change at 
 next request or job when REDIS_URL is set: a session's commit that wrote a table some
 answers read counts it up in Redis (after the commit), and each app context (a
 request, a job) first reads those counts (one MGET); answers whose tables' counts
-moved are forgotten. Without Redis
-(the embedded default runs one process), or while it does not answer, they see it
-within `seconds`. (An organiser creating an event in one process and opening its
+moved are forgotten. Without Redis (the embedded default runs one process), or while
+it does not answer, they see it within `seconds`. (An organiser creating an event in one process and opening its
 first place in another found "page not found" for up to 5 s.)
 """
 import logging
